@@ -1,0 +1,19 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "probeseek/error.h"
+
+namespace probeseek::cli {
+
+struct Context {
+  int status = 0;
+};
+
+// Prints "error: ..." and "hint: ..." to stderr and returns the exit status for it.
+int report(const Error& error);
+
+void register_import_commands(CLI::App& app, Context& ctx);
+
+}  // namespace probeseek::cli

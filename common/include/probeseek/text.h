@@ -1,0 +1,30 @@
+// Small text helpers shared by the parsers (kallsyms, report text, tracefs files).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "probeseek/error.h"
+
+namespace probeseek {
+
+std::string_view trim(std::string_view s);
+std::vector<std::string_view> split_ws(std::string_view s);
+bool starts_with(std::string_view s, std::string_view prefix);
+std::optional<uint64_t> parse_hex(std::string_view s);
+std::optional<int64_t> parse_int(std::string_view s);
+
+// Kernel symbol names: [A-Za-z0-9_.$] only. Checked before a name reaches a file name,
+// a tracefs write or generated code.
+bool is_kernel_symbol_name(std::string_view s);
+
+// Reads a whole file (also /proc and tracefs files, whose stat size is 0).
+Result<std::string> read_whole_file(const std::string& path);
+
+// Writes text to a file, replacing it; errors name the path and the errno text.
+Status write_whole_file(const std::string& path, std::string_view text);
+
+}  // namespace probeseek

@@ -1,0 +1,203 @@
+// The SQLite store: one database holds many sessions (recordings under investigation).
+// Write side: SessionWriter (one transaction per session; bulk insert through prepared
+// statements; aggregates computed while streaming; indexes built after the load).
+// Read side: Store (sessions, functions, trees, read-only SQL). Schema: docs/schema.md.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "probeseek/error.h"
+#include "probeseek/graph.h"
+#include "probeseek/kallsyms.h"
+
+namespace probeseek {
+
+struct SqliteClose {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct SqliteFinalize {
+  void operator()(sqlite3_stmt* st) const { sqlite3_finalize(st); }
+};
+
+// A prepared statement. Binding and stepping errors surface through Database::check().
+class Statement {
+ public:
+  Statement() = default;
+  explicit Statement(sqlite3_stmt* st) : st_(st) {}
+  sqlite3_stmt* get() const { return st_.get(); }
+  Statement& bind(int i, int64_t v);
+  Statement& bind(int i, double v);
+  Statement& bind(int i, std::string_view v);  // copied (SQLITE_TRANSIENT)
+  Statement& bind_null(int i);
+  // SQLITE_ROW -> true, SQLITE_DONE -> false; anything else -> error.
+  Result<bool> step();
+  Status run();  // step to completion and reset
+  void reset();
+  int64_t int_at(int col) const { return sqlite3_column_int64(st_.get(), col); }
+  double double_at(int col) const { return sqlite3_column_double(st_.get(), col); }
+  std::string text_at(int col) const;
+  bool null_at(int col) const { return sqlite3_column_type(st_.get(), col) == SQLITE_NULL; }
+
+ private:
+  std::unique_ptr<sqlite3_stmt, SqliteFinalize> st_;
+};
+
+class Database {
+ public:
+  enum class Mode { kReadWrite, kReadOnly };
+  // Creates the file and the schema when missing (read-write mode).
+  static Result<Database> open(const std::string& path, Mode mode = Mode::kReadWrite);
+  sqlite3* raw() const { return db_.get(); }
+  const std::string& path() const { return path_; }
+  Status exec(const std::string& sql);
+  Result<Statement> prepare(const std::string& sql);
+  Error error(const std::string& what) const;  // wraps sqlite3_errmsg
+
+ private:
+  std::unique_ptr<sqlite3, SqliteClose> db_;
+  std::string path_;
+};
+
+struct SessionSummary {
+  int64_t id = 0;
+  std::string name;
+  std::string source;
+  std::string format;  // "trace.dat", "report-text", "live"
+  std::string kernel_release;
+  std::string imported_at;
+  int64_t calls = 0;
+  int64_t tasks = 0;
+  int64_t functions = 0;
+  int64_t lost_events = 0;
+  int64_t cpus = 0;
+  double duration_s = 0;
+};
+
+struct SessionStat {  // Perfetto-style: bad or surprising input, counted
+  std::string name;
+  int64_t cpu = -1;  // -1: the whole session
+  int64_t value = 0;
+  std::string severity;  // "info", "data_loss", "error"
+  std::string description;
+};
+
+// Symbol tables given to `import` (or saved by `record`), stored so ranking works offline.
+struct SymbolInputs {
+  std::optional<std::string> kallsyms_path;
+  std::optional<std::string> filter_functions_path;
+  std::optional<std::string> kprobe_blacklist_path;
+};
+
+// Streams one session into the database inside one transaction. Nothing is visible, and the
+// database is unchanged, until commit(); destroying an uncommitted writer rolls back.
+class SessionWriter : public CallSink {
+ public:
+  struct Options {
+    std::string name;
+    std::string source;
+    bool replace = false;
+  };
+  static Result<std::unique_ptr<SessionWriter>> begin(Database& db, const Options& options);
+  ~SessionWriter() override;
+
+  // The symbol table functions are looked up in for type and module (optional).
+  void set_symbols(const SymbolTable* symbols) { symbols_ = symbols; }
+  void on_function(uint32_t id, std::string_view name, uint64_t address) override;
+  void on_task(uint32_t id, int pid, int idle_cpu, std::string_view comm) override;
+  void on_call(const CallRecord& call) override;
+  void on_reparent(uint64_t call_id, uint64_t new_parent_id) override;
+
+  // Stores the symbol tables, aggregates and stats, builds indexes, and commits.
+  Status commit(const SourceInfo& info, const CallTreeBuilder& builder,
+                const std::vector<int64_t>& symbol_set_ids);
+  int64_t session_id() const { return session_id_; }
+  // The first error a streaming callback hit (callbacks cannot return one).
+  const std::optional<Error>& stream_error() const { return stream_error_; }
+
+ private:
+  explicit SessionWriter(Database& db);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  Database& db_;
+  int64_t session_id_ = 0;
+  const SymbolTable* symbols_ = nullptr;
+  std::optional<Error> stream_error_;
+  bool committed_ = false;
+};
+
+// Stores a symbol table file as a symbol set; returns its id. Kinds: "kallsyms",
+// "filter_functions", "kprobe_blacklist". Must run inside the caller's transaction.
+Result<int64_t> store_kallsyms(Database& db, const SymbolTable& table, const std::string& source);
+Result<int64_t> store_filter_functions(Database& db, const std::vector<FilterFunction>& functions,
+                                       const std::string& source);
+Result<int64_t> store_kprobe_blacklist(Database& db, const std::vector<BlacklistEntry>& entries,
+                                       const std::string& source);
+
+// `probeseek import`: symbol tables first (parsed before anything is written), then one
+// transaction per recording. A failure leaves every earlier session committed and the
+// failing one absent; the symbol sets are committed with the first session that succeeds.
+struct ImportRequest {
+  std::vector<std::string> files;
+  std::string name;  // only with one file; default: from the file name
+  bool replace = false;
+  SymbolInputs symbols;
+};
+struct ImportResult {
+  std::vector<std::string> sessions;        // names, in order
+  std::vector<std::string> warnings;        // lost events and the like, for main to print
+  std::vector<int64_t> symbol_set_ids;
+};
+Result<ImportResult> import_recordings(Database& db, const ImportRequest& request);
+// "curl_v4.report.txt.gz" -> "curl_v4.report", "/x/curl_v4.dat" -> "curl_v4".
+std::string default_session_name(const std::string& path);
+
+// Read side.
+class Store {
+ public:
+  explicit Store(Database& db) : db_(db) {}
+  Result<std::vector<SessionSummary>> sessions();
+  Result<std::vector<SessionStat>> session_stats(int64_t session_id);
+  // Resolves a session by name; an empty name means "the only session" (error if several).
+  Result<SessionSummary> session(const std::string& name);
+
+  struct FunctionRow {
+    std::string function;
+    uint64_t address = 0;
+    int64_t calls = 0;
+    int64_t task_calls = 0;  // calls in task context (not interrupts or exceptions)
+    int64_t total_ns = 0;
+    int64_t self_ns = 0;
+    int64_t callers = 0;
+    std::string syscalls;  // comma-separated syscall entry points reaching it
+  };
+  // Functions seen in a session; with `under`, only calls below any call of that function.
+  Result<std::vector<FunctionRow>> functions(int64_t session_id, const std::string& under);
+
+  struct TreeOptions {
+    std::string root;  // function name; empty: every root call
+    std::optional<int> pid;
+    int max_depth = -1;  // levels below the root shown; -1: all
+    bool show_interrupts = true;
+  };
+  // The call tree as function_graph-like text, identical sibling subtrees folded.
+  Result<std::string> tree(int64_t session_id, const TreeOptions& options);
+
+  struct QueryResult {
+    std::vector<std::string> columns;
+    std::vector<std::vector<std::optional<std::string>>> rows;
+  };
+  // Read-only: the statement must not write (checked by sqlite3_stmt_readonly).
+  Result<QueryResult> sql(const std::string& query);
+
+ private:
+  Database& db_;
+};
+
+}  // namespace probeseek

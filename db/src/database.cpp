@@ -1,0 +1,121 @@
+#include <cerrno>
+#include <cstring>
+
+#include "probeseek/db.h"
+#include "schema.sql.h"
+
+namespace probeseek {
+
+Statement& Statement::bind(int i, int64_t v) {
+  sqlite3_bind_int64(st_.get(), i, v);
+  return *this;
+}
+Statement& Statement::bind(int i, double v) {
+  sqlite3_bind_double(st_.get(), i, v);
+  return *this;
+}
+Statement& Statement::bind(int i, std::string_view v) {
+  sqlite3_bind_text(st_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::bind_null(int i) {
+  sqlite3_bind_null(st_.get(), i);
+  return *this;
+}
+
+Result<bool> Statement::step() {
+  int rc = sqlite3_step(st_.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  sqlite3* db = sqlite3_db_handle(st_.get());
+  return runtime_error("database statement failed", sqlite3_errmsg(db));
+}
+
+Status Statement::run() {
+  auto r = step();
+  sqlite3_reset(st_.get());
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+void Statement::reset() {
+  sqlite3_reset(st_.get());
+  sqlite3_clear_bindings(st_.get());
+}
+
+std::string Statement::text_at(int col) const {
+  const unsigned char* t = sqlite3_column_text(st_.get(), col);
+  return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
+}
+
+Error Database::error(const std::string& what) const {
+  return Error{ErrorKind::kRuntime, what, path_ + ": " + sqlite3_errmsg(db_.get()), 0, {}};
+}
+
+Status Database::exec(const std::string& sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string m = msg ? msg : "unknown error";
+    sqlite3_free(msg);
+    return runtime_error("database error", path_ + ": " + m);
+  }
+  return {};
+}
+
+Result<Statement> Database::prepare(const std::string& sql) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_.get(), sql.c_str(), static_cast<int>(sql.size()), &st, nullptr) !=
+      SQLITE_OK)
+    return tl::unexpected(error("cannot prepare SQL"));
+  return Statement(st);
+}
+
+Result<Database> Database::open(const std::string& path, Mode mode) {
+  Database db;
+  db.path_ = path;
+  sqlite3* raw = nullptr;
+  int flags = mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY
+                                      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  db.db_.reset(raw);
+  if (rc != SQLITE_OK) {
+    std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
+    return fail(ErrorKind::kBadInput, "cannot open database", path + ": " + msg, 0,
+                mode == Mode::kReadOnly ? "import a recording first: probeseek import FILE"
+                                        : "check the path and its directory's permissions");
+  }
+  sqlite3_busy_timeout(raw, 5000);
+  // A corrupt or foreign file fails here, before anything is written to it.
+  auto version = db.prepare("PRAGMA user_version");
+  if (!version) return tl::unexpected(db.error("not a probeseek database"));
+  auto has_row = version->step();
+  if (!has_row) return fail(ErrorKind::kBadInput, "not a probeseek database", path + ": " + has_row.error().object);
+  int64_t user_version = version->int_at(0);
+  version->reset();
+  if (mode == Mode::kReadWrite) {
+    if (user_version == 0) {
+      // Refuse to add tables to someone else's SQLite database.
+      auto count = db.prepare("SELECT count(*) FROM sqlite_master WHERE name NOT IN "
+                              "(SELECT name FROM sqlite_master WHERE 0)");
+      if (!count) return tl::unexpected(count.error());
+      (void)count->step();
+      if (count->int_at(0) > 0)
+        return bad_input("not a probeseek database (it holds other tables)", path,
+                         "choose another file with --db");
+      if (auto s = db.exec(schema::kTables); !s) return tl::unexpected(s.error());
+      if (auto s = db.exec("PRAGMA user_version = " + std::to_string(schema::kVersion)); !s)
+        return tl::unexpected(s.error());
+    } else if (user_version != schema::kVersion) {
+      return bad_input("database schema version " + std::to_string(user_version) +
+                           " is not the version this probeseek uses (" +
+                           std::to_string(schema::kVersion) + ")",
+                       path, "import into a new database with --db NEW.db");
+    }
+  } else if (user_version != schema::kVersion) {
+    return bad_input("not a probeseek database", path,
+                     "import a recording first: probeseek import --db FILE TRACE");
+  }
+  return db;
+}
+
+}  // namespace probeseek

@@ -1,0 +1,140 @@
+// The database schema (documented in docs/schema.md). Tables first; indexes are separate so
+// an import can create them after its bulk load.
+#pragma once
+
+namespace probeseek::schema {
+
+inline constexpr int kVersion = 1;
+
+inline constexpr const char* kTables = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  source TEXT NOT NULL,
+  source_format TEXT NOT NULL,
+  kernel_release TEXT,
+  tracer TEXT,
+  imported_at TEXT NOT NULL,
+  cpus INTEGER,
+  calls INTEGER NOT NULL DEFAULT 0,
+  tasks INTEGER NOT NULL DEFAULT 0,
+  functions INTEGER NOT NULL DEFAULT 0,
+  lost_events INTEGER NOT NULL DEFAULT 0,
+  first_ts_ns INTEGER,
+  last_ts_ns INTEGER);
+CREATE TABLE IF NOT EXISTS session_stats(
+  session_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  cpu INTEGER,
+  value INTEGER NOT NULL,
+  severity TEXT NOT NULL,
+  description TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS call_contexts(id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+INSERT OR IGNORE INTO call_contexts VALUES (0,'task'),(1,'softirq'),(2,'hardirq'),(3,'nmi'),(4,'exception');
+CREATE TABLE IF NOT EXISTS tasks(
+  id INTEGER PRIMARY KEY,
+  session_id INTEGER NOT NULL,
+  pid INTEGER NOT NULL,
+  idle_cpu INTEGER,
+  comm TEXT);
+CREATE TABLE IF NOT EXISTS functions(
+  id INTEGER PRIMARY KEY,
+  session_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  address INTEGER,
+  ksym_type TEXT,
+  module TEXT);
+CREATE TABLE IF NOT EXISTS calls(
+  id INTEGER PRIMARY KEY,
+  session_id INTEGER NOT NULL,
+  parent_id INTEGER,
+  task_id INTEGER NOT NULL,
+  function_id INTEGER NOT NULL,
+  cpu INTEGER NOT NULL,
+  depth INTEGER NOT NULL,
+  entry_ns INTEGER NOT NULL,
+  duration_ns INTEGER,
+  self_ns INTEGER,
+  context INTEGER NOT NULL,
+  syscall_call_id INTEGER,
+  flags INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS function_stats(
+  session_id INTEGER NOT NULL,
+  function_id INTEGER PRIMARY KEY,
+  calls INTEGER NOT NULL,
+  task_calls INTEGER NOT NULL,
+  softirq_calls INTEGER NOT NULL,
+  hardirq_calls INTEGER NOT NULL,
+  nmi_calls INTEGER NOT NULL,
+  exception_calls INTEGER NOT NULL,
+  total_ns INTEGER NOT NULL,
+  self_ns INTEGER NOT NULL,
+  callers INTEGER NOT NULL,
+  callees INTEGER NOT NULL,
+  min_depth INTEGER NOT NULL,
+  max_depth INTEGER NOT NULL,
+  unfinished INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS function_edges(
+  session_id INTEGER NOT NULL,
+  caller_id INTEGER NOT NULL,
+  callee_id INTEGER NOT NULL,
+  calls INTEGER NOT NULL,
+  task_calls INTEGER NOT NULL,
+  PRIMARY KEY(caller_id, callee_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS function_syscalls(
+  session_id INTEGER NOT NULL,
+  function_id INTEGER NOT NULL,
+  syscall_function_id INTEGER NOT NULL,
+  calls INTEGER NOT NULL,
+  task_calls INTEGER NOT NULL,
+  invocations INTEGER NOT NULL,
+  syscall_invocations INTEGER NOT NULL,
+  min_depth_below INTEGER NOT NULL,
+  PRIMARY KEY(function_id, syscall_function_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS symbol_sets(
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  source TEXT NOT NULL,
+  entries INTEGER NOT NULL,
+  loaded_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS session_symbol_sets(
+  session_id INTEGER NOT NULL,
+  set_id INTEGER NOT NULL,
+  PRIMARY KEY(session_id, set_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kallsyms(
+  set_id INTEGER NOT NULL,
+  address INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  name TEXT NOT NULL,
+  module TEXT);
+CREATE TABLE IF NOT EXISTS filter_functions(
+  set_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  module TEXT,
+  address INTEGER);
+CREATE TABLE IF NOT EXISTS kprobe_blacklist(
+  set_id INTEGER NOT NULL,
+  start_address INTEGER NOT NULL,
+  end_address INTEGER NOT NULL,
+  name TEXT NOT NULL);
+)sql";
+
+inline constexpr const char* kIndexes = R"sql(
+CREATE INDEX IF NOT EXISTS calls_by_function ON calls(function_id);
+CREATE INDEX IF NOT EXISTS calls_by_parent ON calls(parent_id);
+CREATE INDEX IF NOT EXISTS calls_by_task ON calls(task_id);
+CREATE INDEX IF NOT EXISTS calls_by_session ON calls(session_id);
+CREATE INDEX IF NOT EXISTS functions_by_name ON functions(session_id, name);
+CREATE INDEX IF NOT EXISTS tasks_by_session ON tasks(session_id, pid);
+CREATE INDEX IF NOT EXISTS function_stats_by_session ON function_stats(session_id);
+CREATE INDEX IF NOT EXISTS function_edges_by_callee ON function_edges(callee_id);
+CREATE INDEX IF NOT EXISTS function_syscalls_by_session ON function_syscalls(session_id);
+CREATE INDEX IF NOT EXISTS session_stats_by_session ON session_stats(session_id);
+CREATE INDEX IF NOT EXISTS kallsyms_by_name ON kallsyms(set_id, name);
+CREATE INDEX IF NOT EXISTS kallsyms_by_address ON kallsyms(set_id, address);
+CREATE INDEX IF NOT EXISTS filter_functions_by_name ON filter_functions(set_id, name);
+CREATE INDEX IF NOT EXISTS kprobe_blacklist_by_name ON kprobe_blacklist(set_id, name);
+)sql";
+
+}  // namespace probeseek::schema

@@ -1,0 +1,393 @@
+#include <algorithm>
+#include <ctime>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "probeseek/db.h"
+#include "schema.sql.h"
+
+namespace probeseek {
+
+namespace {
+
+std::string now_utc() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+struct FunctionAggregate {
+  int64_t calls = 0;
+  int64_t by_context[5] = {0, 0, 0, 0, 0};
+  int64_t total_ns = 0;
+  int64_t self_ns = 0;
+  int64_t callers = 0;
+  int64_t callees = 0;
+  int min_depth = 1 << 30;
+  int max_depth = 0;
+  int64_t unfinished = 0;
+};
+
+struct EdgeAggregate {
+  int64_t calls = 0;
+  int64_t task_calls = 0;
+};
+
+struct SyscallAggregate {
+  int64_t calls = 0;
+  int64_t task_calls = 0;
+  std::unordered_set<uint64_t> invocations;  // distinct syscall calls it ran under
+  int min_depth_below = 1 << 30;
+};
+
+uint64_t pair_key(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << 32) | b; }
+
+}  // namespace
+
+struct SessionWriter::Impl {
+  int64_t call_base = 0;      // database id = base + builder id
+  int64_t task_base = 0;
+  int64_t function_base = 0;
+  Statement insert_call;
+  Statement insert_task;
+  Statement insert_function;
+  Statement reparent;
+  std::vector<FunctionAggregate> functions{1};  // indexed by builder function id
+  std::unordered_map<uint64_t, EdgeAggregate> edges;
+  std::unordered_map<uint64_t, SyscallAggregate> syscalls;
+  std::unordered_map<uint32_t, int64_t> syscall_invocations;  // syscall function -> calls of it
+  int64_t calls = 0;
+  int64_t tasks = 0;
+};
+
+static int64_t max_id(Database& db, const char* table) {
+  auto st = db.prepare(std::string("SELECT COALESCE(MAX(id), 0) FROM ") + table);
+  if (!st || !st->step().value_or(false)) return 0;
+  return st->int_at(0);
+}
+
+Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const Options& options) {
+  std::unique_ptr<SessionWriter> w(new SessionWriter(db));
+  w->impl_ = std::make_unique<Impl>();
+  if (auto s = db.exec("BEGIN IMMEDIATE"); !s) return tl::unexpected(s.error());
+  // From here on, the destructor rolls back unless commit() ran.
+  auto existing = db.prepare("SELECT id, source FROM sessions WHERE name = ?");
+  if (!existing) return tl::unexpected(existing.error());
+  existing->bind(1, options.name);
+  auto found = existing->step();
+  if (!found) return tl::unexpected(found.error());
+  if (*found) {
+    if (!options.replace)
+      return bad_input("a session named '" + options.name + "' already exists (imported from " +
+                           existing->text_at(1) + ")",
+                       db.path(),
+                       "pick another name with --name, or replace it with --replace");
+    int64_t old = existing->int_at(0);
+    existing->reset();
+    for (const char* table : {"calls", "tasks", "functions", "function_stats", "function_edges",
+                              "function_syscalls", "session_stats", "session_symbol_sets"}) {
+      auto del = db.prepare(std::string("DELETE FROM ") + table + " WHERE session_id = ?");
+      if (!del) return tl::unexpected(del.error());
+      del->bind(1, old);
+      if (auto s = del->run(); !s) return tl::unexpected(s.error());
+    }
+    auto del = db.prepare("DELETE FROM sessions WHERE id = ?");
+    if (!del) return tl::unexpected(del.error());
+    del->bind(1, old);
+    if (auto s = del->run(); !s) return tl::unexpected(s.error());
+  } else {
+    existing->reset();
+  }
+  auto insert = db.prepare(
+      "INSERT INTO sessions(name, source, source_format, imported_at) VALUES(?, ?, '', ?)");
+  if (!insert) return tl::unexpected(insert.error());
+  insert->bind(1, options.name).bind(2, options.source).bind(3, now_utc());
+  if (auto s = insert->run(); !s) return tl::unexpected(s.error());
+  w->session_id_ = sqlite3_last_insert_rowid(db.raw());
+
+  Impl& m = *w->impl_;
+  m.call_base = max_id(db, "calls");
+  m.task_base = max_id(db, "tasks");
+  m.function_base = max_id(db, "functions");
+  auto prep = [&](Statement& into, const char* sql) -> Status {
+    auto st = db.prepare(sql);
+    if (!st) return tl::unexpected(st.error());
+    into = std::move(*st);
+    return {};
+  };
+  if (auto s = prep(m.insert_call,
+                    "INSERT INTO calls(id, session_id, parent_id, task_id, function_id, cpu, "
+                    "depth, entry_ns, duration_ns, self_ns, context, syscall_call_id, flags) "
+                    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      !s)
+    return tl::unexpected(s.error());
+  if (auto s = prep(m.insert_task,
+                    "INSERT INTO tasks(id, session_id, pid, idle_cpu, comm) VALUES(?,?,?,?,?)");
+      !s)
+    return tl::unexpected(s.error());
+  if (auto s = prep(m.insert_function,
+                    "INSERT INTO functions(id, session_id, name, address, ksym_type, module) "
+                    "VALUES(?,?,?,?,?,?)");
+      !s)
+    return tl::unexpected(s.error());
+  if (auto s = prep(m.reparent, "UPDATE calls SET parent_id = ? WHERE id = ?"); !s)
+    return tl::unexpected(s.error());
+  return w;
+}
+
+SessionWriter::SessionWriter(Database& db) : db_(db) {}
+
+SessionWriter::~SessionWriter() {
+  if (!committed_) {
+    // Finalize statements before rolling back so the rollback is not blocked.
+    impl_.reset();
+    (void)db_.exec("ROLLBACK");
+  }
+}
+
+void SessionWriter::on_function(uint32_t id, std::string_view name, uint64_t address) {
+  Impl& m = *impl_;
+  if (m.functions.size() <= id) m.functions.resize(id + 1);
+  Statement& st = m.insert_function;
+  st.bind(1, m.function_base + id).bind(2, session_id_).bind(3, name);
+  const KernelSymbol* sym = nullptr;
+  if (symbols_) {
+    if (address != 0) {
+      sym = symbols_->text_symbol_at(address);
+      if (sym && sym->name != name) sym = nullptr;
+    } else {
+      auto all = symbols_->by_name(name);
+      if (!all.empty()) sym = all.front();
+    }
+  }
+  if (address != 0)
+    st.bind(4, static_cast<int64_t>(address));
+  else
+    st.bind_null(4);
+  if (sym) {
+    st.bind(5, std::string_view(&sym->type, 1));
+    if (sym->module.empty())
+      st.bind_null(6);
+    else
+      st.bind(6, sym->module);
+  } else {
+    st.bind_null(5).bind_null(6);
+  }
+  if (auto s = st.run(); !s && !stream_error_) stream_error_ = s.error();
+}
+
+void SessionWriter::on_task(uint32_t id, int pid, int idle_cpu, std::string_view comm) {
+  Impl& m = *impl_;
+  ++m.tasks;
+  Statement& st = m.insert_task;
+  st.bind(1, m.task_base + id).bind(2, session_id_).bind(3, int64_t{pid});
+  if (idle_cpu >= 0)
+    st.bind(4, int64_t{idle_cpu});
+  else
+    st.bind_null(4);
+  st.bind(5, comm);
+  if (auto s = st.run(); !s && !stream_error_) stream_error_ = s.error();
+}
+
+void SessionWriter::on_call(const CallRecord& c) {
+  Impl& m = *impl_;
+  ++m.calls;
+  Statement& st = m.insert_call;
+  st.bind(1, m.call_base + static_cast<int64_t>(c.id)).bind(2, session_id_);
+  if (c.parent_id != 0)
+    st.bind(3, m.call_base + static_cast<int64_t>(c.parent_id));
+  else
+    st.bind_null(3);
+  st.bind(4, m.task_base + c.task_id)
+      .bind(5, m.function_base + c.function_id)
+      .bind(6, int64_t{c.cpu})
+      .bind(7, int64_t{c.depth})
+      .bind(8, static_cast<int64_t>(c.entry_ns));
+  if (c.duration_ns >= 0)
+    st.bind(9, c.duration_ns).bind(10, c.self_ns);
+  else
+    st.bind_null(9).bind_null(10);
+  st.bind(11, static_cast<int64_t>(c.context));
+  if (c.syscall_call_id != 0)
+    st.bind(12, m.call_base + static_cast<int64_t>(c.syscall_call_id));
+  else
+    st.bind_null(12);
+  st.bind(13, int64_t{c.flags});
+  if (auto s = st.run(); !s && !stream_error_) stream_error_ = s.error();
+
+  // Aggregates, computed while streaming so no pass over the calls table is needed.
+  if (m.functions.size() <= c.function_id) m.functions.resize(c.function_id + 1);
+  FunctionAggregate& f = m.functions[c.function_id];
+  ++f.calls;
+  ++f.by_context[static_cast<int>(c.context)];
+  if (c.duration_ns >= 0) {
+    f.total_ns += c.duration_ns;
+    f.self_ns += c.self_ns;
+  } else {
+    ++f.unfinished;
+  }
+  f.min_depth = std::min(f.min_depth, c.depth);
+  f.max_depth = std::max(f.max_depth, c.depth);
+  bool task = c.context == CallContext::kTask;
+  if (c.parent_function_id != 0) {
+    EdgeAggregate& e = m.edges[pair_key(c.parent_function_id, c.function_id)];
+    ++e.calls;
+    e.task_calls += task;
+  }
+  if (c.syscall_function_id != 0) {
+    SyscallAggregate& s = m.syscalls[pair_key(c.function_id, c.syscall_function_id)];
+    ++s.calls;
+    s.task_calls += task;
+    s.invocations.insert(c.syscall_call_id);
+    s.min_depth_below = std::min(s.min_depth_below, c.depth_below_syscall);
+    if (c.syscall_call_id == c.id) ++m.syscall_invocations[c.syscall_function_id];
+  }
+}
+
+void SessionWriter::on_reparent(uint64_t call_id, uint64_t new_parent_id) {
+  Impl& m = *impl_;
+  m.reparent.bind(1, m.call_base + static_cast<int64_t>(new_parent_id))
+      .bind(2, m.call_base + static_cast<int64_t>(call_id));
+  if (auto s = m.reparent.run(); !s && !stream_error_) stream_error_ = s.error();
+}
+
+namespace {
+
+struct StatRow {
+  const char* name;
+  int64_t cpu;
+  int64_t value;
+  const char* severity;
+  const char* description;
+};
+
+}  // namespace
+
+Status SessionWriter::commit(const SourceInfo& info, const CallTreeBuilder& builder,
+                             const std::vector<int64_t>& symbol_set_ids) {
+  if (stream_error_) return tl::unexpected(*stream_error_);
+  Impl& m = *impl_;
+  const BuildStats& bs = builder.stats();
+
+  auto functions_stmt = db_.prepare(
+      "INSERT INTO function_stats VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  if (!functions_stmt) return tl::unexpected(functions_stmt.error());
+  // Distinct callers and callees come from the edge list.
+  for (auto& [key, e] : m.edges) {
+    ++m.functions[key >> 32].callees;
+    ++m.functions[key & 0xffffffffu].callers;
+  }
+  for (uint32_t id = 1; id < m.functions.size(); ++id) {
+    const FunctionAggregate& f = m.functions[id];
+    if (f.calls == 0) continue;
+    Statement& st = *functions_stmt;
+    st.bind(1, session_id_).bind(2, m.function_base + id).bind(3, f.calls);
+    for (int i = 0; i < 5; ++i) st.bind(4 + i, f.by_context[i]);
+    st.bind(9, f.total_ns).bind(10, f.self_ns).bind(11, f.callers).bind(12, f.callees);
+    st.bind(13, int64_t{f.min_depth}).bind(14, int64_t{f.max_depth}).bind(15, f.unfinished);
+    if (auto s = st.run(); !s) return s;
+  }
+  auto edges_stmt = db_.prepare("INSERT INTO function_edges VALUES(?,?,?,?,?)");
+  if (!edges_stmt) return tl::unexpected(edges_stmt.error());
+  for (auto& [key, e] : m.edges) {
+    edges_stmt->bind(1, session_id_)
+        .bind(2, m.function_base + static_cast<int64_t>(key >> 32))
+        .bind(3, m.function_base + static_cast<int64_t>(key & 0xffffffffu))
+        .bind(4, e.calls)
+        .bind(5, e.task_calls);
+    if (auto s = edges_stmt->run(); !s) return s;
+  }
+  auto syscalls_stmt = db_.prepare("INSERT INTO function_syscalls VALUES(?,?,?,?,?,?,?,?)");
+  if (!syscalls_stmt) return tl::unexpected(syscalls_stmt.error());
+  for (auto& [key, s] : m.syscalls) {
+    uint32_t syscall = static_cast<uint32_t>(key & 0xffffffffu);
+    syscalls_stmt->bind(1, session_id_)
+        .bind(2, m.function_base + static_cast<int64_t>(key >> 32))
+        .bind(3, m.function_base + static_cast<int64_t>(syscall))
+        .bind(4, s.calls)
+        .bind(5, s.task_calls)
+        .bind(6, static_cast<int64_t>(s.invocations.size()))
+        .bind(7, m.syscall_invocations[syscall])
+        .bind(8, int64_t{s.min_depth_below});
+    if (auto st = syscalls_stmt->run(); !st) return st;
+  }
+
+  // Perfetto-style stats: surprising input is counted and shown, never fatal.
+  std::vector<StatRow> stats = {
+      {"exits_without_entry", -1, static_cast<int64_t>(bs.exits_without_entry), "info",
+       "exits whose entry precedes the recording (or was lost): frames synthesized"},
+      {"entries_without_exit", -1, static_cast<int64_t>(bs.entries_without_exit), "data_loss",
+       "calls whose exit never came although the task went on (exit lost)"},
+      {"open_at_end", -1, static_cast<int64_t>(bs.open_at_end), "info",
+       "calls still running when the recording stopped"},
+      {"depth_gaps", -1, static_cast<int64_t>(bs.depth_gaps), "data_loss",
+       "entries deeper than their parent + 1: entries lost"},
+      {"interrupt_depth_skew", -1, static_cast<int64_t>(bs.interrupt_depth_skew), "info",
+       "interrupts recorded one level off the interrupted call's depth: nested by context"},
+      {"other_events", -1, static_cast<int64_t>(bs.other_events), "info",
+       "records of other events, ignored"},
+      {"unparsed_lines", -1, static_cast<int64_t>(bs.unparsed_lines), "error",
+       "report text lines that are not records, skipped"},
+  };
+  for (int cpu : bs.cpus_with_losses())
+    stats.push_back({"lost_events", cpu, bs.lost_events_on_cpu(cpu), "data_loss",
+                     "events the ring buffer lost on this CPU: call trees there have gaps"});
+  auto stat_stmt = db_.prepare("INSERT INTO session_stats VALUES(?,?,?,?,?,?)");
+  if (!stat_stmt) return tl::unexpected(stat_stmt.error());
+  for (const StatRow& r : stats) {
+    if (r.value == 0) continue;
+    stat_stmt->bind(1, session_id_).bind(2, std::string_view(r.name));
+    if (r.cpu >= 0)
+      stat_stmt->bind(3, r.cpu);
+    else
+      stat_stmt->bind_null(3);
+    stat_stmt->bind(4, r.value)
+        .bind(5, std::string_view(r.severity))
+        .bind(6, std::string_view(r.description));
+    if (auto s = stat_stmt->run(); !s) return s;
+  }
+  auto link_stmt = db_.prepare("INSERT OR IGNORE INTO session_symbol_sets VALUES(?,?)");
+  if (!link_stmt) return tl::unexpected(link_stmt.error());
+  for (int64_t set : symbol_set_ids) {
+    link_stmt->bind(1, session_id_).bind(2, set);
+    if (auto s = link_stmt->run(); !s) return s;
+  }
+
+  auto update = db_.prepare(
+      "UPDATE sessions SET source_format = ?, kernel_release = ?, tracer = ?, cpus = ?, "
+      "calls = ?, tasks = ?, functions = ?, lost_events = ?, first_ts_ns = ?, last_ts_ns = ? "
+      "WHERE id = ?");
+  if (!update) return tl::unexpected(update.error());
+  update->bind(1, std::string_view(info.format == TraceFormat::kTraceDat ? "trace.dat"
+                                   : info.format == TraceFormat::kReportText ? "report-text"
+                                                                             : "live"));
+  if (info.kernel_release.empty())
+    update->bind_null(2);
+  else
+    update->bind(2, info.kernel_release);
+  update->bind(3, info.tracer)
+      .bind(4, int64_t{std::max(info.cpus, builder.cpus_seen())})
+      .bind(5, static_cast<int64_t>(bs.entries))
+      .bind(6, m.tasks)
+      .bind(7, static_cast<int64_t>(builder.functions()))
+      .bind(8, bs.lost_events_total())
+      .bind(9, static_cast<int64_t>(builder.first_timestamp_ns()))
+      .bind(10, static_cast<int64_t>(builder.last_timestamp_ns()))
+      .bind(11, session_id_);
+  if (auto s = update->run(); !s) return s;
+
+  // Indexes after the bulk load: cheaper than maintaining them row by row.
+  m.insert_call = Statement();
+  m.insert_task = Statement();
+  m.insert_function = Statement();
+  m.reparent = Statement();
+  if (auto s = db_.exec(schema::kIndexes); !s) return s;
+  if (auto s = db_.exec("COMMIT"); !s) return s;
+  committed_ = true;
+  return {};
+}
+
+}  // namespace probeseek

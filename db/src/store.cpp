@@ -1,0 +1,182 @@
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <unordered_map>
+
+#include "probeseek/db.h"
+
+namespace probeseek {
+
+namespace {
+
+SessionSummary session_from_row(const Statement& st) {
+  SessionSummary s;
+  s.id = st.int_at(0);
+  s.name = st.text_at(1);
+  s.source = st.text_at(2);
+  s.format = st.text_at(3);
+  s.kernel_release = st.text_at(4);
+  s.imported_at = st.text_at(5);
+  s.calls = st.int_at(6);
+  s.tasks = st.int_at(7);
+  s.functions = st.int_at(8);
+  s.lost_events = st.int_at(9);
+  s.cpus = st.int_at(10);
+  s.duration_s = static_cast<double>(st.int_at(11)) / 1e9;
+  return s;
+}
+
+constexpr const char* kSessionColumns =
+    "SELECT id, name, source, source_format, kernel_release, imported_at, calls, tasks, "
+    "functions, lost_events, cpus, COALESCE(last_ts_ns - first_ts_ns, 0) FROM sessions";
+
+}  // namespace
+
+Result<std::vector<SessionSummary>> Store::sessions() {
+  auto st = db_.prepare(std::string(kSessionColumns) + " ORDER BY id");
+  if (!st) return tl::unexpected(st.error());
+  std::vector<SessionSummary> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    out.push_back(session_from_row(*st));
+  }
+  return out;
+}
+
+Result<SessionSummary> Store::session(const std::string& name) {
+  auto all = sessions();
+  if (!all) return tl::unexpected(all.error());
+  if (all->empty())
+    return bad_input("the database holds no session", db_.path(),
+                     "import a recording first: probeseek import FILE");
+  if (name.empty()) {
+    if (all->size() == 1) return all->front();
+    std::string names;
+    for (auto& s : *all) names += (names.empty() ? "" : ", ") + s.name;
+    return bad_input("several sessions in the database; say which with --session", db_.path(),
+                     "sessions: " + names);
+  }
+  for (auto& s : *all)
+    if (s.name == name) return s;
+  std::string names;
+  for (auto& s : *all) names += (names.empty() ? "" : ", ") + s.name;
+  return bad_input("no session named '" + name + "'", db_.path(), "sessions: " + names);
+}
+
+Result<std::vector<SessionStat>> Store::session_stats(int64_t session_id) {
+  auto st = db_.prepare(
+      "SELECT name, COALESCE(cpu, -1), value, severity, description FROM session_stats "
+      "WHERE session_id = ? ORDER BY name, cpu");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, session_id);
+  std::vector<SessionStat> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    out.push_back(SessionStat{st->text_at(0), st->int_at(1), st->int_at(2), st->text_at(3),
+                              st->text_at(4)});
+  }
+  return out;
+}
+
+Result<std::vector<Store::FunctionRow>> Store::functions(int64_t session_id,
+                                                         const std::string& under) {
+  std::string sql;
+  if (under.empty()) {
+    sql =
+        "SELECT f.name, COALESCE(f.address, 0), s.calls, s.task_calls, s.total_ns, s.self_ns, "
+        "s.callers, (SELECT group_concat(sf.name, ',') FROM function_syscalls fs "
+        "  JOIN functions sf ON sf.id = fs.syscall_function_id WHERE fs.function_id = f.id) "
+        "FROM function_stats s JOIN functions f ON f.id = s.function_id "
+        "WHERE s.session_id = ?1 ORDER BY s.calls DESC, f.name";
+  } else {
+    // Every call below any call of `under` (not the call itself), counted once even when
+    // `under` recurses.
+    sql =
+        "WITH RECURSIVE below(id) AS ("
+        "  SELECT c.id FROM calls c JOIN calls u ON c.parent_id = u.id "
+        "    JOIN functions uf ON uf.id = u.function_id WHERE uf.session_id = ?1 AND uf.name = ?2 "
+        "  UNION SELECT c.id FROM calls c JOIN below b ON c.parent_id = b.id) "
+        "SELECT f.name, COALESCE(f.address, 0), COUNT(*), SUM(c.context = 0), "
+        "SUM(COALESCE(c.duration_ns, 0)), SUM(COALESCE(c.self_ns, 0)), "
+        "COUNT(DISTINCT p.function_id), NULL "
+        "FROM below b JOIN calls c ON c.id = b.id JOIN functions f ON f.id = c.function_id "
+        "LEFT JOIN calls p ON p.id = c.parent_id GROUP BY c.function_id "
+        "ORDER BY 3 DESC, f.name";
+  }
+  auto st = db_.prepare(sql);
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, session_id);
+  if (!under.empty()) st->bind(2, under);
+  std::vector<FunctionRow> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    FunctionRow r;
+    r.function = st->text_at(0);
+    r.address = static_cast<uint64_t>(st->int_at(1));
+    r.calls = st->int_at(2);
+    r.task_calls = st->int_at(3);
+    r.total_ns = st->int_at(4);
+    r.self_ns = st->int_at(5);
+    r.callers = st->int_at(6);
+    r.syscalls = st->text_at(7);
+    out.push_back(std::move(r));
+  }
+  if (!under.empty() && out.empty()) {
+    auto seen = db_.prepare("SELECT 1 FROM functions WHERE session_id = ? AND name = ?");
+    if (!seen) return tl::unexpected(seen.error());
+    seen->bind(1, session_id).bind(2, under);
+    auto row = seen->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row)
+      return bad_input("function '" + under + "' does not appear in this session", db_.path(),
+                       "list what was recorded with: probeseek functions");
+  }
+  return out;
+}
+
+Result<Store::QueryResult> Store::sql(const std::string& query) {
+  sqlite3_stmt* raw = nullptr;
+  const char* tail = nullptr;
+  if (sqlite3_prepare_v2(db_.raw(), query.c_str(), static_cast<int>(query.size()), &raw, &tail) !=
+      SQLITE_OK)
+    return bad_input("SQL error", sqlite3_errmsg(db_.raw()),
+                     "tables: sessions, tasks, functions, calls, function_stats, "
+                     "function_edges, function_syscalls, session_stats (docs/schema.md)");
+  Statement st(raw);
+  if (!raw) return bad_input("empty SQL statement");
+  std::string_view rest = tail ? std::string_view(tail) : std::string_view();
+  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\n' || rest.front() == ';' ||
+                           rest.front() == '\t' || rest.front() == '\r'))
+    rest.remove_prefix(1);
+  if (!rest.empty()) return bad_input("one SQL statement at a time", std::string(rest));
+  if (!sqlite3_stmt_readonly(raw))
+    return bad_input("only read-only SQL is allowed", query,
+                     "probeseek sql runs SELECT queries; the database is changed by import");
+  QueryResult out;
+  int n = sqlite3_column_count(raw);
+  for (int i = 0; i < n; ++i) out.columns.push_back(sqlite3_column_name(raw, i));
+  for (;;) {
+    int rc = sqlite3_step(raw);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return bad_input("SQL error", sqlite3_errmsg(db_.raw()));
+    std::vector<std::optional<std::string>> row;
+    for (int i = 0; i < n; ++i) {
+      if (sqlite3_column_type(raw, i) == SQLITE_NULL)
+        row.emplace_back(std::nullopt);
+      else
+        row.emplace_back(st.text_at(i));
+    }
+    out.rows.push_back(std::move(row));
+  }
+  return out;
+}
+
+}  // namespace probeseek

@@ -1,0 +1,202 @@
+// Renders call trees the way function_graph prints them, with two additions a reader of a
+// 300k-line trace needs: identical sibling subtrees folded into one with a count, and the
+// context (hardirq, softirq, exception) marked where it changes.
+#include <cinttypes>
+#include <cstdio>
+#include <unordered_map>
+
+#include "probeseek/db.h"
+
+namespace probeseek {
+
+namespace {
+
+struct Node {
+  int64_t id;
+  int64_t parent;
+  std::string_view function;
+  int64_t duration_ns;  // -1: did not exit in the recording
+  int context;
+  int64_t task;
+  int flags;
+  std::vector<uint32_t> children;
+  uint64_t shape = 0;  // hash of the subtree's function names and structure
+};
+
+const char* context_name(int c) {
+  static const char* names[] = {"task", "softirq", "hardirq", "nmi", "exception"};
+  return c >= 0 && c < 5 ? names[c] : "?";
+}
+
+std::string format_duration(int64_t ns) {
+  char buf[32];
+  if (ns < 0) return "           ";
+  std::snprintf(buf, sizeof buf, "%10.3f us", static_cast<double>(ns) / 1000.0);
+  return buf;
+}
+
+class Renderer {
+ public:
+  Renderer(std::vector<Node>& nodes, int max_depth) : nodes_(nodes), max_depth_(max_depth) {}
+
+  uint64_t shape_of(uint32_t i) {
+    // Iterative post-order would be needed for pathological depth; kernel stacks stay < 200.
+    Node& n = nodes_[i];
+    uint64_t h = std::hash<std::string_view>()(n.function) * 1099511628211ull + n.context;
+    for (uint32_t c : n.children) h = (h ^ shape_of(c)) * 1099511628211ull + 0x9e3779b97f4a7c15ull;
+    n.shape = h;
+    return h;
+  }
+
+  void render(uint32_t i, int level, int parent_context, int64_t repeat, int64_t total_ns,
+              std::string& out) {
+    const Node& n = nodes_[i];
+    std::string indent(2 + 2 * level, ' ');
+    std::string line = format_duration(repeat > 1 ? total_ns : n.duration_ns) + " |" + indent;
+    line += n.function;
+    std::string note;
+    if (n.context != parent_context) note += std::string(" [") + context_name(n.context) + "]";
+    if (n.flags & kCallEntryMissing) note += " [entered before the recording]";
+    if (n.duration_ns < 0) note += " [no exit recorded]";
+    if (repeat > 1) note += " [x" + std::to_string(repeat) + ", total time]";
+    bool cut = max_depth_ >= 0 && level >= max_depth_ && !n.children.empty();
+    if (n.children.empty()) {
+      out += line + "();" + note + "\n";
+      return;
+    }
+    if (cut) {
+      out += line + "() { ... " + std::to_string(count(i) - 1) + " calls }" + note + "\n";
+      return;
+    }
+    out += line + "() {" + note + "\n";
+    render_children(n, level + 1, out);
+    out += "              |" + indent + "}\n";
+  }
+
+  void render_children(const Node& n, int level, std::string& out) {
+    size_t k = 0;
+    while (k < n.children.size()) {
+      uint32_t c = n.children[k];
+      int64_t repeat = 1, total = std::max<int64_t>(nodes_[c].duration_ns, 0);
+      size_t j = k + 1;
+      while (j < n.children.size() && nodes_[n.children[j]].shape == nodes_[c].shape) {
+        ++repeat;
+        total += std::max<int64_t>(nodes_[n.children[j]].duration_ns, 0);
+        ++j;
+      }
+      render(c, level, n.context, repeat, total, out);
+      k = j;
+    }
+  }
+
+  int64_t count(uint32_t i) {
+    int64_t total = 1;
+    for (uint32_t c : nodes_[i].children) total += count(c);
+    return total;
+  }
+
+ private:
+  std::vector<Node>& nodes_;
+  int max_depth_;
+};
+
+}  // namespace
+
+Result<std::string> Store::tree(int64_t session_id, const TreeOptions& options) {
+  std::string where = "c.session_id = ?1";
+  if (options.pid) where += " AND t.pid = ?3";
+  std::string sql;
+  if (options.root.empty()) {
+    sql =
+        "SELECT c.id, COALESCE(c.parent_id, 0), f.name, COALESCE(c.duration_ns, -1), c.context, "
+        "c.task_id, c.flags, t.pid, t.comm FROM calls c JOIN functions f ON f.id = c.function_id "
+        "JOIN tasks t ON t.id = c.task_id WHERE " +
+        where + " ORDER BY c.id";
+  } else {
+    sql =
+        "WITH RECURSIVE sub(id) AS ("
+        "  SELECT c.id FROM calls c JOIN functions f ON f.id = c.function_id "
+        "  JOIN tasks t ON t.id = c.task_id WHERE " +
+        where +
+        " AND f.name = ?2 "
+        "  UNION SELECT c.id FROM calls c JOIN sub ON c.parent_id = sub.id) "
+        "SELECT c.id, COALESCE(c.parent_id, 0), f.name, COALESCE(c.duration_ns, -1), c.context, "
+        "c.task_id, c.flags, t.pid, t.comm FROM sub JOIN calls c ON c.id = sub.id "
+        "JOIN functions f ON f.id = c.function_id JOIN tasks t ON t.id = c.task_id ORDER BY c.id";
+  }
+  auto st = db_.prepare(sql);
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, session_id);
+  if (!options.root.empty()) st->bind(2, options.root);
+  if (options.pid) st->bind(3, int64_t{*options.pid});
+
+  std::vector<Node> nodes;
+  std::vector<std::string> names;  // interned function names; nodes view into them
+  std::unordered_map<std::string, size_t> name_index;
+  std::unordered_map<int64_t, uint32_t> index_of;
+  std::unordered_map<int64_t, std::string> task_label;
+  std::vector<size_t> name_of;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    Node n{};
+    n.id = st->int_at(0);
+    n.parent = st->int_at(1);
+    std::string name = st->text_at(2);
+    auto [it, inserted] = name_index.emplace(name, names.size());
+    if (inserted) names.push_back(name);
+    name_of.push_back(it->second);
+    n.duration_ns = st->int_at(3);
+    n.context = static_cast<int>(st->int_at(4));
+    n.task = st->int_at(5);
+    n.flags = static_cast<int>(st->int_at(6));
+    if (!task_label.count(n.task))
+      task_label[n.task] = st->text_at(8) + "-" + std::to_string(st->int_at(7));
+    index_of[n.id] = static_cast<uint32_t>(nodes.size());
+    nodes.push_back(std::move(n));
+  }
+  if (nodes.empty()) {
+    if (!options.root.empty())
+      return bad_input("function '" + options.root + "' does not appear in this session" +
+                           (options.pid ? " for pid " + std::to_string(*options.pid) : ""),
+                       db_.path(), "list what was recorded with: probeseek functions");
+    return bad_input("no calls" + (options.pid ? " for pid " + std::to_string(*options.pid) : ""),
+                     db_.path());
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) nodes[i].function = names[name_of[i]];
+  // Roots: calls whose parent is not in the selection (the root function's calls, or calls
+  // with no recorded parent). A synthesized parent has a larger id than its children, so
+  // children lists are filled after all rows are known and sorted by id.
+  std::vector<uint32_t> roots;
+  for (uint32_t i = 0; i < nodes.size(); ++i) {
+    auto it = nodes[i].parent ? index_of.find(nodes[i].parent) : index_of.end();
+    if (it == index_of.end())
+      roots.push_back(i);
+    else
+      nodes[it->second].children.push_back(i);
+  }
+  Renderer r(nodes, options.max_depth);
+  std::string out;
+  int64_t last_task = -1;
+  std::vector<uint32_t> ordered = roots;
+  std::stable_sort(ordered.begin(), ordered.end(), [&](uint32_t a, uint32_t b) {
+    return nodes[a].task != nodes[b].task ? nodes[a].task < nodes[b].task : a < b;
+  });
+  for (uint32_t root : ordered) r.shape_of(root);
+  Node group{};
+  for (size_t k = 0; k < ordered.size();) {
+    int64_t task = nodes[ordered[k]].task;
+    if (task != last_task) {
+      out += "# " + task_label[task] + "\n";
+      last_task = task;
+    }
+    group.children.clear();
+    group.context = 0;
+    while (k < ordered.size() && nodes[ordered[k]].task == task) group.children.push_back(ordered[k++]);
+    r.render_children(group, 0, out);
+  }
+  return out;
+}
+
+}  // namespace probeseek

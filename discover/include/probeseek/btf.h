@@ -1,0 +1,227 @@
+// What BTF tells discovery about a kernel function: its prototype spelled as C, which parameters
+// have a type the user asked for (--arg), and which "ops table" members (struct fields holding
+// function pointers, e.g. struct proto.connect) it has the right prototype to be assigned to.
+// Everything is derived from the BTF; nothing here knows a kernel function or struct by name.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "probeseek/error.h"
+
+struct btf;  // libbpf
+
+namespace probeseek {
+
+// Maps a compiler clone back to the function it was cloned from, whose prototype BTF has:
+// "tcp_v4_connect.isra.0" -> "tcp_v4_connect". Strips trailing .isra.N, .constprop.N, .part.N,
+// .cold, .cold.N, .llvm.N, .lto_priv.N and .localalias, also chained
+// ("f.constprop.0.isra.0" -> "f"). Other names come back unchanged. A clone's own prototype may
+// differ from the original's (that is why it was cloned), so BTF only describes the original.
+std::string_view strip_clone_suffix(std::string_view symbol);
+
+enum class Linkage { kStatic, kGlobal, kExtern };  // BTF_FUNC_STATIC/GLOBAL/EXTERN
+std::string_view to_string(Linkage linkage);       // "static", "global", "extern"
+
+struct Parameter {
+  std::string name;      // empty when BTF recorded none
+  std::string type;      // C spelling without the name: "struct sock *", "int (*)(struct sock *)"
+  uint32_t type_id = 0;  // BTF type id of the parameter (0 is void)
+};
+
+struct FunctionPrototype {
+  std::string name;
+  Linkage linkage = Linkage::kStatic;
+  std::string return_type;  // C spelling, as Parameter::type
+  uint32_t return_type_id = 0;
+  std::vector<Parameter> params;  // without the "..." of a variadic function
+  bool variadic = false;
+  uint32_t func_id = 0;   // BTF FUNC id
+  uint32_t proto_id = 0;  // BTF FUNC_PROTO id
+
+  // The C declaration: "int tcp_v4_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len)".
+  // Parameter names are placed inside function-pointer and array declarators where C wants them.
+  std::string to_string() const;
+};
+
+// A C type written by a user, e.g. after --arg. Accepted forms:
+//   struct sock *     'struct sk_buff *' (surrounding single or double quotes are dropped)
+//   const char *      u32     size_t     unsigned long     void *     union bpf_attr *
+//   sock              shorthand: a bare identifier with no '*' that names no typedef or base type
+//                     in the BTF but names a struct or union there means a pointer to it
+//                     ("sock" == "struct sock *"). A typedef or base type of that name wins.
+// Qualifiers (const, volatile, restrict) are accepted anywhere and ignored when matching.
+// Whether a name exists is only known against a BTF: see Btf::check().
+class TypeQuery {
+ public:
+  static Result<TypeQuery> parse(std::string_view text);
+
+  // Normalised spelling: "struct sock *", "const char *" -> "char *", "unsigned long".
+  const std::string& text() const { return text_; }
+
+ private:
+  friend class Btf;
+  enum class Base { kStruct, kUnion, kEnum, kVoid, kInteger, kName };
+  Base base_ = Base::kVoid;
+  std::string name_;  // struct/union/enum tag, canonical integer name, or typedef name
+  int pointer_depth_ = 0;
+  bool bare_identifier_ = false;  // eligible for the struct shorthand
+  std::string text_;
+};
+
+// How well a type matches a query. Matching always looks through typedefs and qualifiers;
+// kExact additionally means the type is spelled the way the query is (typedef names included,
+// qualifiers ignored): for the query "size_t", a size_t parameter is kExact, an unsigned long
+// parameter kThroughTypedef.
+enum class MatchQuality { kNone, kThroughTypedef, kExact };
+
+// A loaded BTF (vmlinux or a module's split BTF). Movable, not copyable. A moved-from Btf may only
+// be destroyed or assigned to. Const member functions are safe to call from several threads.
+class Btf {
+ public:
+  // Raw BTF (/sys/kernel/btf/vmlinux) or an ELF file with a .BTF section.
+  static Result<Btf> load(const std::string& path);
+  // A module's BTF, whose type ids continue those of `base` (vmlinux). `base` must stay alive,
+  // and the Btf object itself must not be destroyed, while the result is in use (moving is fine:
+  // libbpf keeps a pointer to base's underlying struct btf).
+  static Result<Btf> load_split(const std::string& path, const Btf& base);
+  // Takes ownership of a BTF built with btf__new_empty()/btf__add_*() (tests). `raw` must be
+  // non-null and must not be modified afterwards: the name indexes point into its strings.
+  static Btf adopt(struct btf* raw);
+
+  Btf(Btf&&) noexcept;
+  Btf& operator=(Btf&&) noexcept;
+  ~Btf();
+
+  const struct btf* raw() const { return btf_.get(); }
+
+  // Looks up a FUNC by its exact name (index built once, on first use). Clone names such as
+  // "f.isra.0" are not in BTF: pass strip_clone_suffix(name) to get the original's prototype.
+  // When BTF has several FUNCs of one name (static functions in different files), the one with
+  // the lowest id is used. For split BTF, functions of the base are found too.
+  std::optional<FunctionPrototype> prototype(std::string_view function) const;
+  std::optional<uint32_t> function_id(std::string_view function) const;
+  size_t function_count() const;  // distinct FUNC names
+
+  // C spelling of any type id: "struct sock *", "const char *", "int (*)(struct sock *, int)".
+  std::string type_name(uint32_t type_id) const;
+
+  // Whether the type with this id is the queried type, looking through typedefs and
+  // const/volatile/restrict at every pointer level: a `const sock_t *` parameter (typedef struct
+  // sock sock_t) matches "struct sock *". A typedef in the query matches by what it resolves
+  // to, so "u32" matches unsigned int and __u32 alike; ask match_quality() to prefer exact ones.
+  bool type_matches(uint32_t type_id, const TypeQuery& query) const;
+  MatchQuality match_quality(uint32_t type_id, const TypeQuery& query) const;
+  // 0-based positions of the parameters that match.
+  std::vector<int> matching_params(const FunctionPrototype& prototype,
+                                   const TypeQuery& query) const;
+  // A bad-input Error when the query names a type this BTF does not have ("struct sokc *"),
+  // so that a typo is reported instead of silently matching nothing.
+  Status check(const TypeQuery& query) const;
+
+  // sizeof(struct NAME) or sizeof(union NAME); nullopt when BTF has no complete type of that name.
+  std::optional<uint32_t> struct_size(std::string_view name) const;
+
+ private:
+  struct Deleter {
+    void operator()(struct btf* raw) const;
+  };
+  struct Index;  // lazily built name indexes, see btf.cpp
+
+  explicit Btf(struct btf* raw);
+  const Index& index() const;
+  std::vector<std::string> query_keys(const TypeQuery& query, bool resolve_typedefs) const;
+
+  std::unique_ptr<struct btf, Deleter> btf_;
+  std::unique_ptr<Index> index_;
+};
+
+// How a function's name relates to an ops member's name; best first.
+enum class NameAffinity {
+  kExactSuffix,  // function is the member name or ends in "_" + member: tcp_v4_connect/connect
+  kToken,        // member's underscore-separated words appear in a row: tcp_sendmsg_locked/sendmsg
+  kNone,         // sock_def_readable/sk_data_ready
+};
+std::string_view to_string(NameAffinity affinity);  // "exact-suffix", "token", "none"
+NameAffinity name_affinity(std::string_view function, std::string_view member);
+
+// A function-pointer member of an ops table.
+struct OpsMember {
+  std::string name;
+  uint32_t offset = 0;    // bytes from the start of the table (anonymous sub-unions flattened)
+  uint32_t proto_id = 0;  // BTF FUNC_PROTO id of the pointed-to function type
+};
+
+// "function could be stored in struct_name.member".
+struct OpsFit {
+  std::string struct_name;  // "proto"; a union's name likewise
+  bool is_union = false;
+  std::string member;  // "connect"
+  uint32_t offset = 0;
+  NameAffinity affinity = NameAffinity::kNone;
+  // How many (table, member) pairs in the BTF have exactly this prototype. A prototype shared
+  // by hundreds of members (void (*)(struct work_struct *)) is weak evidence on its own.
+  size_t members_with_same_signature = 0;
+  // "strong": name ends in _member and at most 16 members share the prototype.
+  // "medium": name ends in _member but the prototype is common; name contains the member and
+  //           at most 16 share it; or the name is unrelated but at most 2 members share it.
+  // "weak":   anything else, and any fit whose affinity is worse than the best affinity among
+  //           the function's fits (tcp_v4_connect fits proto.bind too, but its name says connect).
+  std::string strength;
+  // "prototype matches struct proto member connect; name ends in _connect; 4 members share this
+  // prototype"
+  std::string explanation;
+};
+
+// Every named struct or union with at least one member of function-pointer type (through
+// typedefs and qualifiers: PTR -> FUNC_PROTO), with members of anonymous nested structs/unions
+// flattened in at their offsets. Prototypes are compared structurally: typedefs resolved and
+// qualifiers dropped on both sides, structs/unions/enums by kind and name (a forward declaration
+// equals the full type), integers by C type (so size_t == unsigned long), parameter names
+// ignored. Because of that, an index built from vmlinux BTF also answers for functions of a
+// module's split BTF.
+class OpsIndex {
+ public:
+  static OpsIndex build(const Btf& btf);
+
+  // The members `function` (a FUNC in btf) fits, best first: name affinity, then the rarer
+  // prototype, then table and member name. Empty when the function is not in BTF.
+  std::vector<OpsFit> fits(const Btf& btf, std::string_view function) const;
+  std::vector<OpsFit> fits(const Btf& btf, const FunctionPrototype& prototype) const;
+
+  // The function-pointer members of a table, in offset order; empty when there is no such table.
+  // With several tables of one name in BTF, the one with the lowest type id is indexed.
+  const std::vector<OpsMember>& members_of(std::string_view struct_name) const;
+
+  size_t table_count() const { return tables_.size(); }
+  size_t member_count() const;
+
+ private:
+  struct Table {
+    std::string name;
+    bool is_union = false;
+    std::vector<OpsMember> members;
+  };
+  struct MemberRef {
+    uint32_t table;
+    uint32_t member;
+  };
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  template <typename V>
+  using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+  std::vector<Table> tables_;
+  StringMap<uint32_t> table_by_name_;
+  StringMap<std::vector<MemberRef>> by_signature_;
+};
+
+}  // namespace probeseek

@@ -1,0 +1,315 @@
+#include "probeseek/btf.h"
+
+#include <bpf/btf.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <mutex>
+
+#include "btf_types.h"
+
+namespace probeseek {
+namespace {
+
+constexpr std::string_view kLoadHint =
+    "pass --btf FILE with the BTF of the kernel the trace came from (/sys/kernel/btf/vmlinux on "
+    "that machine)";
+
+std::string_view name_of(const struct btf* btf, const struct btf_type* t) {
+  const char* name = btf__name_by_offset(btf, t->name_off);
+  return name != nullptr ? std::string_view(name) : std::string_view();
+}
+
+// libbpf 1.x reports failure as NULL with errno set; keep a usable errno even if it did not.
+int last_errno_or(int fallback) {
+  return errno != 0 ? errno : fallback;
+}
+
+}  // namespace
+
+// Name lookups over every type id (for split BTF this includes the base's ids, so base
+// functions and typedefs are found as libbpf's own btf__find_by_name would find them).
+// The string_views point into the BTF's string section, which lives as long as the Btf.
+struct Btf::Index {
+  std::once_flag built;
+  std::unordered_map<std::string_view, uint32_t> functions;  // name -> lowest FUNC id
+  // name -> ids of typedefs, integers, floats, structs, unions, enums and forward declarations,
+  // in increasing id order
+  std::unordered_map<std::string_view, std::vector<uint32_t>> named_types;
+};
+
+void Btf::Deleter::operator()(struct btf* raw) const {
+  btf__free(raw);
+}
+
+Btf::Btf(struct btf* raw) : btf_(raw), index_(std::make_unique<Index>()) {}
+Btf::Btf(Btf&&) noexcept = default;
+Btf& Btf::operator=(Btf&&) noexcept = default;
+Btf::~Btf() = default;
+
+Result<Btf> Btf::load(const std::string& path) {
+  errno = 0;
+  struct btf* raw = btf__parse(path.c_str(), nullptr);
+  if (raw == nullptr) {
+    return runtime_error("cannot load BTF", path, last_errno_or(EINVAL), std::string(kLoadHint));
+  }
+  return Btf(raw);
+}
+
+Result<Btf> Btf::load_split(const std::string& path, const Btf& base) {
+  errno = 0;
+  // libbpf takes the base non-const but only reads it.
+  struct btf* raw = btf__parse_split(path.c_str(), const_cast<struct btf*>(base.raw()));
+  if (raw == nullptr) {
+    return runtime_error("cannot load module BTF", path, last_errno_or(EINVAL),
+                         "pass the module's BTF (/sys/kernel/btf/MODULE) from the kernel whose "
+                         "vmlinux BTF is the base");
+  }
+  return Btf(raw);
+}
+
+Btf Btf::adopt(struct btf* raw) {
+  return Btf(raw);
+}
+
+const Btf::Index& Btf::index() const {
+  std::call_once(index_->built, [this] {
+    const struct btf* btf = raw();
+    const uint32_t count = btf__type_cnt(btf);
+    index_->functions.reserve(count / 2);
+    for (uint32_t id = 1; id < count; ++id) {
+      const struct btf_type* t = btf__type_by_id(btf, id);
+      const std::string_view name = name_of(btf, t);
+      if (name.empty()) continue;
+      switch (btf_kind(t)) {
+        case BTF_KIND_FUNC:
+          index_->functions.emplace(name, id);  // keeps the lowest id
+          break;
+        case BTF_KIND_TYPEDEF:
+        case BTF_KIND_INT:
+        case BTF_KIND_FLOAT:
+        case BTF_KIND_STRUCT:
+        case BTF_KIND_UNION:
+        case BTF_KIND_ENUM:
+        case BTF_KIND_ENUM64:
+        case BTF_KIND_FWD:
+          index_->named_types[name].push_back(id);
+          break;
+        default:
+          break;
+      }
+    }
+  });
+  return *index_;
+}
+
+std::optional<uint32_t> Btf::function_id(std::string_view function) const {
+  const auto& functions = index().functions;
+  auto it = functions.find(function);
+  if (it == functions.end()) return std::nullopt;
+  return it->second;
+}
+
+size_t Btf::function_count() const {
+  return index().functions.size();
+}
+
+std::optional<FunctionPrototype> Btf::prototype(std::string_view function) const {
+  const auto func_id = function_id(function);
+  if (!func_id) return std::nullopt;
+  const struct btf* btf = raw();
+  const struct btf_type* func = btf__type_by_id(btf, *func_id);
+  const struct btf_type* proto = btf__type_by_id(btf, func->type);
+  if (proto == nullptr || !btf_is_func_proto(proto)) return std::nullopt;
+
+  FunctionPrototype out;
+  out.name = std::string(function);
+  switch (btf_vlen(func)) {  // a FUNC keeps its linkage in the vlen bits
+    case BTF_FUNC_GLOBAL:
+      out.linkage = Linkage::kGlobal;
+      break;
+    case BTF_FUNC_EXTERN:
+      out.linkage = Linkage::kExtern;
+      break;
+    default:
+      out.linkage = Linkage::kStatic;
+      break;
+  }
+  out.func_id = *func_id;
+  out.proto_id = func->type;
+  out.return_type_id = proto->type;
+  out.return_type = detail::render_type(btf, proto->type);
+  const uint16_t count = btf_vlen(proto);
+  const struct btf_param* params = btf_params(proto);
+  for (uint16_t i = 0; i < count; ++i) {
+    if (i + 1 == count && params[i].type == 0 && params[i].name_off == 0) {
+      out.variadic = true;
+      break;
+    }
+    const char* name = btf__name_by_offset(btf, params[i].name_off);
+    out.params.push_back(Parameter{name != nullptr ? name : "",
+                                   detail::render_type(btf, params[i].type), params[i].type});
+  }
+  return out;
+}
+
+std::string Btf::type_name(uint32_t type_id) const {
+  return detail::render_type(raw(), type_id);
+}
+
+std::vector<std::string> Btf::query_keys(const TypeQuery& query, bool resolve_typedefs) const {
+  using Base = TypeQuery::Base;
+  std::vector<std::string> keys;
+  const std::string pointers(static_cast<size_t>(query.pointer_depth_), '*');
+  switch (query.base_) {
+    case Base::kStruct:
+      keys.push_back(pointers + detail::struct_key(query.name_));
+      break;
+    case Base::kUnion:
+      keys.push_back(pointers + detail::union_key(query.name_));
+      break;
+    case Base::kEnum:
+      keys.push_back(pointers + detail::enum_key(query.name_));
+      break;
+    case Base::kVoid:
+      keys.push_back(pointers + std::string(detail::kVoidKey));
+      break;
+    case Base::kInteger:
+      keys.push_back(pointers + detail::integer_key(query.name_));
+      break;
+    case Base::kName: {
+      const auto& named = index().named_types;
+      auto it = named.find(query.name_);
+      if (it == named.end()) break;
+      const struct btf* btf = raw();
+      // C's meaning of a bare name first: typedefs, then base types such as "double".
+      for (int pass = 0; pass < 2 && keys.empty(); ++pass) {
+        for (uint32_t id : it->second) {
+          const struct btf_type* t = btf__type_by_id(btf, id);
+          const bool wanted = pass == 0 ? btf_is_typedef(t) : (btf_is_int(t) || btf_is_float(t));
+          if (!wanted) continue;
+          std::string key = pointers + detail::type_key(btf, id, resolve_typedefs);
+          if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+        }
+      }
+      if (!keys.empty() || !query.bare_identifier_) break;
+      for (uint32_t id : it->second) {
+        const struct btf_type* t = btf__type_by_id(btf, id);
+        if (btf_is_struct(t) || (btf_is_fwd(t) && !btf_kflag(t))) {
+          keys.push_back("*" + detail::struct_key(query.name_));
+          break;
+        }
+        if (btf_is_union(t) || (btf_is_fwd(t) && btf_kflag(t))) {
+          keys.push_back("*" + detail::union_key(query.name_));
+          break;
+        }
+      }
+      break;
+    }
+  }
+  return keys;
+}
+
+bool Btf::type_matches(uint32_t type_id, const TypeQuery& query) const {
+  return match_quality(type_id, query) != MatchQuality::kNone;
+}
+
+MatchQuality Btf::match_quality(uint32_t type_id, const TypeQuery& query) const {
+  const auto resolved_keys = query_keys(query, true);
+  const std::string resolved = detail::type_key(raw(), type_id, true);
+  if (std::find(resolved_keys.begin(), resolved_keys.end(), resolved) == resolved_keys.end()) {
+    return MatchQuality::kNone;
+  }
+  const auto spelled_keys = query_keys(query, false);
+  const std::string spelled = detail::type_key(raw(), type_id, false);
+  return std::find(spelled_keys.begin(), spelled_keys.end(), spelled) != spelled_keys.end()
+             ? MatchQuality::kExact
+             : MatchQuality::kThroughTypedef;
+}
+
+std::vector<int> Btf::matching_params(const FunctionPrototype& prototype,
+                                      const TypeQuery& query) const {
+  const auto keys = query_keys(query, true);
+  std::vector<int> positions;
+  for (size_t i = 0; i < prototype.params.size(); ++i) {
+    const std::string key = detail::type_key(raw(), prototype.params[i].type_id, true);
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) {
+      positions.push_back(static_cast<int>(i));
+    }
+  }
+  return positions;
+}
+
+Status Btf::check(const TypeQuery& query) const {
+  using Base = TypeQuery::Base;
+  const auto& named = index().named_types;
+  auto has = [&](auto predicate) {
+    auto it = named.find(query.name_);
+    if (it == named.end()) return false;
+    return std::any_of(it->second.begin(), it->second.end(),
+                       [&](uint32_t id) { return predicate(btf__type_by_id(raw(), id)); });
+  };
+  bool known = true;
+  switch (query.base_) {
+    case Base::kStruct:
+      known = has([](const struct btf_type* t) {
+        return btf_is_struct(t) || (btf_is_fwd(t) && !btf_kflag(t));
+      });
+      break;
+    case Base::kUnion:
+      known = has([](const struct btf_type* t) {
+        return btf_is_union(t) || (btf_is_fwd(t) && btf_kflag(t));
+      });
+      break;
+    case Base::kEnum:
+      known = has([](const struct btf_type* t) { return btf_is_any_enum(t); });
+      break;
+    case Base::kName:
+      known = !query_keys(query, true).empty();
+      break;
+    case Base::kVoid:
+    case Base::kInteger:
+      break;
+  }
+  if (known) return {};
+  return bad_input("no such type in the kernel's BTF", query.text(),
+                   "spell the type as in the kernel source, e.g. 'struct sock *', 'u32', or "
+                   "just 'sock' for struct sock *");
+}
+
+std::optional<uint32_t> Btf::struct_size(std::string_view name) const {
+  const auto& named = index().named_types;
+  auto it = named.find(name);
+  if (it == named.end()) return std::nullopt;
+  for (uint32_t id : it->second) {
+    const struct btf_type* t = btf__type_by_id(raw(), id);
+    if (btf_is_composite(t)) return t->size;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(Linkage linkage) {
+  switch (linkage) {
+    case Linkage::kGlobal:
+      return "global";
+    case Linkage::kExtern:
+      return "extern";
+    case Linkage::kStatic:
+      break;
+  }
+  return "static";
+}
+
+std::string FunctionPrototype::to_string() const {
+  std::string declarator = name + "(";
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (i > 0) declarator += ", ";
+    declarator += detail::declare(params[i].type, params[i].name);
+  }
+  if (variadic) declarator += params.empty() ? "..." : ", ...";
+  if (params.empty() && !variadic) declarator += "void";
+  declarator += ")";
+  return detail::declare(return_type, declarator);
+}
+
+}  // namespace probeseek

@@ -1,0 +1,162 @@
+// Call trees from function_graph events.
+//
+// Sources (a trace.dat through libtracecmd, `trace-cmd report` text, live ring buffers) turn
+// records into GraphEvents in timestamp order; one CallTreeBuilder turns them into calls, per
+// task, and hands finished calls to a CallSink (the database writer). Memory is bounded by
+// tasks x stack depth, never by trace length.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "probeseek/error.h"
+
+namespace probeseek {
+
+// Where a call ran. A nested context covers its whole subtree: a timer interrupt taken in
+// the middle of tcp_sendmsg is not tcp_sendmsg's work, and ranking sets it aside.
+enum class CallContext : uint8_t {
+  kTask = 0,       // process context (syscalls, kernel threads)
+  kSoftirq = 1,    // softirq (on loopback the receiver's stack runs inside the sender's syscall)
+  kHardirq = 2,    // hard interrupt
+  kNmi = 3,        // NMI
+  kException = 4,  // page fault and other exceptions nested in a task's calls
+};
+std::string_view to_string(CallContext context);
+
+// Flags stored with each call.
+enum CallFlags : uint8_t {
+  kCallExitMissing = 1,   // no exit seen (still running when recording stopped, or exit lost)
+  kCallEntryMissing = 2,  // the exit was seen, the entry was not: a synthesized frame
+};
+
+struct GraphEvent {
+  enum class Kind : uint8_t { kEntry, kExit, kLeaf };  // kLeaf: report text "func();"
+  Kind kind = Kind::kEntry;
+  int cpu = 0;
+  int pid = 0;
+  std::string_view comm;  // may be empty; the builder keeps the last one seen per task
+  uint64_t timestamp_ns = 0;
+  int depth = 0;  // the kernel's graph depth (per task)
+  uint64_t function_address = 0;  // 0 when the source has names only
+  std::string_view function;      // "" when unknown (a report's "}")
+  uint64_t duration_ns = 0;       // exits and leaves
+  uint64_t calltime_ns = 0;       // exits from binary records: when the call was entered
+  bool has_duration = false;
+  // Context the record's flags prove (hardirq/softirq/NMI bits), when the source has flags.
+  std::optional<CallContext> flags_context;
+};
+
+struct CallRecord {
+  uint64_t id = 0;         // assigned at entry, in event order: a parent's id < its children's
+  uint64_t parent_id = 0;  // 0: no recorded parent
+  uint32_t parent_function_id = 0;
+  uint32_t task_id = 0;
+  uint32_t function_id = 0;
+  int cpu = 0;  // CPU of the entry
+  int depth = 0;
+  uint64_t entry_ns = 0;
+  int64_t duration_ns = -1;  // -1: never exited in the recording
+  int64_t self_ns = -1;      // duration minus children's durations
+  CallContext context = CallContext::kTask;
+  uint64_t syscall_call_id = 0;       // the outermost syscall entry call above (or this call)
+  uint32_t syscall_function_id = 0;   // its function
+  int depth_below_syscall = -1;       // 0 for the syscall entry itself, -1 outside syscalls
+  uint8_t flags = 0;
+};
+
+// Receives the builder's output. Implemented by the database writer and by tests.
+class CallSink {
+ public:
+  virtual ~CallSink() = default;
+  virtual void on_function(uint32_t id, std::string_view name, uint64_t address) = 0;
+  // pid 0 is the idle task of each CPU, so idle tasks are told apart by cpu (-1 otherwise).
+  virtual void on_task(uint32_t id, int pid, int idle_cpu, std::string_view comm) = 0;
+  virtual void on_call(const CallRecord& call) = 0;
+  // A synthesized frame adopts calls that were written without a parent.
+  virtual void on_reparent(uint64_t call_id, uint64_t new_parent_id) = 0;
+};
+
+// Counters kept per session: bad or surprising input is counted, never fatal.
+struct BuildStats {
+  uint64_t entries = 0;             // entry records (and leaves): the number of calls
+  uint64_t exits = 0;
+  uint64_t exits_without_entry = 0; // trace started mid-call, or entry lost
+  uint64_t entries_without_exit = 0;  // exit lost, skipped by a later shallower record
+  uint64_t open_at_end = 0;         // still running when the recording stopped
+  uint64_t depth_gaps = 0;          // an entry deeper than its parent + 1: entries lost
+  uint64_t interrupt_depth_skew = 0;  // an interrupt recorded at an off-by-one depth (benign)
+  uint64_t other_events = 0;        // non-function_graph events, ignored
+  uint64_t unparsed_lines = 0;      // report text lines that are not records
+  // Lost events, per CPU, from two witnesses: markers in the event stream (a record saying
+  // "N events were lost before me", or an unknown number) and the kernel's own per-CPU
+  // overrun/dropped counters saved with the recording.
+  std::unordered_map<int, int64_t> lost_in_stream_by_cpu;
+  std::unordered_map<int, int64_t> lost_markers_by_cpu;
+  std::unordered_map<int, int64_t> kernel_dropped_by_cpu;
+  // Per CPU, the larger witness; a marker with an unknown count counts as one.
+  int64_t lost_events_on_cpu(int cpu) const;
+  int64_t lost_events_total() const;
+  std::vector<int> cpus_with_losses() const;
+};
+
+// Names of the syscall entry points (__x64_sys_*, __ia32_sys_*, __do_sys_*, ...).
+bool is_syscall_entry(std::string_view function);
+
+class CallTreeBuilder {
+ public:
+  explicit CallTreeBuilder(CallSink& sink);
+  ~CallTreeBuilder();
+  void add(const GraphEvent& event);
+  void lost_events(int cpu, int64_t count);  // count < 0: the buffer lost an unknown number
+  void kernel_dropped(int cpu, int64_t count) { stats_.kernel_dropped_by_cpu[cpu] += count; }
+  void note_other_event() { ++stats_.other_events; }
+  void note_unparsed_line() { ++stats_.unparsed_lines; }
+  // Closes every call still open (recording stopped) and reports them.
+  void finish();
+  const BuildStats& stats() const { return stats_; }
+  size_t tasks() const;
+  size_t functions() const;
+  int cpus_seen() const { return max_cpu_ + 1; }
+  uint64_t first_timestamp_ns() const { return first_ts_; }
+  uint64_t last_timestamp_ns() const { return last_ts_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  BuildStats stats_;
+  int max_cpu_ = -1;
+  uint64_t first_ts_ = 0;
+  uint64_t last_ts_ = 0;
+};
+
+// What a recording is, judged by content, never by file name.
+enum class TraceFormat { kTraceDat, kReportText };
+Result<TraceFormat> detect_trace_format(const std::string& path);
+
+struct SourceInfo {
+  TraceFormat format = TraceFormat::kTraceDat;
+  std::string kernel_release;  // from the trace.dat's uname, when it has one
+  std::string tracer;          // "function_graph"
+  int cpus = 0;
+  // The recording's own kallsyms ("ADDR TYPE NAME [MODULE]" lines), when it carries them.
+  std::string kallsyms_text;
+};
+
+// Name lookup for sources that carry only names (report text): --kallsyms gives addresses.
+using AddressOfName = std::function<uint64_t(std::string_view)>;
+
+// Reads a whole recording into the builder. Errors name the file and what is wrong with it.
+Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& builder);
+Result<SourceInfo> read_report_text(const std::string& path, CallTreeBuilder& builder,
+                                    const AddressOfName& address_of = {});
+Result<SourceInfo> read_trace(const std::string& path, CallTreeBuilder& builder,
+                              const AddressOfName& address_of = {});
+
+}  // namespace probeseek

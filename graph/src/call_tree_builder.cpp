@@ -1,0 +1,326 @@
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "probeseek/graph.h"
+#include "probeseek/text.h"
+
+namespace probeseek {
+
+std::string_view to_string(CallContext context) {
+  switch (context) {
+    case CallContext::kTask:
+      return "task";
+    case CallContext::kSoftirq:
+      return "softirq";
+    case CallContext::kHardirq:
+      return "hardirq";
+    case CallContext::kNmi:
+      return "nmi";
+    case CallContext::kException:
+      return "exception";
+  }
+  return "task";
+}
+
+int64_t BuildStats::lost_events_on_cpu(int cpu) const {
+  auto get = [cpu](const std::unordered_map<int, int64_t>& m) {
+    auto it = m.find(cpu);
+    return it == m.end() ? int64_t{0} : it->second;
+  };
+  int64_t in_stream = std::max(get(lost_in_stream_by_cpu), get(lost_markers_by_cpu));
+  return std::max(in_stream, get(kernel_dropped_by_cpu));
+}
+
+std::vector<int> BuildStats::cpus_with_losses() const {
+  std::vector<int> cpus;
+  for (auto* m : {&lost_in_stream_by_cpu, &lost_markers_by_cpu, &kernel_dropped_by_cpu})
+    for (auto& [cpu, n] : *m)
+      if (n > 0 && std::find(cpus.begin(), cpus.end(), cpu) == cpus.end()) cpus.push_back(cpu);
+  std::sort(cpus.begin(), cpus.end());
+  return cpus;
+}
+
+int64_t BuildStats::lost_events_total() const {
+  int64_t total = 0;
+  for (int cpu : cpus_with_losses()) total += lost_events_on_cpu(cpu);
+  return total;
+}
+
+bool is_syscall_entry(std::string_view f) {
+  // x86 syscall wrappers (__x64_sys_connect, __ia32_sys_*, __ia32_compat_sys_*), arm64's
+  // __arm64_sys_*, and the __do_sys_* bodies that SYSCALL_DEFINE puts under them.
+  static constexpr std::string_view kPrefixes[] = {"__x64_sys_",  "__ia32_sys_",
+                                                   "__ia32_compat_sys_", "__x32_compat_sys_",
+                                                   "__arm64_sys_", "__do_sys_",
+                                                   "__se_sys_"};
+  for (auto p : kPrefixes)
+    if (f.size() > p.size() && starts_with(f, p)) return true;
+  return false;
+}
+
+namespace {
+
+// Entry points of nested contexts, for sources without record flags (report text). These
+// are the kernel's interrupt/exception entry functions that function_graph can see; the
+// asm stubs above them are not traceable. With flags (trace.dat, live) the flags decide,
+// and these names also cover the instrumentable entry code that runs before the kernel
+// raises the hardirq count (irq_enter_rcu).
+std::optional<CallContext> context_entered_by(std::string_view f) {
+  if (starts_with(f, "__sysvec_") || starts_with(f, "sysvec_") || f == "irq_enter_rcu" ||
+      f == "irq_enter" || f == "irq_exit_rcu" || f == "irq_exit" || f == "__common_interrupt" ||
+      f == "common_interrupt" || f == "do_IRQ" || f == "smp_apic_timer_interrupt")
+    return CallContext::kHardirq;
+  if (f == "__do_softirq" || f == "handle_softirqs" || f == "do_softirq")
+    return CallContext::kSoftirq;
+  if (f == "exc_nmi" || f == "default_do_nmi" || f == "do_nmi") return CallContext::kNmi;
+  if (starts_with(f, "exc_") || f == "do_user_addr_fault" || f == "do_kern_addr_fault" ||
+      f == "__do_page_fault" || f == "do_page_fault" || f == "do_int3")
+    return CallContext::kException;
+  return std::nullopt;
+}
+
+// How deeply a context nests: task (and exceptions taken from it) < softirq < hardirq < NMI.
+int nesting_level(CallContext c) {
+  switch (c) {
+    case CallContext::kTask:
+    case CallContext::kException:
+      return 0;
+    case CallContext::kSoftirq:
+      return 1;
+    case CallContext::kHardirq:
+      return 2;
+    case CallContext::kNmi:
+      return 3;
+  }
+  return 0;
+}
+
+struct Frame {
+  uint64_t call_id;
+  uint32_t function_id;
+  int depth;
+  int cpu;
+  uint64_t entry_ns;
+  uint64_t children_ns;
+  CallContext context;
+  uint64_t syscall_call_id;
+  uint32_t syscall_function_id;
+  int syscall_depth;
+};
+
+struct Orphan {  // a call written without a parent, waiting for a synthesized one
+  uint64_t call_id;
+  int depth;
+};
+
+struct Task {
+  uint32_t id;
+  std::vector<Frame> stack;
+  std::vector<Orphan> orphans;
+};
+
+}  // namespace
+
+struct CallTreeBuilder::Impl {
+  CallSink& sink;
+  explicit Impl(CallSink& s) : sink(s) {}
+  uint64_t next_call_id = 1;
+  uint32_t next_task_id = 1;
+  uint32_t next_function_id = 1;
+  // pid 0 is one idle task per CPU: key (pid << 16 | cpu) for it, pid otherwise.
+  std::unordered_map<int64_t, Task> tasks;
+  std::unordered_map<uint64_t, uint32_t> function_by_address;
+  std::unordered_map<std::string, uint32_t> function_by_name;
+  std::vector<bool> function_is_syscall{false};
+  std::vector<std::optional<CallContext>> function_context{std::nullopt};
+
+  Task& task_for(const GraphEvent& e) {
+    int64_t key = e.pid == 0 ? -1 - static_cast<int64_t>(e.cpu) : e.pid;
+    auto it = tasks.find(key);
+    if (it != tasks.end()) return it->second;
+    Task& t = tasks[key];
+    t.id = next_task_id++;
+    sink.on_task(t.id, e.pid, e.pid == 0 ? e.cpu : -1, e.comm);
+    return t;
+  }
+
+  uint32_t intern(std::string_view name, uint64_t address) {
+    // Two static functions may share a name, so an address, when known, is the identity.
+    if (address != 0) {
+      auto it = function_by_address.find(address);
+      if (it != function_by_address.end()) return it->second;
+    } else {
+      auto it = function_by_name.find(std::string(name));
+      if (it != function_by_name.end()) return it->second;
+    }
+    uint32_t id = next_function_id++;
+    if (address != 0)
+      function_by_address.emplace(address, id);
+    else
+      function_by_name.emplace(std::string(name), id);
+    function_is_syscall.push_back(is_syscall_entry(name));
+    function_context.push_back(context_entered_by(name));
+    sink.on_function(id, name, address);
+    return id;
+  }
+};
+
+CallTreeBuilder::CallTreeBuilder(CallSink& sink) : impl_(std::make_unique<Impl>(sink)) {}
+CallTreeBuilder::~CallTreeBuilder() = default;
+size_t CallTreeBuilder::tasks() const { return impl_->tasks.size(); }
+size_t CallTreeBuilder::functions() const { return impl_->next_function_id - 1; }
+
+void CallTreeBuilder::lost_events(int cpu, int64_t count) {
+  ++stats_.lost_markers_by_cpu[cpu];
+  if (count > 0) stats_.lost_in_stream_by_cpu[cpu] += count;
+}
+
+namespace {
+
+void emit(CallSink& sink, Task& task, const Frame& f, int64_t duration, uint8_t flags,
+          std::vector<Frame>& stack) {
+  CallRecord r;
+  r.id = f.call_id;
+  r.parent_id = stack.empty() ? 0 : stack.back().call_id;
+  r.parent_function_id = stack.empty() ? 0 : stack.back().function_id;
+  r.task_id = task.id;
+  r.function_id = f.function_id;
+  r.cpu = f.cpu;
+  r.depth = f.depth;
+  r.entry_ns = f.entry_ns;
+  r.duration_ns = duration;
+  r.self_ns = duration < 0 ? -1 : std::max<int64_t>(0, duration - static_cast<int64_t>(f.children_ns));
+  r.context = f.context;
+  r.syscall_call_id = f.syscall_call_id;
+  r.syscall_function_id = f.syscall_function_id;
+  r.depth_below_syscall = f.syscall_call_id != 0 ? f.depth - f.syscall_depth : -1;
+  r.flags = flags;
+  if (!stack.empty() && duration > 0) stack.back().children_ns += static_cast<uint64_t>(duration);
+  if (r.parent_id == 0 && r.depth > 0) task.orphans.push_back(Orphan{r.id, r.depth});
+  sink.on_call(r);
+}
+
+}  // namespace
+
+void CallTreeBuilder::add(const GraphEvent& e) {
+  Impl& s = *impl_;
+  if (e.cpu > max_cpu_) max_cpu_ = e.cpu;
+  if (first_ts_ == 0 || e.timestamp_ns < first_ts_) first_ts_ = e.timestamp_ns;
+  if (e.timestamp_ns > last_ts_) last_ts_ = e.timestamp_ns;
+  Task& task = s.task_for(e);
+  auto& stack = task.stack;
+
+  if (e.kind == GraphEvent::Kind::kExit) {
+    ++stats_.exits;
+    // Deeper frames left open were skipped: their exits were lost.
+    while (!stack.empty() && stack.back().depth > e.depth) {
+      Frame f = stack.back();
+      stack.pop_back();
+      ++stats_.entries_without_exit;
+      emit(s.sink, task, f, -1, kCallExitMissing, stack);
+    }
+    if (!stack.empty() && stack.back().depth == e.depth) {
+      Frame f = stack.back();
+      stack.pop_back();
+      int64_t duration = e.has_duration ? static_cast<int64_t>(e.duration_ns) : -1;
+      emit(s.sink, task, f, duration, 0, stack);
+      return;
+    }
+    // An exit whose entry precedes the recording (or was lost): synthesize the frame so the
+    // calls already written at depth+1 get their parent. Its name is known from binary
+    // records; report text ("}") does not carry it.
+    ++stats_.exits_without_entry;
+    Frame f{};
+    f.call_id = s.next_call_id++;
+    f.function_id = s.intern(e.function.empty() ? std::string_view("[unknown]") : e.function,
+                             e.function_address);
+    f.depth = e.depth;
+    f.cpu = e.cpu;
+    f.entry_ns = e.calltime_ns != 0 ? e.calltime_ns
+                 : e.timestamp_ns > e.duration_ns ? e.timestamp_ns - e.duration_ns
+                                                  : e.timestamp_ns;
+    f.context = e.flags_context.value_or(CallContext::kTask);
+    for (auto it = task.orphans.begin(); it != task.orphans.end();) {
+      if (it->depth == e.depth + 1) {
+        s.sink.on_reparent(it->call_id, f.call_id);
+        it = task.orphans.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    int64_t duration = e.has_duration ? static_cast<int64_t>(e.duration_ns) : -1;
+    emit(s.sink, task, f, duration, kCallEntryMissing, stack);
+    return;
+  }
+
+  ++stats_.entries;
+  uint32_t function_id = s.intern(e.function, e.function_address);
+  CallContext parent_context = stack.empty() ? CallContext::kTask : stack.back().context;
+  // The entry function's name decides first: irq_enter_rcu runs before the kernel raises the
+  // hardirq count, and an interrupt taken while serving a softirq still carries the softirq
+  // flag. Flags only add what names cannot see, and only ever deepen the context: the
+  // hardirq count drops inside irq_exit_rcu before its last callees run.
+  std::optional<CallContext> own = s.function_context[function_id];
+  if (!own && e.flags_context && nesting_level(*e.flags_context) > nesting_level(parent_context))
+    own = *e.flags_context;
+  // An interrupt nests inside whatever runs, whatever depth it was given. The kernel can
+  // record an interrupt's entries at the depth of the call being entered or left at that
+  // moment (seen on 6.1: "__rcu_read_lock() {", then the timer interrupt at the same depth,
+  // then "__rcu_read_lock"'s exit), so depth alone would close the interrupted call.
+  bool enters_nested_context =
+      own && *own != CallContext::kTask && (stack.empty() || stack.back().context != *own);
+  if (enters_nested_context) {
+    if (!stack.empty() && (stack.back().depth >= e.depth || stack.back().depth < e.depth - 1))
+      ++stats_.interrupt_depth_skew;
+  } else {
+    while (!stack.empty() && stack.back().depth >= e.depth) {
+      Frame f = stack.back();
+      stack.pop_back();
+      ++stats_.entries_without_exit;
+      emit(s.sink, task, f, -1, kCallExitMissing, stack);
+    }
+    if (!stack.empty() && stack.back().depth < e.depth - 1) ++stats_.depth_gaps;
+  }
+  // A new root at depth 0 means every earlier orphan is settled: nothing can adopt them.
+  if (stack.empty() && e.depth == 0) task.orphans.clear();
+
+  Frame f{};
+  f.call_id = s.next_call_id++;
+  f.function_id = function_id;
+  f.depth = e.depth;
+  f.cpu = e.cpu;
+  f.entry_ns = e.timestamp_ns;
+  f.context = own.value_or(parent_context);
+  if (!stack.empty() && stack.back().syscall_call_id != 0) {
+    f.syscall_call_id = stack.back().syscall_call_id;
+    f.syscall_function_id = stack.back().syscall_function_id;
+    f.syscall_depth = stack.back().syscall_depth;
+  } else if (s.function_is_syscall[f.function_id]) {
+    f.syscall_call_id = f.call_id;
+    f.syscall_function_id = f.function_id;
+    f.syscall_depth = f.depth;
+  }
+
+  if (e.kind == GraphEvent::Kind::kLeaf) {
+    ++stats_.exits;
+    emit(s.sink, task, f, e.has_duration ? static_cast<int64_t>(e.duration_ns) : -1, 0, stack);
+    return;
+  }
+  stack.push_back(f);
+}
+
+void CallTreeBuilder::finish() {
+  Impl& s = *impl_;
+  for (auto& [key, task] : s.tasks) {
+    while (!task.stack.empty()) {
+      Frame f = task.stack.back();
+      task.stack.pop_back();
+      ++stats_.open_at_end;
+      emit(s.sink, task, f, -1, kCallExitMissing, task.stack);
+    }
+  }
+}
+
+}  // namespace probeseek
