@@ -22,7 +22,9 @@ CREATE TABLE IF NOT EXISTS sessions(
   functions INTEGER NOT NULL DEFAULT 0,
   lost_events INTEGER NOT NULL DEFAULT 0,
   first_ts_ns INTEGER,
-  last_ts_ns INTEGER);
+  last_ts_ns INTEGER,
+  first_call_id INTEGER,
+  last_call_id INTEGER);
 CREATE TABLE IF NOT EXISTS session_stats(
   session_id INTEGER NOT NULL,
   name TEXT NOT NULL,
@@ -49,6 +51,7 @@ CREATE TABLE IF NOT EXISTS calls(
   id INTEGER PRIMARY KEY,
   session_id INTEGER NOT NULL,
   parent_id INTEGER,
+  end_id INTEGER NOT NULL,
   task_id INTEGER NOT NULL,
   function_id INTEGER NOT NULL,
   cpu INTEGER NOT NULL,
@@ -122,9 +125,6 @@ CREATE TABLE IF NOT EXISTS kprobe_blacklist(
 
 inline constexpr const char* kIndexes = R"sql(
 CREATE INDEX IF NOT EXISTS calls_by_function ON calls(function_id);
-CREATE INDEX IF NOT EXISTS calls_by_parent ON calls(parent_id);
-CREATE INDEX IF NOT EXISTS calls_by_task ON calls(task_id);
-CREATE INDEX IF NOT EXISTS calls_by_session ON calls(session_id);
 CREATE INDEX IF NOT EXISTS functions_by_name ON functions(session_id, name);
 CREATE INDEX IF NOT EXISTS tasks_by_session ON tasks(session_id, pid);
 CREATE INDEX IF NOT EXISTS function_stats_by_session ON function_stats(session_id);

@@ -61,6 +61,7 @@ struct SessionWriter::Impl {
   std::unordered_map<uint32_t, int64_t> syscall_invocations;  // syscall function -> calls of it
   int64_t calls = 0;
   int64_t tasks = 0;
+  int64_t last_call_id = 0;
 };
 
 static int64_t max_id(Database& db, const char* table) {
@@ -119,9 +120,9 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
     return {};
   };
   if (auto s = prep(m.insert_call,
-                    "INSERT INTO calls(id, session_id, parent_id, task_id, function_id, cpu, "
-                    "depth, entry_ns, duration_ns, self_ns, context, syscall_call_id, flags) "
-                    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                    "INSERT INTO calls(id, session_id, parent_id, end_id, task_id, function_id, "
+                    "cpu, depth, entry_ns, duration_ns, self_ns, context, syscall_call_id, flags) "
+                    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       !s)
     return tl::unexpected(s.error());
   if (auto s = prep(m.insert_task,
@@ -195,27 +196,29 @@ void SessionWriter::on_task(uint32_t id, int pid, int idle_cpu, std::string_view
 void SessionWriter::on_call(const CallRecord& c) {
   Impl& m = *impl_;
   ++m.calls;
+  m.last_call_id = std::max(m.last_call_id, m.call_base + static_cast<int64_t>(c.id));
   Statement& st = m.insert_call;
   st.bind(1, m.call_base + static_cast<int64_t>(c.id)).bind(2, session_id_);
   if (c.parent_id != 0)
     st.bind(3, m.call_base + static_cast<int64_t>(c.parent_id));
   else
     st.bind_null(3);
-  st.bind(4, m.task_base + c.task_id)
-      .bind(5, m.function_base + c.function_id)
-      .bind(6, int64_t{c.cpu})
-      .bind(7, int64_t{c.depth})
-      .bind(8, static_cast<int64_t>(c.entry_ns));
+  st.bind(4, m.call_base + static_cast<int64_t>(c.end_id))
+      .bind(5, m.task_base + c.task_id)
+      .bind(6, m.function_base + c.function_id)
+      .bind(7, int64_t{c.cpu})
+      .bind(8, int64_t{c.depth})
+      .bind(9, static_cast<int64_t>(c.entry_ns));
   if (c.duration_ns >= 0)
-    st.bind(9, c.duration_ns).bind(10, c.self_ns);
+    st.bind(10, c.duration_ns).bind(11, c.self_ns);
   else
-    st.bind_null(9).bind_null(10);
-  st.bind(11, static_cast<int64_t>(c.context));
+    st.bind_null(10).bind_null(11);
+  st.bind(12, static_cast<int64_t>(c.context));
   if (c.syscall_call_id != 0)
-    st.bind(12, m.call_base + static_cast<int64_t>(c.syscall_call_id));
+    st.bind(13, m.call_base + static_cast<int64_t>(c.syscall_call_id));
   else
-    st.bind_null(12);
-  st.bind(13, int64_t{c.flags});
+    st.bind_null(13);
+  st.bind(14, int64_t{c.flags});
   if (auto s = st.run(); !s && !stream_error_) stream_error_ = s.error();
 
   // Aggregates, computed while streaming so no pass over the calls table is needed.
@@ -358,8 +361,8 @@ Status SessionWriter::commit(const SourceInfo& info, const CallTreeBuilder& buil
 
   auto update = db_.prepare(
       "UPDATE sessions SET source_format = ?, kernel_release = ?, tracer = ?, cpus = ?, "
-      "calls = ?, tasks = ?, functions = ?, lost_events = ?, first_ts_ns = ?, last_ts_ns = ? "
-      "WHERE id = ?");
+      "calls = ?, tasks = ?, functions = ?, lost_events = ?, first_ts_ns = ?, last_ts_ns = ?, "
+      "first_call_id = ?, last_call_id = ? WHERE id = ?");
   if (!update) return tl::unexpected(update.error());
   update->bind(1, std::string_view(info.format == TraceFormat::kTraceDat ? "trace.dat"
                                    : info.format == TraceFormat::kReportText ? "report-text"
@@ -376,7 +379,9 @@ Status SessionWriter::commit(const SourceInfo& info, const CallTreeBuilder& buil
       .bind(8, bs.lost_events_total())
       .bind(9, static_cast<int64_t>(builder.first_timestamp_ns()))
       .bind(10, static_cast<int64_t>(builder.last_timestamp_ns()))
-      .bind(11, session_id_);
+      .bind(11, m.call_base + 1)
+      .bind(12, m.last_call_id)
+      .bind(13, session_id_);
   if (auto s = update->run(); !s) return s;
 
   // Indexes after the bulk load: cheaper than maintaining them row by row.

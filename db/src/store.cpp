@@ -96,12 +96,12 @@ Result<std::vector<Store::FunctionRow>> Store::functions(int64_t session_id,
         "WHERE s.session_id = ?1 ORDER BY s.calls DESC, f.name";
   } else {
     // Every call below any call of `under` (not the call itself), counted once even when
-    // `under` recurses.
+    // `under` recurses: a call's descendants are its task's calls in (id, end_id].
     sql =
-        "WITH RECURSIVE below(id) AS ("
-        "  SELECT c.id FROM calls c JOIN calls u ON c.parent_id = u.id "
-        "    JOIN functions uf ON uf.id = u.function_id WHERE uf.session_id = ?1 AND uf.name = ?2 "
-        "  UNION SELECT c.id FROM calls c JOIN below b ON c.parent_id = b.id) "
+        "WITH below(id) AS ("
+        "  SELECT DISTINCT c.id FROM functions uf JOIN calls u ON u.function_id = uf.id "
+        "  JOIN calls c ON c.id > u.id AND c.id <= u.end_id AND c.task_id = u.task_id "
+        "  WHERE uf.session_id = ?1 AND uf.name = ?2) "
         "SELECT f.name, COALESCE(f.address, 0), COUNT(*), SUM(c.context = 0), "
         "SUM(COALESCE(c.duration_ns, 0)), SUM(COALESCE(c.self_ns, 0)), "
         "COUNT(DISTINCT p.function_id), NULL "

@@ -103,7 +103,9 @@ class Renderer {
 }  // namespace
 
 Result<std::string> Store::tree(int64_t session_id, const TreeOptions& options) {
-  std::string where = "c.session_id = ?1";
+  // A session's calls are one id range: a rowid range scan needs no session index.
+  std::string where = "c.id BETWEEN (SELECT first_call_id FROM sessions WHERE id = ?1) AND "
+                      "(SELECT last_call_id FROM sessions WHERE id = ?1)";
   if (options.pid) where += " AND t.pid = ?3";
   std::string sql;
   if (options.root.empty()) {
@@ -114,12 +116,13 @@ Result<std::string> Store::tree(int64_t session_id, const TreeOptions& options) 
         where + " ORDER BY c.id";
   } else {
     sql =
-        "WITH RECURSIVE sub(id) AS ("
-        "  SELECT c.id FROM calls c JOIN functions f ON f.id = c.function_id "
-        "  JOIN tasks t ON t.id = c.task_id WHERE " +
-        where +
-        " AND f.name = ?2 "
-        "  UNION SELECT c.id FROM calls c JOIN sub ON c.parent_id = sub.id) "
+        "WITH sub(id) AS ("
+        "  SELECT DISTINCT c.id FROM functions f JOIN calls u ON u.function_id = f.id "
+        "  JOIN tasks t ON t.id = u.task_id "
+        "  JOIN calls c ON c.id >= u.id AND c.id <= u.end_id AND c.task_id = u.task_id "
+        "  WHERE f.session_id = ?1 AND f.name = ?2" +
+        std::string(options.pid ? " AND t.pid = ?3" : "") +
+        ") "
         "SELECT c.id, COALESCE(c.parent_id, 0), f.name, COALESCE(c.duration_ns, -1), c.context, "
         "c.task_id, c.flags, t.pid, t.comm FROM sub JOIN calls c ON c.id = sub.id "
         "JOIN functions f ON f.id = c.function_id JOIN tasks t ON t.id = c.task_id ORDER BY c.id";

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <mutex>
+#include <unordered_set>
 
 #include "btf_types.h"
 
@@ -29,20 +30,47 @@ int last_errno_or(int fallback) {
 
 // Name lookups over every type id (for split BTF this includes the base's ids, so base
 // functions and typedefs are found as libbpf's own btf__find_by_name would find them).
-// The string_views point into the BTF's string section, which lives as long as the Btf.
+// The tables hold type ids and fetch names through libbpf on every hash and compare: libbpf may
+// move a BTF's strings (adding a string to a split BTF makes its base "modifiable", which frees
+// the base's raw data), so a pointer into them could dangle, while an id stays valid.
 struct Btf::Index {
+  struct NameOf {
+    const struct btf* btf;
+    std::string_view operator()(uint32_t id) const {
+      return name_of(btf, btf__type_by_id(btf, id));
+    }
+  };
+  struct NameHash {
+    using is_transparent = void;
+    NameOf name;
+    size_t operator()(uint32_t id) const { return std::hash<std::string_view>{}(name(id)); }
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct NameEqual {
+    using is_transparent = void;
+    NameOf name;
+    bool operator()(uint32_t a, uint32_t b) const { return name(a) == name(b); }
+    bool operator()(uint32_t a, std::string_view b) const { return name(a) == b; }
+    bool operator()(std::string_view a, uint32_t b) const { return a == name(b); }
+  };
+
+  explicit Index(const struct btf* btf)
+      : functions(0, NameHash{NameOf{btf}}, NameEqual{NameOf{btf}}),
+        named_types(0, NameHash{NameOf{btf}}, NameEqual{NameOf{btf}}) {}
+
   std::once_flag built;
-  std::unordered_map<std::string_view, uint32_t> functions;  // name -> lowest FUNC id
-  // name -> ids of typedefs, integers, floats, structs, unions, enums and forward declarations,
-  // in increasing id order
-  std::unordered_map<std::string_view, std::vector<uint32_t>> named_types;
+  // FUNC ids by name; of several FUNCs with one name, the lowest id.
+  std::unordered_set<uint32_t, NameHash, NameEqual> functions;
+  // By name (the key is the lowest id of that name): ids of the typedefs, integers, floats,
+  // structs, unions, enums and forward declarations of that name, in increasing id order.
+  std::unordered_map<uint32_t, std::vector<uint32_t>, NameHash, NameEqual> named_types;
 };
 
 void Btf::Deleter::operator()(struct btf* raw) const {
   btf__free(raw);
 }
 
-Btf::Btf(struct btf* raw) : btf_(raw), index_(std::make_unique<Index>()) {}
+Btf::Btf(struct btf* raw) : btf_(raw), index_(std::make_unique<Index>(raw)) {}
 Btf::Btf(Btf&&) noexcept = default;
 Btf& Btf::operator=(Btf&&) noexcept = default;
 Btf::~Btf() = default;
@@ -77,13 +105,14 @@ const Btf::Index& Btf::index() const {
     const struct btf* btf = raw();
     const uint32_t count = btf__type_cnt(btf);
     index_->functions.reserve(count / 2);
+    index_->named_types.reserve(count / 2);
     for (uint32_t id = 1; id < count; ++id) {
       const struct btf_type* t = btf__type_by_id(btf, id);
       const std::string_view name = name_of(btf, t);
       if (name.empty()) continue;
       switch (btf_kind(t)) {
         case BTF_KIND_FUNC:
-          index_->functions.emplace(name, id);  // keeps the lowest id
+          index_->functions.insert(id);  // keeps the lowest id
           break;
         case BTF_KIND_TYPEDEF:
         case BTF_KIND_INT:
@@ -93,7 +122,7 @@ const Btf::Index& Btf::index() const {
         case BTF_KIND_ENUM:
         case BTF_KIND_ENUM64:
         case BTF_KIND_FWD:
-          index_->named_types[name].push_back(id);
+          index_->named_types.try_emplace(id).first->second.push_back(id);
           break;
         default:
           break;
@@ -107,7 +136,7 @@ std::optional<uint32_t> Btf::function_id(std::string_view function) const {
   const auto& functions = index().functions;
   auto it = functions.find(function);
   if (it == functions.end()) return std::nullopt;
-  return it->second;
+  return *it;
 }
 
 size_t Btf::function_count() const {
@@ -179,7 +208,7 @@ std::vector<std::string> Btf::query_keys(const TypeQuery& query, bool resolve_ty
       break;
     case Base::kName: {
       const auto& named = index().named_types;
-      auto it = named.find(query.name_);
+      auto it = named.find(std::string_view(query.name_));
       if (it == named.end()) break;
       const struct btf* btf = raw();
       // C's meaning of a bare name first: typedefs, then base types such as "double".
@@ -244,7 +273,7 @@ Status Btf::check(const TypeQuery& query) const {
   using Base = TypeQuery::Base;
   const auto& named = index().named_types;
   auto has = [&](auto predicate) {
-    auto it = named.find(query.name_);
+    auto it = named.find(std::string_view(query.name_));
     if (it == named.end()) return false;
     return std::any_of(it->second.begin(), it->second.end(),
                        [&](uint32_t id) { return predicate(btf__type_by_id(raw(), id)); });

@@ -180,9 +180,11 @@ void CallTreeBuilder::lost_events(int cpu, int64_t count) {
 namespace {
 
 void emit(CallSink& sink, Task& task, const Frame& f, int64_t duration, uint8_t flags,
-          std::vector<Frame>& stack) {
+          std::vector<Frame>& stack, uint64_t last_id) {
   CallRecord r;
   r.id = f.call_id;
+  // A synthesized frame's children were numbered before it: its range stays empty.
+  r.end_id = std::max(last_id, f.call_id);
   r.parent_id = stack.empty() ? 0 : stack.back().call_id;
   r.parent_function_id = stack.empty() ? 0 : stack.back().function_id;
   r.task_id = task.id;
@@ -219,13 +221,13 @@ void CallTreeBuilder::add(const GraphEvent& e) {
       Frame f = stack.back();
       stack.pop_back();
       ++stats_.entries_without_exit;
-      emit(s.sink, task, f, -1, kCallExitMissing, stack);
+      emit(s.sink, task, f, -1, kCallExitMissing, stack, s.next_call_id - 1);
     }
     if (!stack.empty() && stack.back().depth == e.depth) {
       Frame f = stack.back();
       stack.pop_back();
       int64_t duration = e.has_duration ? static_cast<int64_t>(e.duration_ns) : -1;
-      emit(s.sink, task, f, duration, 0, stack);
+      emit(s.sink, task, f, duration, 0, stack, s.next_call_id - 1);
       return;
     }
     // An exit whose entry precedes the recording (or was lost): synthesize the frame so the
@@ -251,7 +253,7 @@ void CallTreeBuilder::add(const GraphEvent& e) {
       }
     }
     int64_t duration = e.has_duration ? static_cast<int64_t>(e.duration_ns) : -1;
-    emit(s.sink, task, f, duration, kCallEntryMissing, stack);
+    emit(s.sink, task, f, duration, kCallEntryMissing, stack, f.call_id);
     return;
   }
 
@@ -279,7 +281,7 @@ void CallTreeBuilder::add(const GraphEvent& e) {
       Frame f = stack.back();
       stack.pop_back();
       ++stats_.entries_without_exit;
-      emit(s.sink, task, f, -1, kCallExitMissing, stack);
+      emit(s.sink, task, f, -1, kCallExitMissing, stack, s.next_call_id - 1);
     }
     if (!stack.empty() && stack.back().depth < e.depth - 1) ++stats_.depth_gaps;
   }
@@ -305,7 +307,8 @@ void CallTreeBuilder::add(const GraphEvent& e) {
 
   if (e.kind == GraphEvent::Kind::kLeaf) {
     ++stats_.exits;
-    emit(s.sink, task, f, e.has_duration ? static_cast<int64_t>(e.duration_ns) : -1, 0, stack);
+    emit(s.sink, task, f, e.has_duration ? static_cast<int64_t>(e.duration_ns) : -1, 0, stack,
+         f.call_id);
     return;
   }
   stack.push_back(f);
@@ -318,7 +321,7 @@ void CallTreeBuilder::finish() {
       Frame f = task.stack.back();
       task.stack.pop_back();
       ++stats_.open_at_end;
-      emit(s.sink, task, f, -1, kCallExitMissing, task.stack);
+      emit(s.sink, task, f, -1, kCallExitMissing, task.stack, s.next_call_id - 1);
     }
   }
 }

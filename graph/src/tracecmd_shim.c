@@ -1,5 +1,6 @@
 #include "tracecmd_shim.h"
 
+#include <stdlib.h>
 #include <trace-cmd.h>
 
 /* Exported by libtracecmd 3.x, declared only in trace-cmd's private header. */
@@ -18,21 +19,33 @@ struct tep_handle* ps_tracecmd_tep(struct tracecmd_input* handle) {
   return tracecmd_get_tep(handle);
 }
 
-struct iterate_ctx {
-  ps_record_callback callback;
-  void* data;
-};
-
-static int on_record(struct tracecmd_input* handle, struct tep_record* record, int cpu,
-                     void* data) {
-  struct iterate_ctx* ctx = data;
-  (void)handle;
-  return ctx->callback(record, cpu, ctx->data);
-}
-
+/*
+ * Merges the per-CPU streams by timestamp. tracecmd_iterate_events() does the same but
+ * peeks every CPU for every record; keeping one head record per CPU is cheaper, and the
+ * per-task builder only needs a global time order.
+ */
 int ps_tracecmd_iterate(struct tracecmd_input* handle, ps_record_callback callback, void* data) {
-  struct iterate_ctx ctx = {callback, data};
-  return tracecmd_iterate_events(handle, NULL, 0, on_record, &ctx);
+  int cpus = tracecmd_cpus(handle);
+  if (cpus <= 0) return 0;
+  struct tep_record** head = calloc((size_t)cpus, sizeof(*head));
+  if (!head) return -1;
+  for (int cpu = 0; cpu < cpus; cpu++) head[cpu] = tracecmd_read_cpu_first(handle, cpu);
+  int ret = 0;
+  for (;;) {
+    int next = -1;
+    for (int cpu = 0; cpu < cpus; cpu++)
+      if (head[cpu] && (next < 0 || head[cpu]->ts < head[next]->ts)) next = cpu;
+    if (next < 0) break;
+    struct tep_record* record = head[next];
+    ret = callback(record, next, data);
+    tracecmd_free_record(record);
+    head[next] = ret == 0 ? tracecmd_read_data(handle, next) : NULL;
+    if (ret != 0) break;
+  }
+  for (int cpu = 0; cpu < cpus; cpu++)
+    if (head[cpu]) tracecmd_free_record(head[cpu]);
+  free(head);
+  return ret;
 }
 
 const char* ps_tracecmd_uname(struct tracecmd_input* handle) { return tracecmd_get_uname(handle); }

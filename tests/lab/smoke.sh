@@ -7,7 +7,8 @@
 # Exit status: 0 pass, 77 skipped (lab cannot run here), 1 failure.
 set -euo pipefail
 
-readonly LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly LAB_DIR
 readonly LAB=$LAB_DIR/lab
 
 kernels=()

@@ -1,7 +1,6 @@
 // Tests for discover/: BTF prototypes, type queries and the ops-table index.
 // Two sources: a small BTF built here with libbpf's btf__add_* (every case is visible in the
-// test), and the real vmlinux BTF of Debian's 6.1 kernel in tests/data. The data directory is
-// $PROBESEEK_TEST_DATA, or tests/data next to this source file when that is unset.
+// test), and the real vmlinux BTF of Debian's 6.1 kernel in tests/data (see test_data_dir()).
 #include <bpf/btf.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -391,11 +390,17 @@ TEST(BtfLoad, FileThatIsNotBtfIsAnError) {
 // ---------------------------------------------------------------------------------------------
 // The real BTF of linux-image-6.1.0-56-cloud-amd64.
 
+// $PROBESEEK_TEST_DATA, else the PROBESEEK_TEST_DATA definition tests/CMakeLists.txt's
+// probeseek_test() passes, else tests/data beside this file (a plain add_executable build).
 std::string test_data_dir() {
   if (const char* dir = std::getenv("PROBESEEK_TEST_DATA"); dir != nullptr && *dir != '\0') {
     return dir;
   }
+#ifdef PROBESEEK_TEST_DATA
+  return PROBESEEK_TEST_DATA;
+#else
   return (std::filesystem::path(__FILE__).parent_path().parent_path() / "data").string();
+#endif
 }
 
 class VmlinuxBtf : public Test {
@@ -510,6 +515,9 @@ TEST_F(VmlinuxBtf, ModuleSplitBtf) {
   ASSERT_GT(sock, 0);
   ASSERT_GT(sockaddr, 0);
   ASSERT_GT(int_t, 0);
+  ASSERT_TRUE(btf_->prototype("tcp_v4_connect").has_value());  // name index built
+  // Adding strings to a split BTF makes libbpf re-lay out the base's strings; the Btf's name
+  // index must survive that (it once held pointers into them: a use-after-free under ASan).
   struct btf* module = btf__new_empty_split(const_cast<struct btf*>(base));
   ASSERT_NE(module, nullptr);
   const int sock_ptr = btf__add_ptr(module, sock);
@@ -529,6 +537,9 @@ TEST_F(VmlinuxBtf, ModuleSplitBtf) {
     out.write(static_cast<const char*>(data), size);
   }
   btf__free(module);
+  EXPECT_EQ(btf_->prototype("tcp_v4_connect")->to_string(),
+            "int tcp_v4_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len)");
+  EXPECT_EQ(btf_->struct_size("sock"), btf__resolve_size(base, sock));
 
   auto loaded = Btf::load_split(path, *btf_);
   std::filesystem::remove(path);

@@ -56,6 +56,9 @@ struct GraphEvent {
 struct CallRecord {
   uint64_t id = 0;         // assigned at entry, in event order: a parent's id < its children's
   uint64_t parent_id = 0;  // 0: no recorded parent
+  // The last id handed out while this call ran: the call's descendants are the same task's
+  // calls with ids in (id, end_id], so subtree queries are range scans.
+  uint64_t end_id = 0;
   uint32_t parent_function_id = 0;
   uint32_t task_id = 0;
   uint32_t function_id = 0;
