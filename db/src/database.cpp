@@ -74,8 +74,11 @@ Result<Database> Database::open(const std::string& path, Mode mode) {
   Database db;
   db.path_ = path;
   sqlite3* raw = nullptr;
-  int flags = mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY
-                                      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  // One connection, one thread: no per-call mutex (Debian builds SQLite serialized, and the
+  // bulk load makes millions of bind/step calls).
+  int flags = SQLITE_OPEN_NOMUTEX | (mode == Mode::kReadOnly
+                                         ? SQLITE_OPEN_READONLY
+                                         : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   db.db_.reset(raw);
   if (rc != SQLITE_OK) {

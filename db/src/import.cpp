@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <optional>
 
 #include "probeseek/db.h"
@@ -132,7 +133,18 @@ Result<ImportResult> import_recordings(Database& db, const ImportRequest& reques
     if (!info) return tl::unexpected(info.error());
     if ((*writer)->stream_error()) return tl::unexpected(*(*writer)->stream_error());
     builder.finish();
-    if (auto s = (*writer)->commit(*info, builder, set_ids); !s) return tl::unexpected(s.error());
+    std::vector<int64_t> session_set_ids = set_ids;
+    if (!info->kallsyms_text.empty()) {
+      // The recording's own symbol table: the kernel it was taken on, whatever --kallsyms says.
+      size_t entries = static_cast<size_t>(
+          std::count(info->kallsyms_text.begin(), info->kallsyms_text.end(), '\n'));
+      auto id = store_kallsyms_text(db, info->kallsyms_text, entries,
+                                    file + " (the recording's own kallsyms)");
+      if (!id) return tl::unexpected(id.error());
+      session_set_ids.push_back(*id);
+    }
+    if (auto s = (*writer)->commit(*info, builder, session_set_ids); !s)
+      return tl::unexpected(s.error());
     symbols_stored = true;
     result.symbol_set_ids = set_ids;
     result.sessions.push_back(options.name);

@@ -100,7 +100,8 @@ CREATE TABLE IF NOT EXISTS symbol_sets(
   kind TEXT NOT NULL,
   source TEXT NOT NULL,
   entries INTEGER NOT NULL,
-  loaded_at TEXT NOT NULL);
+  loaded_at TEXT NOT NULL,
+  compressed_text BLOB);
 CREATE TABLE IF NOT EXISTS session_symbol_sets(
   session_id INTEGER NOT NULL,
   set_id INTEGER NOT NULL,

@@ -1,7 +1,8 @@
 #include <algorithm>
 #include <ctime>
+#include <cstdlib>
+#include <optional>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "probeseek/db.h"
 #include "schema.sql.h"
@@ -39,9 +40,29 @@ struct EdgeAggregate {
 struct SyscallAggregate {
   int64_t calls = 0;
   int64_t task_calls = 0;
-  std::unordered_set<uint64_t> invocations;  // distinct syscall calls it ran under
+  int64_t invocations = 0;  // distinct syscall calls it ran under
   int min_depth_below = 1 << 30;
 };
+
+// One calls row, database ids already offset; 0 (or -1 for durations) stands for NULL.
+struct CallRow {
+  int64_t id = 0;
+  int64_t parent_id = 0;
+  int64_t end_id = 0;
+  int64_t task_id = 0;
+  int64_t function_id = 0;
+  int64_t entry_ns = 0;
+  int64_t duration_ns = -1;
+  int64_t self_ns = -1;
+  int64_t syscall_call_id = 0;
+  int32_t cpu = 0;
+  int32_t depth = 0;
+  uint8_t context = 0;
+  uint8_t flags = 0;
+  bool present = false;  // in the reorder ring: holds a row not yet written
+};
+
+constexpr int kCallColumns = 14;
 
 uint64_t pair_key(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << 32) | b; }
 
@@ -51,7 +72,8 @@ struct SessionWriter::Impl {
   int64_t call_base = 0;      // database id = base + builder id
   int64_t task_base = 0;
   int64_t function_base = 0;
-  Statement insert_call;
+  Statement insert_call;        // one row
+  Statement insert_call_batch;  // kBatch rows
   Statement insert_task;
   Statement insert_function;
   Statement reparent;
@@ -59,9 +81,147 @@ struct SessionWriter::Impl {
   std::unordered_map<uint64_t, EdgeAggregate> edges;
   std::unordered_map<uint64_t, SyscallAggregate> syscalls;
   std::unordered_map<uint32_t, int64_t> syscall_invocations;  // syscall function -> calls of it
+  // Functions seen under each syscall call still running (builder ids): counted as one
+  // invocation each when the syscall call itself is reported, which comes after every call
+  // below it (calls are reported at exit). Bounded by tasks x functions, not trace length.
+  struct OpenInvocation {
+    std::vector<uint64_t> seen;  // bitmap over builder function ids
+    std::vector<uint32_t> functions;
+    uint32_t syscall_function = 0;
+  };
+  std::unordered_map<uint64_t, OpenInvocation> open_invocations;  // by builder syscall call id
+
+  void note_invocation(uint64_t syscall_call, uint32_t syscall_function, uint32_t function) {
+    OpenInvocation& inv = open_invocations[syscall_call];
+    inv.syscall_function = syscall_function;
+    size_t word = function >> 6;
+    if (inv.seen.size() <= word) inv.seen.resize(word + 1);
+    uint64_t bit = uint64_t{1} << (function & 63);
+    if (inv.seen[word] & bit) return;
+    inv.seen[word] |= bit;
+    inv.functions.push_back(function);
+  }
+  void close_invocation(uint64_t syscall_call, uint32_t syscall_function) {
+    auto it = open_invocations.find(syscall_call);
+    if (it == open_invocations.end()) return;
+    for (uint32_t f : it->second.functions) ++syscalls[pair_key(f, syscall_function)].invocations;
+    open_invocations.erase(it);
+  }
   int64_t calls = 0;
   int64_t tasks = 0;
   int64_t last_call_id = 0;
+
+  // Rows are reported in exit order but numbered in entry order; B-tree inserts are cheapest
+  // as appends. The ring holds reported rows until every smaller id is written, so rows go
+  // out in id order; a call open longer than kRing later ids (a long syscall, a kernel
+  // thread's loop) is passed over and inserted on its own when it exits. Memory: kRing rows.
+  static constexpr uint64_t kRing = 1 << 14;
+  static inline int kBatch = getenv("PS_BATCH") ? atoi(getenv("PS_BATCH")) : 64;  // rows per multi-row INSERT
+  std::vector<CallRow> ring = std::vector<CallRow>(kRing);
+  uint64_t next_in_order = 1;  // builder id of the next row to write in order
+  std::vector<CallRow> batch;  // rows waiting for a multi-row INSERT
+  uint64_t rows_out_of_order = 0;
+  std::optional<Error> error;
+
+  CallRow& slot(uint64_t builder_id) { return ring[builder_id & (kRing - 1)]; }
+
+  static void bind_row(sqlite3_stmt* st, int first, const CallRow& r) {
+    auto bind_id = [&](int i, int64_t v) {
+      if (v != 0)
+        sqlite3_bind_int64(st, first + i, v);
+      else
+        sqlite3_bind_null(st, first + i);
+    };
+    sqlite3_bind_int64(st, first + 0, r.id);
+    // first + 1: session_id, bound once per statement
+    bind_id(2, r.parent_id);
+    sqlite3_bind_int64(st, first + 3, r.end_id);
+    sqlite3_bind_int64(st, first + 4, r.task_id);
+    sqlite3_bind_int64(st, first + 5, r.function_id);
+    sqlite3_bind_int64(st, first + 6, r.cpu);
+    sqlite3_bind_int64(st, first + 7, r.depth);
+    sqlite3_bind_int64(st, first + 8, r.entry_ns);
+    if (r.duration_ns >= 0) {
+      sqlite3_bind_int64(st, first + 9, r.duration_ns);
+      sqlite3_bind_int64(st, first + 10, r.self_ns);
+    } else {
+      sqlite3_bind_null(st, first + 9);
+      sqlite3_bind_null(st, first + 10);
+    }
+    sqlite3_bind_int64(st, first + 11, r.context);
+    bind_id(12, r.syscall_call_id);
+    sqlite3_bind_int64(st, first + 13, r.flags);
+  }
+
+  void run(Statement& st) {
+    if (auto s = st.run(); !s && !error) error = s.error();
+  }
+
+  void flush_batch() {
+    if (batch.size() == static_cast<size_t>(kBatch)) {
+      for (int k = 0; k < kBatch; ++k)
+        bind_row(insert_call_batch.get(), 1 + k * kCallColumns, batch[k]);
+      run(insert_call_batch);
+    } else {
+      for (const CallRow& r : batch) {
+        bind_row(insert_call.get(), 1, r);
+        run(insert_call);
+      }
+    }
+    batch.clear();
+  }
+
+  void write(const CallRow& r) {
+    batch.push_back(r);
+    batch.back().present = false;
+    if (batch.size() == static_cast<size_t>(kBatch)) flush_batch();
+  }
+
+  void add(const CallRow& r, uint64_t builder_id) {
+    if (builder_id < next_in_order) {  // passed over: its id's place is already written
+      ++rows_out_of_order;
+      write(r);
+      return;
+    }
+    while (builder_id - next_in_order >= kRing) {  // full: pass over the oldest gap
+      CallRow& oldest = slot(next_in_order++);
+      if (oldest.present) {
+        write(oldest);
+        oldest.present = false;
+      }
+    }
+    CallRow& into = slot(builder_id);
+    into = r;
+    into.present = true;
+    for (CallRow* next = &slot(next_in_order); next->present; next = &slot(next_in_order)) {
+      write(*next);
+      next->present = false;
+      ++next_in_order;
+    }
+  }
+
+  // Every row still in the ring, in id order (the calls reported; none is missing by now).
+  void drain(uint64_t last_builder_id) {
+    for (; next_in_order <= last_builder_id; ++next_in_order) {
+      CallRow& r = slot(next_in_order);
+      if (r.present) {
+        write(r);
+        r.present = false;
+      }
+    }
+    flush_batch();
+  }
+
+  // The row of builder id `id` if it is still buffered (in the ring or the batch).
+  CallRow* buffered(uint64_t builder_id, int64_t db_id) {
+    if (builder_id >= next_in_order && builder_id - next_in_order < kRing) {
+      CallRow& r = slot(builder_id);
+      if (r.present && r.id == db_id) return &r;
+    }
+    for (CallRow& r : batch)
+      if (r.id == db_id) return &r;
+    return nullptr;
+  }
 };
 
 static int64_t max_id(Database& db, const char* table) {
@@ -125,6 +285,16 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
                     "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       !s)
     return tl::unexpected(s.error());
+  {
+    std::string sql =
+        "INSERT INTO calls(id, session_id, parent_id, end_id, task_id, function_id, cpu, depth, "
+        "entry_ns, duration_ns, self_ns, context, syscall_call_id, flags) VALUES";
+    for (int k = 0; k < Impl::kBatch; ++k) sql += k ? ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    if (auto s = prep(m.insert_call_batch, sql.c_str()); !s) return tl::unexpected(s.error());
+    for (int k = 0; k < Impl::kBatch; ++k)
+      sqlite3_bind_int64(m.insert_call_batch.get(), 2 + k * kCallColumns, w->session_id_);
+    sqlite3_bind_int64(m.insert_call.get(), 2, w->session_id_);
+  }
   if (auto s = prep(m.insert_task,
                     "INSERT INTO tasks(id, session_id, pid, idle_cpu, comm) VALUES(?,?,?,?,?)");
       !s)
@@ -196,30 +366,27 @@ void SessionWriter::on_task(uint32_t id, int pid, int idle_cpu, std::string_view
 void SessionWriter::on_call(const CallRecord& c) {
   Impl& m = *impl_;
   ++m.calls;
-  m.last_call_id = std::max(m.last_call_id, m.call_base + static_cast<int64_t>(c.id));
-  Statement& st = m.insert_call;
-  st.bind(1, m.call_base + static_cast<int64_t>(c.id)).bind(2, session_id_);
-  if (c.parent_id != 0)
-    st.bind(3, m.call_base + static_cast<int64_t>(c.parent_id));
-  else
-    st.bind_null(3);
-  st.bind(4, m.call_base + static_cast<int64_t>(c.end_id))
-      .bind(5, m.task_base + c.task_id)
-      .bind(6, m.function_base + c.function_id)
-      .bind(7, int64_t{c.cpu})
-      .bind(8, int64_t{c.depth})
-      .bind(9, static_cast<int64_t>(c.entry_ns));
-  if (c.duration_ns >= 0)
-    st.bind(10, c.duration_ns).bind(11, c.self_ns);
-  else
-    st.bind_null(10).bind_null(11);
-  st.bind(12, static_cast<int64_t>(c.context));
-  if (c.syscall_call_id != 0)
-    st.bind(13, m.call_base + static_cast<int64_t>(c.syscall_call_id));
-  else
-    st.bind_null(13);
-  st.bind(14, int64_t{c.flags});
-  if (auto s = st.run(); !s && !stream_error_) stream_error_ = s.error();
+  int64_t id = m.call_base + static_cast<int64_t>(c.id);
+  m.last_call_id = std::max(m.last_call_id, id);
+  CallRow r;
+  r.id = id;
+  r.parent_id = c.parent_id != 0 ? m.call_base + static_cast<int64_t>(c.parent_id) : 0;
+  r.end_id = m.call_base + static_cast<int64_t>(c.end_id);
+  r.task_id = m.task_base + c.task_id;
+  r.function_id = m.function_base + c.function_id;
+  r.cpu = c.cpu;
+  r.depth = c.depth;
+  r.entry_ns = static_cast<int64_t>(c.entry_ns);
+  if (c.duration_ns >= 0) {
+    r.duration_ns = c.duration_ns;
+    r.self_ns = c.self_ns;
+  }
+  r.context = static_cast<uint8_t>(c.context);
+  r.syscall_call_id =
+      c.syscall_call_id != 0 ? m.call_base + static_cast<int64_t>(c.syscall_call_id) : 0;
+  r.flags = c.flags;
+  m.add(r, c.id);
+  if (m.error && !stream_error_) stream_error_ = m.error;
 
   // Aggregates, computed while streaming so no pass over the calls table is needed.
   if (m.functions.size() <= c.function_id) m.functions.resize(c.function_id + 1);
@@ -244,16 +411,24 @@ void SessionWriter::on_call(const CallRecord& c) {
     SyscallAggregate& s = m.syscalls[pair_key(c.function_id, c.syscall_function_id)];
     ++s.calls;
     s.task_calls += task;
-    s.invocations.insert(c.syscall_call_id);
     s.min_depth_below = std::min(s.min_depth_below, c.depth_below_syscall);
-    if (c.syscall_call_id == c.id) ++m.syscall_invocations[c.syscall_function_id];
+    m.note_invocation(c.syscall_call_id, c.syscall_function_id, c.function_id);
+    if (c.syscall_call_id == c.id) {  // the syscall call itself: every call below it is in
+      ++m.syscall_invocations[c.syscall_function_id];
+      m.close_invocation(c.syscall_call_id, c.syscall_function_id);
+    }
   }
 }
 
 void SessionWriter::on_reparent(uint64_t call_id, uint64_t new_parent_id) {
   Impl& m = *impl_;
-  m.reparent.bind(1, m.call_base + static_cast<int64_t>(new_parent_id))
-      .bind(2, m.call_base + static_cast<int64_t>(call_id));
+  int64_t id = m.call_base + static_cast<int64_t>(call_id);
+  int64_t parent = m.call_base + static_cast<int64_t>(new_parent_id);
+  if (CallRow* r = m.buffered(call_id, id)) {
+    r->parent_id = parent;
+    return;
+  }
+  m.reparent.bind(1, parent).bind(2, id);
   if (auto s = m.reparent.run(); !s && !stream_error_) stream_error_ = s.error();
 }
 
@@ -274,6 +449,14 @@ Status SessionWriter::commit(const SourceInfo& info, const CallTreeBuilder& buil
   if (stream_error_) return tl::unexpected(*stream_error_);
   Impl& m = *impl_;
   const BuildStats& bs = builder.stats();
+  m.drain(static_cast<uint64_t>(m.last_call_id - m.call_base));
+  if (m.error) return tl::unexpected(*m.error);
+  // Every syscall call has been reported by now; this only guards against a source that
+  // stopped early.
+  while (!m.open_invocations.empty()) {
+    auto it = m.open_invocations.begin();
+    m.close_invocation(it->first, it->second.syscall_function);
+  }
 
   auto functions_stmt = db_.prepare(
       "INSERT INTO function_stats VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -312,7 +495,7 @@ Status SessionWriter::commit(const SourceInfo& info, const CallTreeBuilder& buil
         .bind(3, m.function_base + static_cast<int64_t>(syscall))
         .bind(4, s.calls)
         .bind(5, s.task_calls)
-        .bind(6, static_cast<int64_t>(s.invocations.size()))
+        .bind(6, s.invocations)
         .bind(7, m.syscall_invocations[syscall])
         .bind(8, int64_t{s.min_depth_below});
     if (auto st = syscalls_stmt->run(); !st) return st;
@@ -386,6 +569,7 @@ Status SessionWriter::commit(const SourceInfo& info, const CallTreeBuilder& buil
 
   // Indexes after the bulk load: cheaper than maintaining them row by row.
   m.insert_call = Statement();
+  m.insert_call_batch = Statement();
   m.insert_task = Statement();
   m.insert_function = Statement();
   m.reparent = Statement();

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -146,6 +147,27 @@ void add_overruns(const char* cpustats, CallTreeBuilder& builder) {
   }
 }
 
+// libtraceevent's listing "ADDR NAME [MODULE]" -> kallsyms lines "ADDR ? NAME [MODULE]": the
+// type letter was not kept, so it is '?' (unknown).
+std::string kallsyms_lines(std::string_view listing) {
+  std::string out;
+  out.reserve(listing.size() + listing.size() / 16);
+  size_t pos = 0;
+  while (pos < listing.size()) {
+    size_t nl = listing.find('\n', pos);
+    if (nl == std::string_view::npos) nl = listing.size();
+    std::string_view line = listing.substr(pos, nl - pos);
+    pos = nl + 1;
+    size_t sp = line.find(' ');
+    if (sp == std::string_view::npos) continue;
+    out.append(line.substr(0, sp));
+    out.append(" ?");
+    out.append(line.substr(sp));
+    out.push_back('\n');
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& builder) {
@@ -194,6 +216,10 @@ Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& buil
   info.kernel_release = release_from_uname(ps_tracecmd_uname(handle.get()));
   info.tracer = "function_graph";
   info.cpus = ps_tracecmd_cpus(handle.get());
+  if (char* symbols = ps_tracecmd_kallsyms(handle.get())) {
+    info.kallsyms_text = kallsyms_lines(symbols);
+    std::free(symbols);
+  }
   return info;
 }
 

@@ -1,5 +1,6 @@
 #include "tracecmd_shim.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <trace-cmd.h>
 
@@ -55,3 +56,27 @@ const char* ps_tracecmd_cpustats(struct tracecmd_input* handle) {
 }
 
 int ps_tracecmd_cpus(struct tracecmd_input* handle) { return tracecmd_cpus(handle); }
+
+/*
+ * libtraceevent has no iterator over its function map: tep_print_funcs(), which printf()s it,
+ * is the only listing. Point glibc's stdout at a memory stream for the duration of the call
+ * (the importer is single-threaded; stdout is flushed first so nothing is interleaved).
+ */
+char* ps_tracecmd_kallsyms(struct tracecmd_input* handle) {
+  struct tep_handle* tep = tracecmd_get_tep(handle);
+  if (!tep || tep_get_function_count(tep) <= 0) return NULL;
+  char* text = NULL;
+  size_t size = 0;
+  FILE* memory = open_memstream(&text, &size);
+  if (!memory) return NULL;
+  fflush(stdout);
+  FILE* saved = stdout;
+  stdout = memory;
+  tep_print_funcs(tep);
+  stdout = saved;
+  if (fclose(memory) != 0) {
+    free(text);
+    return NULL;
+  }
+  return text;
+}

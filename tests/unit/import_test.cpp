@@ -112,16 +112,30 @@ TEST_F(ImportedRecordings, TreeShowsTheConnectPathFoldedWithDurations) {
 
 TEST_F(ImportedRecordings, SymbolTablesAreStoredWithTheSessions) {
   auto r = run_probeseek("sql --db " + db_ +
-                         " \"SELECT kind, entries FROM symbol_sets ORDER BY kind\" --json");
+                         " \"SELECT kind, entries, compressed_text IS NOT NULL AS packed "
+                         "FROM symbol_sets ORDER BY id\" --json");
   ASSERT_EQ(r.status, 0) << r.err;
   json sets = json::parse(r.out);
-  ASSERT_EQ(sets.size(), 3u);
-  EXPECT_EQ(sets[0]["kind"], "filter_functions");
-  EXPECT_EQ(sets[1]["kind"], "kallsyms");
-  EXPECT_EQ(sets[1]["entries"], "87347");
+  ASSERT_EQ(sets.size(), 5u) << "3 given with --kallsyms etc., 1 per trace.dat of its own";
+  EXPECT_EQ(sets[0]["kind"], "kallsyms");
+  EXPECT_EQ(sets[0]["entries"], "87347");
+  EXPECT_EQ(sets[1]["kind"], "filter_functions");
   EXPECT_EQ(sets[2]["kind"], "kprobe_blacklist");
+  EXPECT_EQ(sets[3]["kind"], "kallsyms");
+  EXPECT_EQ(sets[3]["packed"], "1");
   auto links = run_probeseek("sql --db " + db_ + " \"SELECT count(*) FROM session_symbol_sets\"");
-  EXPECT_NE(links.out.find("6"), std::string::npos) << "3 sets x 2 sessions";
+  EXPECT_NE(links.out.find("8"), std::string::npos) << "3 shared sets x 2 sessions + 1 own each";
+
+  // The recording's own kallsyms come back as a symbol table: the kernel it was taken on.
+  auto db = Database::open(db_, Database::Mode::kReadOnly);
+  ASSERT_TRUE(db) << db.error().message();
+  for (int64_t set : {1, 4}) {
+    auto table = load_kallsyms_set(*db, set);
+    ASSERT_TRUE(table) << table.error().message();
+    auto connect = table->by_name("tcp_v4_connect");
+    ASSERT_EQ(connect.size(), 1u) << "set " << set;
+    EXPECT_GT(table->symbols().size(), 80000u);
+  }
 }
 
 TEST_F(ImportedRecordings, SqlIsReadOnly) {

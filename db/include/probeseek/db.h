@@ -135,6 +135,12 @@ class SessionWriter : public CallSink {
 // Stores a symbol table file as a symbol set; returns its id. Kinds: "kallsyms",
 // "filter_functions", "kprobe_blacklist". Must run inside the caller's transaction.
 Result<int64_t> store_kallsyms(Database& db, const SymbolTable& table, const std::string& source);
+// A recording's own kallsyms ("ADDR TYPE NAME [MODULE]" lines), kept as one zlib-compressed
+// blob in symbol_sets.compressed_text: a trace.dat carries ~90k symbols, and turning them into
+// indexed rows would cost more than importing the calls. load_kallsyms_set() reads either form.
+Result<int64_t> store_kallsyms_text(Database& db, std::string_view text, size_t entries,
+                                    const std::string& source);
+Result<SymbolTable> load_kallsyms_set(Database& db, int64_t set_id);
 Result<int64_t> store_filter_functions(Database& db, const std::vector<FilterFunction>& functions,
                                        const std::string& source);
 Result<int64_t> store_kprobe_blacklist(Database& db, const std::vector<BlacklistEntry>& entries,

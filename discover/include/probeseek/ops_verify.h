@@ -1,0 +1,189 @@
+// Confirms what BTF only suggests. OpsIndex says "tcp_v4_connect has the prototype of struct
+// proto member connect"; OpsVerifier reads the ops tables themselves out of kernel memory (live
+// through /proc/kcore, or offline from a vmlinux ELF) and says "tcp_prot.connect =
+// tcp_v4_connect (verified in /proc/kcore)". Pointers are read as 64-bit words in the host's byte
+// order: 64-bit kernels only, and an image must have the host's byte order (checked on open).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "probeseek/btf.h"
+#include "probeseek/error.h"
+#include "probeseek/kallsyms.h"
+
+namespace probeseek {
+
+// Read-only kernel virtual memory.
+class KernelMemory {
+ public:
+  virtual ~KernelMemory() = default;
+  // Exactly `size` bytes at `address`; an error naming the address when any of them is unmapped.
+  virtual Result<std::string> read(uint64_t address, size_t size) const = 0;
+  // Where the bytes come from, for messages: "/proc/kcore", "/usr/lib/debug/boot/vmlinux-6.1.0".
+  virtual std::string describe() const = 0;
+  // Added to every non-NULL pointer read from this memory to get an address in the caller's
+  // symbol space (see ElfImageMemory); 0 for live memory.
+  virtual int64_t pointer_bias() const { return 0; }
+
+ protected:
+  KernelMemory() = default;
+  KernelMemory(const KernelMemory&) = default;
+  KernelMemory& operator=(const KernelMemory&) = default;
+};
+
+namespace detail {
+class MappedFile;  // ops_verify.cpp: an fd plus the address ranges it maps
+}
+
+// The running kernel's memory through /proc/kcore, an ELF core file whose PT_LOAD headers map
+// kernel virtual addresses to file offsets. Needs root and a kernel that is not locked down.
+class KcoreMemory final : public KernelMemory {
+ public:
+  static Result<KcoreMemory> open(const std::string& path = "/proc/kcore");
+  KcoreMemory(KcoreMemory&&) noexcept;
+  KcoreMemory& operator=(KcoreMemory&&) noexcept;
+  ~KcoreMemory() override;
+
+  Result<std::string> read(uint64_t address, size_t size) const override;
+  std::string describe() const override;
+
+ private:
+  explicit KcoreMemory(std::unique_ptr<detail::MappedFile> file);
+  std::unique_ptr<detail::MappedFile> file_;
+};
+
+// A kernel image (vmlinux ELF, e.g. from linux-image-*-dbg) read offline: allocated sections map
+// sh_addr.. to their file contents, SHT_NOBITS (.bss) reads as zeros; without section headers,
+// PT_LOAD segments are used. It holds the data as linked, so tables filled in at boot (in .bss,
+// or __ro_after_init ones set by init code) are not seen, and its pointers are link-time
+// addresses. Two ways to use it:
+//  - with its own symbols(): everything is in vmlinux addresses; kaslr_offset stays 0.
+//  - with the live /proc/kallsyms of a KASLR kernel: pass kaslr_offset = live _stext minus
+//    vmlinux _stext (see kaslr_offset() below). read() then takes live addresses, pointer_bias()
+//    shifts the pointers it returns to live addresses, and symbols() is shifted to match.
+//    Symbols of sections linked at address 0 (x86-64 per-CPU variables) are not shifted.
+class ElfImageMemory final : public KernelMemory {
+ public:
+  static Result<ElfImageMemory> open(const std::string& path, int64_t kaslr_offset = 0);
+  ElfImageMemory(ElfImageMemory&&) noexcept;
+  ElfImageMemory& operator=(ElfImageMemory&&) noexcept;
+  ~ElfImageMemory() override;
+
+  Result<std::string> read(uint64_t address, size_t size) const override;
+  std::string describe() const override;
+  int64_t pointer_bias() const override { return kaslr_offset_; }
+
+  // The image's .symtab with nm/kallsyms type letters (t/T text, d/D writable data, b/B .bss,
+  // r/R read-only data, a/A absolute, W/V weak; lower case for local symbols). Empty when the
+  // image is stripped.
+  SymbolTable symbols() const;
+
+ private:
+  ElfImageMemory(std::unique_ptr<detail::MappedFile> file, std::vector<KernelSymbol> symbols,
+                 int64_t kaslr_offset);
+  std::unique_ptr<detail::MappedFile> file_;
+  std::vector<KernelSymbol> symbols_;  // already shifted by kaslr_offset_
+  int64_t kaslr_offset_ = 0;
+};
+
+// live(anchor) - image(anchor): what ElfImageMemory::open wants to read a vmlinux for a running
+// KASLR kernel. Bad input when either table lacks the anchor or the live one hides addresses.
+Result<int64_t> kaslr_offset(const SymbolTable& live, const SymbolTable& image,
+                             std::string_view anchor = "_stext");
+
+// One non-NULL function pointer in a table.
+enum class PrototypeCheck {
+  kMatches,  // BTF gives the target the member's prototype
+  kDiffers,  // BTF gives it another prototype (a cast in the initializer, or not really this type)
+  kUnknown,  // not in BTF, a compiler clone, or a name several static functions share
+};
+struct OpsPointer {
+  std::string member;    // "connect"
+  uint32_t offset = 0;   // of the member in the struct
+  uint64_t target = 0;   // the pointer plus pointer_bias(): the start of a text symbol
+  std::string function;  // that symbol: "tcp_v4_connect"
+  PrototypeCheck prototype = PrototypeCheck::kUnknown;
+};
+
+// A data symbol whose bytes look like an instance of the struct (see OpsVerifier).
+struct OpsInstance {
+  std::string symbol;  // "tcp_prot"
+  std::string module;  // "" for vmlinux
+  uint64_t address = 0;
+  std::string struct_name;           // "proto"
+  std::vector<OpsPointer> pointers;  // the non-NULL function-pointer members, in offset order
+};
+
+// "function is stored in table.member".
+struct VerifiedMembership {
+  std::string table;  // "tcp_prot"
+  std::string module;
+  uint64_t table_address = 0;
+  std::string struct_name;  // "proto"
+  std::string member;       // "connect"
+  std::string function;     // the symbol pointed to: the function, or a clone of it (f.isra.0)
+  uint64_t function_address = 0;
+  std::string text;  // "tcp_prot.connect = tcp_v4_connect (verified in /proc/kcore)"
+};
+
+struct OpsScanStats {
+  size_t passes = 0;              // reads of the data symbols (one per batch of new structs)
+  size_t data_symbols = 0;        // distinct data symbol addresses a pass considers
+  size_t unreadable_symbols = 0;  // summed over passes: symbols whose bytes could not be read
+  size_t bytes_read = 0;
+  size_t reads = 0;
+  double seconds = 0;
+};
+
+// Finds ops tables without type information for data symbols (BTF has no VAR for most kernel
+// globals). A data symbol (d/D/r/R/b/B/g/G/s/S/v/V) is taken for an instance of struct S when,
+// reading sizeof(S) bytes at its address:
+//  - no other symbol starts inside those bytes (kallsyms has no sizes; the next symbol bounds
+//    the object),
+//  - every function-pointer member of S holds NULL or the exact start of a text symbol,
+//  - at least 2 of them are non-NULL,
+//  - BTF agrees: at least one target has the member's prototype and at most one in five of
+//    those BTF can judge has another (a cast initializer must not hide a real table; a table of
+//    another struct type read as S must not pass).
+// Only tables at the start of a symbol are seen: element 0 of an array of tables, or a table at
+// offset 0 of a larger object, is reported under that symbol's name; others are missed.
+// Each struct is scanned once and cached; one pass over the data symbols serves every struct
+// asked for together, reading dense symbols in chunks of up to 4 MiB. Unreadable addresses are
+// counted in stats(), never fatal. Not thread-safe (the cache); the references must outlive it.
+class OpsVerifier {
+ public:
+  // Errors when `symbols` cannot locate tables: addresses hidden (kptr_restrict) or no data
+  // symbols (a kernel built without CONFIG_KALLSYMS_ALL).
+  static Result<OpsVerifier> create(const KernelMemory& memory, const SymbolTable& symbols,
+                                    const Btf& btf, const OpsIndex& ops);
+  OpsVerifier(OpsVerifier&&) noexcept;
+  OpsVerifier& operator=(OpsVerifier&&) noexcept;
+  ~OpsVerifier();
+
+  // The tables that hold `function` (or a compiler clone of it, or any of several same-name
+  // static functions) in a member whose prototype it has. A table slot that several structs
+  // explain (the first members of a struct proto may also form a valid smaller struct) is
+  // reported once, as the largest of them, then the member whose name fits the function best
+  // (NameAffinity); remaining ties are all reported. Sorted by table, then member.
+  std::vector<VerifiedMembership> verify(std::string_view function);
+  // Instances of a struct or union in OpsIndex, sorted by address; empty for unknown names.
+  const std::vector<OpsInstance>& instances_of(std::string_view struct_name);
+  // Every instance of these structs, in one pass (a record-time scan that stores the results).
+  // Bad input for a name OpsIndex or the BTF does not know; a runtime error when no data symbol
+  // could be read at all (memory and symbols from different kernels, or a wrong KASLR offset).
+  Result<std::vector<OpsInstance>> scan_all(const std::vector<std::string>& struct_names);
+
+  const OpsScanStats& stats() const;
+
+ private:
+  struct Impl;
+  explicit OpsVerifier(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace probeseek
