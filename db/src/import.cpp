@@ -143,6 +143,12 @@ Result<ImportResult> import_recordings(Database& db, const ImportRequest& reques
       if (!id) return tl::unexpected(id.error());
       session_set_ids.push_back(*id);
     }
+    if (request.symbols.btf_bytes) {
+      auto btf = store_btf(db, *request.symbols.btf_bytes, request.symbols.btf_source);
+      if (!btf) return tl::unexpected(btf.error());
+      if (auto s = link_session_btf(db, (*writer)->session_id(), *btf); !s)
+        return tl::unexpected(s.error());
+    }
     if (auto s = (*writer)->commit(*info, builder, session_set_ids); !s)
       return tl::unexpected(s.error());
     symbols_stored = true;

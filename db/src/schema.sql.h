@@ -24,7 +24,14 @@ CREATE TABLE IF NOT EXISTS sessions(
   first_ts_ns INTEGER,
   last_ts_ns INTEGER,
   first_call_id INTEGER,
-  last_call_id INTEGER);
+  last_call_id INTEGER,
+  btf_id INTEGER);
+CREATE TABLE IF NOT EXISTS btfs(
+  id INTEGER PRIMARY KEY,
+  digest TEXT NOT NULL UNIQUE,
+  source TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  compressed BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS session_stats(
   session_id INTEGER NOT NULL,
   name TEXT NOT NULL,

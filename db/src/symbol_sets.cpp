@@ -1,5 +1,6 @@
 #include <zlib.h>
 
+#include <cstdio>
 #include <ctime>
 
 #include "probeseek/db.h"
@@ -27,6 +28,46 @@ void bind_optional_text(Statement& st, int i, const std::string& v) {
 
 }  // namespace
 
+namespace {
+
+// FNV-1a 64: identifies identical BTF blobs (the same kernel imported twice), not a security hash.
+std::string digest_of(std::string_view bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "fnv1a64:%016llx:%zu", static_cast<unsigned long long>(h),
+                bytes.size());
+  return buf;
+}
+
+std::string compress_text(std::string_view text) {
+  uLongf bound = compressBound(text.size());
+  std::string packed(bound, '\0');
+  if (compress2(reinterpret_cast<Bytef*>(packed.data()), &bound,
+                reinterpret_cast<const Bytef*>(text.data()), text.size(), 1) != Z_OK)
+    return {};
+  packed.resize(bound);
+  return packed;
+}
+
+Result<std::string> uncompress_blob(const void* data, int size, size_t expected,
+                                    const std::string& what) {
+  std::string out(expected ? expected : static_cast<size_t>(size) * 6 + 4096, '\0');
+  for (;;) {
+    uLongf n = out.size();
+    int rc = uncompress(reinterpret_cast<Bytef*>(out.data()), &n,
+                        static_cast<const Bytef*>(data), static_cast<uLong>(size));
+    if (rc == Z_OK) {
+      out.resize(n);
+      return out;
+    }
+    if (rc != Z_BUF_ERROR) return runtime_error("corrupt compressed data in the database", what);
+    out.resize(out.size() * 2);
+  }
+}
+
+}  // namespace
+
 Result<int64_t> store_kallsyms(Database& db, const SymbolTable& table, const std::string& source) {
   auto set = new_set(db, "kallsyms", source, table.symbols().size());
   if (!set) return set;
@@ -45,13 +86,9 @@ Result<int64_t> store_kallsyms(Database& db, const SymbolTable& table, const std
 
 Result<int64_t> store_kallsyms_text(Database& db, std::string_view text, size_t entries,
                                     const std::string& source) {
-  uLongf bound = compressBound(text.size());
-  std::string packed(bound, '\0');
   // Level 1: four times smaller, at a cost that does not show next to the import itself.
-  if (compress2(reinterpret_cast<Bytef*>(packed.data()), &bound,
-                reinterpret_cast<const Bytef*>(text.data()), text.size(), 1) != Z_OK)
-    return runtime_error("cannot compress the recording's kallsyms", source);
-  packed.resize(bound);
+  std::string packed = compress_text(text);
+  if (packed.empty()) return runtime_error("cannot compress the recording's kallsyms", source);
   auto set = new_set(db, "kallsyms", source, entries);
   if (!set) return set;
   auto st = db.prepare("UPDATE symbol_sets SET compressed_text = ?2 WHERE id = ?1");
@@ -71,21 +108,10 @@ Result<SymbolTable> load_kallsyms_set(Database& db, int64_t set_id) {
   if (!*row) return bad_input("no kallsyms set " + std::to_string(set_id), db.path());
   std::string source = st->text_at(1);
   if (!st->null_at(0)) {
-    const auto* data = static_cast<const Bytef*>(sqlite3_column_blob(st->get(), 0));
-    int size = sqlite3_column_bytes(st->get(), 0);
-    // The text is about 4x the compressed size; grow until it fits.
-    std::string text(static_cast<size_t>(size) * 6 + 4096, '\0');
-    for (;;) {
-      uLongf out = text.size();
-      int rc = uncompress(reinterpret_cast<Bytef*>(text.data()), &out, data, size);
-      if (rc == Z_OK) {
-        text.resize(out);
-        break;
-      }
-      if (rc != Z_BUF_ERROR) return runtime_error("corrupt kallsyms blob in the database", source);
-      text.resize(text.size() * 2);
-    }
-    return SymbolTable::parse(text, source);
+    auto text = uncompress_blob(sqlite3_column_blob(st->get(), 0),
+                                sqlite3_column_bytes(st->get(), 0), 0, source);
+    if (!text) return tl::unexpected(text.error());
+    return SymbolTable::parse(*text, source);
   }
   auto rows = db.prepare("SELECT address, type, name, COALESCE(module, '') FROM kallsyms WHERE set_id = ?");
   if (!rows) return tl::unexpected(rows.error());
@@ -104,6 +130,50 @@ Result<SymbolTable> load_kallsyms_set(Database& db, int64_t set_id) {
     symbols.push_back(std::move(s));
   }
   return SymbolTable::from_symbols(std::move(symbols));
+}
+
+Result<int64_t> store_btf(Database& db, std::string_view raw_btf, const std::string& source) {
+  std::string digest = digest_of(raw_btf);
+  auto existing = db.prepare("SELECT id FROM btfs WHERE digest = ?");
+  if (!existing) return tl::unexpected(existing.error());
+  existing->bind(1, digest);
+  auto row = existing->step();
+  if (!row) return tl::unexpected(row.error());
+  if (*row) return existing->int_at(0);
+  std::string packed = compress_text(raw_btf);
+  if (packed.empty()) return runtime_error("cannot compress BTF", source);
+  auto st = db.prepare("INSERT INTO btfs(digest, source, bytes, compressed) VALUES(?,?,?,?)");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, digest).bind(2, source).bind(3, static_cast<int64_t>(raw_btf.size()));
+  sqlite3_bind_blob(st->get(), 4, packed.data(), static_cast<int>(packed.size()), SQLITE_TRANSIENT);
+  if (auto r = st->run(); !r) return tl::unexpected(r.error());
+  return sqlite3_last_insert_rowid(db.raw());
+}
+
+Status link_session_btf(Database& db, int64_t session_id, int64_t btf_id) {
+  auto st = db.prepare("UPDATE sessions SET btf_id = ? WHERE id = ?");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, btf_id).bind(2, session_id);
+  return st->run();
+}
+
+Result<std::optional<StoredBtf>> load_session_btf(Database& db, int64_t session_id) {
+  auto st = db.prepare(
+      "SELECT b.id, b.source, b.bytes, b.compressed FROM sessions s JOIN btfs b ON b.id = s.btf_id "
+      "WHERE s.id = ?");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, session_id);
+  auto row = st->step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return std::optional<StoredBtf>();
+  StoredBtf out;
+  out.id = st->int_at(0);
+  out.source = st->text_at(1);
+  auto bytes = uncompress_blob(sqlite3_column_blob(st->get(), 3), sqlite3_column_bytes(st->get(), 3),
+                               static_cast<size_t>(st->int_at(2)), out.source);
+  if (!bytes) return tl::unexpected(bytes.error());
+  out.bytes = std::move(*bytes);
+  return std::optional<StoredBtf>(std::move(out));
 }
 
 Result<int64_t> store_filter_functions(Database& db, const std::vector<FilterFunction>& functions,

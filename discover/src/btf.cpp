@@ -84,6 +84,21 @@ Result<Btf> Btf::load(const std::string& path) {
   return Btf(raw);
 }
 
+Result<Btf> Btf::from_bytes(std::string_view bytes, const std::string& origin) {
+  errno = 0;
+  struct btf* raw = btf__new(bytes.data(), static_cast<__u32>(bytes.size()));
+  if (raw == nullptr)
+    return runtime_error("cannot parse stored BTF", origin, last_errno_or(EINVAL),
+                         "import the BTF again with --btf FILE");
+  return Btf(raw);
+}
+
+std::string Btf::raw_bytes() const {
+  __u32 size = 0;
+  const void* data = btf__raw_data(btf_.get(), &size);
+  return data ? std::string(static_cast<const char*>(data), size) : std::string();
+}
+
 Result<Btf> Btf::load_split(const std::string& path, const Btf& base) {
   errno = 0;
   // libbpf takes the base non-const but only reads it.

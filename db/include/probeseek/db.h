@@ -93,7 +93,22 @@ struct SymbolInputs {
   std::optional<std::string> kallsyms_path;
   std::optional<std::string> filter_functions_path;
   std::optional<std::string> kprobe_blacklist_path;
+  // Raw BTF of the traced kernel (the caller validates it; db keeps it as bytes).
+  std::optional<std::string> btf_bytes;
+  std::string btf_source;
 };
+
+// Kernel BTF kept with sessions (zlib-compressed raw BTF, stored once per distinct content),
+// so ranking works on another machine. Must run inside the caller's transaction.
+Result<int64_t> store_btf(Database& db, std::string_view raw_btf, const std::string& source);
+Status link_session_btf(Database& db, int64_t session_id, int64_t btf_id);
+struct StoredBtf {
+  int64_t id = 0;
+  std::string source;
+  std::string bytes;  // raw BTF
+};
+// The BTF stored for a session, if any.
+Result<std::optional<StoredBtf>> load_session_btf(Database& db, int64_t session_id);
 
 // Streams one session into the database inside one transaction. Nothing is visible, and the
 // database is unchanged, until commit(); destroying an uncommitted writer rolls back.

@@ -88,6 +88,10 @@ class Btf {
  public:
   // Raw BTF (/sys/kernel/btf/vmlinux) or an ELF file with a .BTF section.
   static Result<Btf> load(const std::string& path);
+  // Raw BTF bytes (as /sys/kernel/btf/vmlinux holds them), e.g. kept in the database.
+  static Result<Btf> from_bytes(std::string_view bytes, const std::string& origin);
+  // This BTF as raw bytes, whatever it was loaded from (an ELF's .BTF included).
+  std::string raw_bytes() const;
   // A module's BTF, whose type ids continue those of `base` (vmlinux). `base` must outlive the
   // result; moving `base` is fine (libbpf keeps a pointer to the struct btf, which moves along).
   static Result<Btf> load_split(const std::string& path, const Btf& base);

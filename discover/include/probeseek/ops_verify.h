@@ -92,7 +92,8 @@ class ElfImageMemory final : public KernelMemory {
 };
 
 // live(anchor) - image(anchor): what ElfImageMemory::open wants to read a vmlinux for a running
-// KASLR kernel. Bad input when either table lacks the anchor or the live one hides addresses.
+// KASLR kernel. Bad input when either table lacks the anchor; a runtime error when the live one
+// hides addresses (kptr_restrict).
 Result<int64_t> kaslr_offset(const SymbolTable& live, const SymbolTable& image,
                              std::string_view anchor = "_stext");
 
@@ -100,7 +101,9 @@ Result<int64_t> kaslr_offset(const SymbolTable& live, const SymbolTable& image,
 enum class PrototypeCheck {
   kMatches,  // BTF gives the target the member's prototype
   kDiffers,  // BTF gives it another prototype (a cast in the initializer, or not really this type)
-  kUnknown,  // not in BTF, a compiler clone, or a name several static functions share
+  // Not in BTF; or a compiler clone, or a name several static functions share, whose BTF
+  // prototype differs (BTF may describe the original, or another function of that name).
+  kUnknown,
 };
 struct OpsPointer {
   std::string member;    // "connect"
