@@ -15,5 +15,6 @@ struct Context {
 int report(const Error& error);
 
 void register_import_commands(CLI::App& app, Context& ctx);
+void register_rank_commands(CLI::App& app, Context& ctx);
 
 }  // namespace probeseek::cli

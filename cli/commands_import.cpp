@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "probeseek/btf.h"
 #include "probeseek/db.h"
 
 namespace probeseek::cli {
@@ -65,7 +66,7 @@ void register_import_commands(CLI::App& app, Context& ctx) {
                 "kernel symbol tables into the database");
   static std::string db_path = kDefaultDb;
   static ImportRequest request;
-  static std::string kallsyms, filter_functions, blacklist;
+  static std::string kallsyms, filter_functions, blacklist, btf;
   import->add_option("--db", db_path, "database file")->capture_default_str();
   import->add_option("--name", request.name, "session name (default: from the file name)");
   import->add_flag("--replace", request.replace, "replace a session of the same name");
@@ -73,12 +74,25 @@ void register_import_commands(CLI::App& app, Context& ctx) {
   import->add_option("--filter-functions", filter_functions,
                      "available_filter_functions of the traced kernel");
   import->add_option("--kprobe-blacklist", blacklist, "debugfs kprobes/blacklist of the traced kernel");
+  import->add_option("--btf", btf,
+                     "BTF of the traced kernel (raw, e.g. its /sys/kernel/btf/vmlinux, or an ELF "
+                     "with .BTF), stored with the sessions");
   import->add_option("FILE", request.files, "trace.dat or report text (plain or .gz)");
   import->callback([&ctx] {
     run(ctx, [&]() -> Status {
       if (!kallsyms.empty()) request.symbols.kallsyms_path = kallsyms;
       if (!filter_functions.empty()) request.symbols.filter_functions_path = filter_functions;
       if (!blacklist.empty()) request.symbols.kprobe_blacklist_path = blacklist;
+      if (!btf.empty()) {
+        auto loaded = Btf::load(btf);
+        if (!loaded) {
+          Error e = loaded.error();
+          e.kind = ErrorKind::kBadInput;
+          return tl::unexpected(e);
+        }
+        request.symbols.btf_bytes = loaded->raw_bytes();
+        request.symbols.btf_source = btf;
+      }
       auto db = Database::open(db_path);
       if (!db) return tl::unexpected(db.error());
       auto result = import_recordings(*db, request);

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "probeseek 0.1.0");
   probeseek::cli::Context ctx;
   probeseek::cli::register_import_commands(app, ctx);
+  probeseek::cli::register_rank_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS btfs(
   digest TEXT NOT NULL UNIQUE,
   source TEXT NOT NULL,
   bytes INTEGER NOT NULL,
-  compressed BLOB NOT NULL);
+  data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS session_stats(
   session_id INTEGER NOT NULL,
   name TEXT NOT NULL,

@@ -62,7 +62,7 @@ struct CallRow {
   bool present = false;  // in the reorder ring: holds a row not yet written
 };
 
-constexpr int kCallColumns = 14;
+constexpr int kBoundColumns = 12;  // parameters of a calls row, besides id (session_id is literal)
 
 uint64_t pair_key(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << 32) | b; }
 
@@ -120,61 +120,76 @@ struct SessionWriter::Impl {
   std::vector<CallRow> ring = std::vector<CallRow>(kRing);
   uint64_t next_in_order = 1;  // builder id of the next row to write in order
   std::vector<CallRow> batch;  // rows waiting for a multi-row INSERT
+  int64_t max_written = 0;     // the largest id in the calls table
   uint64_t rows_out_of_order = 0;
   std::optional<Error> error;
 
   CallRow& slot(uint64_t builder_id) { return ring[builder_id & (kRing - 1)]; }
 
-  static void bind_row(sqlite3_stmt* st, int first, const CallRow& r) {
+  // Binds a row's columns from `first` on; the id only for an explicit-id statement.
+  static void bind_row(sqlite3_stmt* st, int first, const CallRow& r, bool with_id) {
     auto bind_id = [&](int i, int64_t v) {
       if (v != 0)
         sqlite3_bind_int64(st, first + i, v);
       else
         sqlite3_bind_null(st, first + i);
     };
-    sqlite3_bind_int64(st, first + 0, r.id);
-    // first + 1: session_id, bound once per statement
-    bind_id(2, r.parent_id);
-    sqlite3_bind_int64(st, first + 3, r.end_id);
-    sqlite3_bind_int64(st, first + 4, r.task_id);
-    sqlite3_bind_int64(st, first + 5, r.function_id);
-    sqlite3_bind_int64(st, first + 6, r.cpu);
-    sqlite3_bind_int64(st, first + 7, r.depth);
-    sqlite3_bind_int64(st, first + 8, r.entry_ns);
+    if (with_id) sqlite3_bind_int64(st, first++, r.id);
+    bind_id(0, r.parent_id);
+    sqlite3_bind_int64(st, first + 1, r.end_id);
+    sqlite3_bind_int64(st, first + 2, r.task_id);
+    sqlite3_bind_int64(st, first + 3, r.function_id);
+    sqlite3_bind_int64(st, first + 4, r.cpu);
+    sqlite3_bind_int64(st, first + 5, r.depth);
+    sqlite3_bind_int64(st, first + 6, r.entry_ns);
     if (r.duration_ns >= 0) {
-      sqlite3_bind_int64(st, first + 9, r.duration_ns);
-      sqlite3_bind_int64(st, first + 10, r.self_ns);
+      sqlite3_bind_int64(st, first + 7, r.duration_ns);
+      sqlite3_bind_int64(st, first + 8, r.self_ns);
     } else {
-      sqlite3_bind_null(st, first + 9);
-      sqlite3_bind_null(st, first + 10);
+      sqlite3_bind_null(st, first + 7);
+      sqlite3_bind_null(st, first + 8);
     }
-    sqlite3_bind_int64(st, first + 11, r.context);
-    bind_id(12, r.syscall_call_id);
-    sqlite3_bind_int64(st, first + 13, r.flags);
+    sqlite3_bind_int64(st, first + 9, r.context);
+    bind_id(10, r.syscall_call_id);
+    sqlite3_bind_int64(st, first + 11, r.flags);
   }
 
   void run(Statement& st) {
     if (auto s = st.run(); !s && !error) error = s.error();
   }
 
+  void insert_explicit(const CallRow& r) {
+    bind_row(insert_call.get(), 1, r, true);
+    run(insert_call);
+  }
+
+  // The batch is a run of consecutive ids, each one more than the largest id in the table:
+  // SQLite assigns exactly those ids (max(rowid) + 1) and appends without a uniqueness seek.
   void flush_batch() {
+    if (batch.empty()) return;
     if (batch.size() == static_cast<size_t>(kBatch)) {
       for (int k = 0; k < kBatch; ++k)
-        bind_row(insert_call_batch.get(), 1 + k * kCallColumns, batch[k]);
+        bind_row(insert_call_batch.get(), 1 + k * kBoundColumns, batch[k], false);
       run(insert_call_batch);
+      if (!error && sqlite3_last_insert_rowid(sqlite3_db_handle(insert_call_batch.get())) !=
+                        batch.back().id)
+        error = Error{ErrorKind::kRuntime, "calls were numbered out of step", "", 0, {}};
     } else {
-      for (const CallRow& r : batch) {
-        bind_row(insert_call.get(), 1, r);
-        run(insert_call);
-      }
+      for (const CallRow& r : batch) insert_explicit(r);
     }
     batch.clear();
   }
 
   void write(const CallRow& r) {
-    batch.push_back(r);
-    batch.back().present = false;
-    if (batch.size() == static_cast<size_t>(kBatch)) flush_batch();
+    if (r.id == max_written + 1) {
+      batch.push_back(r);
+      max_written = r.id;
+      if (batch.size() == static_cast<size_t>(kBatch)) flush_batch();
+      return;
+    }
+    flush_batch();
+    insert_explicit(r);
+    max_written = std::max(max_written, r.id);
   }
 
   void add(const CallRow& r, uint64_t builder_id) {
@@ -233,6 +248,7 @@ static int64_t max_id(Database& db, const char* table) {
 Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const Options& options) {
   std::unique_ptr<SessionWriter> w(new SessionWriter(db));
   w->impl_ = std::make_unique<Impl>();
+  if (const char* c = getenv("PS_CACHE")) (void)db.exec(std::string("PRAGMA cache_size = ") + c);
   if (auto s = db.exec("BEGIN IMMEDIATE"); !s) return tl::unexpected(s.error());
   // From here on, the destructor rolls back unless commit() ran.
   auto existing = db.prepare("SELECT id, source FROM sessions WHERE name = ?");
@@ -271,6 +287,7 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
 
   Impl& m = *w->impl_;
   m.call_base = max_id(db, "calls");
+  m.max_written = m.call_base;
   m.task_base = max_id(db, "tasks");
   m.function_base = max_id(db, "functions");
   auto prep = [&](Statement& into, const char* sql) -> Status {
@@ -279,21 +296,21 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
     into = std::move(*st);
     return {};
   };
+  const std::string session = std::to_string(w->session_id_);
   if (auto s = prep(m.insert_call,
-                    "INSERT INTO calls(id, session_id, parent_id, end_id, task_id, function_id, "
-                    "cpu, depth, entry_ns, duration_ns, self_ns, context, syscall_call_id, flags) "
-                    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                    ("INSERT INTO calls(id, session_id, parent_id, end_id, task_id, function_id, "
+                     "cpu, depth, entry_ns, duration_ns, self_ns, context, syscall_call_id, "
+                     "flags) VALUES(?," + session + ",?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
       !s)
     return tl::unexpected(s.error());
   {
+    // Rows of a batch get their ids from SQLite (see Impl::flush_batch).
     std::string sql =
-        "INSERT INTO calls(id, session_id, parent_id, end_id, task_id, function_id, cpu, depth, "
+        "INSERT INTO calls(session_id, parent_id, end_id, task_id, function_id, cpu, depth, "
         "entry_ns, duration_ns, self_ns, context, syscall_call_id, flags) VALUES";
-    for (int k = 0; k < Impl::kBatch; ++k) sql += k ? ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    std::string row = "(" + session + ",?,?,?,?,?,?,?,?,?,?,?,?)";
+    for (int k = 0; k < Impl::kBatch; ++k) sql += (k ? "," : "") + row;
     if (auto s = prep(m.insert_call_batch, sql.c_str()); !s) return tl::unexpected(s.error());
-    for (int k = 0; k < Impl::kBatch; ++k)
-      sqlite3_bind_int64(m.insert_call_batch.get(), 2 + k * kCallColumns, w->session_id_);
-    sqlite3_bind_int64(m.insert_call.get(), 2, w->session_id_);
   }
   if (auto s = prep(m.insert_task,
                     "INSERT INTO tasks(id, session_id, pid, idle_cpu, comm) VALUES(?,?,?,?,?)");

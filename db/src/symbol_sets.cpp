@@ -99,6 +99,18 @@ Result<int64_t> store_kallsyms_text(Database& db, std::string_view text, size_t 
   return set;
 }
 
+Result<std::string> load_kallsyms_text(Database& db, int64_t set_id) {
+  auto st = db.prepare("SELECT compressed_text, source FROM symbol_sets WHERE id = ?");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, set_id);
+  auto row = st->step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row || st->null_at(0))
+    return bad_input("no compressed kallsyms in set " + std::to_string(set_id), db.path());
+  return uncompress_blob(sqlite3_column_blob(st->get(), 0), sqlite3_column_bytes(st->get(), 0), 0,
+                         st->text_at(1));
+}
+
 Result<SymbolTable> load_kallsyms_set(Database& db, int64_t set_id) {
   auto st = db.prepare("SELECT compressed_text, source FROM symbol_sets WHERE id = ? AND kind = 'kallsyms'");
   if (!st) return tl::unexpected(st.error());
@@ -140,9 +152,10 @@ Result<int64_t> store_btf(Database& db, std::string_view raw_btf, const std::str
   auto row = existing->step();
   if (!row) return tl::unexpected(row.error());
   if (*row) return existing->int_at(0);
-  std::string packed = compress_text(raw_btf);
-  if (packed.empty()) return runtime_error("cannot compress BTF", source);
-  auto st = db.prepare("INSERT INTO btfs(digest, source, bytes, compressed) VALUES(?,?,?,?)");
+  // Kept raw: loading it must be quick (rank answers in well under 100 ms), and it is stored
+  // once per distinct kernel.
+  const std::string_view& packed = raw_btf;
+  auto st = db.prepare("INSERT INTO btfs(digest, source, bytes, data) VALUES(?,?,?,?)");
   if (!st) return tl::unexpected(st.error());
   st->bind(1, digest).bind(2, source).bind(3, static_cast<int64_t>(raw_btf.size()));
   sqlite3_bind_blob(st->get(), 4, packed.data(), static_cast<int>(packed.size()), SQLITE_TRANSIENT);
@@ -159,7 +172,7 @@ Status link_session_btf(Database& db, int64_t session_id, int64_t btf_id) {
 
 Result<std::optional<StoredBtf>> load_session_btf(Database& db, int64_t session_id) {
   auto st = db.prepare(
-      "SELECT b.id, b.source, b.bytes, b.compressed FROM sessions s JOIN btfs b ON b.id = s.btf_id "
+      "SELECT b.id, b.source, b.bytes, b.data FROM sessions s JOIN btfs b ON b.id = s.btf_id "
       "WHERE s.id = ?");
   if (!st) return tl::unexpected(st.error());
   st->bind(1, session_id);
@@ -169,10 +182,8 @@ Result<std::optional<StoredBtf>> load_session_btf(Database& db, int64_t session_
   StoredBtf out;
   out.id = st->int_at(0);
   out.source = st->text_at(1);
-  auto bytes = uncompress_blob(sqlite3_column_blob(st->get(), 3), sqlite3_column_bytes(st->get(), 3),
-                               static_cast<size_t>(st->int_at(2)), out.source);
-  if (!bytes) return tl::unexpected(bytes.error());
-  out.bytes = std::move(*bytes);
+  const char* data = static_cast<const char*>(sqlite3_column_blob(st->get(), 3));
+  out.bytes.assign(data ? data : "", static_cast<size_t>(sqlite3_column_bytes(st->get(), 3)));
   return std::optional<StoredBtf>(std::move(out));
 }
 

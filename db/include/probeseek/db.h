@@ -156,6 +156,8 @@ Result<int64_t> store_kallsyms(Database& db, const SymbolTable& table, const std
 Result<int64_t> store_kallsyms_text(Database& db, std::string_view text, size_t entries,
                                     const std::string& source);
 Result<SymbolTable> load_kallsyms_set(Database& db, int64_t set_id);
+// The text of a recording's own kallsyms set (decompressed).
+Result<std::string> load_kallsyms_text(Database& db, int64_t set_id);
 Result<int64_t> store_filter_functions(Database& db, const std::vector<FilterFunction>& functions,
                                        const std::string& source);
 Result<int64_t> store_kprobe_blacklist(Database& db, const std::vector<BlacklistEntry>& entries,
@@ -178,6 +180,29 @@ struct ImportResult {
 Result<ImportResult> import_recordings(Database& db, const ImportRequest& request);
 // "curl_v4.report.txt.gz" -> "curl_v4.report", "/x/curl_v4.dat" -> "curl_v4".
 std::string default_session_name(const std::string& path);
+
+// Name lookups over the symbol sets linked to some sessions, without loading whole tables:
+// indexed queries over rows, or one pass over a recording's own (compressed) kallsyms. The
+// newest set of each kind wins; a full --kallsyms beats a recording's own list.
+class SymbolLookups {
+ public:
+  static Result<std::unique_ptr<SymbolLookups>> open(Database& db,
+                                                     const std::vector<int64_t>& session_ids);
+  ~SymbolLookups();
+  bool has_kallsyms() const;
+  bool has_filter_functions() const;
+  bool has_kprobe_blacklist() const;
+  int kallsyms_count(std::string_view name);  // symbols of that name
+  std::vector<uint64_t> kallsyms_addresses(std::string_view name);
+  bool traceable(std::string_view name);      // in available_filter_functions
+  bool blacklisted(std::string_view name);    // in the kprobe blacklist
+  int64_t kallsyms_set() const;
+
+ private:
+  SymbolLookups() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Read side.
 class Store {

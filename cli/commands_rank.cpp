@@ -1,0 +1,226 @@
+// rank and explain: which function to hook, and why.
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "probeseek/rank.h"
+
+namespace probeseek::cli {
+
+namespace {
+
+using nlohmann::json;
+
+json ops_json(const std::vector<OpsFit>& fits) {
+  json out = json::array();
+  for (const OpsFit& f : fits)
+    out.push_back({{"struct", f.struct_name},
+                   {"union", f.is_union},
+                   {"member", f.member},
+                   {"offset", f.offset},
+                   {"affinity", std::string(to_string(f.affinity))},
+                   {"strength", f.strength},
+                   {"members_with_same_signature", f.members_with_same_signature},
+                   {"explanation", f.explanation}});
+  return out;
+}
+
+json hookability_json(const Hookability& h) {
+  return {{"verdict", h.verdict()},  {"hookable", h.hookable},
+          {"traceable", h.traceable_known ? json(h.traceable) : json(nullptr)},
+          {"blacklisted", h.blacklisted}, {"denied", h.denied},
+          {"clone", h.clone},            {"only_clones", h.only_clones},
+          {"inlined", h.inlined},        {"exported", h.exported},
+          {"same_name_symbols", h.same_name_symbols}, {"reasons", h.reasons}};
+}
+
+json evidence_json(const SessionEvidence& e) {
+  return {{"session", e.session},
+          {"calls", e.calls},
+          {"task_calls", e.task_calls},
+          {"interrupt_calls", e.interrupt_calls},
+          {"invocations_reaching", e.roots},
+          {"invocations", e.root_invocations},
+          {"callers", e.callers},
+          {"min_depth_below", e.min_depth_below},
+          {"session_calls", e.session_calls},
+          {"syscalls", e.syscalls}};
+}
+
+void print_warnings(const std::vector<std::string>& warnings) {
+  for (auto& w : warnings) std::cerr << "warning: " << w << "\n";
+}
+
+}  // namespace
+
+void register_explain_command(CLI::App& app, Context& ctx);
+
+void register_rank_commands(CLI::App& app, Context& ctx) {
+  register_explain_command(app, ctx);
+  auto* rank_cmd = app.add_subcommand("rank", "Rank candidate functions to hook, with the evidence");
+  static std::string db_path = "probeseek.db";
+  static RankRequest request;
+  static std::string arg, btf;
+  static bool as_json = false;
+  static size_t limit = 20;
+  rank_cmd->add_option("--db", db_path, "database file")->capture_default_str();
+  rank_cmd->add_option("--session", request.sessions, "sessions to consider (default: all)");
+  rank_cmd->add_option("--arg", arg, "a parameter of this C type, e.g. 'struct sock *' or sock");
+  rank_cmd->add_option("--under", request.under, "only calls below this function");
+  rank_cmd->add_flag("--require-all", request.require_all, "only functions seen in every session");
+  rank_cmd->add_option("--limit", limit, "at most N candidates (0: all)")->capture_default_str();
+  rank_cmd->add_option("--btf", btf, "BTF of the traced kernel (raw or ELF with .BTF)");
+  rank_cmd->add_flag("--json", as_json, "JSON array on stdout");
+  rank_cmd->callback([&ctx] {
+    Status s = [&]() -> Status {
+      if (!arg.empty()) request.arg = arg;
+      if (!btf.empty()) request.btf_path = btf;
+      request.limit = limit;
+      auto db = Database::open(db_path, Database::Mode::kReadOnly);
+      if (!db) return tl::unexpected(db.error());
+      auto result = rank(*db, request);
+      if (!result) return tl::unexpected(result.error());
+      print_warnings(result->warnings);
+      if (as_json) {
+        json out = json::array();
+        for (const Candidate& c : result->candidates) {
+          json sessions = json::array();
+          for (auto& e : c.sessions) sessions.push_back(evidence_json(e));
+          out.push_back({{"function", c.function},
+                         {"score", c.score},
+                         {"reasons", c.reasons()},
+                         {"prototype", c.prototype ? json(c.prototype->to_string()) : json(nullptr)},
+                         {"arg_positions", c.arg_positions},
+                         {"ops", ops_json(c.ops)},
+                         {"hookable", c.hookability.hookable},
+                         {"hookability", hookability_json(c.hookability)},
+                         {"sessions", sessions}});
+        }
+        std::cout << out.dump(2) << "\n";
+        return {};
+      }
+      std::cout << "sessions: ";
+      for (size_t i = 0; i < result->sessions.size(); ++i)
+        std::cout << (i ? ", " : "") << result->sessions[i];
+      std::cout << "   BTF: " << (result->btf_source.empty() ? "none" : result->btf_source) << "\n";
+      std::cout << result->considered << " functions seen";
+      if (result->interrupt_only) std::cout << ", " << result->interrupt_only << " only in interrupt context (set aside)";
+      if (result->excluded_by_coverage) std::cout << ", " << result->excluded_by_coverage << " not in every session";
+      if (result->excluded_by_arg) std::cout << ", " << result->excluded_by_arg << " without a matching argument";
+      std::cout << "\n\n";
+      int rank_no = 0;
+      for (const Candidate& c : result->candidates) {
+        char head[64];
+        std::snprintf(head, sizeof head, "%2d. %6.1f  ", ++rank_no, c.score);
+        std::cout << head << c.function << "  [" << c.hookability.verdict() << "]\n";
+        if (c.prototype) std::cout << "             " << c.prototype->to_string() << "\n";
+        for (auto& r : c.reasons()) std::cout << "             " << r << "\n";
+        std::cout << "\n";
+      }
+      if (result->candidates.empty()) std::cout << "no candidate\n";
+      return {};
+    }();
+    if (!s) ctx.status = report(s.error());
+  });
+}
+
+}  // namespace probeseek::cli
+
+namespace probeseek::cli {
+
+void register_explain_command(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("explain", "Everything known about one function as a hook");
+  static std::string db_path = "probeseek.db", btf, vmlinux;
+  static ExplainRequest request;
+  static bool as_json = false;
+  cmd->add_option("FUNC", request.function, "kernel function")->required();
+  cmd->add_option("--db", db_path, "database file")->capture_default_str();
+  cmd->add_option("--session", request.sessions, "sessions to consider (default: all)");
+  cmd->add_option("--btf", btf, "BTF of the traced kernel (raw or ELF with .BTF)");
+  cmd->add_option("--vmlinux", vmlinux, "the traced kernel's vmlinux ELF, to verify ops tables offline");
+  cmd->add_flag("--json", as_json, "JSON object on stdout");
+  cmd->callback([&ctx] {
+    Status s = [&]() -> Status {
+      if (!btf.empty()) request.btf_path = btf;
+      if (!vmlinux.empty()) request.vmlinux_path = vmlinux;
+      auto db = Database::open(db_path, Database::Mode::kReadOnly);
+      if (!db) return tl::unexpected(db.error());
+      auto ex = explain(*db, request);
+      if (!ex) return tl::unexpected(ex.error());
+      for (auto& w : ex->warnings) std::cerr << "warning: " << w << "\n";
+      auto neighbours_json = [](const std::vector<Explanation::Neighbour>& v) {
+        nlohmann::json out = nlohmann::json::array();
+        for (auto& n : v) out.push_back({{"function", n.function}, {"calls", n.calls}});
+        return out;
+      };
+      if (as_json) {
+        nlohmann::json sessions = nlohmann::json::array();
+        for (auto& ps : ex->sessions) {
+          nlohmann::json e = evidence_json(ps.evidence);
+          e["hardirq_calls"] = ps.hardirq_calls;
+          e["softirq_calls"] = ps.softirq_calls;
+          e["exception_calls"] = ps.exception_calls;
+          e["callers"] = neighbours_json(ps.callers);
+          e["callees"] = neighbours_json(ps.callees);
+          sessions.push_back(e);
+        }
+        nlohmann::json out = {
+            {"function", ex->function},
+            {"prototype", ex->prototype ? nlohmann::json(ex->prototype->to_string()) : nlohmann::json(nullptr)},
+            {"linkage", ex->prototype ? nlohmann::json(std::string(to_string(ex->prototype->linkage))) : nlohmann::json(nullptr)},
+            {"btf", ex->btf_source},
+            {"ops", ops_json(ex->ops)},
+            {"verified", ex->verified},
+            {"hookability", hookability_json(ex->hookability)},
+            {"sessions", sessions},
+            {"better", ex->better},
+            {"worse", ex->worse}};
+        std::cout << out.dump(2) << "\n";
+        return {};
+      }
+      std::cout << ex->function << "\n";
+      std::cout << "  prototype: " << (ex->prototype ? ex->prototype->to_string() : "unknown (no BTF entry)")
+                << "\n";
+      std::cout << "  BTF: " << (ex->btf_source.empty() ? "none" : ex->btf_source) << "\n";
+      std::cout << "  ops tables it fits:\n";
+      if (ex->ops.empty()) std::cout << "    none\n";
+      for (auto& f : ex->ops)
+        std::cout << "    " << (f.is_union ? "union " : "struct ") << f.struct_name << " member "
+                  << f.member << " [" << f.strength << "]: " << f.explanation << "\n";
+      for (auto& v : ex->verified) std::cout << "    " << v << "\n";
+      std::cout << "  hookability: " << ex->hookability.verdict() << "\n";
+      for (auto& r : ex->hookability.reasons) std::cout << "    " << r << "\n";
+      for (auto& ps : ex->sessions) {
+        const SessionEvidence& e = ps.evidence;
+        std::cout << "  session " << e.session << ": " << e.session_calls << " calls ("
+                  << e.session_task_calls << " in task context, " << ps.softirq_calls << " softirq, "
+                  << ps.hardirq_calls << " hardirq, " << ps.exception_calls << " exception)\n";
+        std::string sys;
+        for (auto& x : e.syscalls) sys += (sys.empty() ? "" : ", ") + x;
+        std::cout << "    syscalls reaching it: " << (sys.empty() ? "none" : sys);
+        if (e.min_depth_below >= 0) std::cout << " (" << e.min_depth_below << " levels below)";
+        std::cout << "\n";
+        auto print = [](const char* label, const std::vector<Explanation::Neighbour>& v) {
+          std::cout << "    " << label << ": ";
+          if (v.empty()) std::cout << "none";
+          for (size_t i = 0; i < v.size() && i < 10; ++i)
+            std::cout << (i ? ", " : "") << v[i].function << " (" << v[i].calls << ")";
+          if (v.size() > 10) std::cout << ", ... " << v.size() - 10 << " more";
+          std::cout << "\n";
+        };
+        print("callers", ps.callers);
+        print("callees", ps.callees);
+      }
+      std::cout << "  a better hook because:\n";
+      for (auto& b : ex->better) std::cout << "    + " << b << "\n";
+      std::cout << "  a worse hook because:\n";
+      for (auto& w : ex->worse) std::cout << "    - " << w << "\n";
+      if (ex->better.empty() && ex->worse.empty()) std::cout << "    (no evidence either way)\n";
+      return {};
+    }();
+    if (!s) ctx.status = report(s.error());
+  });
+}
+
+}  // namespace probeseek::cli

@@ -1,0 +1,120 @@
+// "Which kernel function should I hook?" answered from the evidence a kernel engineer would
+// accept: BTF prototypes (--arg), ops-table membership, hookability, where the function sits in
+// the recorded call trees, and which recordings it covers. Every score is a sum of named
+// contributions, each with its reason. Nothing here names a kernel function, struct or syscall.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "probeseek/btf.h"
+#include "probeseek/db.h"
+#include "probeseek/hookability.h"
+
+namespace probeseek {
+
+struct RankRequest {
+  std::vector<std::string> sessions;  // empty: every session in the database
+  std::optional<std::string> arg;     // --arg TYPE
+  std::string under;                  // --under FUNC: only calls below it
+  bool require_all = false;           // keep functions seen in every session
+  size_t limit = 20;
+  std::optional<std::string> btf_path;  // --btf FILE; else the sessions' stored BTF, else live
+  std::string live_btf_path = "/sys/kernel/btf/vmlinux";
+};
+
+struct ScoreTerm {
+  double points = 0;
+  std::string reason;
+};
+
+struct SessionEvidence {
+  std::string session;
+  int64_t calls = 0;       // calls counted (below --under when given)
+  int64_t task_calls = 0;  // of which in task context
+  int64_t interrupt_calls = 0;
+  int64_t roots = 0;               // invocations of --under (or of syscalls) it ran under
+  int64_t root_invocations = 0;    // invocations of --under (or of those syscalls) in the session
+  int64_t callers = 0;             // distinct calling functions
+  int min_depth_below = -1;        // levels below --under (or its syscall entry)
+  int64_t session_calls = 0;       // all its calls in the session, anywhere
+  int64_t session_task_calls = 0;
+  std::vector<std::string> syscalls;  // syscall entry points reaching it in the session
+};
+
+struct Candidate {
+  std::string function;
+  double score = 0;
+  std::vector<ScoreTerm> terms;   // the score, explained
+  std::vector<std::string> reasons() const;
+  std::optional<FunctionPrototype> prototype;
+  std::vector<int> arg_positions;  // parameters matching --arg
+  std::vector<OpsFit> ops;
+  Hookability hookability;
+  std::vector<SessionEvidence> sessions;  // one per requested session that contains it
+};
+
+struct RankResult {
+  std::vector<Candidate> candidates;  // best first, at most `limit`
+  size_t considered = 0;              // functions seen
+  size_t without_btf = 0;             // seen, but BTF has no prototype for them
+  size_t excluded_by_arg = 0;
+  size_t excluded_by_coverage = 0;
+  size_t interrupt_only = 0;
+  std::vector<std::string> sessions;
+  std::string btf_source;              // where the prototypes came from, "" when none
+  std::vector<std::string> warnings;   // missing evidence and what to pass instead
+};
+
+// Loads the BTF to use for these sessions: --btf, else the first session's stored BTF, else
+// the live one. Warnings say which, and what is missing.
+struct BtfChoice {
+  std::optional<Btf> btf;
+  std::string source;
+  std::vector<std::string> warnings;
+};
+Result<BtfChoice> choose_btf(Database& db, const std::vector<SessionSummary>& sessions,
+                             const std::optional<std::string>& btf_path,
+                             const std::string& live_btf_path);
+
+Result<RankResult> rank(Database& db, const RankRequest& request);
+
+// Everything known about one function (`probeseek explain`).
+struct Explanation {
+  std::string function;
+  std::optional<FunctionPrototype> prototype;
+  std::string btf_source;
+  std::vector<OpsFit> ops;
+  std::vector<std::string> verified;  // "tcp_prot.connect = tcp_v4_connect (verified in ...)"
+  Hookability hookability;
+  struct Neighbour {
+    std::string function;
+    int64_t calls = 0;
+  };
+  struct PerSession {
+    SessionEvidence evidence;
+    std::vector<Neighbour> callers;
+    std::vector<Neighbour> callees;
+    int64_t hardirq_calls = 0, softirq_calls = 0, exception_calls = 0;
+  };
+  std::vector<PerSession> sessions;
+  std::vector<std::string> better;  // what would make it a better hook
+  std::vector<std::string> worse;   // what makes it a worse one
+  std::vector<std::string> warnings;
+};
+struct ExplainRequest {
+  std::string function;
+  std::vector<std::string> sessions;
+  std::optional<std::string> btf_path;
+  std::string live_btf_path = "/sys/kernel/btf/vmlinux";
+  // Verification of ops-table membership reads kernel memory: a vmlinux ELF (offline), or
+  // /proc/kcore with /proc/kallsyms when the running kernel is the traced one.
+  std::optional<std::string> vmlinux_path;
+  std::string kcore_path = "/proc/kcore";
+  std::string live_kallsyms_path = "/proc/kallsyms";
+};
+Result<Explanation> explain(Database& db, const ExplainRequest& request);
+
+}  // namespace probeseek

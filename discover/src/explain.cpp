@@ -1,0 +1,207 @@
+#include <sys/utsname.h>
+
+#include <algorithm>
+
+#include "probeseek/ops_verify.h"
+#include "probeseek/rank.h"
+
+namespace probeseek {
+
+namespace {
+
+std::string running_release() {
+  struct utsname u {};
+  return uname(&u) == 0 ? u.release : "";
+}
+
+Result<std::vector<Explanation::Neighbour>> neighbours(Database& db, int64_t session_id,
+                                                       const std::string& function, bool callers) {
+  std::string sql = callers
+                        ? "SELECT o.name, SUM(e.calls) FROM function_edges e "
+                          "JOIN functions f ON f.id = e.callee_id JOIN functions o ON o.id = e.caller_id "
+                          "WHERE e.session_id = ? AND f.name = ? GROUP BY o.name ORDER BY 2 DESC, 1"
+                        : "SELECT o.name, SUM(e.calls) FROM function_edges e "
+                          "JOIN functions f ON f.id = e.caller_id JOIN functions o ON o.id = e.callee_id "
+                          "WHERE e.session_id = ? AND f.name = ? GROUP BY o.name ORDER BY 2 DESC, 1";
+  auto st = db.prepare(sql);
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, session_id).bind(2, function);
+  std::vector<Explanation::Neighbour> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    out.push_back({st->text_at(0), st->int_at(1)});
+  }
+  return out;
+}
+
+// Reads the ops tables the function fits out of kernel memory, when some is available.
+std::vector<std::string> verify_membership(const ExplainRequest& req, const Btf& btf,
+                                           const OpsIndex& ops,
+                                           const std::vector<SessionSummary>& sessions,
+                                           std::vector<std::string>& warnings) {
+  std::vector<std::string> out;
+  auto run = [&](const KernelMemory& memory, const SymbolTable& symbols) {
+    auto verifier = OpsVerifier::create(memory, symbols, btf, ops);
+    if (!verifier) {
+      warnings.push_back("ops tables not verified: " + verifier.error().message());
+      return;
+    }
+    for (const VerifiedMembership& v : verifier->verify(req.function)) out.push_back(v.text);
+  };
+  if (req.vmlinux_path) {
+    auto image = ElfImageMemory::open(*req.vmlinux_path);
+    if (!image) {
+      warnings.push_back("ops tables not verified: " + image.error().message());
+      return out;
+    }
+    run(*image, image->symbols());
+    return out;
+  }
+  std::string here = running_release();
+  bool traced_here = !sessions.empty();
+  for (auto& s : sessions) traced_here &= s.kernel_release == here;
+  if (!traced_here) {
+    warnings.push_back("ops tables not verified: that needs the traced kernel's memory; run "
+                       "explain on the traced machine (it reads /proc/kcore) or pass --vmlinux FILE");
+    return out;
+  }
+  auto kcore = KcoreMemory::open(req.kcore_path);
+  if (!kcore) {
+    warnings.push_back("ops tables not verified: " + kcore.error().message() +
+                       (kcore.error().hint.empty() ? "" : " (" + kcore.error().hint + ")"));
+    return out;
+  }
+  auto live = SymbolTable::load(req.live_kallsyms_path);
+  if (!live) {
+    warnings.push_back("ops tables not verified: " + live.error().message());
+    return out;
+  }
+  run(*kcore, *live);
+  return out;
+}
+
+}  // namespace
+
+Result<Explanation> explain(Database& db, const ExplainRequest& req) {
+  Store store(db);
+  std::vector<SessionSummary> sessions;
+  if (req.sessions.empty()) {
+    auto all = store.sessions();
+    if (!all) return tl::unexpected(all.error());
+    sessions = *all;
+  } else {
+    for (auto& n : req.sessions) {
+      auto s = store.session(n);
+      if (!s) return tl::unexpected(s.error());
+      sessions.push_back(*s);
+    }
+  }
+  Explanation ex;
+  ex.function = req.function;
+  auto choice = choose_btf(db, sessions, req.btf_path, req.live_btf_path);
+  if (!choice) return tl::unexpected(choice.error());
+  ex.warnings = choice->warnings;
+  ex.btf_source = choice->source;
+  std::optional<OpsIndex> ops;
+  if (choice->btf) {
+    ex.prototype = choice->btf->prototype(strip_clone_suffix(req.function));
+    ops = OpsIndex::build(*choice->btf);
+    if (ex.prototype) ex.ops = ops->fits(*choice->btf, *ex.prototype);
+    if (!ex.prototype)
+      ex.warnings.push_back("BTF (" + choice->source + ") has no prototype for " +
+                            std::string(strip_clone_suffix(req.function)));
+    if (!ex.ops.empty())
+      ex.verified = verify_membership(req, *choice->btf, *ops, sessions, ex.warnings);
+  }
+
+  // The ranking's own argument for this function, over whole sessions.
+  RankRequest rr;
+  for (auto& s : sessions) rr.sessions.push_back(s.name);
+  rr.btf_path = req.btf_path;
+  rr.live_btf_path = req.live_btf_path;
+  rr.limit = 0;
+  auto ranked = rank(db, rr);
+  if (!ranked) return tl::unexpected(ranked.error());
+  const Candidate* me = nullptr;
+  for (auto& c : ranked->candidates)
+    if (c.function == req.function) me = &c;
+
+  bool seen = false;
+  for (auto& s : sessions) {
+    auto stats = db.prepare(
+        "SELECT fs.calls, fs.task_calls, fs.softirq_calls, fs.hardirq_calls, fs.exception_calls "
+        "FROM function_stats fs JOIN functions f ON f.id = fs.function_id "
+        "WHERE fs.session_id = ? AND f.name = ?");
+    if (!stats) return tl::unexpected(stats.error());
+    stats->bind(1, s.id).bind(2, req.function);
+    Explanation::PerSession ps;
+    ps.evidence.session = s.name;
+    for (;;) {
+      auto row = stats->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      ps.evidence.session_calls += stats->int_at(0);
+      ps.evidence.session_task_calls += stats->int_at(1);
+      ps.softirq_calls += stats->int_at(2);
+      ps.hardirq_calls += stats->int_at(3);
+      ps.exception_calls += stats->int_at(4);
+    }
+    if (ps.evidence.session_calls == 0) continue;
+    seen = true;
+    ps.evidence.calls = ps.evidence.session_calls;
+    ps.evidence.task_calls = ps.evidence.session_task_calls;
+    ps.evidence.interrupt_calls = ps.evidence.calls - ps.evidence.task_calls;
+    if (me)
+      for (auto& e : me->sessions)
+        if (e.session == s.name) ps.evidence = e;
+    auto callers = neighbours(db, s.id, req.function, true);
+    if (!callers) return tl::unexpected(callers.error());
+    ps.callers = std::move(*callers);
+    auto callees = neighbours(db, s.id, req.function, false);
+    if (!callees) return tl::unexpected(callees.error());
+    ps.callees = std::move(*callees);
+    ex.sessions.push_back(std::move(ps));
+  }
+  if (!seen && !ex.prototype)
+    return bad_input("function '" + req.function + "' is neither in the sessions nor in BTF", "",
+                     "list what was recorded with: probeseek functions");
+
+  // Hookability, with the same lookups ranking uses.
+  std::vector<int64_t> ids;
+  for (auto& s : sessions) ids.push_back(s.id);
+  auto symbols = SymbolLookups::open(db, ids);
+  if (!symbols) return tl::unexpected(symbols.error());
+  HookabilityInputs in;
+  SymbolLookups& sym = **symbols;
+  if (sym.has_filter_functions()) in.traceable = [&](std::string_view n) { return sym.traceable(n); };
+  if (sym.has_kprobe_blacklist()) in.blacklisted = [&](std::string_view n) { return sym.blacklisted(n); };
+  if (sym.has_kallsyms()) in.kallsyms_count = [&](std::string_view n) { return sym.kallsyms_count(n); };
+  in.btf = choice->btf ? &*choice->btf : nullptr;
+  ex.hookability = assess_hookability(req.function, in);
+
+  if (me) {
+    for (const ScoreTerm& t : me->terms) {
+      if (t.points > 0) ex.better.push_back(t.reason);
+      if (t.points < 0) ex.worse.push_back(t.reason);
+    }
+  }
+  if (!ex.verified.empty()) ex.better.push_back("ops-table membership verified in kernel memory");
+  if (ex.ops.empty() && ex.prototype)
+    ex.worse.push_back("fits no ops-table member: not an implementation of an interface, so "
+                       "other protocols or filesystems take other paths");
+  if (!seen) ex.worse.push_back("not seen in the recordings: nothing shows it runs for this workload");
+  for (auto& ps : ex.sessions) {
+    if (ps.evidence.session_task_calls == 0)
+      ex.worse.push_back("in " + ps.evidence.session + " it runs only in interrupt context");
+    if (ps.callers.size() >= 8)
+      ex.worse.push_back("in " + ps.evidence.session + ", " + std::to_string(ps.callers.size()) +
+                         " callers: filter by pid/comm, or hook the caller on your path");
+  }
+  if (ex.hookability.clone)
+    ex.worse.push_back("a compiler clone: hook the original or a caller, whose ABI BTF describes");
+  return ex;
+}
+
+}  // namespace probeseek

@@ -1,0 +1,570 @@
+#include "probeseek/rank.h"
+
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace probeseek {
+
+std::vector<std::string> Candidate::reasons() const {
+  std::vector<std::string> out;
+  for (const ScoreTerm& t : terms) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%+.0f", t.points);
+    out.push_back(std::string(buf) + " " + t.reason);
+  }
+  return out;
+}
+
+namespace {
+
+std::string running_release() {
+  struct utsname u {};
+  if (uname(&u) != 0) return {};
+  return u.release;
+}
+
+}  // namespace
+
+Result<BtfChoice> choose_btf(Database& db, const std::vector<SessionSummary>& sessions,
+                             const std::optional<std::string>& btf_path,
+                             const std::string& live_btf_path) {
+  BtfChoice choice;
+  if (btf_path) {
+    auto btf = Btf::load(*btf_path);
+    if (!btf) {
+      Error e = btf.error();
+      e.kind = ErrorKind::kBadInput;
+      return tl::unexpected(e);
+    }
+    choice.btf = std::move(*btf);
+    choice.source = *btf_path;
+    return choice;
+  }
+  for (const SessionSummary& s : sessions) {
+    auto stored = load_session_btf(db, s.id);
+    if (!stored) return tl::unexpected(stored.error());
+    if (!*stored) continue;
+    auto btf = Btf::from_bytes((*stored)->bytes, (*stored)->source);
+    if (!btf) return tl::unexpected(btf.error());
+    choice.btf = std::move(*btf);
+    choice.source = (*stored)->source + " (stored with session " + s.name + ")";
+    return choice;
+  }
+  std::string here = running_release();
+  auto live = Btf::load(live_btf_path);
+  if (!live) {
+    choice.warnings.push_back(
+        "no BTF: " + live.error().message() +
+        "; prototypes, --arg and ops-table evidence are missing. Pass --btf FILE (the traced "
+        "kernel's /sys/kernel/btf/vmlinux) to import, rank or explain");
+    return choice;
+  }
+  choice.btf = std::move(*live);
+  choice.source = live_btf_path + " (this machine, " + here + ")";
+  for (const SessionSummary& s : sessions) {
+    if (s.kernel_release.empty())
+      choice.warnings.push_back("session " + s.name + " does not say which kernel it came from; "
+                                "using this machine's BTF (" + here +
+                                "): pass --btf FILE if it was recorded elsewhere");
+    else if (s.kernel_release != here)
+      choice.warnings.push_back("session " + s.name + " was recorded on " + s.kernel_release +
+                                ", this machine runs " + here +
+                                ": prototypes may differ; pass --btf FILE with that kernel's BTF "
+                                "(or import it with --btf)");
+  }
+  return choice;
+}
+
+namespace {
+
+Result<std::vector<SessionSummary>> resolve_sessions(Store& store,
+                                                     const std::vector<std::string>& names) {
+  auto all = store.sessions();
+  if (!all) return tl::unexpected(all.error());
+  if (all->empty())
+    return bad_input("the database holds no session", "",
+                     "import a recording first: probeseek import FILE");
+  if (names.empty()) return *all;
+  std::vector<SessionSummary> out;
+  for (const std::string& n : names) {
+    auto s = store.session(n);
+    if (!s) return tl::unexpected(s.error());
+    out.push_back(*s);
+  }
+  return out;
+}
+
+// Per-function evidence of one session, keyed by function name (same-name static functions
+// are summed: the recording cannot tell their calls apart by name).
+using EvidenceMap = std::unordered_map<std::string, SessionEvidence>;
+
+Status gather_session_wide(Database& db, const SessionSummary& s, EvidenceMap& out) {
+  auto st = db.prepare(
+      "SELECT f.name, fs.calls, fs.task_calls, fs.callers FROM function_stats fs "
+      "JOIN functions f ON f.id = fs.function_id WHERE fs.session_id = ?");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, s.id);
+  for (;;) {
+    auto row = st->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    SessionEvidence& e = out[st->text_at(0)];
+    e.session = s.name;
+    e.session_calls += st->int_at(1);
+    e.session_task_calls += st->int_at(2);
+    e.callers = std::max(e.callers, st->int_at(3));
+  }
+  auto sys = db.prepare(
+      "SELECT f.name, sf.name, fsys.task_calls, fsys.invocations, fsys.syscall_invocations, "
+      "fsys.min_depth_below FROM function_syscalls fsys "
+      "JOIN functions f ON f.id = fsys.function_id "
+      "JOIN functions sf ON sf.id = fsys.syscall_function_id WHERE fsys.session_id = ?");
+  if (!sys) return tl::unexpected(sys.error());
+  sys->bind(1, s.id);
+  for (;;) {
+    auto row = sys->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    SessionEvidence& e = out[sys->text_at(0)];
+    e.syscalls.push_back(sys->text_at(1));
+    // Reach through syscalls counts task-context calls only: a softirq that happened to run
+    // inside a syscall is not that syscall's work.
+    if (sys->int_at(2) > 0) {
+      e.roots += sys->int_at(3);
+      e.root_invocations += sys->int_at(4);
+      int d = static_cast<int>(sys->int_at(5));
+      e.min_depth_below = e.min_depth_below < 0 ? d : std::min(e.min_depth_below, d);
+    }
+  }
+  return {};
+}
+
+// Calls below any call of `under` (its own calls excluded), attributed to the outermost call
+// of `under` that contains them. One range scan per outermost call, aggregated here: a
+// call's descendants are its task's calls with ids in (id, end_id].
+Status gather_under(Database& db, const SessionSummary& s, const std::string& under,
+                    EvidenceMap& out, int64_t& root_invocations) {
+  auto roots = db.prepare(
+      "SELECT u.id, u.end_id, u.task_id, u.depth FROM functions uf "
+      "JOIN calls u ON u.function_id = uf.id WHERE uf.session_id = ? AND uf.name = ? ORDER BY u.id");
+  if (!roots) return tl::unexpected(roots.error());
+  roots->bind(1, s.id).bind(2, under);
+  struct Root {
+    int64_t id, end_id, task;
+    int depth;
+  };
+  std::vector<Root> outer;
+  root_invocations = 0;
+  for (;;) {
+    auto row = roots->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    ++root_invocations;
+    Root r{roots->int_at(0), roots->int_at(1), roots->int_at(2), static_cast<int>(roots->int_at(3))};
+    bool nested = false;
+    for (const Root& o : outer) nested |= o.task == r.task && r.id > o.id && r.id <= o.end_id;
+    if (!nested) outer.push_back(r);
+  }
+  if (outer.empty()) return {};
+  auto below = db.prepare(
+      "SELECT c.function_id, c.context, c.depth, p.function_id FROM calls c "
+      "LEFT JOIN calls p ON p.id = c.parent_id WHERE c.id > ? AND c.id <= ? AND c.task_id = ?");
+  if (!below) return tl::unexpected(below.error());
+  struct Acc {
+    int64_t calls = 0, task_calls = 0, roots = 0, last_root = -1;
+    int min_depth = -1;
+    std::unordered_set<int64_t> callers;
+  };
+  std::unordered_map<int64_t, Acc> by_function;
+  for (const Root& r : outer) {
+    below->reset();
+    below->bind(1, r.id).bind(2, r.end_id).bind(3, r.task);
+    for (;;) {
+      auto row = below->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      Acc& a = by_function[below->int_at(0)];
+      ++a.calls;
+      if (below->int_at(1) != 0) continue;  // interrupt work: counted, set aside
+      ++a.task_calls;
+      if (a.last_root != r.id) {
+        ++a.roots;
+        a.last_root = r.id;
+      }
+      int d = static_cast<int>(below->int_at(2)) - r.depth;
+      a.min_depth = a.min_depth < 0 ? d : std::min(a.min_depth, d);
+      if (!below->null_at(3)) a.callers.insert(below->int_at(3));
+    }
+  }
+  auto names = db.prepare("SELECT id, name FROM functions WHERE session_id = ?");
+  if (!names) return tl::unexpected(names.error());
+  names->bind(1, s.id);
+  for (;;) {
+    auto row = names->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    auto it = by_function.find(names->int_at(0));
+    if (it == by_function.end()) continue;
+    const Acc& a = it->second;
+    SessionEvidence& e = out[names->text_at(1)];
+    e.session = s.name;
+    e.calls += a.calls;
+    e.task_calls += a.task_calls;
+    e.interrupt_calls = e.calls - e.task_calls;
+    e.roots += a.roots;
+    e.root_invocations = root_invocations;
+    e.callers = std::max<int64_t>(e.callers, static_cast<int64_t>(a.callers.size()));
+    if (a.min_depth >= 0)
+      e.min_depth_below = e.min_depth_below < 0 ? a.min_depth : std::min(e.min_depth_below, a.min_depth);
+  }
+  return {};
+}
+
+// Hookability lookups backed by the sessions' symbol sets; warnings say what is missing.
+Result<std::unique_ptr<SymbolLookups>> open_symbols(Database& db,
+                                                    const std::vector<SessionSummary>& sessions,
+                                                    std::vector<std::string>& warnings) {
+  std::vector<int64_t> ids;
+  for (auto& s : sessions) ids.push_back(s.id);
+  auto lookups = SymbolLookups::open(db, ids);
+  if (!lookups) return lookups;
+  if (!(*lookups)->has_filter_functions())
+    warnings.push_back("no available_filter_functions for these sessions: traceability is "
+                       "unknown; import it with --filter-functions FILE");
+  if (!(*lookups)->has_kprobe_blacklist())
+    warnings.push_back("no kprobe blacklist for these sessions: import it with "
+                       "--kprobe-blacklist FILE (/sys/kernel/debug/kprobes/blacklist)");
+  if (!(*lookups)->has_kallsyms())
+    warnings.push_back("no kallsyms for these sessions: same-name statics, clones, exports and "
+                       "inlining cannot be checked; import with --kallsyms FILE");
+  return lookups;
+}
+
+HookabilityInputs hookability_inputs(SymbolLookups& symbols, const Btf* btf) {
+  HookabilityInputs in;
+  if (symbols.has_filter_functions())
+    in.traceable = [&symbols](std::string_view n) { return symbols.traceable(n); };
+  if (symbols.has_kprobe_blacklist())
+    in.blacklisted = [&symbols](std::string_view n) { return symbols.blacklisted(n); };
+  if (symbols.has_kallsyms())
+    in.kallsyms_count = [&symbols](std::string_view n) { return symbols.kallsyms_count(n); };
+  in.btf = btf;
+  return in;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string out;
+  for (auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+// "__x64_sys_connect" -> "connect"; "" for names that are not syscall entry points.
+std::string_view syscall_stem(std::string_view name) {
+  static constexpr std::string_view kPrefixes[] = {"__x64_sys_", "__ia32_compat_sys_",
+                                                   "__x32_compat_sys_", "__ia32_sys_",
+                                                   "__arm64_sys_", "__do_sys_", "__se_sys_"};
+  for (auto p : kPrefixes)
+    if (name.size() > p.size() && name.substr(0, p.size()) == p) return name.substr(p.size());
+  return {};
+}
+
+// Callers seen in task context, per callee name, over the sessions.
+Result<std::unordered_map<std::string, std::unordered_set<std::string>>> task_callers(
+    Database& db, const std::vector<SessionSummary>& sessions) {
+  std::unordered_map<std::string, std::unordered_set<std::string>> out;
+  for (auto& s : sessions) {
+    auto st = db.prepare(
+        "SELECT ce.name, cr.name FROM function_edges e JOIN functions ce ON ce.id = e.callee_id "
+        "JOIN functions cr ON cr.id = e.caller_id WHERE e.session_id = ? AND e.task_calls > 0");
+    if (!st) return tl::unexpected(st.error());
+    st->bind(1, s.id);
+    for (;;) {
+      auto row = st->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      out[st->text_at(0)].insert(st->text_at(1));
+    }
+  }
+  return out;
+}
+
+std::string fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, v == std::floor(v) ? "%.0f" : "%.1f", v);
+  return buf;
+}
+
+}  // namespace
+
+Result<RankResult> rank(Database& db, const RankRequest& request) {
+  Store store(db);
+  auto sessions = resolve_sessions(store, request.sessions);
+  if (!sessions) return tl::unexpected(sessions.error());
+  RankResult result;
+  for (auto& s : *sessions) result.sessions.push_back(s.name);
+
+  std::optional<TypeQuery> query;
+  if (request.arg) {
+    auto q = TypeQuery::parse(*request.arg);
+    if (!q) return tl::unexpected(q.error());
+    query = std::move(*q);
+  }
+  auto btf_choice = choose_btf(db, *sessions, request.btf_path, request.live_btf_path);
+  if (!btf_choice) return tl::unexpected(btf_choice.error());
+  const Btf* btf = btf_choice->btf ? &*btf_choice->btf : nullptr;
+  result.btf_source = btf_choice->source;
+  result.warnings = btf_choice->warnings;
+  if (query && !btf)
+    return fail(ErrorKind::kRuntime, "--arg needs BTF, and none could be loaded", "",
+                0, "pass --btf FILE with the traced kernel's BTF");
+  if (query && btf) {
+    if (auto s = btf->check(*query); !s) return tl::unexpected(s.error());
+  }
+  std::optional<OpsIndex> ops;
+  if (btf) ops = OpsIndex::build(*btf);
+
+  auto symbols = open_symbols(db, *sessions, result.warnings);
+  if (!symbols) return tl::unexpected(symbols.error());
+  HookabilityInputs hook_inputs = hookability_inputs(**symbols, btf);
+
+  // Evidence per session, per function name.
+  std::vector<EvidenceMap> evidence(sessions->size());
+  for (size_t i = 0; i < sessions->size(); ++i) {
+    const SessionSummary& s = (*sessions)[i];
+    EvidenceMap wide;
+    if (auto st = gather_session_wide(db, s, wide); !st) return tl::unexpected(st.error());
+    if (request.under.empty()) {
+      for (auto& [name, e] : wide) {
+        e.calls = e.session_calls;
+        e.task_calls = e.session_task_calls;
+        e.interrupt_calls = e.calls - e.task_calls;
+      }
+      evidence[i] = std::move(wide);
+    } else {
+      int64_t roots = 0;
+      EvidenceMap below;
+      if (auto st = gather_under(db, s, request.under, below, roots); !st)
+        return tl::unexpected(st.error());
+      if (roots == 0)
+        result.warnings.push_back("session " + s.name + " has no call of " + request.under);
+      for (auto& [name, e] : below) {
+        auto it = wide.find(name);
+        if (it != wide.end()) {
+          e.session_calls = it->second.session_calls;
+          e.session_task_calls = it->second.session_task_calls;
+          e.syscalls = it->second.syscalls;
+        }
+      }
+      evidence[i] = std::move(below);
+    }
+  }
+  if (!request.under.empty()) {
+    bool anywhere = false;
+    for (auto& e : evidence) anywhere |= !e.empty();
+    if (!anywhere) {
+      bool seen = false;
+      for (auto& s : *sessions) {
+        auto f = store.functions(s.id, request.under);
+        seen |= f.has_value();
+      }
+      if (!seen)
+        return bad_input("function '" + request.under + "' does not appear in the sessions",
+                         join(result.sessions), "list what was recorded with: probeseek functions");
+    }
+  }
+
+  std::optional<std::unordered_map<std::string, std::unordered_set<std::string>>> callers_map;
+  if (query) {
+    auto m = task_callers(db, *sessions);
+    if (!m) return tl::unexpected(m.error());
+    callers_map = std::move(*m);
+  }
+  const auto* callers_of = callers_map ? &*callers_map : nullptr;
+
+  // Candidates: functions seen (in scope) in any session, or in every session.
+  std::map<std::string, std::vector<const SessionEvidence*>> seen;
+  for (size_t i = 0; i < evidence.size(); ++i)
+    for (auto& [name, e] : evidence[i])
+      if (e.calls > 0) seen[name].push_back(&e);
+  const size_t session_count = sessions->size();
+
+  for (auto& [name, per_session] : seen) {
+    ++result.considered;
+    if (request.require_all && per_session.size() < session_count) {
+      ++result.excluded_by_coverage;
+      continue;
+    }
+    int64_t task_calls = 0, calls = 0, roots = 0;
+    for (auto* e : per_session) {
+      task_calls += e->task_calls;
+      calls += e->calls;
+      roots += e->roots;
+    }
+    if (task_calls == 0) {
+      // Interrupt work that happened to land inside the traced task: not its doing.
+      ++result.interrupt_only;
+      continue;
+    }
+    Candidate c;
+    c.function = name;
+    std::string_view base = strip_clone_suffix(name);
+    if (btf) c.prototype = btf->prototype(base);
+    if (!c.prototype) ++result.without_btf;
+    if (query) {
+      if (!c.prototype) {
+        ++result.excluded_by_arg;
+        continue;
+      }
+      c.arg_positions = btf->matching_params(*c.prototype, *query);
+      if (c.arg_positions.empty()) {
+        ++result.excluded_by_arg;
+        continue;
+      }
+      int pos = c.arg_positions.front();
+      const Parameter& p = c.prototype->params[static_cast<size_t>(pos)];
+      c.terms.push_back({pos == 0 ? 12.0 : 8.0,
+                         "argument " + std::to_string(pos) + " (" + p.type + (p.name.empty() ? "" : " " + p.name) +
+                             ") is " + query->text() +
+                             (pos == 0 ? ", the object the function acts on" : "")});
+    }
+    if (ops && c.prototype) {
+      c.ops = ops->fits(*btf, *c.prototype);
+      // Only fits whose name agrees as well as the best one count as evidence.
+      if (!c.ops.empty()) {
+        const OpsFit& best = c.ops.front();
+        double points = best.strength == "strong" ? 30 : best.strength == "medium" ? 15 : 3;
+        std::string what = best.is_union ? "union " : "struct ";
+        if (best.is_union) points /= 2;  // a union of hooks is a list of slots, not an ops table
+        c.terms.push_back({points, "fits " + what + best.struct_name + " member " + best.member +
+                                       " (" + best.strength + ": " + best.explanation + ")" +
+                                       (best.is_union ? "; a union, weaker than a struct of ops" : "")});
+      }
+    }
+    // Where it sits: close to the syscall (or --under) is where the operation starts and its
+    // arguments are the caller's; deep down are helpers of helpers.
+    int depth = -1;
+    for (auto* e : per_session)
+      if (e->min_depth_below >= 0) depth = depth < 0 ? e->min_depth_below : std::min(depth, e->min_depth_below);
+    if (depth >= 0) {
+      double points = std::clamp(8.0 - depth, -4.0, 6.0);
+      std::string from = request.under.empty() ? "its syscall entry" : request.under;
+      if (points != 0)
+        c.terms.push_back({points, std::to_string(depth) + " level" + (depth == 1 ? "" : "s") +
+                                       " below " + from +
+                                       (points > 0 ? ": near where the operation starts"
+                                                   : ": a helper deep inside the operation")});
+    }
+    // Generic helpers (locks, allocators) are reached from everywhere: poor hooks.
+    size_t syscalls = 0;
+    std::vector<std::string> syscall_names;
+    for (auto* e : per_session) {
+      for (auto& sname : e->syscalls)
+        if (std::find(syscall_names.begin(), syscall_names.end(), sname) == syscall_names.end())
+          syscall_names.push_back(sname);
+      syscalls = std::max(syscalls, e->syscalls.size());
+    }
+    if (syscalls == 1)
+      c.terms.push_back({12, "reached from one syscall only (" + join(syscall_names) + ")"});
+    else if (syscalls >= 2 && syscalls <= 3)
+      c.terms.push_back({6, "reached from " + std::to_string(syscalls) + " syscalls (" +
+                                join(syscall_names) + ")"});
+    else if (syscalls >= 10)
+      c.terms.push_back({-15, "reached from " + std::to_string(syscalls) +
+                                  " syscalls: a generic helper, it fires for unrelated work"});
+    if (!c.ops.empty()) {
+      // The syscall dispatches through an ops member of its own name (connect(2) ->
+      // ->connect): the function implementing that member is the operation itself.
+      std::vector<std::string> entries = syscall_names;
+      if (!request.under.empty()) entries = {request.under};
+      for (const std::string& entry : entries) {
+        std::string_view stem = syscall_stem(entry);
+        auto fit = std::find_if(c.ops.begin(), c.ops.end(), [&](const OpsFit& f) {
+          return !stem.empty() && f.member == stem && f.strength != "weak";
+        });
+        if (fit != c.ops.end()) {
+          c.terms.push_back({8, "implements ->" + fit->member + ", the ops member " + entry +
+                                    " dispatches to"});
+          break;
+        }
+      }
+    }
+    if (query && callers_of) {
+      // Every caller already receives the requested type: the object was visible one level
+      // up, and a hook there sees it first.
+      auto it = callers_of->find(name);
+      if (it != callers_of->end() && !it->second.empty()) {
+        std::vector<std::string> holders;
+        for (const std::string& caller : it->second) {
+          auto proto = btf->prototype(strip_clone_suffix(caller));
+          if (proto && !btf->matching_params(*proto, *query).empty()) holders.push_back(caller);
+        }
+        if (holders.size() == it->second.size())
+          c.terms.push_back({-6, "always called from functions that already receive " +
+                                     query->text() + " (" + join(holders) + ")"});
+      }
+    }
+    int64_t callers = 0;
+    for (auto* e : per_session) callers = std::max(callers, e->callers);
+    if (callers == 1)
+      c.terms.push_back({4, "one caller: a single path leads here"});
+    else if (callers >= 8)
+      c.terms.push_back({-8, std::to_string(callers) + " distinct callers: shared by many paths"});
+    if (!request.under.empty()) {
+      int64_t session_task = 0;
+      for (auto* e : per_session) session_task += e->session_task_calls;
+      double share = session_task > 0 ? static_cast<double>(task_calls) / session_task : 1.0;
+      if (share >= 0.9)
+        c.terms.push_back({8, fmt(share * 100) + "% of its calls are below " + request.under});
+      else if (share <= 0.25)
+        c.terms.push_back({-8, "only " + fmt(share * 100) + "% of its calls are below " +
+                                   request.under + ": it serves other paths too"});
+    }
+    if (roots > 0) {
+      double rate = static_cast<double>(task_calls) / static_cast<double>(roots);
+      std::string per = request.under.empty() ? "syscall invocation" : request.under + " call";
+      if (rate >= 0.5 && rate <= 1.5)
+        c.terms.push_back({10, "about once per " + per + " that reaches it"});
+      else if (rate <= 3)
+        c.terms.push_back({4, fmt(rate) + " calls per " + per + " that reaches it"});
+      else if (rate >= 10)
+        c.terms.push_back({-10, fmt(rate) + " calls per " + per + ": a helper called in a loop"});
+    }
+    if (session_count > 1) {
+      if (per_session.size() == session_count)
+        c.terms.push_back({10, "seen in all " + std::to_string(session_count) + " sessions"});
+      else
+        c.terms.push_back({-5.0 * static_cast<double>(session_count - per_session.size()),
+                           "missing from " + std::to_string(session_count - per_session.size()) +
+                               " of " + std::to_string(session_count) + " sessions"});
+    }
+    c.hookability = assess_hookability(name, hook_inputs);
+    if (!c.hookability.hookable)
+      c.terms.push_back({-50, "not hookable: " + c.hookability.reasons.front()});
+    else if (c.hookability.clone)
+      c.terms.push_back({-6, "a compiler clone: the ABI may differ from the BTF prototype"});
+    if (c.hookability.hookable && c.hookability.same_name_symbols > 1)
+      c.terms.push_back({-3, std::to_string(c.hookability.same_name_symbols) +
+                                 " static functions share the name"});
+    if (calls > task_calls)
+      c.terms.push_back({0, std::to_string(calls - task_calls) +
+                                " of its calls ran in interrupt context and were set aside"});
+    for (auto& t : c.terms) c.score += t.points;
+    for (auto* e : per_session) c.sessions.push_back(*e);
+    result.candidates.push_back(std::move(c));
+  }
+  std::stable_sort(result.candidates.begin(), result.candidates.end(),
+                   [](const Candidate& a, const Candidate& b) {
+                     if (a.score != b.score) return a.score > b.score;
+                     return a.function < b.function;
+                   });
+  if (request.limit > 0 && result.candidates.size() > request.limit)
+    result.candidates.resize(request.limit);
+  return result;
+}
+
+}  // namespace probeseek
