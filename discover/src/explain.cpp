@@ -122,6 +122,9 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
   rr.btf_path = req.btf_path;
   rr.live_btf_path = req.live_btf_path;
   rr.limit = 0;
+  rr.only_function = req.function;
+  rr.btf = choice->btf ? &*choice->btf : nullptr;
+  rr.ops = ops ? &*ops : nullptr;
   auto ranked = rank(db, rr);
   if (!ranked) return tl::unexpected(ranked.error());
   const Candidate* me = nullptr;

@@ -314,19 +314,28 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
     if (!q) return tl::unexpected(q.error());
     query = std::move(*q);
   }
-  auto btf_choice = choose_btf(db, *sessions, request.btf_path, request.live_btf_path);
-  if (!btf_choice) return tl::unexpected(btf_choice.error());
-  const Btf* btf = btf_choice->btf ? &*btf_choice->btf : nullptr;
-  result.btf_source = btf_choice->source;
-  result.warnings = btf_choice->warnings;
+  BtfChoice loaded;
+  const Btf* btf = request.btf;
+  if (!btf) {
+    auto btf_choice = choose_btf(db, *sessions, request.btf_path, request.live_btf_path);
+    if (!btf_choice) return tl::unexpected(btf_choice.error());
+    loaded = std::move(*btf_choice);
+    btf = loaded.btf ? &*loaded.btf : nullptr;
+    result.btf_source = loaded.source;
+    result.warnings = loaded.warnings;
+  }
   if (query && !btf)
     return fail(ErrorKind::kRuntime, "--arg needs BTF, and none could be loaded", "",
                 0, "pass --btf FILE with the traced kernel's BTF");
   if (query && btf) {
     if (auto s = btf->check(*query); !s) return tl::unexpected(s.error());
   }
-  std::optional<OpsIndex> ops;
-  if (btf) ops = OpsIndex::build(*btf);
+  std::optional<OpsIndex> built_ops;
+  const OpsIndex* ops = request.ops;
+  if (btf && !ops) {
+    built_ops = OpsIndex::build(*btf);
+    ops = &*built_ops;
+  }
 
   auto symbols = open_symbols(db, *sessions, result.warnings);
   if (!symbols) return tl::unexpected(symbols.error());
@@ -394,6 +403,7 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
   const size_t session_count = sessions->size();
 
   for (auto& [name, per_session] : seen) {
+    if (!request.only_function.empty() && name != request.only_function) continue;
     ++result.considered;
     if (request.require_all && per_session.size() < session_count) {
       ++result.excluded_by_coverage;
@@ -542,14 +552,6 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
                            "missing from " + std::to_string(session_count - per_session.size()) +
                                " of " + std::to_string(session_count) + " sessions"});
     }
-    c.hookability = assess_hookability(name, hook_inputs);
-    if (!c.hookability.hookable)
-      c.terms.push_back({-50, "not hookable: " + c.hookability.reasons.front()});
-    else if (c.hookability.clone)
-      c.terms.push_back({-6, "a compiler clone: the ABI may differ from the BTF prototype"});
-    if (c.hookability.hookable && c.hookability.same_name_symbols > 1)
-      c.terms.push_back({-3, std::to_string(c.hookability.same_name_symbols) +
-                                 " static functions share the name"});
     if (calls > task_calls)
       c.terms.push_back({0, std::to_string(calls - task_calls) +
                                 " of its calls ran in interrupt context and were set aside"});
@@ -557,13 +559,41 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
     for (auto* e : per_session) c.sessions.push_back(*e);
     result.candidates.push_back(std::move(c));
   }
-  std::stable_sort(result.candidates.begin(), result.candidates.end(),
-                   [](const Candidate& a, const Candidate& b) {
-                     if (a.score != b.score) return a.score > b.score;
-                     return a.function < b.function;
-                   });
-  if (request.limit > 0 && result.candidates.size() > request.limit)
-    result.candidates.resize(request.limit);
+  auto better = [](const Candidate& a, const Candidate& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.function < b.function;
+  };
+  std::stable_sort(result.candidates.begin(), result.candidates.end(), better);
+  // Hookability only lowers a score, and each verdict costs lookups: settle candidates best
+  // first until `limit` of them are final and no unsettled one can still beat the last.
+  auto& all = result.candidates;
+  size_t settled = 0;
+  const size_t want = request.limit > 0 ? request.limit : all.size();
+  while (settled < all.size()) {
+    Candidate& c = all[settled];
+    c.hookability = assess_hookability(c.function, hook_inputs);
+    double penalty = 0;
+    if (!c.hookability.hookable) {
+      c.terms.push_back({-50, "not hookable: " + c.hookability.reasons.front()});
+      penalty -= 50;
+    } else if (c.hookability.clone) {
+      c.terms.push_back({-6, "a compiler clone: the ABI may differ from the BTF prototype"});
+      penalty -= 6;
+    }
+    if (c.hookability.hookable && c.hookability.same_name_symbols > 1) {
+      c.terms.push_back({-3, std::to_string(c.hookability.same_name_symbols) +
+                                 " static functions share the name"});
+      penalty -= 3;
+    }
+    c.score += penalty;
+    ++settled;
+    // Re-sort the settled prefix; stop once it holds `want` candidates that beat every
+    // unsettled upper bound.
+    std::stable_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(settled), better);
+    if (settled >= want && settled < all.size() && better(all[want - 1], all[settled])) break;
+  }
+  all.resize(std::min(all.size(), settled));
+  if (all.size() > want) all.resize(want);
   return result;
 }
 

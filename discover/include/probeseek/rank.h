@@ -23,6 +23,10 @@ struct RankRequest {
   size_t limit = 20;
   std::optional<std::string> btf_path;  // --btf FILE; else the sessions' stored BTF, else live
   std::string live_btf_path = "/sys/kernel/btf/vmlinux";
+  // For explain: score this one function only, with BTF the caller already loaded.
+  std::string only_function;
+  const Btf* btf = nullptr;
+  const OpsIndex* ops = nullptr;
 };
 
 struct ScoreTerm {
