@@ -38,12 +38,10 @@ Result<std::vector<SessionSummary>> Store::sessions() {
   auto st = db_.prepare(std::string(kSessionColumns) + " ORDER BY id");
   if (!st) return tl::unexpected(st.error());
   std::vector<SessionSummary> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    out.push_back(session_from_row(*st));
-  }
+  if (auto done =
+          st->for_each_row([&](const Statement& row) { out.push_back(session_from_row(row)); });
+      !done)
+    return tl::unexpected(done.error());
   return out;
 }
 
@@ -74,13 +72,12 @@ Result<std::vector<SessionStat>> Store::session_stats(int64_t session_id) {
   if (!st) return tl::unexpected(st.error());
   st->bind(1, session_id);
   std::vector<SessionStat> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    out.push_back(SessionStat{st->text_at(0), st->int_at(1), st->int_at(2), st->text_at(3),
-                              st->text_at(4)});
-  }
+  if (auto done = st->for_each_row([&](const Statement& row) {
+        out.push_back(SessionStat{row.text_at(0), row.int_at(1), row.int_at(2), row.text_at(3),
+                                  row.text_at(4)});
+      });
+      !done)
+    return tl::unexpected(done.error());
   return out;
 }
 
@@ -114,21 +111,20 @@ Result<std::vector<Store::FunctionRow>> Store::functions(int64_t session_id,
   st->bind(1, session_id);
   if (!under.empty()) st->bind(2, under);
   std::vector<FunctionRow> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    FunctionRow r;
-    r.function = st->text_at(0);
-    r.address = static_cast<uint64_t>(st->int_at(1));
-    r.calls = st->int_at(2);
-    r.task_calls = st->int_at(3);
-    r.total_ns = st->int_at(4);
-    r.self_ns = st->int_at(5);
-    r.callers = st->int_at(6);
-    r.syscalls = st->text_at(7);
-    out.push_back(std::move(r));
-  }
+  if (auto done = st->for_each_row([&](const Statement& row) {
+        FunctionRow r;
+        r.function = row.text_at(0);
+        r.address = static_cast<uint64_t>(row.int_at(1));
+        r.calls = row.int_at(2);
+        r.task_calls = row.int_at(3);
+        r.total_ns = row.int_at(4);
+        r.self_ns = row.int_at(5);
+        r.callers = row.int_at(6);
+        r.syscalls = row.text_at(7);
+        out.push_back(std::move(r));
+      });
+      !done)
+    return tl::unexpected(done.error());
   if (!under.empty() && out.empty()) {
     auto seen = db_.prepare("SELECT 1 FROM functions WHERE session_id = ? AND name = ?");
     if (!seen) return tl::unexpected(seen.error());

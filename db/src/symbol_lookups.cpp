@@ -15,10 +15,18 @@ struct SymbolLookups::Impl {
 };
 
 SymbolLookups::~SymbolLookups() = default;
-bool SymbolLookups::has_kallsyms() const { return impl_->kallsyms_set != 0; }
-bool SymbolLookups::has_filter_functions() const { return impl_->filter_set != 0; }
-bool SymbolLookups::has_kprobe_blacklist() const { return impl_->blacklist_set != 0; }
-int64_t SymbolLookups::kallsyms_set() const { return impl_->kallsyms_set; }
+bool SymbolLookups::has_kallsyms() const {
+  return impl_->kallsyms_set != 0;
+}
+bool SymbolLookups::has_filter_functions() const {
+  return impl_->filter_set != 0;
+}
+bool SymbolLookups::has_kprobe_blacklist() const {
+  return impl_->blacklist_set != 0;
+}
+int64_t SymbolLookups::kallsyms_set() const {
+  return impl_->kallsyms_set;
+}
 
 Result<std::unique_ptr<SymbolLookups>> SymbolLookups::open(
     Database& db, const std::vector<int64_t>& session_ids) {
@@ -30,23 +38,22 @@ Result<std::unique_ptr<SymbolLookups>> SymbolLookups::open(
   if (ids.empty()) return out;
   auto sets = db.prepare(
       "SELECT ss.id, ss.kind, ss.compressed_text IS NOT NULL FROM symbol_sets ss "
-      "JOIN session_symbol_sets l ON l.set_id = ss.id WHERE l.session_id IN (" + ids +
-      ") ORDER BY ss.id DESC");
+      "JOIN session_symbol_sets l ON l.set_id = ss.id WHERE l.session_id IN (" +
+      ids + ") ORDER BY ss.id DESC");
   if (!sets) return tl::unexpected(sets.error());
-  for (;;) {
-    auto row = sets->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    std::string kind = sets->text_at(1);
-    bool packed = sets->int_at(2) != 0;
-    int64_t id = sets->int_at(0);
-    if (kind == "kallsyms" && (!m.kallsyms_set || (m.kallsyms_packed && !packed))) {
-      m.kallsyms_set = id;
-      m.kallsyms_packed = packed;
-    }
-    if (kind == "filter_functions" && !m.filter_set) m.filter_set = id;
-    if (kind == "kprobe_blacklist" && !m.blacklist_set) m.blacklist_set = id;
-  }
+  if (auto done = sets->for_each_row([&](const Statement& row) {
+        std::string kind = row.text_at(1);
+        bool packed = row.int_at(2) != 0;
+        int64_t id = row.int_at(0);
+        if (kind == "kallsyms" && (!m.kallsyms_set || (m.kallsyms_packed && !packed))) {
+          m.kallsyms_set = id;
+          m.kallsyms_packed = packed;
+        }
+        if (kind == "filter_functions" && !m.filter_set) m.filter_set = id;
+        if (kind == "kprobe_blacklist" && !m.blacklist_set) m.blacklist_set = id;
+      });
+      !done)
+    return tl::unexpected(done.error());
   auto prep = [&](Statement& into, const char* sql) -> Status {
     auto st = db.prepare(sql);
     if (!st) return tl::unexpected(st.error());
@@ -54,7 +61,9 @@ Result<std::unique_ptr<SymbolLookups>> SymbolLookups::open(
     return {};
   };
   if (m.kallsyms_set && !m.kallsyms_packed) {
-    if (auto s = prep(m.kallsyms_by_name, "SELECT address FROM kallsyms WHERE set_id = ? AND name = ?"); !s)
+    if (auto s =
+            prep(m.kallsyms_by_name, "SELECT address FROM kallsyms WHERE set_id = ? AND name = ?");
+        !s)
       return tl::unexpected(s.error());
   }
   if (m.kallsyms_set && m.kallsyms_packed) {
@@ -64,27 +73,26 @@ Result<std::unique_ptr<SymbolLookups>> SymbolLookups::open(
     // One pass, no copies: "ADDR TYPE NAME [MODULE]" lines, names viewed in place.
     std::string_view all(m.text);
     m.packed.reserve(all.size() / 40);
-    size_t pos = 0;
-    while (pos < all.size()) {
-      size_t nl = all.find('\n', pos);
-      if (nl == std::string_view::npos) nl = all.size();
-      std::string_view line = all.substr(pos, nl - pos);
-      pos = nl + 1;
+    for_each_line(all, [&](std::string_view line) {
       size_t a = line.find(' ');
-      if (a == std::string_view::npos) continue;
+      if (a == std::string_view::npos) return;
       size_t b = line.find(' ', a + 1);
-      if (b == std::string_view::npos) continue;
+      if (b == std::string_view::npos) return;
       size_t e = line.find_first_of(" \t", b + 1);
       std::string_view name = line.substr(b + 1, e == std::string_view::npos ? e : e - b - 1);
       m.packed.emplace(name, parse_hex(line.substr(0, a)).value_or(0));
-    }
+    });
   }
   if (m.filter_set) {
-    if (auto s = prep(m.filter_by_name, "SELECT 1 FROM filter_functions WHERE set_id = ? AND name = ?"); !s)
+    if (auto s =
+            prep(m.filter_by_name, "SELECT 1 FROM filter_functions WHERE set_id = ? AND name = ?");
+        !s)
       return tl::unexpected(s.error());
   }
   if (m.blacklist_set) {
-    if (auto s = prep(m.blacklist_by_name, "SELECT 1 FROM kprobe_blacklist WHERE set_id = ? AND name = ?"); !s)
+    if (auto s = prep(m.blacklist_by_name,
+                      "SELECT 1 FROM kprobe_blacklist WHERE set_id = ? AND name = ?");
+        !s)
       return tl::unexpected(s.error());
   }
   return out;

@@ -40,7 +40,7 @@ class Renderer {
   Renderer(std::vector<Node>& nodes, int max_depth) : nodes_(nodes), max_depth_(max_depth) {}
 
   uint64_t shape_of(uint32_t i) {
-    // Iterative post-order would be needed for pathological depth; kernel stacks stay < 200.
+    // Recursion depth is the call depth, which function_graph's bounded return stack caps.
     Node& n = nodes_[i];
     uint64_t h = std::hash<std::string_view>()(n.function) * 1099511628211ull + n.context;
     for (uint32_t c : n.children) h = (h ^ shape_of(c)) * 1099511628211ull + 0x9e3779b97f4a7c15ull;
@@ -65,7 +65,9 @@ class Renderer {
       return;
     }
     if (cut) {
-      out += line + "() { ... " + std::to_string(count(i) - 1) + " calls }" + note + "\n";
+      int64_t hidden = count(i) - 1;
+      out += line + "() { ... " + std::to_string(hidden) + (hidden == 1 ? " call }" : " calls }") +
+             note + "\n";
       return;
     }
     out += line + "() {" + note + "\n";

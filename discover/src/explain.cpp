@@ -16,23 +16,22 @@ std::string running_release() {
 
 Result<std::vector<Explanation::Neighbour>> neighbours(Database& db, int64_t session_id,
                                                        const std::string& function, bool callers) {
-  std::string sql = callers
-                        ? "SELECT o.name, SUM(e.calls) FROM function_edges e "
-                          "JOIN functions f ON f.id = e.callee_id JOIN functions o ON o.id = e.caller_id "
-                          "WHERE e.session_id = ? AND f.name = ? GROUP BY o.name ORDER BY 2 DESC, 1"
-                        : "SELECT o.name, SUM(e.calls) FROM function_edges e "
-                          "JOIN functions f ON f.id = e.caller_id JOIN functions o ON o.id = e.callee_id "
-                          "WHERE e.session_id = ? AND f.name = ? GROUP BY o.name ORDER BY 2 DESC, 1";
+  std::string sql =
+      callers ? "SELECT o.name, SUM(e.calls) FROM function_edges e "
+                "JOIN functions f ON f.id = e.callee_id JOIN functions o ON o.id = e.caller_id "
+                "WHERE e.session_id = ? AND f.name = ? GROUP BY o.name ORDER BY 2 DESC, 1"
+              : "SELECT o.name, SUM(e.calls) FROM function_edges e "
+                "JOIN functions f ON f.id = e.caller_id JOIN functions o ON o.id = e.callee_id "
+                "WHERE e.session_id = ? AND f.name = ? GROUP BY o.name ORDER BY 2 DESC, 1";
   auto st = db.prepare(sql);
   if (!st) return tl::unexpected(st.error());
   st->bind(1, session_id).bind(2, function);
   std::vector<Explanation::Neighbour> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    out.push_back({st->text_at(0), st->int_at(1)});
-  }
+  if (auto done = st->for_each_row([&](const Statement& row) {
+        out.push_back({row.text_at(0), row.int_at(1)});
+      });
+      !done)
+    return tl::unexpected(done.error());
   return out;
 }
 
@@ -63,8 +62,9 @@ std::vector<std::string> verify_membership(const ExplainRequest& req, const Btf&
   bool traced_here = !sessions.empty();
   for (auto& s : sessions) traced_here &= s.kernel_release == here;
   if (!traced_here) {
-    warnings.push_back("ops tables not verified: that needs the traced kernel's memory; run "
-                       "explain on the traced machine (it reads /proc/kcore) or pass --vmlinux FILE");
+    warnings.push_back(
+        "ops tables not verified: that needs the traced kernel's memory; run "
+        "explain on the traced machine (it reads /proc/kcore) or pass --vmlinux FILE");
     return out;
   }
   auto kcore = KcoreMemory::open(req.kcore_path);
@@ -141,16 +141,15 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
     stats->bind(1, s.id).bind(2, req.function);
     Explanation::PerSession ps;
     ps.evidence.session = s.name;
-    for (;;) {
-      auto row = stats->step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) break;
-      ps.evidence.session_calls += stats->int_at(0);
-      ps.evidence.session_task_calls += stats->int_at(1);
-      ps.softirq_calls += stats->int_at(2);
-      ps.hardirq_calls += stats->int_at(3);
-      ps.exception_calls += stats->int_at(4);
-    }
+    if (auto done = stats->for_each_row([&](const Statement& row) {
+          ps.evidence.session_calls += row.int_at(0);
+          ps.evidence.session_task_calls += row.int_at(1);
+          ps.softirq_calls += row.int_at(2);
+          ps.hardirq_calls += row.int_at(3);
+          ps.exception_calls += row.int_at(4);
+        });
+        !done)
+      return tl::unexpected(done.error());
     if (ps.evidence.session_calls == 0) continue;
     seen = true;
     ps.evidence.calls = ps.evidence.session_calls;
@@ -178,9 +177,12 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
   if (!symbols) return tl::unexpected(symbols.error());
   HookabilityInputs in;
   SymbolLookups& sym = **symbols;
-  if (sym.has_filter_functions()) in.traceable = [&](std::string_view n) { return sym.traceable(n); };
-  if (sym.has_kprobe_blacklist()) in.blacklisted = [&](std::string_view n) { return sym.blacklisted(n); };
-  if (sym.has_kallsyms()) in.kallsyms_count = [&](std::string_view n) { return sym.kallsyms_count(n); };
+  if (sym.has_filter_functions())
+    in.traceable = [&](std::string_view n) { return sym.traceable(n); };
+  if (sym.has_kprobe_blacklist())
+    in.blacklisted = [&](std::string_view n) { return sym.blacklisted(n); };
+  if (sym.has_kallsyms())
+    in.kallsyms_count = [&](std::string_view n) { return sym.kallsyms_count(n); };
   in.btf = choice->btf ? &*choice->btf : nullptr;
   ex.hookability = assess_hookability(req.function, in);
 
@@ -192,9 +194,11 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
   }
   if (!ex.verified.empty()) ex.better.push_back("ops-table membership verified in kernel memory");
   if (ex.ops.empty() && ex.prototype)
-    ex.worse.push_back("fits no ops-table member: not an implementation of an interface, so "
-                       "other protocols or filesystems take other paths");
-  if (!seen) ex.worse.push_back("not seen in the recordings: nothing shows it runs for this workload");
+    ex.worse.push_back(
+        "fits no ops-table member: not an implementation of an interface, so "
+        "other protocols or filesystems take other paths");
+  if (!seen)
+    ex.worse.push_back("not seen in the recordings: nothing shows it runs for this workload");
   for (auto& ps : ex.sessions) {
     if (ps.evidence.session_task_calls == 0)
       ex.worse.push_back("in " + ps.evidence.session + " it runs only in interrupt context");

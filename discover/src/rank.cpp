@@ -68,9 +68,10 @@ Result<BtfChoice> choose_btf(Database& db, const std::vector<SessionSummary>& se
   choice.source = live_btf_path + " (this machine, " + here + ")";
   for (const SessionSummary& s : sessions) {
     if (s.kernel_release.empty())
-      choice.warnings.push_back("session " + s.name + " does not say which kernel it came from; "
-                                "using this machine's BTF (" + here +
-                                "): pass --btf FILE if it was recorded elsewhere");
+      choice.warnings.push_back("session " + s.name +
+                                " does not say which kernel it came from; "
+                                "using this machine's BTF (" +
+                                here + "): pass --btf FILE if it was recorded elsewhere");
     else if (s.kernel_release != here)
       choice.warnings.push_back("session " + s.name + " was recorded on " + s.kernel_release +
                                 ", this machine runs " + here +
@@ -109,16 +110,15 @@ Status gather_session_wide(Database& db, const SessionSummary& s, EvidenceMap& o
       "JOIN functions f ON f.id = fs.function_id WHERE fs.session_id = ?");
   if (!st) return tl::unexpected(st.error());
   st->bind(1, s.id);
-  for (;;) {
-    auto row = st->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    SessionEvidence& e = out[st->text_at(0)];
-    e.session = s.name;
-    e.session_calls += st->int_at(1);
-    e.session_task_calls += st->int_at(2);
-    e.callers = std::max(e.callers, st->int_at(3));
-  }
+  if (auto done = st->for_each_row([&](const Statement& row) {
+        SessionEvidence& e = out[row.text_at(0)];
+        e.session = s.name;
+        e.session_calls += row.int_at(1);
+        e.session_task_calls += row.int_at(2);
+        e.callers = std::max(e.callers, row.int_at(3));
+      });
+      !done)
+    return tl::unexpected(done.error());
   auto sys = db.prepare(
       "SELECT f.name, sf.name, fsys.task_calls, fsys.invocations, fsys.syscall_invocations, "
       "fsys.min_depth_below FROM function_syscalls fsys "
@@ -126,21 +126,20 @@ Status gather_session_wide(Database& db, const SessionSummary& s, EvidenceMap& o
       "JOIN functions sf ON sf.id = fsys.syscall_function_id WHERE fsys.session_id = ?");
   if (!sys) return tl::unexpected(sys.error());
   sys->bind(1, s.id);
-  for (;;) {
-    auto row = sys->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    SessionEvidence& e = out[sys->text_at(0)];
-    e.syscalls.push_back(sys->text_at(1));
-    // Reach through syscalls counts task-context calls only: a softirq that happened to run
-    // inside a syscall is not that syscall's work.
-    if (sys->int_at(2) > 0) {
-      e.roots += sys->int_at(3);
-      e.root_invocations += sys->int_at(4);
-      int d = static_cast<int>(sys->int_at(5));
-      e.min_depth_below = e.min_depth_below < 0 ? d : std::min(e.min_depth_below, d);
-    }
-  }
+  if (auto done = sys->for_each_row([&](const Statement& row) {
+        SessionEvidence& e = out[row.text_at(0)];
+        e.syscalls.push_back(row.text_at(1));
+        // Reach through syscalls counts task-context calls only: a softirq that happened to run
+        // inside a syscall is not that syscall's work.
+        if (row.int_at(2) > 0) {
+          e.roots += row.int_at(3);
+          e.root_invocations += row.int_at(4);
+          int d = static_cast<int>(row.int_at(5));
+          e.min_depth_below = e.min_depth_below < 0 ? d : std::min(e.min_depth_below, d);
+        }
+      });
+      !done)
+    return tl::unexpected(done.error());
   return {};
 }
 
@@ -151,7 +150,8 @@ Status gather_under(Database& db, const SessionSummary& s, const std::string& un
                     EvidenceMap& out, int64_t& root_invocations) {
   auto roots = db.prepare(
       "SELECT u.id, u.end_id, u.task_id, u.depth FROM functions uf "
-      "JOIN calls u ON u.function_id = uf.id WHERE uf.session_id = ? AND uf.name = ? ORDER BY u.id");
+      "JOIN calls u ON u.function_id = uf.id WHERE uf.session_id = ? AND uf.name = ? ORDER BY "
+      "u.id");
   if (!roots) return tl::unexpected(roots.error());
   roots->bind(1, s.id).bind(2, under);
   struct Root {
@@ -160,16 +160,15 @@ Status gather_under(Database& db, const SessionSummary& s, const std::string& un
   };
   std::vector<Root> outer;
   root_invocations = 0;
-  for (;;) {
-    auto row = roots->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    ++root_invocations;
-    Root r{roots->int_at(0), roots->int_at(1), roots->int_at(2), static_cast<int>(roots->int_at(3))};
-    bool nested = false;
-    for (const Root& o : outer) nested |= o.task == r.task && r.id > o.id && r.id <= o.end_id;
-    if (!nested) outer.push_back(r);
-  }
+  if (auto done = roots->for_each_row([&](const Statement& row) {
+        ++root_invocations;
+        Root r{row.int_at(0), row.int_at(1), row.int_at(2), static_cast<int>(row.int_at(3))};
+        bool nested = false;
+        for (const Root& o : outer) nested |= o.task == r.task && r.id > o.id && r.id <= o.end_id;
+        if (!nested) outer.push_back(r);
+      });
+      !done)
+    return tl::unexpected(done.error());
   if (outer.empty()) return {};
   auto below = db.prepare(
       "SELECT c.function_id, c.context, c.depth, p.function_id FROM calls c "
@@ -184,44 +183,43 @@ Status gather_under(Database& db, const SessionSummary& s, const std::string& un
   for (const Root& r : outer) {
     below->reset();
     below->bind(1, r.id).bind(2, r.end_id).bind(3, r.task);
-    for (;;) {
-      auto row = below->step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) break;
-      Acc& a = by_function[below->int_at(0)];
-      ++a.calls;
-      if (below->int_at(1) != 0) continue;  // interrupt work: counted, set aside
-      ++a.task_calls;
-      if (a.last_root != r.id) {
-        ++a.roots;
-        a.last_root = r.id;
-      }
-      int d = static_cast<int>(below->int_at(2)) - r.depth;
-      a.min_depth = a.min_depth < 0 ? d : std::min(a.min_depth, d);
-      if (!below->null_at(3)) a.callers.insert(below->int_at(3));
-    }
+    if (auto done = below->for_each_row([&](const Statement& row) {
+          Acc& a = by_function[row.int_at(0)];
+          ++a.calls;
+          if (row.int_at(1) != 0) return;  // interrupt work: counted, set aside
+          ++a.task_calls;
+          if (a.last_root != r.id) {
+            ++a.roots;
+            a.last_root = r.id;
+          }
+          int d = static_cast<int>(row.int_at(2)) - r.depth;
+          a.min_depth = a.min_depth < 0 ? d : std::min(a.min_depth, d);
+          if (!row.null_at(3)) a.callers.insert(row.int_at(3));
+        });
+        !done)
+      return tl::unexpected(done.error());
   }
   auto names = db.prepare("SELECT id, name FROM functions WHERE session_id = ?");
   if (!names) return tl::unexpected(names.error());
   names->bind(1, s.id);
-  for (;;) {
-    auto row = names->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    auto it = by_function.find(names->int_at(0));
-    if (it == by_function.end()) continue;
-    const Acc& a = it->second;
-    SessionEvidence& e = out[names->text_at(1)];
-    e.session = s.name;
-    e.calls += a.calls;
-    e.task_calls += a.task_calls;
-    e.interrupt_calls = e.calls - e.task_calls;
-    e.roots += a.roots;
-    e.root_invocations = root_invocations;
-    e.callers = std::max<int64_t>(e.callers, static_cast<int64_t>(a.callers.size()));
-    if (a.min_depth >= 0)
-      e.min_depth_below = e.min_depth_below < 0 ? a.min_depth : std::min(e.min_depth_below, a.min_depth);
-  }
+  if (auto done = names->for_each_row([&](const Statement& row) {
+        auto it = by_function.find(row.int_at(0));
+        if (it == by_function.end()) return;
+        const Acc& a = it->second;
+        SessionEvidence& e = out[row.text_at(1)];
+        e.session = s.name;
+        e.calls += a.calls;
+        e.task_calls += a.task_calls;
+        e.interrupt_calls = e.calls - e.task_calls;
+        e.roots += a.roots;
+        e.root_invocations = root_invocations;
+        e.callers = std::max<int64_t>(e.callers, static_cast<int64_t>(a.callers.size()));
+        if (a.min_depth >= 0)
+          e.min_depth_below =
+              e.min_depth_below < 0 ? a.min_depth : std::min(e.min_depth_below, a.min_depth);
+      });
+      !done)
+    return tl::unexpected(done.error());
   return {};
 }
 
@@ -234,14 +232,17 @@ Result<std::unique_ptr<SymbolLookups>> open_symbols(Database& db,
   auto lookups = SymbolLookups::open(db, ids);
   if (!lookups) return lookups;
   if (!(*lookups)->has_filter_functions())
-    warnings.push_back("no available_filter_functions for these sessions: traceability is "
-                       "unknown; import it with --filter-functions FILE");
+    warnings.push_back(
+        "no available_filter_functions for these sessions: traceability is "
+        "unknown; import it with --filter-functions FILE");
   if (!(*lookups)->has_kprobe_blacklist())
-    warnings.push_back("no kprobe blacklist for these sessions: import it with "
-                       "--kprobe-blacklist FILE (/sys/kernel/debug/kprobes/blacklist)");
+    warnings.push_back(
+        "no kprobe blacklist for these sessions: import it with "
+        "--kprobe-blacklist FILE (/sys/kernel/debug/kprobes/blacklist)");
   if (!(*lookups)->has_kallsyms())
-    warnings.push_back("no kallsyms for these sessions: same-name statics, clones, exports and "
-                       "inlining cannot be checked; import with --kallsyms FILE");
+    warnings.push_back(
+        "no kallsyms for these sessions: same-name statics, clones, exports and "
+        "inlining cannot be checked; import with --kallsyms FILE");
   return lookups;
 }
 
@@ -265,9 +266,9 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
 
 // "__x64_sys_connect" -> "connect"; "" for names that are not syscall entry points.
 std::string_view syscall_stem(std::string_view name) {
-  static constexpr std::string_view kPrefixes[] = {"__x64_sys_", "__ia32_compat_sys_",
-                                                   "__x32_compat_sys_", "__ia32_sys_",
-                                                   "__arm64_sys_", "__do_sys_", "__se_sys_"};
+  static constexpr std::string_view kPrefixes[] = {
+      "__x64_sys_",   "__ia32_compat_sys_", "__x32_compat_sys_", "__ia32_sys_",
+      "__arm64_sys_", "__do_sys_",          "__se_sys_"};
   for (auto p : kPrefixes)
     if (name.size() > p.size() && name.substr(0, p.size()) == p) return name.substr(p.size());
   return {};
@@ -283,12 +284,10 @@ Result<std::unordered_map<std::string, std::unordered_set<std::string>>> task_ca
         "JOIN functions cr ON cr.id = e.caller_id WHERE e.session_id = ? AND e.task_calls > 0");
     if (!st) return tl::unexpected(st.error());
     st->bind(1, s.id);
-    for (;;) {
-      auto row = st->step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) break;
-      out[st->text_at(0)].insert(st->text_at(1));
-    }
+    if (auto done = st->for_each_row(
+            [&](const Statement& row) { out[row.text_at(0)].insert(row.text_at(1)); });
+        !done)
+      return tl::unexpected(done.error());
   }
   return out;
 }
@@ -325,8 +324,8 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
     result.warnings = loaded.warnings;
   }
   if (query && !btf)
-    return fail(ErrorKind::kRuntime, "--arg needs BTF, and none could be loaded", "",
-                0, "pass --btf FILE with the traced kernel's BTF");
+    return fail(ErrorKind::kRuntime, "--arg needs BTF, and none could be loaded", "", 0,
+                "pass --btf FILE with the traced kernel's BTF");
   if (query && btf) {
     if (auto s = btf->check(*query); !s) return tl::unexpected(s.error());
   }
@@ -438,8 +437,8 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
       int pos = c.arg_positions.front();
       const Parameter& p = c.prototype->params[static_cast<size_t>(pos)];
       c.terms.push_back({pos == 0 ? 12.0 : 8.0,
-                         "argument " + std::to_string(pos) + " (" + p.type + (p.name.empty() ? "" : " " + p.name) +
-                             ") is " + query->text() +
+                         "argument " + std::to_string(pos) + " (" + p.type +
+                             (p.name.empty() ? "" : " " + p.name) + ") is " + query->text() +
                              (pos == 0 ? ", the object the function acts on" : "")});
     }
     if (ops && c.prototype) {
@@ -450,16 +449,18 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
         double points = best.strength == "strong" ? 30 : best.strength == "medium" ? 15 : 3;
         std::string what = best.is_union ? "union " : "struct ";
         if (best.is_union) points /= 2;  // a union of hooks is a list of slots, not an ops table
-        c.terms.push_back({points, "fits " + what + best.struct_name + " member " + best.member +
-                                       " (" + best.strength + ": " + best.explanation + ")" +
-                                       (best.is_union ? "; a union, weaker than a struct of ops" : "")});
+        c.terms.push_back(
+            {points, "fits " + what + best.struct_name + " member " + best.member + " (" +
+                         best.strength + ": " + best.explanation + ")" +
+                         (best.is_union ? "; a union, weaker than a struct of ops" : "")});
       }
     }
     // Where it sits: close to the syscall (or --under) is where the operation starts and its
     // arguments are the caller's; deep down are helpers of helpers.
     int depth = -1;
     for (auto* e : per_session)
-      if (e->min_depth_below >= 0) depth = depth < 0 ? e->min_depth_below : std::min(depth, e->min_depth_below);
+      if (e->min_depth_below >= 0)
+        depth = depth < 0 ? e->min_depth_below : std::min(depth, e->min_depth_below);
     if (depth >= 0) {
       double points = std::clamp(8.0 - depth, -4.0, 6.0);
       std::string from = request.under.empty() ? "its syscall entry" : request.under;
@@ -497,8 +498,8 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
           return !stem.empty() && f.member == stem && f.strength != "weak";
         });
         if (fit != c.ops.end()) {
-          c.terms.push_back({8, "implements ->" + fit->member + ", the ops member " + entry +
-                                    " dispatches to"});
+          c.terms.push_back(
+              {8, "implements ->" + fit->member + ", the ops member " + entry + " dispatches to"});
           break;
         }
       }

@@ -9,18 +9,6 @@ namespace probeseek {
 
 namespace {
 
-// Splits text into lines without copying.
-template <typename Fn>
-void for_each_line(std::string_view text, Fn&& fn) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    fn(text.substr(pos, nl - pos));
-    pos = nl + 1;
-  }
-}
-
 std::string module_of(std::string_view token) {
   if (token.size() >= 2 && token.front() == '[' && token.back() == ']')
     return std::string(token.substr(1, token.size() - 2));

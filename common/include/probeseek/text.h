@@ -12,6 +12,17 @@
 namespace probeseek {
 
 std::string_view trim(std::string_view s);
+// Calls fn(line) for each line of text, without copying; the last line may lack a newline.
+template <typename Fn>
+void for_each_line(std::string_view text, Fn&& fn) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    fn(text.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+}
 std::vector<std::string_view> split_ws(std::string_view s);
 bool starts_with(std::string_view s, std::string_view prefix);
 std::optional<uint64_t> parse_hex(std::string_view s);

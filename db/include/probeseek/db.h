@@ -39,6 +39,16 @@ class Statement {
   // SQLITE_ROW -> true, SQLITE_DONE -> false; anything else -> error.
   Result<bool> step();
   Status run();  // step to completion and reset
+  // Steps through every row, calling fn(*this) for each; stops at the first error.
+  template <typename Fn>
+  Status for_each_row(Fn&& fn) {
+    for (;;) {
+      auto row = step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) return {};
+      fn(*this);
+    }
+  }
   void reset();
   int64_t int_at(int col) const { return sqlite3_column_int64(st_.get(), col); }
   double double_at(int col) const { return sqlite3_column_double(st_.get(), col); }
@@ -173,8 +183,8 @@ struct ImportRequest {
   SymbolInputs symbols;
 };
 struct ImportResult {
-  std::vector<std::string> sessions;        // names, in order
-  std::vector<std::string> warnings;        // lost events and the like, for main to print
+  std::vector<std::string> sessions;  // names, in order
+  std::vector<std::string> warnings;  // lost events and the like, for main to print
   std::vector<int64_t> symbol_set_ids;
 };
 Result<ImportResult> import_recordings(Database& db, const ImportRequest& request);
@@ -194,8 +204,8 @@ class SymbolLookups {
   bool has_kprobe_blacklist() const;
   int kallsyms_count(std::string_view name);  // symbols of that name
   std::vector<uint64_t> kallsyms_addresses(std::string_view name);
-  bool traceable(std::string_view name);      // in available_filter_functions
-  bool blacklisted(std::string_view name);    // in the kprobe blacklist
+  bool traceable(std::string_view name);    // in available_filter_functions
+  bool blacklisted(std::string_view name);  // in the kprobe blacklist
   int64_t kallsyms_set() const;
 
  private:
