@@ -16,5 +16,7 @@ int report(const Error& error);
 
 void register_import_commands(CLI::App& app, Context& ctx);
 void register_rank_commands(CLI::App& app, Context& ctx);
+void register_record_commands(CLI::App& app, Context& ctx);
+void register_probe_commands(CLI::App& app, Context& ctx);  // gen, attach, verify
 
 }  // namespace probeseek::cli

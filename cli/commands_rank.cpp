@@ -95,7 +95,13 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
                          {"ops", ops_json(c.ops)},
                          {"hookable", c.hookability.hookable},
                          {"hookability", hookability_json(c.hookability)},
-                         {"sessions", sessions}});
+                         {"sessions", sessions},
+                         {"verified", c.verified ? json{{"summary", c.verified->summary},
+                                                        {"command", c.verified->command},
+                                                        {"at", c.verified->at},
+                                                        {"fired", c.verified->events > 0},
+                                                        {"events", c.verified->events}}
+                                                  : json(nullptr)}});
         }
         std::cout << out.dump(2) << "\n";
         return {};

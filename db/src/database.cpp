@@ -88,7 +88,7 @@ Result<Database> Database::open(const std::string& path, Mode mode) {
                                         : "check the path and its directory's permissions");
   }
   sqlite3_busy_timeout(raw, 5000);
-  // A 64 MiB page cache keeps an import's B-tree pages in memory until commit.
+  // Up to 64 MiB of page cache for the read side (an import sets its own, small one).
   (void)db.exec("PRAGMA cache_size = -65536");
   // A corrupt or foreign file fails here, before anything is written to it.
   auto version = db.prepare("PRAGMA user_version");
@@ -100,18 +100,26 @@ Result<Database> Database::open(const std::string& path, Mode mode) {
   if (mode == Mode::kReadWrite) {
     if (user_version == 0) {
       // Refuse to add tables to someone else's SQLite database.
-      auto count = db.prepare("SELECT count(*) FROM sqlite_master WHERE name NOT IN "
-                              "(SELECT name FROM sqlite_master WHERE 0)");
-      if (!count) return tl::unexpected(count.error());
-      (void)count->step();
-      if (count->int_at(0) > 0)
-        return bad_input("not a probeseek database (it holds other tables)", path,
-                         "choose another file with --db");
-      // Larger pages: fewer B-tree splits for the append-only call rows.
+      {
+        auto count = db.prepare("SELECT count(*) FROM sqlite_master");
+        if (!count) return tl::unexpected(count.error());
+        (void)count->step();
+        bool foreign = count->int_at(0) > 0;
+        count->reset();  // no statement may be active when the page size is set
+        if (foreign)
+          return bad_input("not a probeseek database (it holds other tables)", path,
+                           "choose another file with --db");
+      }
+      // Before the first write. The schema in one transaction: one sync, not one per table.
+      // Larger pages: fewer B-tree levels and splits for the call rows.
       if (auto s = db.exec("PRAGMA page_size = 8192"); !s) return tl::unexpected(s.error());
-      if (auto s = db.exec(schema::kTables); !s) return tl::unexpected(s.error());
-      if (auto s = db.exec("PRAGMA user_version = " + std::to_string(schema::kVersion)); !s)
+      if (auto s = db.exec("BEGIN IMMEDIATE"); !s) return tl::unexpected(s.error());
+      if (auto s = db.exec(std::string(schema::kTables) + "PRAGMA user_version = " +
+                           std::to_string(schema::kVersion) + ";\nCOMMIT;");
+          !s) {
+        (void)db.exec("ROLLBACK");
         return tl::unexpected(s.error());
+      }
     } else if (user_version != schema::kVersion) {
       return bad_input("database schema version " + std::to_string(user_version) +
                            " is not the version this probeseek uses (" +

@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <ctime>
-#include <cstdlib>
 #include <optional>
 #include <unordered_map>
 
@@ -62,7 +61,100 @@ struct CallRow {
   bool present = false;  // in the reorder ring: holds a row not yet written
 };
 
-constexpr int kBoundColumns = 12;  // parameters of a calls row, besides id (session_id is literal)
+// The rows of a batch, as an eponymous virtual table: INSERT INTO calls SELECT ... FROM it
+// hands SQLite each value directly (sqlite3_result_int64), where binding parameters costs a
+// call with its checks per value and a copy per value per row.
+constexpr const char* kRowsTable = "probeseek_call_rows";
+
+struct RowsTable : sqlite3_vtab {
+  const std::vector<CallRow>* rows = nullptr;
+};
+struct RowsCursor : sqlite3_vtab_cursor {
+  const std::vector<CallRow>* rows = nullptr;
+  size_t at = 0;
+};
+
+int rows_connect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char**) {
+  int rc = sqlite3_declare_vtab(db,
+                                "CREATE TABLE x(parent_id, end_id, task_id, function_id, cpu, "
+                                "depth, entry_ns, duration_ns, self_ns, context, "
+                                "syscall_call_id, flags)");
+  if (rc != SQLITE_OK) return rc;
+  auto* table = new RowsTable();
+  table->rows = static_cast<const std::vector<CallRow>*>(aux);
+  *out = table;
+  return SQLITE_OK;
+}
+int rows_disconnect(sqlite3_vtab* table) {
+  delete static_cast<RowsTable*>(table);
+  return SQLITE_OK;
+}
+int rows_best_index(sqlite3_vtab*, sqlite3_index_info* info) {
+  info->estimatedCost = 1;
+  return SQLITE_OK;
+}
+int rows_open(sqlite3_vtab* table, sqlite3_vtab_cursor** out) {
+  auto* cursor = new RowsCursor();
+  cursor->rows = static_cast<RowsTable*>(table)->rows;
+  *out = cursor;
+  return SQLITE_OK;
+}
+int rows_close(sqlite3_vtab_cursor* cursor) {
+  delete static_cast<RowsCursor*>(cursor);
+  return SQLITE_OK;
+}
+int rows_filter(sqlite3_vtab_cursor* cursor, int, const char*, int, sqlite3_value**) {
+  static_cast<RowsCursor*>(cursor)->at = 0;
+  return SQLITE_OK;
+}
+int rows_next(sqlite3_vtab_cursor* cursor) {
+  ++static_cast<RowsCursor*>(cursor)->at;
+  return SQLITE_OK;
+}
+int rows_eof(sqlite3_vtab_cursor* cursor) {
+  auto* c = static_cast<RowsCursor*>(cursor);
+  return c->at >= c->rows->size();
+}
+int rows_column(sqlite3_vtab_cursor* cursor, sqlite3_context* ctx, int column) {
+  auto* c = static_cast<RowsCursor*>(cursor);
+  const CallRow& r = (*c->rows)[c->at];
+  auto id_or_null = [ctx](int64_t v) {
+    if (v != 0)
+      sqlite3_result_int64(ctx, v);
+    else
+      sqlite3_result_null(ctx);
+  };
+  switch (column) {
+    case 0: id_or_null(r.parent_id); break;
+    case 1: sqlite3_result_int64(ctx, r.end_id); break;
+    case 2: sqlite3_result_int64(ctx, r.task_id); break;
+    case 3: sqlite3_result_int64(ctx, r.function_id); break;
+    case 4: sqlite3_result_int64(ctx, r.cpu); break;
+    case 5: sqlite3_result_int64(ctx, r.depth); break;
+    case 6: sqlite3_result_int64(ctx, r.entry_ns); break;
+    case 7:
+    case 8:
+      if (r.duration_ns >= 0)
+        sqlite3_result_int64(ctx, column == 7 ? r.duration_ns : r.self_ns);
+      else
+        sqlite3_result_null(ctx);
+      break;
+    case 9: sqlite3_result_int64(ctx, r.context); break;
+    case 10: id_or_null(r.syscall_call_id); break;
+    default: sqlite3_result_int64(ctx, r.flags); break;
+  }
+  return SQLITE_OK;
+}
+int rows_rowid(sqlite3_vtab_cursor* cursor, sqlite3_int64* rowid) {
+  *rowid = static_cast<sqlite3_int64>(static_cast<RowsCursor*>(cursor)->at);
+  return SQLITE_OK;
+}
+
+// Eponymous-only (no xCreate): usable as "FROM probeseek_call_rows" without a schema entry.
+const sqlite3_module kRowsModule = {
+    0,         nullptr,    rows_connect, rows_best_index, rows_disconnect, rows_disconnect,
+    rows_open, rows_close, rows_filter, rows_next, rows_eof, rows_column, rows_rowid,
+};
 
 uint64_t pair_key(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << 32) | b; }
 
@@ -73,7 +165,7 @@ struct SessionWriter::Impl {
   int64_t task_base = 0;
   int64_t function_base = 0;
   Statement insert_call;        // one row
-  Statement insert_call_batch;  // kBatch rows
+  Statement insert_call_batch;  // the batch, from the row source
   Statement insert_task;
   Statement insert_function;
   Statement reparent;
@@ -116,7 +208,9 @@ struct SessionWriter::Impl {
   // out in id order; a call open longer than kRing later ids (a long syscall, a kernel
   // thread's loop) is passed over and inserted on its own when it exits. Memory: kRing rows.
   static constexpr uint64_t kRing = 1 << 14;
-  static inline int kBatch = getenv("PS_BATCH") ? atoi(getenv("PS_BATCH")) : 64;  // rows per multi-row INSERT
+  static constexpr size_t kBatch = 1024;  // rows per INSERT ... SELECT
+  static constexpr int kCacheKiB = 2048;   // SQLite page cache while importing
+  std::optional<int64_t> saved_cache_size;
   std::vector<CallRow> ring = std::vector<CallRow>(kRing);
   uint64_t next_in_order = 1;  // builder id of the next row to write in order
   std::vector<CallRow> batch;  // rows waiting for a multi-row INSERT
@@ -167,16 +261,10 @@ struct SessionWriter::Impl {
   // SQLite assigns exactly those ids (max(rowid) + 1) and appends without a uniqueness seek.
   void flush_batch() {
     if (batch.empty()) return;
-    if (batch.size() == static_cast<size_t>(kBatch)) {
-      for (int k = 0; k < kBatch; ++k)
-        bind_row(insert_call_batch.get(), 1 + k * kBoundColumns, batch[k], false);
-      run(insert_call_batch);
-      if (!error && sqlite3_last_insert_rowid(sqlite3_db_handle(insert_call_batch.get())) !=
-                        batch.back().id)
-        error = Error{ErrorKind::kRuntime, "calls were numbered out of step", "", 0, {}};
-    } else {
-      for (const CallRow& r : batch) insert_explicit(r);
-    }
+    run(insert_call_batch);
+    if (!error &&
+        sqlite3_last_insert_rowid(sqlite3_db_handle(insert_call_batch.get())) != batch.back().id)
+      error = Error{ErrorKind::kRuntime, "calls were numbered out of step", "", 0, {}};
     batch.clear();
   }
 
@@ -184,7 +272,7 @@ struct SessionWriter::Impl {
     if (r.id == max_written + 1) {
       batch.push_back(r);
       max_written = r.id;
-      if (batch.size() == static_cast<size_t>(kBatch)) flush_batch();
+      if (batch.size() == kBatch) flush_batch();
       return;
     }
     flush_batch();
@@ -248,7 +336,12 @@ static int64_t max_id(Database& db, const char* table) {
 Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const Options& options) {
   std::unique_ptr<SessionWriter> w(new SessionWriter(db));
   w->impl_ = std::make_unique<Impl>();
-  if (const char* c = getenv("PS_CACHE")) (void)db.exec(std::string("PRAGMA cache_size = ") + c);
+  // A small page cache: SQLite writes the transaction's pages out as it goes (new pages need
+  // no journal), so memory does not grow with the recording; CREATE INDEX's sorter spills to
+  // temporary files past the same size. Restored by the destructor.
+  if (auto size = db.prepare("PRAGMA cache_size"); size && size->step().value_or(false))
+    w->impl_->saved_cache_size = size->int_at(0);
+  (void)db.exec("PRAGMA cache_size = -" + std::to_string(Impl::kCacheKiB));
   if (auto s = db.exec("BEGIN IMMEDIATE"); !s) return tl::unexpected(s.error());
   // From here on, the destructor rolls back unless commit() ran.
   auto existing = db.prepare("SELECT id, source FROM sessions WHERE name = ?");
@@ -303,15 +396,16 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
                      "flags) VALUES(?," + session + ",?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
       !s)
     return tl::unexpected(s.error());
-  {
-    // Rows of a batch get their ids from SQLite (see Impl::flush_batch).
-    std::string sql =
-        "INSERT INTO calls(session_id, parent_id, end_id, task_id, function_id, cpu, depth, "
-        "entry_ns, duration_ns, self_ns, context, syscall_call_id, flags) VALUES";
-    std::string row = "(" + session + ",?,?,?,?,?,?,?,?,?,?,?,?)";
-    for (int k = 0; k < Impl::kBatch; ++k) sql += (k ? "," : "") + row;
-    if (auto s = prep(m.insert_call_batch, sql.c_str()); !s) return tl::unexpected(s.error());
-  }
+  // Rows of a batch get their ids from SQLite (see Impl::flush_batch).
+  if (int rc = sqlite3_create_module_v2(db.raw(), kRowsTable, &kRowsModule, &m.batch, nullptr);
+      rc != SQLITE_OK)
+    return tl::unexpected(db.error("cannot register the row source"));
+  if (auto s = prep(m.insert_call_batch,
+                    ("INSERT INTO calls(session_id, parent_id, end_id, task_id, function_id, cpu, "
+                     "depth, entry_ns, duration_ns, self_ns, context, syscall_call_id, flags) "
+                     "SELECT " + session + ", * FROM " + kRowsTable).c_str());
+      !s)
+    return tl::unexpected(s.error());
   if (auto s = prep(m.insert_task,
                     "INSERT INTO tasks(id, session_id, pid, idle_cpu, comm) VALUES(?,?,?,?,?)");
       !s)
@@ -329,11 +423,17 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
 SessionWriter::SessionWriter(Database& db) : db_(db) {}
 
 SessionWriter::~SessionWriter() {
-  if (!committed_) {
-    // Finalize statements before rolling back so the rollback is not blocked.
-    impl_.reset();
-    (void)db_.exec("ROLLBACK");
+  // Finalize statements before rolling back so the rollback is not blocked, and unregister
+  // the row source before the rows it points at go.
+  std::optional<int64_t> cache_size;
+  if (impl_) {
+    impl_->insert_call_batch = Statement();
+    sqlite3_create_module_v2(db_.raw(), kRowsTable, nullptr, nullptr, nullptr);
+    cache_size = impl_->saved_cache_size;
   }
+  impl_.reset();
+  if (!committed_) (void)db_.exec("ROLLBACK");
+  if (cache_size) (void)db_.exec("PRAGMA cache_size = " + std::to_string(*cache_size));
 }
 
 void SessionWriter::on_function(uint32_t id, std::string_view name, uint64_t address) {

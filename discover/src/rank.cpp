@@ -298,6 +298,35 @@ std::string fmt(double v) {
   return buf;
 }
 
+// Live checks stored by 'probeseek verify' (its own table, absent until it first ran): the
+// latest for each candidate on these sessions, as a 0-point term. They confirm, not score.
+Status add_verifications(Database& db, const std::vector<SessionSummary>& sessions,
+                         std::vector<Candidate>& candidates) {
+  auto exists = db.prepare(
+      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'verifications'");
+  if (!exists) return tl::unexpected(exists.error());
+  auto found = exists->step();
+  if (!found) return tl::unexpected(found.error());
+  if (!*found || sessions.empty()) return {};
+  std::string ids;
+  for (const SessionSummary& s : sessions) ids += (ids.empty() ? "" : ",") + std::to_string(s.id);
+  auto st = db.prepare("SELECT summary, command, verified_at, events FROM verifications "
+                       "WHERE function = ? AND session_id IN (" + ids + ") AND attached = 1 "
+                       "ORDER BY id DESC LIMIT 1");
+  if (!st) return tl::unexpected(st.error());
+  for (Candidate& c : candidates) {
+    st->reset();
+    st->bind(1, c.function);
+    auto row = st->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) continue;
+    c.verified = Candidate::Verified{st->text_at(0), st->text_at(1), st->text_at(2), st->int_at(3)};
+    c.terms.push_back({0, "verified live " + c.verified->at + ": " + c.verified->summary +
+                              " under `" + c.verified->command + "`"});
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<RankResult> rank(Database& db, const RankRequest& request) {
@@ -595,6 +624,7 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
   }
   all.resize(std::min(all.size(), settled));
   if (all.size() > want) all.resize(want);
+  if (auto s = add_verifications(db, *sessions, all); !s) return tl::unexpected(s.error());
   return result;
 }
 

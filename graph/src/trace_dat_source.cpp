@@ -1,14 +1,28 @@
-// Reads a trace-cmd trace.dat with libtracecmd. tracecmd_iterate_events() merges the per-CPU
-// buffers by timestamp, which the per-task builder needs: a task's exit can land on another
-// CPU than its entry.
+// Reads a trace-cmd trace.dat. libtracecmd parses the headers (event formats, kallsyms,
+// saved command lines); the per-CPU ring-buffer pages of a version 7 file are streamed here,
+// one compressed chunk per CPU at a time, and merged by timestamp, which the per-task builder
+// needs: a task's exit can land on another CPU than its entry. (libtracecmd 3.1 keeps every
+// decompressed chunk until the file is closed, so its memory grows with the trace; and its
+// per-record allocations cost more than the decoding.) Anything this reader does not know --
+// version 6 files, latency buffers, timestamp offsets or conversions, other compressions --
+// goes through libtracecmd's own reader, as do files whose first records disagree with it.
 #include <event-parse.h>
+#include <fcntl.h>
+extern "C" {
+#include <kbuffer.h>  // a C header without extern "C"
+}
 #include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "probeseek/graph.h"
 #include "probeseek/text.h"
@@ -25,25 +39,64 @@ struct TracecmdClose {
 };
 using TracecmdInput = std::unique_ptr<tracecmd_input, TracecmdClose>;
 
+// Where a field sits in a record, read without libtraceevent's per-call lookups (same
+// result as tep_read_number_field: 1, 2, 4 or 8 bytes in the file's byte order, else 0).
+struct FieldAt {
+  int offset = -1;
+  int size = 0;
+  bool present() const { return offset >= 0; }
+};
+
+FieldAt field_at(const tep_format_field* field) {
+  return field ? FieldAt{field->offset, field->size} : FieldAt{};
+}
+
 struct Fields {
   tep_event* entry = nullptr;
   tep_event* exit = nullptr;
-  tep_format_field* entry_func = nullptr;
-  tep_format_field* entry_depth = nullptr;
-  tep_format_field* exit_func = nullptr;
-  tep_format_field* exit_depth = nullptr;
-  tep_format_field* exit_calltime = nullptr;
-  tep_format_field* exit_rettime = nullptr;
+  FieldAt type, pid, flags;  // common fields
+  FieldAt entry_func, entry_depth, exit_func, exit_depth, exit_calltime, exit_rettime;
 };
 
 struct ReadState {
   tep_handle* tep;  // owned by the tracecmd handle
   Fields f;
+  bool swap = false;  // the file's byte order is not the host's
   CallTreeBuilder* builder;
   std::unordered_map<uint64_t, std::string> names;  // address -> resolved name, cached
-  std::string scratch;
-  bool failed = false;
+  std::unordered_map<int, std::string_view> comms;  // pid -> saved command line, cached
+  int last_pid = -1;
+  std::string_view last_comm;
 };
+
+uint64_t read_number(const ReadState& s, const void* data, FieldAt f) {
+  const auto* p = static_cast<const unsigned char*>(data) + f.offset;
+  switch (f.size) {
+    case 1:
+      return *p;
+    case 2: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return s.swap ? __builtin_bswap16(v) : v;
+    }
+    case 4: {
+      uint32_t v;
+      std::memcpy(&v, p, 4);
+      return s.swap ? __builtin_bswap32(v) : v;
+    }
+    case 8: {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      return s.swap ? __builtin_bswap64(v) : v;
+    }
+    default:
+      return 0;
+  }
+}
+
+uint64_t read_field(const ReadState& s, FieldAt f, const tep_record* record) {
+  return f.present() ? read_number(s, record->data, f) : 0;
+}
 
 std::string_view function_name(ReadState& s, uint64_t address) {
   auto it = s.names.find(address);
@@ -66,28 +119,32 @@ std::string_view function_name(ReadState& s, uint64_t address) {
   return s.names.emplace(address, std::move(name)).first->second;
 }
 
-uint64_t read_field(tep_format_field* field, tep_record* record) {
-  unsigned long long v = 0;
-  if (field) tep_read_number_field(field, record->data, &v);
-  return v;
+// The saved command line of a pid (tep_data_comm_from_pid's answer, which never changes).
+std::string_view comm_of(ReadState& s, int pid) {
+  if (pid == s.last_pid) return s.last_comm;
+  auto it = s.comms.find(pid);
+  if (it == s.comms.end()) it = s.comms.emplace(pid, tep_data_comm_from_pid(s.tep, pid)).first;
+  s.last_pid = pid;
+  s.last_comm = it->second;
+  return it->second;
 }
 
 int on_record(tep_record* record, int cpu, void* data) {
   auto& s = *static_cast<ReadState*>(data);
   if (record->missed_events != 0) s.builder->lost_events(cpu, record->missed_events);
-  int type = tep_data_type(s.tep, record);
-  bool is_entry = s.f.entry && type == s.f.entry->id;
-  bool is_exit = s.f.exit && type == s.f.exit->id;
+  int type = static_cast<int>(read_field(s, s.f.type, record));
+  bool is_entry = type == s.f.entry->id;
+  bool is_exit = type == s.f.exit->id;
   if (!is_entry && !is_exit) {
     s.builder->note_other_event();
     return 0;
   }
   GraphEvent e;
   e.cpu = cpu;
-  e.pid = tep_data_pid(s.tep, record);
-  e.comm = tep_data_comm_from_pid(s.tep, e.pid);
+  e.pid = static_cast<int>(read_field(s, s.f.pid, record));
+  e.comm = comm_of(s, e.pid);
   e.timestamp_ns = record->ts;
-  int flags = tep_data_flags(s.tep, record);
+  int flags = s.f.flags.present() ? static_cast<int>(read_number(s, record->data, s.f.flags)) : -1;
   if (flags >= 0) {
     if (flags & kTraceFlagNmi)
       e.flags_context = CallContext::kNmi;
@@ -100,14 +157,14 @@ int on_record(tep_record* record, int cpu, void* data) {
   }
   if (is_entry) {
     e.kind = GraphEvent::Kind::kEntry;
-    e.function_address = read_field(s.f.entry_func, record);
-    e.depth = static_cast<int>(read_field(s.f.entry_depth, record));
+    e.function_address = read_field(s, s.f.entry_func, record);
+    e.depth = static_cast<int>(read_field(s, s.f.entry_depth, record));
   } else {
     e.kind = GraphEvent::Kind::kExit;
-    e.function_address = read_field(s.f.exit_func, record);
-    e.depth = static_cast<int>(read_field(s.f.exit_depth, record));
-    uint64_t calltime = read_field(s.f.exit_calltime, record);
-    uint64_t rettime = read_field(s.f.exit_rettime, record);
+    e.function_address = read_field(s, s.f.exit_func, record);
+    e.depth = static_cast<int>(read_field(s, s.f.exit_depth, record));
+    uint64_t calltime = read_field(s, s.f.exit_calltime, record);
+    uint64_t rettime = read_field(s, s.f.exit_rettime, record);
     if (rettime >= calltime && calltime != 0) {
       e.calltime_ns = calltime;
       e.duration_ns = rettime - calltime;
@@ -117,6 +174,546 @@ int on_record(tep_record* record, int cpu, void* data) {
   e.function = function_name(s, e.function_address);
   s.builder->add(e);
   return 0;
+}
+
+// ---- The per-CPU data of a version 7 trace.dat, streamed (see the comment at the top) ----
+
+// Option and section ids of the version 7 format (trace-cmd.dat.v7(5)).
+enum : uint16_t {
+  kOptionDone = 0,
+  kOptionDate = 1,
+  kOptionCpuStat = 2,
+  kOptionBuffer = 3,
+  kOptionUname = 5,
+  kOptionOffset = 7,
+  kOptionTimeShift = 12,
+  kOptionTsc2Nsec = 14,
+  kOptionHeaderInfo = 16,
+  kOptionFtraceEvents = 17,
+  kOptionKallsyms = 19,
+  kOptionCmdlines = 21,
+  kOptionBufferText = 22,
+};
+constexpr uint16_t kSectionCompressed = 1;
+
+class DatFile {
+ public:
+  explicit DatFile(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    struct stat st {};
+    if (fd_ >= 0 && ::fstat(fd_, &st) == 0) size_ = static_cast<uint64_t>(st.st_size);
+  }
+  ~DatFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  DatFile(const DatFile&) = delete;
+  DatFile& operator=(const DatFile&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  uint64_t size() const { return size_; }
+  bool read(uint64_t offset, void* into, uint64_t n) const {
+    if (offset > size_ || n > size_ - offset) return false;
+    auto* p = static_cast<char*>(into);
+    while (n > 0) {
+      ssize_t r = ::pread(fd_, p, n, static_cast<off_t>(offset));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return false;
+      p += r;
+      n -= static_cast<uint64_t>(r);
+      offset += static_cast<uint64_t>(r);
+    }
+    return true;
+  }
+  bool big_endian = false;
+  template <typename T>
+  T number(const void* p) const {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    bool swap = big_endian != (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__);
+    if (swap) {
+      if constexpr (sizeof(T) == 2) v = __builtin_bswap16(v);
+      if constexpr (sizeof(T) == 4) v = __builtin_bswap32(v);
+      if constexpr (sizeof(T) == 8) v = __builtin_bswap64(v);
+    }
+    return v;
+  }
+  template <typename T>
+  bool read_number(uint64_t offset, T* v) const {
+    unsigned char buf[sizeof(T)];
+    if (!read(offset, buf, sizeof buf)) return false;
+    *v = number<T>(buf);
+    return true;
+  }
+
+ private:
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
+// Decompresses trace-cmd's blocks: zstd or zlib frames, as trace-cmd writes them.
+class Decompressor {
+ public:
+  explicit Decompressor(std::string name) : name_(std::move(name)) {
+    if (name_ == "zstd") zstd_ = ZSTD_createDCtx();
+  }
+  ~Decompressor() {
+    if (zstd_) ZSTD_freeDCtx(zstd_);
+  }
+  Decompressor(const Decompressor&) = delete;
+  Decompressor& operator=(const Decompressor&) = delete;
+  bool supported() const { return zstd_ != nullptr || name_ == "zlib"; }
+  bool run(const std::vector<char>& in, std::vector<char>& out) const {
+    if (zstd_) {
+      size_t n = ZSTD_decompressDCtx(zstd_, out.data(), out.size(), in.data(), in.size());
+      return !ZSTD_isError(n) && n == out.size();
+    }
+    uLongf n = out.size();
+    return uncompress(reinterpret_cast<Bytef*>(out.data()), &n,
+                      reinterpret_cast<const Bytef*>(in.data()), in.size()) == Z_OK &&
+           n == out.size();
+  }
+
+ private:
+  std::string name_;
+  ZSTD_DCtx* zstd_ = nullptr;
+};
+
+struct CpuRegion {
+  uint64_t offset = 0;  // in the file
+  uint64_t size = 0;    // bytes in the file (compressed: the chunks, after their count)
+};
+
+struct TepFree {
+  void operator()(tep_handle* tep) const { tep_free(tep); }
+};
+
+// What the reader needs of a version 7 file, read without libtracecmd.
+struct DatMeta {
+  std::unique_ptr<tep_handle, TepFree> tep;  // ftrace event formats, kallsyms, command lines
+  uint32_t page_size = 0;
+  std::string compression;      // "none", "zstd", "zlib"
+  bool compressed = false;      // the flyrecord section is compressed in chunks
+  std::vector<CpuRegion> cpus;  // in the order libtracecmd numbers them
+  std::string uname;
+  std::string cpustats;         // the CPUSTAT options, one after the other, as libtracecmd keeps them
+};
+
+// Reads a NUL-terminated string at `pos` of `buf`; nullopt past the end.
+std::optional<std::string> string_at(const std::vector<char>& buf, size_t& pos) {
+  size_t end = pos;
+  while (end < buf.size() && buf[end] != '\0') ++end;
+  if (end >= buf.size()) return std::nullopt;
+  std::string out(buf.data() + pos, end - pos);
+  pos = end + 1;
+  return out;
+}
+
+// A section's content (decompressed), checking its id; nullopt when anything is off.
+std::optional<std::vector<char>> read_section(const DatFile& f, const Decompressor& z,
+                                              uint64_t at, uint16_t id) {
+  unsigned char sh[16];
+  if (!f.read(at, sh, sizeof sh)) return std::nullopt;
+  uint16_t sid = f.number<uint16_t>(sh), flags = f.number<uint16_t>(sh + 2);
+  uint64_t size = f.number<uint64_t>(sh + 8);
+  if (sid != id || size > f.size()) return std::nullopt;
+  std::vector<char> data;
+  if (flags & kSectionCompressed) {
+    uint32_t zsize, rsize;
+    if (!z.supported() || !f.read_number(at + 16, &zsize) || !f.read_number(at + 20, &rsize) ||
+        zsize > f.size() || rsize > (1u << 30))
+      return std::nullopt;
+    std::vector<char> in(zsize);
+    data.resize(rsize);
+    if (!f.read(at + 24, in.data(), zsize) || !z.run(in, data)) return std::nullopt;
+  } else {
+    data.resize(size);
+    if (!f.read(at + 16, data.data(), size)) return std::nullopt;
+  }
+  return data;
+}
+
+// Registers the functions of a kallsyms text with the tep exactly as tep_parse_kallsyms()
+// does, in the same order (so its function map, ties included, is the same), without its
+// sscanf per line. Lines in another shape than "ADDR TYPE NAME[\t[MODULE]]" go to
+// tep_parse_kallsyms() itself, whole.
+void register_kallsyms(tep_handle* tep, std::string text) {
+  struct Line {
+    uint64_t address;
+    size_t name, name_end, module, module_end;  // module == 0: none
+    char type;
+  };
+  std::vector<Line> lines;
+  lines.reserve(text.size() / 40);
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
+  bool simple = text.find('\0') == std::string::npos;
+  for (size_t pos = 0; simple && pos < text.size();) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    if (end == pos) {  // strtok_r skips empty lines
+      pos = end + 1;
+      continue;
+    }
+    Line l{};
+    size_t i = pos;
+    int digits = 0;
+    for (int d; i < end && digits < 16 && (d = hex(text[i])) >= 0; ++i, ++digits)
+      l.address = (l.address << 4) | static_cast<uint64_t>(d);
+    // "ADDR T NAME": one space each side of the type, a name without spaces.
+    if (digits == 0 || i + 3 > end || text[i] != ' ' || space(text[i + 1]) || text[i + 2] != ' ' ||
+        space(text[i + 3])) {
+      simple = false;
+      break;
+    }
+    l.type = text[i + 1];
+    l.name = i + 3;
+    i = l.name;
+    while (i < end && !space(text[i])) ++i;
+    l.name_end = i;
+    if (i < end) {  // "\t[MODULE]" and nothing else
+      if (text[i] != '\t' || i + 3 > end || text[i + 1] != '[') {
+        simple = false;
+        break;
+      }
+      l.module = i + 2;
+      i = l.module;
+      while (i < end && !space(text[i])) ++i;
+      l.module_end = i;
+      if (i != end || text[i - 1] != ']' || l.module_end - 1 <= l.module) {
+        simple = false;
+        break;
+      }
+      l.module_end -= 1;  // the ']'
+    }
+    lines.push_back(l);
+    pos = end + 1;
+  }
+  if (!simple) {
+    tep_parse_kallsyms(tep, text.c_str());
+    return;
+  }
+  for (const Line& l : lines) {
+    // libtraceevent skips arm's '$' mapping symbols and x86-64's absolute per-CPU offsets.
+    if (text[l.name] == '$' || l.type == 'A' || l.type == 'a') continue;
+    text[l.name_end] = '\0';
+    char* module = nullptr;
+    if (l.module) {
+      text[l.module_end] = '\0';
+      module = &text[l.module];
+    }
+    tep_register_function(tep, &text[l.name], l.address, module);
+  }
+}
+
+// The metadata of a version 7 file and the layout of its top flyrecord buffer, or nullopt for
+// anything else (the caller then opens the file with libtracecmd).
+std::optional<DatMeta> read_meta(DatFile& f) {
+  std::vector<char> head(512);
+  uint64_t n = std::min<uint64_t>(head.size(), f.size());
+  head.resize(n);
+  if (!f.read(0, head.data(), n) || n < 10) return std::nullopt;
+  if (std::memcmp(head.data(), "\x17\x08\x44tracing", 10) != 0) return std::nullopt;
+  size_t pos = 10;
+  auto version = string_at(head, pos);
+  if (!version || *version != "7" || pos + 6 > head.size()) return std::nullopt;
+  f.big_endian = head[pos] != 0;
+  int long_size = head[pos + 1];
+  pos += 2;
+  DatMeta meta;
+  meta.page_size = f.number<uint32_t>(head.data() + pos);
+  pos += 4;
+  auto zname = string_at(head, pos);
+  auto zversion = string_at(head, pos);
+  if (!zname || !zversion || pos + 8 > head.size()) return std::nullopt;
+  meta.compression = *zname;
+  if (meta.page_size == 0 || (meta.page_size & (meta.page_size - 1)) != 0) return std::nullopt;
+  Decompressor z(meta.compression);
+  if (meta.compression != "none" && !z.supported()) return std::nullopt;
+  uint64_t options = f.number<uint64_t>(head.data() + pos);
+
+  std::optional<uint64_t> buffer_section, header_info, ftrace_events, kallsyms, cmdlines;
+  for (int sections = 0; options != 0; ++sections) {
+    if (sections > 64) return std::nullopt;
+    auto data = read_section(f, z, options, 0);
+    if (!data) return std::nullopt;
+    options = 0;
+    size_t p = 0;
+    while (p + 6 <= data->size()) {
+      uint16_t oid = f.number<uint16_t>(data->data() + p);
+      uint32_t osize = f.number<uint32_t>(data->data() + p + 2);
+      p += 6;
+      if (osize > data->size() - p) return std::nullopt;
+      std::vector<char> o(data->begin() + static_cast<long>(p),
+                          data->begin() + static_cast<long>(p + osize));
+      p += osize;
+      auto offset = [&]() -> std::optional<uint64_t> {
+        if (o.size() < 8) return std::nullopt;
+        return f.number<uint64_t>(o.data());
+      };
+      switch (oid) {
+        case kOptionDone:
+          if (o.size() < 8) return std::nullopt;
+          options = f.number<uint64_t>(o.data());
+          p = data->size();
+          continue;
+        case kOptionDate:
+        case kOptionOffset:
+        case kOptionTimeShift:
+        case kOptionTsc2Nsec:
+          return std::nullopt;  // timestamps are adjusted on reading: libtracecmd knows how
+        case kOptionHeaderInfo:
+          header_info = offset();
+          continue;
+        case kOptionFtraceEvents:
+          ftrace_events = offset();
+          continue;
+        case kOptionKallsyms:
+          kallsyms = offset();
+          continue;
+        case kOptionCmdlines:
+          cmdlines = offset();
+          continue;
+        case kOptionUname:
+          meta.uname.assign(o.data(), strnlen(o.data(), o.size()));
+          continue;
+        case kOptionCpuStat:
+          // libtracecmd turns each one's last byte (its NUL) into a newline and appends it.
+          if (!o.empty()) {
+            o.back() = '\n';
+            meta.cpustats.append(o.data(), o.size());
+          }
+          continue;
+        case kOptionBuffer:
+        case kOptionBufferText:
+          break;
+        default:
+          continue;
+      }
+      if (osize < 8) return std::nullopt;
+      size_t q = 8;
+      auto name = string_at(o, q);
+      auto clock = string_at(o, q);
+      if (!name || !clock) return std::nullopt;
+      if (!name->empty()) continue;  // another instance: libtracecmd reads the top one
+      if (oid == kOptionBufferText || buffer_section) return std::nullopt;  // latency
+      buffer_section = f.number<uint64_t>(o.data());
+      // CPU count and CPUs, optionally preceded by the buffer's page size (trace-cmd 3.1+).
+      size_t rest = o.size() - q;
+      uint32_t cpus = 0;
+      if (rest >= 4 && rest == 4 + 20ull * f.number<uint32_t>(o.data() + q)) {
+        cpus = f.number<uint32_t>(o.data() + q);
+        q += 4;
+      } else if (rest >= 8 && rest == 8 + 20ull * f.number<uint32_t>(o.data() + q + 4)) {
+        if (f.number<uint32_t>(o.data() + q) != meta.page_size) return std::nullopt;
+        cpus = f.number<uint32_t>(o.data() + q + 4);
+        q += 8;
+      } else {
+        return std::nullopt;
+      }
+      for (uint32_t c = 0; c < cpus; ++c, q += 20) {
+        CpuRegion r{f.number<uint64_t>(o.data() + q + 4), f.number<uint64_t>(o.data() + q + 12)};
+        if (r.offset > f.size() || r.size > f.size() - r.offset) return std::nullopt;
+        meta.cpus.push_back(r);
+      }
+    }
+  }
+  if (!buffer_section || !header_info || !ftrace_events) return std::nullopt;
+  unsigned char sh[16];
+  if (!f.read(*buffer_section, sh, sizeof sh) || f.number<uint16_t>(sh) != kOptionBuffer)
+    return std::nullopt;
+  meta.compressed = (f.number<uint16_t>(sh + 2) & kSectionCompressed) != 0;
+  if (meta.compressed && !z.supported()) return std::nullopt;
+
+  // The tep, as libtracecmd sets it up (tracecmd_alloc_fd, read_header_files, ...), minus
+  // the formats of the events a function_graph import never decodes.
+  meta.tep.reset(tep_alloc());
+  tep_handle* tep = meta.tep.get();
+  if (!tep) return std::nullopt;
+  tep_set_file_bigendian(tep, f.big_endian ? TEP_BIG_ENDIAN : TEP_LITTLE_ENDIAN);
+  tep_set_local_bigendian(tep, __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? TEP_BIG_ENDIAN
+                                                                      : TEP_LITTLE_ENDIAN);
+  tep_set_long_size(tep, long_size);
+
+  auto header = read_section(f, z, *header_info, kOptionHeaderInfo);
+  if (!header || header->size() < 20 || std::memcmp(header->data(), "header_page", 12) != 0)
+    return std::nullopt;
+  uint64_t header_size = f.number<uint64_t>(header->data() + 12);
+  if (header_size > header->size() - 20) return std::nullopt;
+  tep_parse_header_page(tep, header->data() + 20, header_size, long_size);
+
+  auto ftrace = read_section(f, z, *ftrace_events, kOptionFtraceEvents);
+  if (!ftrace || ftrace->size() < 4) return std::nullopt;
+  uint32_t count = f.number<uint32_t>(ftrace->data());
+  size_t at = 4;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (ftrace->size() - at < 8) return std::nullopt;
+    uint64_t size = f.number<uint64_t>(ftrace->data() + at);
+    at += 8;
+    if (size > ftrace->size() - at) return std::nullopt;
+    tep_parse_event(tep, ftrace->data() + at, size, "ftrace");
+    at += size;
+  }
+
+  if (kallsyms) {
+    auto text = read_section(f, z, *kallsyms, kOptionKallsyms);
+    if (!text || text->size() < 4) return std::nullopt;
+    uint32_t size = f.number<uint32_t>(text->data());
+    if (size > text->size() - 4) return std::nullopt;
+    // libtracecmd reads it as a C string: it ends at its first NUL, if any.
+    std::string symbols(text->data() + 4, strnlen(text->data() + 4, size));
+    if (!symbols.empty()) register_kallsyms(tep, std::move(symbols));
+  }
+  if (cmdlines) {
+    auto text = read_section(f, z, *cmdlines, kOptionCmdlines);
+    if (!text || text->size() < 8) return std::nullopt;
+    uint64_t size = f.number<uint64_t>(text->data());
+    if (size > text->size() - 8) return std::nullopt;
+    std::string lines(text->data() + 8, size);
+    tep_parse_saved_cmdlines(tep, lines.c_str());
+  }
+  return meta;
+}
+
+// One CPU's records, page by page: the current page in a kbuffer, the chunk it came from.
+class CpuStream {
+ public:
+  CpuStream(const DatFile& f, const DatMeta& layout, const CpuRegion& region,
+            const Decompressor& z, kbuffer* kbuf)
+      : f_(f), layout_(layout), z_(z), kbuf_(kbuf), next_(region.offset),
+        end_(region.offset + region.size) {}
+  ~CpuStream() { kbuffer_free(kbuf_); }
+  CpuStream(const CpuStream&) = delete;
+  CpuStream& operator=(const CpuStream&) = delete;
+
+  // Checks every chunk header (compressed data) or the page alignment, before any record is
+  // used, so a damaged file is refused before the builder sees it.
+  bool check() {
+    if (!kbuf_) return false;
+    if (!layout_.compressed) return (end_ - next_) % layout_.page_size == 0;
+    // The region's size counts the chunks, not the chunk count before them.
+    uint32_t count;
+    if (!f_.read_number(next_, &count)) return false;
+    uint64_t at = next_ + 4;
+    for (uint32_t i = 0; i < count; ++i) {
+      uint32_t zsize, size;
+      if (!f_.read_number(at, &zsize) || !f_.read_number(at + 4, &size)) return false;
+      if (size % layout_.page_size != 0 || size > (256u << 20)) return false;
+      at += 8 + uint64_t{zsize};
+      if (at > f_.size()) return false;
+    }
+    chunks_left_ = count;
+    next_ += 4;
+    return true;
+  }
+
+  // The next record, or false at the end (failed() tells an error from the end).
+  bool advance() {
+    void* data = started_ ? kbuffer_next_event(kbuf_, &ts_) : nullptr;
+    started_ = true;
+    while (!data) {
+      if (!load_page()) return false;
+      data = kbuffer_read_event(kbuf_, &ts_);
+    }
+    record_.ts = ts_;
+    record_.data = data;
+    record_.size = kbuffer_event_size(kbuf_);
+    record_.missed_events = kbuffer_missed_events(kbuf_);
+    return true;
+  }
+  tep_record* record() { return &record_; }
+  bool failed() const { return failed_; }
+
+ private:
+  bool load_page() {
+    if (page_ >= pages_) {
+      if (!load_block()) return false;
+    }
+    kbuffer_load_subbuffer(kbuf_, buf_.data() + page_ * layout_.page_size);
+    ++page_;
+    return true;
+  }
+  bool load_block() {
+    page_ = pages_ = 0;
+    if (!layout_.compressed) {
+      uint64_t left = end_ - next_;
+      if (left == 0) return false;
+      uint64_t n = std::min<uint64_t>(left, uint64_t{layout_.page_size} * 16);
+      buf_.resize(n);
+      if (!f_.read(next_, buf_.data(), n)) return fail();
+      next_ += n;
+      pages_ = n / layout_.page_size;
+      return true;
+    }
+    while (chunks_left_ > 0) {
+      --chunks_left_;
+      uint32_t zsize, size;
+      if (!f_.read_number(next_, &zsize) || !f_.read_number(next_ + 4, &size)) return fail();
+      zbuf_.resize(zsize);
+      buf_.resize(size);
+      if (!f_.read(next_ + 8, zbuf_.data(), zsize) || !z_.run(zbuf_, buf_)) return fail();
+      next_ += 8 + uint64_t{zsize};
+      pages_ = size / layout_.page_size;
+      if (pages_ > 0) return true;
+    }
+    return false;
+  }
+  bool fail() {
+    failed_ = true;
+    return false;
+  }
+
+  const DatFile& f_;
+  const DatMeta& layout_;
+  const Decompressor& z_;
+  kbuffer* kbuf_;
+  uint64_t next_;  // file offset of the next chunk header (or raw page)
+  uint64_t end_;
+  uint32_t chunks_left_ = 0;
+  std::vector<char> zbuf_, buf_;  // one compressed chunk, its pages
+  size_t page_ = 0, pages_ = 0;
+  unsigned long long ts_ = 0;
+  bool started_ = false;
+  bool failed_ = false;
+  tep_record record_{};
+};
+
+enum class StreamResult { kDone, kFailed, kNotHandled };
+
+// Streams the records of every CPU, merged by timestamp (ties: the lower CPU index first, as
+// ps_tracecmd_iterate does), into on_record. kNotHandled: the chunk tables are not what this
+// reader expects, nothing was read; kFailed: the data is damaged.
+StreamResult stream_cpu_data(const DatFile& f, const DatMeta& meta, ReadState& s) {
+  Decompressor z(meta.compression);
+  int header_long = tep_get_header_page_size(s.tep);
+  auto long_size = header_long == 8 ? KBUFFER_LSIZE_8 : KBUFFER_LSIZE_4;
+  auto endian = tep_is_file_bigendian(s.tep) ? KBUFFER_ENDIAN_BIG : KBUFFER_ENDIAN_LITTLE;
+  std::vector<std::unique_ptr<CpuStream>> cpus;
+  for (const CpuRegion& region : meta.cpus) {
+    kbuffer* kbuf = kbuffer_alloc(long_size, endian);
+    if (kbuf && tep_is_old_format(s.tep)) kbuffer_set_old_format(kbuf);
+    cpus.push_back(std::make_unique<CpuStream>(f, meta, region, z, kbuf));
+    if (!cpus.back()->check()) return StreamResult::kNotHandled;
+  }
+  std::vector<bool> live(cpus.size());
+  for (size_t c = 0; c < cpus.size(); ++c) {
+    live[c] = cpus[c]->advance();
+    if (cpus[c]->failed()) return StreamResult::kFailed;
+  }
+  for (;;) {
+    int next = -1;
+    for (size_t c = 0; c < cpus.size(); ++c)
+      if (live[c] && (next < 0 || cpus[c]->record()->ts < cpus[next]->record()->ts))
+        next = static_cast<int>(c);
+    if (next < 0) break;
+    cpus[next]->record()->cpu = next;
+    on_record(cpus[next]->record(), next, &s);
+    live[next] = cpus[next]->advance();
+    if (cpus[next]->failed()) return StreamResult::kFailed;
+  }
+  return StreamResult::kDone;
 }
 
 std::string release_from_uname(const char* uname) {
@@ -168,11 +765,88 @@ std::string kallsyms_lines(std::string_view listing) {
   return out;
 }
 
+
+// The function_graph formats and where their fields sit.
+Status find_fields(ReadState& s, const std::string& path) {
+  s.f.entry = tep_find_event_by_name(s.tep, "ftrace", "funcgraph_entry");
+  s.f.exit = tep_find_event_by_name(s.tep, "ftrace", "funcgraph_exit");
+  if (!s.f.entry || !s.f.exit)
+    return bad_input("trace.dat has no function_graph event formats", path,
+                     "record with 'trace-cmd record -p function_graph' or 'probeseek record'");
+  s.f.entry_func = field_at(tep_find_field(s.f.entry, "func"));
+  s.f.entry_depth = field_at(tep_find_field(s.f.entry, "depth"));
+  s.f.exit_func = field_at(tep_find_field(s.f.exit, "func"));
+  s.f.exit_depth = field_at(tep_find_field(s.f.exit, "depth"));
+  s.f.exit_calltime = field_at(tep_find_field(s.f.exit, "calltime"));
+  s.f.exit_rettime = field_at(tep_find_field(s.f.exit, "rettime"));
+  if (!s.f.entry_func.present() || !s.f.entry_depth.present() || !s.f.exit_func.present() ||
+      !s.f.exit_depth.present())
+    return bad_input("trace.dat's function_graph event format lacks func/depth fields", path);
+  // The common fields, where tep_data_type/pid/flags find them (every event has them).
+  s.f.type = field_at(tep_find_common_field(s.f.entry, "common_type"));
+  s.f.pid = field_at(tep_find_common_field(s.f.entry, "common_pid"));
+  s.f.flags = field_at(tep_find_common_field(s.f.entry, "common_flags"));
+  s.swap = tep_is_file_bigendian(s.tep) != tep_is_local_bigendian(s.tep);
+  return {};
+}
+
+Status no_graph_records(const BuildStats& st, uint64_t before, const std::string& path) {
+  if (st.entries + st.exits > before) return {};
+  std::string what = st.other_events > 0
+                         ? "trace.dat holds no function_graph records (" +
+                               std::to_string(st.other_events) +
+                               " other events: a recording of another tracer or of plain events)"
+                         : "trace.dat holds no records at all";
+  return bad_input(what, path,
+                   "record with 'trace-cmd record -p function_graph -F CMD' or 'probeseek record'");
+}
+
+tl::unexpected<Error> unreadable_data(const std::string& path) {
+  return bad_input("cannot read the trace.dat's event data", path,
+                   "the file may be truncated; record it again");
+}
+
+void take_kallsyms(char* listing, SourceInfo& info) {
+  if (!listing) return;
+  info.kallsyms_text = kallsyms_lines(listing);
+  std::free(listing);
+}
+
 }  // namespace
 
 Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& builder) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return bad_input("cannot open trace file", path + ": " + std::strerror(errno));
+  uint64_t before = builder.stats().entries + builder.stats().exits;
+
+  // Version 7 files: our own reader (see the top of this file).
+  DatFile file(path);
+  std::optional<DatMeta> meta = file.ok() ? read_meta(file) : std::nullopt;
+  if (meta) {
+    ReadState s{};
+    s.tep = meta->tep.get();
+    s.builder = &builder;
+    if (auto found = find_fields(s, path); !found) return tl::unexpected(found.error());
+    switch (stream_cpu_data(file, *meta, s)) {
+      case StreamResult::kFailed:
+        return unreadable_data(path);
+      case StreamResult::kNotHandled:
+        break;  // nothing was read: libtracecmd below
+      case StreamResult::kDone: {
+        if (auto some = no_graph_records(builder.stats(), before, path); !some)
+          return tl::unexpected(some.error());
+        add_overruns(meta->cpustats.empty() ? nullptr : meta->cpustats.c_str(), builder);
+        SourceInfo info;
+        info.format = TraceFormat::kTraceDat;
+        info.kernel_release = release_from_uname(meta->uname.c_str());
+        info.tracer = "function_graph";
+        info.cpus = static_cast<int>(meta->cpus.size());
+        take_kallsyms(ps_tep_kallsyms(s.tep), info);
+        return info;
+      }
+    }
+  }
+
   TracecmdInput handle(ps_tracecmd_open(path.c_str()));
   if (!handle)
     return bad_input("not a readable trace.dat (libtracecmd could not parse its headers)", path,
@@ -181,34 +855,11 @@ Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& buil
   ReadState s{};
   s.tep = ps_tracecmd_tep(handle.get());
   s.builder = &builder;
-  s.f.entry = tep_find_event_by_name(s.tep, "ftrace", "funcgraph_entry");
-  s.f.exit = tep_find_event_by_name(s.tep, "ftrace", "funcgraph_exit");
-  if (!s.f.entry || !s.f.exit)
-    return bad_input("trace.dat has no function_graph event formats", path,
-                     "record with 'trace-cmd record -p function_graph' or 'probeseek record'");
-  s.f.entry_func = tep_find_field(s.f.entry, "func");
-  s.f.entry_depth = tep_find_field(s.f.entry, "depth");
-  s.f.exit_func = tep_find_field(s.f.exit, "func");
-  s.f.exit_depth = tep_find_field(s.f.exit, "depth");
-  s.f.exit_calltime = tep_find_field(s.f.exit, "calltime");
-  s.f.exit_rettime = tep_find_field(s.f.exit, "rettime");
-  if (!s.f.entry_func || !s.f.entry_depth || !s.f.exit_func || !s.f.exit_depth)
-    return bad_input("trace.dat's function_graph event format lacks func/depth fields", path);
-
-  uint64_t before = builder.stats().entries + builder.stats().exits;
+  if (auto found = find_fields(s, path); !found) return tl::unexpected(found.error());
   if (ps_tracecmd_iterate(handle.get(), on_record, &s) < 0)
-    return bad_input("cannot read the trace.dat's event data", path,
-                     "the file may be truncated; record it again");
-  uint64_t graph_records = builder.stats().entries + builder.stats().exits - before;
-  if (graph_records == 0) {
-    std::string what = builder.stats().other_events > 0
-                           ? "trace.dat holds no function_graph records (" +
-                                 std::to_string(builder.stats().other_events) +
-                                 " other events: a recording of another tracer or of plain events)"
-                           : "trace.dat holds no records at all";
-    return bad_input(what, path,
-                     "record with 'trace-cmd record -p function_graph -F CMD' or 'probeseek record'");
-  }
+    return unreadable_data(path);
+  if (auto some = no_graph_records(builder.stats(), before, path); !some)
+    return tl::unexpected(some.error());
   add_overruns(ps_tracecmd_cpustats(handle.get()), builder);
 
   SourceInfo info;
@@ -216,10 +867,7 @@ Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& buil
   info.kernel_release = release_from_uname(ps_tracecmd_uname(handle.get()));
   info.tracer = "function_graph";
   info.cpus = ps_tracecmd_cpus(handle.get());
-  if (char* symbols = ps_tracecmd_kallsyms(handle.get())) {
-    info.kallsyms_text = kallsyms_lines(symbols);
-    std::free(symbols);
-  }
+  take_kallsyms(ps_tracecmd_kallsyms(handle.get()), info);
   return info;
 }
 

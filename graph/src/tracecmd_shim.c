@@ -62,8 +62,7 @@ int ps_tracecmd_cpus(struct tracecmd_input* handle) { return tracecmd_cpus(handl
  * is the only listing. Point glibc's stdout at a memory stream for the duration of the call
  * (the importer is single-threaded; stdout is flushed first so nothing is interleaved).
  */
-char* ps_tracecmd_kallsyms(struct tracecmd_input* handle) {
-  struct tep_handle* tep = tracecmd_get_tep(handle);
+char* ps_tep_kallsyms(struct tep_handle* tep) {
   if (!tep || tep_get_function_count(tep) <= 0) return NULL;
   char* text = NULL;
   size_t size = 0;
@@ -79,4 +78,8 @@ char* ps_tracecmd_kallsyms(struct tracecmd_input* handle) {
     return NULL;
   }
   return text;
+}
+
+char* ps_tracecmd_kallsyms(struct tracecmd_input* handle) {
+  return ps_tep_kallsyms(tracecmd_get_tep(handle));
 }

@@ -22,6 +22,7 @@ int ps_tracecmd_cpus(struct tracecmd_input* handle);
 // symbol (libtraceevent keeps no type letters). Returns a malloc'ed string (caller frees) or
 // NULL.
 char* ps_tracecmd_kallsyms(struct tracecmd_input* handle);
+char* ps_tep_kallsyms(struct tep_handle* tep);  // the same, for a tep_handle of our own
 
 #ifdef __cplusplus
 }

@@ -58,6 +58,14 @@ struct Candidate {
   std::vector<OpsFit> ops;
   Hookability hookability;
   std::vector<SessionEvidence> sessions;  // one per requested session that contains it
+  // The latest 'probeseek verify' run that attached it (docs/verify.md); also a 0-point term.
+  struct Verified {
+    std::string summary;  // "fired 1 time; struct sock: addresses set 1/1, ..."
+    std::string command;
+    std::string at;
+    int64_t events = 0;
+  };
+  std::optional<Verified> verified;
 };
 
 struct RankResult {

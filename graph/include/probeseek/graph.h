@@ -140,7 +140,7 @@ class CallTreeBuilder {
 };
 
 // What a recording is, judged by content, never by file name.
-enum class TraceFormat { kTraceDat, kReportText };
+enum class TraceFormat { kTraceDat, kReportText, kLive };  // kLive: `probeseek record`
 Result<TraceFormat> detect_trace_format(const std::string& path);
 
 struct SourceInfo {

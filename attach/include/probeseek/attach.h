@@ -1,0 +1,147 @@
+// A probe running now: the generic CO-RE program of bpf/ attached to a kernel function, its
+// events decoded with BTF (argument names and types, sockets as addresses and ports).
+//
+//   auto tracer = Tracer::open({});                       // the live kernel
+//   auto probe = (*tracer)->attach({"tcp_v4_connect"});   // kprobe first, fentry if no kprobes
+//   (*tracer)->poll(100, [](const Event& e) { ... format_event(e) ... });
+//   tracer.reset();                                       // detaches: links are bpf_link fds
+//
+// Nothing here prints. Links are bpf_link file descriptors (kprobe PMU or BPF trampoline), so a
+// process that is killed leaves nothing attached; the legacy kprobe_events interface, which
+// would, is never used.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "probeseek/btf.h"
+#include "probeseek/error.h"
+
+namespace probeseek {
+
+enum class ProbeType { kKprobe, kKretprobe, kFentry, kFexit };
+std::string_view to_string(ProbeType type);  // "kprobe", "kretprobe", "fentry", "fexit"
+Result<ProbeType> parse_probe_type(std::string_view text);
+bool is_return_probe(ProbeType type);
+
+// Where the running kernel's tables are. Every path is a parameter so tests can point them at
+// fixtures (or at nothing, to play a kernel without a feature).
+struct AttachPaths {
+  std::string btf = "/sys/kernel/btf/vmlinux";
+  std::string kallsyms = "/proc/kallsyms";
+  std::string filter_functions = "/sys/kernel/tracing/available_filter_functions";
+  std::string kprobe_blacklist = "/sys/kernel/debug/kprobes/blacklist";
+  std::string kprobe_pmu = "/sys/bus/event_source/devices/kprobe/type";
+  std::string kprobe_events = "/sys/kernel/tracing/kprobe_events";
+  std::string kernel_config = "/proc/config.gz";
+  std::string lockdown = "/sys/kernel/security/lockdown";
+};
+
+struct TracerOptions {
+  std::optional<int> pid;        // only this process (tgid)...
+  bool follow_children = false;  // ...and its descendants
+  AttachPaths paths;
+};
+
+struct ProbeRequest {
+  std::string function;
+  std::optional<ProbeType> type;  // nullopt: kprobe, fentry when the kernel has no kprobes
+  bool unsafe = false;            // attach to denied, blacklisted or notrace functions too
+};
+
+struct AttachedProbe {
+  std::string function;  // as requested
+  std::string symbol;    // what was attached to: the function, or its clone "f.isra.0"
+  ProbeType type = ProbeType::kKprobe;
+  std::string how;       // "kprobe", "kprobe+kretprobe", "fexit" (return mode needs two)
+  bool at_return = false;  // events come at return, with the return value
+  std::optional<FunctionPrototype> prototype;
+  std::vector<std::string> warnings;  // clone ABI, no BTF prototype, type changed, ...
+};
+
+// A socket's endpoints as the kernel holds them.
+struct SockValue {
+  uint16_t family = 0;
+  std::string family_name;  // "AF_INET"
+  std::string local, remote;  // "127.0.0.1", "::1"; empty for non-IP families
+  uint16_t local_port = 0, remote_port = 0;
+  std::string state;     // "ESTABLISHED"
+  std::string protocol;  // "tcp", "udp"
+};
+struct SockaddrValue {
+  uint16_t family = 0;
+  std::string family_name;
+  std::string address;
+  uint16_t port = 0;
+};
+
+// One argument (or the return value), decoded.
+struct Value {
+  std::string name;  // parameter name ("sk"); "" for the return value
+  std::string type;  // C spelling: "struct sock *"
+  uint64_t raw = 0;  // register / trampoline slot as captured
+  std::string text;  // scalar as its type says ("-111", "true", "TCP_CLOSE"), pointer as 0x...
+  // Fields read through a pointer of a well-known type, when the read worked:
+  std::optional<SockValue> sock;
+  std::optional<SockaddrValue> sockaddr;
+  std::optional<uint32_t> skb_len;
+  std::optional<uint16_t> skb_protocol;  // host byte order (ETH_P_IP = 0x0800)
+  std::optional<std::string> file_name;  // filename, dentry, file, path
+  std::string read_error;                // why the fields could not be read
+  std::string detail() const;            // the decoded fields as text ("" when none)
+};
+
+struct Event {
+  size_t probe = 0;      // index in Tracer::probes()
+  std::string function;  // the probe's function
+  uint64_t time_ns = 0;  // CLOCK_MONOTONIC (bpf_ktime_get_ns)
+  uint64_t wall_time_ns = 0;  // CLOCK_REALTIME equivalent
+  uint64_t duration_ns = 0;   // at return, when the entry was seen
+  int pid = 0, tid = 0, cpu = 0;
+  std::string comm;
+  bool returned = false;
+  std::vector<Value> args;    // the captured parameters, in order
+  std::optional<Value> ret;   // when returned and the function is not void
+};
+
+// "12:04:05.123456 curl 312/312 tcp_v4_connect(struct sock *sk=0xffff... {AF_INET
+// 127.0.0.1:40212 -> 127.0.0.1:8080 tcp SYN_SENT}, ...) = 0 (45 us)"
+std::string format_event(const Event& event);
+
+class Tracer {
+ public:
+  static Result<std::unique_ptr<Tracer>> open(const TracerOptions& options);
+  ~Tracer();  // detaches everything
+  Tracer(const Tracer&) = delete;
+  Tracer& operator=(const Tracer&) = delete;
+
+  // Checks the function (name, deny list, blacklist, notrace), configures the generic program
+  // from its BTF prototype, loads and attaches it. Refusals are bad input with the reasons;
+  // a kernel that cannot do it is a runtime error saying what is missing and what would work.
+  Result<const AttachedProbe*> attach(const ProbeRequest& request);
+  const std::vector<std::unique_ptr<AttachedProbe>>& probes() const { return probes_; }
+
+  // Waits up to timeout_ms for events and hands each to on_event; returns how many.
+  Result<size_t> poll(int timeout_ms, const std::function<void(const Event&)>& on_event);
+
+  uint64_t lost_events() const;     // dropped because the ring buffer was full
+  uint64_t missed_entries() const;  // returns whose entry was not seen
+  uint64_t undecodable() const { return undecodable_; }  // malformed records (never expected)
+
+  // Detaches and unloads everything now (the destructor does the same).
+  void detach_all();
+
+ private:
+  Tracer() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::vector<std::unique_ptr<AttachedProbe>> probes_;
+  uint64_t undecodable_ = 0;
+};
+
+}  // namespace probeseek

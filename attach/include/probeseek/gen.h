@@ -1,0 +1,50 @@
+// A probe a user keeps: a small libbpf project in the style of libbpf-bootstrap, written for one
+// kernel function from the BTF of the kernel it will run on.
+//
+//   DIR/vmlinux.h      the kernel's types, dumped from BTF with libbpf's btf_dump
+//   DIR/FUNC.h         the event, shared by the BPF program and the loader
+//   DIR/FUNC.bpf.c     BPF_KPROBE / BPF_KRETPROBE / fentry / fexit with the real prototype
+//   DIR/FUNC.c         the loader: skeleton, ring buffer, one line per event, Ctrl-C to stop
+//   DIR/Makefile       clang -target bpf, bpftool gen skeleton, libbpf
+//   DIR/README.md      how to build and run it
+//
+// FUNC is validated (kernel symbol characters only) before it reaches a file name or code;
+// a compiler clone ("f.isra.0") is probed by its own name with the original's prototype.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "probeseek/attach.h"
+#include "probeseek/btf.h"
+#include "probeseek/error.h"
+
+namespace probeseek {
+
+struct GenRequest {
+  std::string function;
+  ProbeType type = ProbeType::kKprobe;
+  const Btf* btf = nullptr;  // the BTF of the kernel the probe is for (required)
+  std::string btf_source;    // named in the generated comments
+  std::string out_dir;       // created when missing; the files above are replaced
+};
+
+struct GeneratedFile {
+  std::string name;  // "tcp_v4_connect.bpf.c"
+  std::string text;
+};
+
+struct GenResult {
+  std::string dir;
+  std::string app;  // file stem and C identifier: the function name with '.' and '$' as '_'
+  std::vector<GeneratedFile> files;
+  std::vector<std::string> warnings;  // arguments not captured, clone ABI, ...
+};
+
+// The files, in memory (nothing is written).
+Result<GenResult> render_probe(const GenRequest& request);
+// render_probe(), then writes the files into request.out_dir.
+Result<GenResult> generate_probe(const GenRequest& request);
+
+}  // namespace probeseek

@@ -1,0 +1,75 @@
+// The closed loop: rank the candidates of some sessions, attach the top N, run the workload
+// again, and report per candidate whether it fired, how often, and what its arguments were
+// (for a socket: were its addresses set, was the port the workload's). The result is stored
+// with the sessions (table `verifications`), where `probeseek rank` shows it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "probeseek/attach.h"
+#include "probeseek/db.h"
+#include "probeseek/error.h"
+
+namespace probeseek {
+
+struct VerifyRequest {
+  std::vector<std::string> sessions;  // empty: every session in the database
+  size_t top = 5;
+  std::optional<std::string> arg;     // as rank --arg
+  std::string under;                  // as rank --under
+  std::optional<std::string> btf_path;
+  std::vector<std::string> command;   // the workload, run with execvp
+  // The workload's port(s); when empty, the ports its command line names (":8080" in a URL,
+  // or an argument that is a number from 1 to 65535).
+  std::vector<uint16_t> ports;
+  bool unsafe = false;
+  double timeout_s = 60;              // the workload is killed after this long
+  const std::atomic<bool>* stop = nullptr;  // set (e.g. by Ctrl-C) to end the run early
+  AttachPaths paths;
+};
+
+struct CandidateCheck {
+  std::string function;
+  int rank = 0;
+  double score = 0;
+  bool attached = false;
+  std::string how;           // "kprobe+kretprobe"
+  std::string not_attached;  // why not, when !attached
+  std::vector<std::string> warnings;
+  uint64_t events = 0;       // calls seen from the workload (and its children)
+  std::vector<std::string> samples;  // up to three events, formatted
+  // Events whose struct sock arguments could be read; of those, with both addresses set, and
+  // with the workload's port at either end.
+  uint64_t sock_events = 0;
+  uint64_t sock_addresses_set = 0;
+  uint64_t sock_port_matches = 0;
+  std::string summary() const;  // "fired 1 time; struct sock: addresses set 1/1, port 1/1"
+};
+
+struct VerifyResult {
+  std::vector<std::string> sessions;
+  std::string command;          // shell-quoted
+  std::vector<uint16_t> ports;  // as used
+  std::string ports_from;       // "--port", "the command line", ""
+  int exit_status = 0;          // the workload's (128+N for a signal)
+  double duration_s = 0;
+  bool timed_out = false;
+  uint64_t lost_events = 0;
+  std::vector<CandidateCheck> candidates;
+  std::vector<std::string> warnings;
+};
+
+Result<VerifyResult> verify(Database& db, const VerifyRequest& request);
+
+// Ports a command line names: ":8080" (in a URL or host:port), or an argument after the first
+// that is a number 1..65535. "tcp-keepwriter 127.0.0.1 9000 50" names 9000 and 50.
+std::vector<uint16_t> ports_in_command(const std::vector<std::string>& command);
+
+// Where the results live: created by verify() on first use.
+Status ensure_verifications_table(Database& db);
+
+}  // namespace probeseek

@@ -1,0 +1,677 @@
+// Tracer: the generic probe configured from BTF, loaded, attached with bpf_link fds, and its
+// ring buffer decoded into Events.
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <map>
+
+#include "arg_spec.h"
+#include "kernel.h"
+#include "libbpf_log.h"
+#include "probeseek/attach.h"
+#include "probeseek/hookability.h"
+#include "probeseek/probe_skeleton.h"
+#include "probeseek/text.h"
+
+namespace probeseek {
+
+std::string_view to_string(ProbeType type) {
+  switch (type) {
+    case ProbeType::kKprobe: return "kprobe";
+    case ProbeType::kKretprobe: return "kretprobe";
+    case ProbeType::kFentry: return "fentry";
+    case ProbeType::kFexit: return "fexit";
+  }
+  return "kprobe";
+}
+
+Result<ProbeType> parse_probe_type(std::string_view text) {
+  for (ProbeType t : {ProbeType::kKprobe, ProbeType::kKretprobe, ProbeType::kFentry,
+                      ProbeType::kFexit})
+    if (text == to_string(t)) return t;
+  return bad_input("unknown probe type", std::string(text),
+                   "use one of kprobe, kretprobe, fentry, fexit");
+}
+
+bool is_return_probe(ProbeType type) {
+  return type == ProbeType::kKretprobe || type == ProbeType::kFexit;
+}
+
+namespace {
+
+struct LinkDestroy {
+  void operator()(struct bpf_link* link) const { bpf_link__destroy(link); }
+};
+using LinkPtr = std::unique_ptr<struct bpf_link, LinkDestroy>;
+
+struct RingBufferFree {
+  void operator()(struct ring_buffer* rb) const { ring_buffer__free(rb); }
+};
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = o.fd_;
+      o.fd_ = -1;
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+constexpr uint32_t kRingBufferBytes = 4u << 20;  // ~7000 events of backlog
+
+int64_t realtime_minus_monotonic() {
+  struct timespec rt {}, mono {};
+  clock_gettime(CLOCK_REALTIME, &rt);
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  return (static_cast<int64_t>(rt.tv_sec) - mono.tv_sec) * 1'000'000'000 +
+         (static_cast<int64_t>(rt.tv_nsec) - mono.tv_nsec);
+}
+
+std::string family_name(uint16_t family) {
+  switch (family) {
+    case AF_UNIX: return "AF_UNIX";
+    case AF_INET: return "AF_INET";
+    case AF_INET6: return "AF_INET6";
+    case AF_NETLINK: return "AF_NETLINK";
+    case AF_PACKET: return "AF_PACKET";
+    case AF_UNSPEC: return "AF_UNSPEC";
+    default: return "family " + std::to_string(family);
+  }
+}
+
+// include/net/tcp_states.h: UDP and raw sockets use the same values (ESTABLISHED, CLOSE).
+std::string sock_state_name(uint8_t state) {
+  static const char* const names[] = {"",          "ESTABLISHED", "SYN_SENT",   "SYN_RECV",
+                                      "FIN_WAIT1", "FIN_WAIT2",   "TIME_WAIT",  "CLOSE",
+                                      "CLOSE_WAIT", "LAST_ACK",   "LISTEN",     "CLOSING",
+                                      "NEW_SYN_RECV", "BOUND_INACTIVE"};
+  if (state > 0 && state < std::size(names)) return names[state];
+  return "state " + std::to_string(state);
+}
+
+std::string protocol_name(uint8_t protocol) {
+  switch (protocol) {
+    case IPPROTO_TCP: return "tcp";
+    case IPPROTO_UDP: return "udp";
+    case IPPROTO_ICMP: return "icmp";
+    case IPPROTO_ICMPV6: return "icmpv6";
+    case IPPROTO_RAW: return "raw";
+    case 0: return "";
+    default: return "protocol " + std::to_string(protocol);
+  }
+}
+
+std::string ip_text(uint16_t family, const uint8_t* addr) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (family == AF_INET) inet_ntop(AF_INET, addr, buf, sizeof buf);
+  if (family == AF_INET6) inet_ntop(AF_INET6, addr, buf, sizeof buf);
+  return buf;
+}
+
+std::string endpoint(const std::string& address, uint16_t port) {
+  return (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" +
+         std::to_string(port);
+}
+
+Value make_value(const internal::ArgSpec& spec, uint64_t raw, const probe_decoded& d,
+                 bool is_return) {
+  Value v;
+  v.name = spec.name;
+  v.type = spec.type;
+  v.raw = raw;
+  v.text = internal::format_scalar(spec, raw, is_return);
+  if (spec.kind == PROBE_VALUE_RAW || raw == 0) return v;
+  if (is_return && raw >= static_cast<uint64_t>(-4095)) return v;  // ERR_PTR
+  if (d.status != 0) {
+    v.read_error = "cannot read the " + std::string(internal::kind_name(spec.kind)) +
+                   ": " + std::strerror(-d.status);
+    return v;
+  }
+  switch (spec.kind) {
+    case PROBE_VALUE_SOCK:
+    case PROBE_VALUE_SOCKET: {
+      SockValue s;
+      s.family = d.sock.family;
+      s.family_name = family_name(s.family);
+      if (s.family == AF_INET || s.family == AF_INET6) {
+        s.local = ip_text(s.family, d.sock.local);
+        s.remote = ip_text(s.family, d.sock.remote);
+        s.local_port = d.sock.local_port;
+        s.remote_port = ntohs(d.sock.remote_port);
+        s.state = sock_state_name(d.sock.state);
+        s.protocol = protocol_name(d.sock.protocol);
+      }
+      v.sock = std::move(s);
+      break;
+    }
+    case PROBE_VALUE_SOCKADDR: {
+      SockaddrValue a;
+      a.family = d.sockaddr.family;
+      a.family_name = family_name(a.family);
+      if (a.family == AF_INET || a.family == AF_INET6) {
+        a.address = ip_text(a.family, d.sockaddr.addr);
+        a.port = ntohs(d.sockaddr.port);
+      }
+      v.sockaddr = std::move(a);
+      break;
+    }
+    case PROBE_VALUE_SKB:
+      v.skb_len = d.skb.len;
+      v.skb_protocol = ntohs(d.skb.protocol);
+      break;
+    case PROBE_VALUE_FILENAME:
+    case PROBE_VALUE_DENTRY:
+    case PROBE_VALUE_FILE:
+    case PROBE_VALUE_PATH:
+      v.file_name = std::string(d.name, strnlen(d.name, sizeof d.name));
+      break;
+    default:
+      break;
+  }
+  return v;
+}
+
+// Failures of one attach type: `unavailable` means the kernel lacks the mechanism (try the
+// next type); otherwise the function itself was the problem.
+struct TypeFailure {
+  bool unavailable = false;
+  std::string why;
+};
+
+}  // namespace
+
+std::string Value::detail() const {
+  if (!read_error.empty()) return "(" + read_error + ")";
+  if (sock) {
+    if (sock->local.empty()) return sock->family_name;
+    std::string out = sock->family_name + " " + endpoint(sock->local, sock->local_port) + " -> " +
+                      endpoint(sock->remote, sock->remote_port);
+    if (!sock->protocol.empty()) out += " " + sock->protocol;
+    return out + " " + sock->state;
+  }
+  if (sockaddr) {
+    if (sockaddr->address.empty()) return sockaddr->family_name;
+    return sockaddr->family_name + " " + endpoint(sockaddr->address, sockaddr->port);
+  }
+  if (skb_len) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "len %u protocol 0x%04x", *skb_len,
+                  static_cast<unsigned>(skb_protocol.value_or(0)));
+    return buf;
+  }
+  if (file_name) return "\"" + *file_name + "\"";
+  return "";
+}
+
+std::string format_event(const Event& e) {
+  char head[64];
+  time_t secs = static_cast<time_t>(e.wall_time_ns / 1'000'000'000);
+  struct tm tm {};
+  localtime_r(&secs, &tm);
+  char clock[16];
+  std::strftime(clock, sizeof clock, "%H:%M:%S", &tm);
+  std::snprintf(head, sizeof head, "%s.%06u ", clock,
+                static_cast<unsigned>(e.wall_time_ns % 1'000'000'000 / 1000));
+  std::string out = head + e.comm + " " + std::to_string(e.pid) + "/" + std::to_string(e.tid) +
+                    " " + e.function + "(";
+  auto value = [](const Value& v, bool named) {
+    std::string s;
+    if (named) {
+      s = v.type;
+      if (!s.empty() && s.back() != '*') s += ' ';
+      s += v.name + "=";
+    }
+    s += v.text;
+    std::string d = v.detail();
+    if (!d.empty()) s += " {" + d + "}";
+    return s;
+  };
+  for (size_t i = 0; i < e.args.size(); ++i) out += (i ? ", " : "") + value(e.args[i], true);
+  out += ")";
+  if (e.returned) out += e.ret ? " = " + value(*e.ret, false) : " returned";
+  if (e.duration_ns) {
+    char d[32];
+    std::snprintf(d, sizeof d, " (%.1f us)", static_cast<double>(e.duration_ns) / 1000.0);
+    out += d;
+  }
+  return out;
+}
+
+struct Tracer::Impl {
+  TracerOptions options;
+  std::optional<Btf> vmlinux;
+  std::map<std::string, Btf> modules;  // split BTF on top of vmlinux: declared after it
+  Fd events;
+  std::unique_ptr<struct ring_buffer, RingBufferFree> ring;
+  struct Loaded {
+    std::unique_ptr<ProbeObject> object;
+    std::vector<LinkPtr> links;  // destroyed before the object that owns the programs
+    internal::PrototypeSpec spec;
+  };
+  std::vector<Loaded> loaded;  // index = probe id = index in Tracer::probes_
+  int64_t wall_offset = 0;
+  std::optional<internal::KprobeSupport> kprobes;
+
+  // poll() state, for the ring buffer callback.
+  std::vector<std::unique_ptr<AttachedProbe>>* probes = nullptr;
+  uint64_t* undecodable = nullptr;
+  const std::function<void(const Event&)>* on_event = nullptr;
+  size_t delivered = 0;
+
+  static int on_record(void* ctx, void* data, size_t size);
+  Result<const Btf*> btf_for(const std::string& module);
+  Result<Loaded> load_kprobe(const std::string& symbol, const internal::PrototypeSpec& spec,
+                             bool at_return, TypeFailure& failure);
+  Result<Loaded> load_trampoline(const std::string& function, const std::string& symbol,
+                                 const internal::PrototypeSpec& spec, bool at_return,
+                                 TypeFailure& failure);
+  Result<std::unique_ptr<ProbeObject>> open_object(const internal::PrototypeSpec& spec,
+                                                   bool at_return);
+};
+
+Result<std::unique_ptr<Tracer>> Tracer::open(const TracerOptions& options) {
+  internal::capture_libbpf_log();
+  std::unique_ptr<Tracer> t(new Tracer());
+  t->impl_ = std::make_unique<Impl>();
+  t->impl_->options = options;
+  t->impl_->wall_offset = realtime_minus_monotonic();
+  // One ring buffer for every probe of this tracer: events come out in the order they were
+  // produced, whichever function produced them.
+  int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "psk_events", 0, 0, kRingBufferBytes, nullptr);
+  if (fd < 0) {
+    int err = errno;
+    return runtime_error("cannot create a BPF ring buffer", "", err,
+                         err == EPERM ? "run as root (loading BPF programs needs CAP_BPF and "
+                                        "CAP_PERFMON)"
+                                      : "");
+  }
+  t->impl_->events = Fd(fd);
+  t->impl_->probes = &t->probes_;
+  t->impl_->undecodable = &t->undecodable_;
+  t->impl_->ring.reset(ring_buffer__new(fd, &Impl::on_record, t->impl_.get(), nullptr));
+  if (!t->impl_->ring) return runtime_error("cannot map the BPF ring buffer", "", errno);
+  return t;
+}
+
+Tracer::~Tracer() { detach_all(); }
+
+void Tracer::detach_all() {
+  if (impl_) impl_->loaded.clear();
+}
+
+uint64_t Tracer::lost_events() const {
+  uint64_t n = 0;
+  for (auto& l : impl_->loaded) n += l.object->lost_events();
+  return n;
+}
+
+uint64_t Tracer::missed_entries() const {
+  uint64_t n = 0;
+  for (auto& l : impl_->loaded) n += l.object->missed_entries();
+  return n;
+}
+
+Result<size_t> Tracer::poll(int timeout_ms, const std::function<void(const Event&)>& on_event) {
+  impl_->on_event = &on_event;
+  impl_->delivered = 0;
+  int n = ring_buffer__poll(impl_->ring.get(), timeout_ms);
+  impl_->on_event = nullptr;
+  // A signal (Ctrl-C) interrupts the wait: not an error, the caller decides whether to stop.
+  if (n < 0 && n != -EINTR) return runtime_error("cannot read the BPF ring buffer", "", -n);
+  return impl_->delivered;
+}
+
+int Tracer::Impl::on_record(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<Impl*>(ctx);
+  if (size < sizeof(probe_event)) {
+    ++*self->undecodable;
+    return 0;
+  }
+  probe_event raw;
+  std::memcpy(&raw, data, sizeof raw);
+  if (raw.probe_id >= self->loaded.size() || raw.probe_id >= self->probes->size()) {
+    ++*self->undecodable;
+    return 0;
+  }
+  const AttachedProbe& probe = *(*self->probes)[raw.probe_id];
+  const internal::PrototypeSpec& spec = self->loaded[raw.probe_id].spec;
+  Event e;
+  e.probe = raw.probe_id;
+  e.function = probe.function;
+  e.time_ns = raw.ts_ns;
+  e.wall_time_ns = raw.ts_ns + static_cast<uint64_t>(self->wall_offset);
+  e.duration_ns = raw.duration_ns;
+  e.pid = static_cast<int>(raw.tgid);
+  e.tid = static_cast<int>(raw.tid);
+  e.cpu = static_cast<int>(raw.cpu);
+  e.comm.assign(raw.comm, strnlen(raw.comm, sizeof raw.comm));
+  e.returned = (raw.flags & PROBE_EVENT_RETURNED) != 0;
+  for (size_t i = 0; i < spec.args.size() && i < PROBE_MAX_ARGS; ++i)
+    e.args.push_back(make_value(spec.args[i], raw.args[i], raw.decoded[i], false));
+  if (e.returned && spec.ret) e.ret = make_value(*spec.ret, raw.ret, raw.ret_decoded, true);
+  if (self->on_event) (*self->on_event)(e);
+  ++self->delivered;
+  return 0;
+}
+
+Result<const Btf*> Tracer::Impl::btf_for(const std::string& module) {
+  if (!vmlinux) {
+    auto btf = Btf::load(options.paths.btf);
+    if (!btf) {
+      Error e = btf.error();
+      e.what = "cannot load the kernel's BTF";
+      e.hint = "the generic probe needs a kernel with BTF (CONFIG_DEBUG_INFO_BTF=y, "
+               "/sys/kernel/btf/vmlinux); elsewhere build one with 'probeseek gen'";
+      return tl::unexpected(e);
+    }
+    vmlinux = std::move(*btf);
+  }
+  if (module.empty()) return &*vmlinux;
+  auto it = modules.find(module);
+  if (it == modules.end()) {
+    // Module BTF lives next to vmlinux's: /sys/kernel/btf/MODULE.
+    std::string dir = options.paths.btf.substr(0, options.paths.btf.rfind('/') + 1);
+    auto split = Btf::load_split(dir + module, *vmlinux);
+    if (!split) return &*vmlinux;  // no module BTF: its prototypes are simply not found
+    it = modules.emplace(module, std::move(*split)).first;
+  }
+  return &it->second;
+}
+
+Result<std::unique_ptr<ProbeObject>> Tracer::Impl::open_object(
+    const internal::PrototypeSpec& spec, bool at_return) {
+  std::unique_ptr<ProbeObject> object = ProbeObject::open(nullptr);
+  if (!object) return runtime_error("cannot open the embedded BPF object", "", errno);
+  probe_config& c = object->config();
+  c.probe_id = static_cast<uint32_t>(loaded.size());
+  c.nr_args = static_cast<uint32_t>(spec.args.size());
+  c.mode = at_return ? PROBE_MODE_RETURN : PROBE_MODE_ENTRY;
+  c.target_tgid = options.pid ? static_cast<uint32_t>(*options.pid) : 0;
+  c.follow_children = options.follow_children ? 1 : 0;
+  c.exclude_tgid = static_cast<uint32_t>(getpid());
+  for (size_t i = 0; i < spec.args.size(); ++i) c.arg_kind[i] = spec.args[i].kind;
+  c.ret_kind = spec.ret ? spec.ret->kind : PROBE_VALUE_RAW;
+  for (struct bpf_program* p : {object->entry(), object->ret(), object->fentry(), object->fexit()})
+    bpf_program__set_autoload(p, false);
+  // Every probe writes into the tracer's one ring buffer.
+  int err = bpf_map__reuse_fd(object->events(), events.get());
+  if (err) return runtime_error("cannot share the ring buffer with a new probe", "", -err);
+  if (!at_return) bpf_map__set_max_entries(object->inflight(), 1);  // unused at entry
+  return object;
+}
+
+Result<Tracer::Impl::Loaded> Tracer::Impl::load_kprobe(const std::string& symbol,
+                                                       const internal::PrototypeSpec& spec,
+                                                       bool at_return, TypeFailure& failure) {
+  if (!kprobes) kprobes = internal::kprobe_support(options.paths);
+  if (!kprobes->available) {
+    failure = {true, kprobes->why_not};
+    return runtime_error(failure.why);
+  }
+  auto object = open_object(spec, at_return);
+  if (!object) return tl::unexpected(object.error());
+  bpf_program__set_autoload((*object)->entry(), true);
+  if (at_return) bpf_program__set_autoload((*object)->ret(), true);
+  internal::clear_libbpf_log();
+  int err = (*object)->load();
+  if (err) {
+    failure = {false, "loading the kprobe program failed: " + std::string(std::strerror(-err)) +
+                          " (" + internal::libbpf_log_tail(3) + ")"};
+    return runtime_error(failure.why);
+  }
+  Loaded l;
+  l.spec = spec;
+  auto attach_one = [&](struct bpf_program* prog, bool retprobe) -> Status {
+    LIBBPF_OPTS(bpf_kprobe_opts, opts, .retprobe = retprobe);
+    internal::clear_libbpf_log();
+    errno = 0;
+    struct bpf_link* link = bpf_program__attach_kprobe_opts(prog, symbol.c_str(), &opts);
+    if (link == nullptr) {
+      int e = errno ? errno : EINVAL;
+      failure = {false, std::string("the kernel refused a ") + (retprobe ? "kretprobe" : "kprobe") +
+                            " on " + symbol + ": " + std::strerror(e)};
+      if (e == ENOENT) failure.why += " (no such symbol in this kernel)";
+      return runtime_error(failure.why);
+    }
+    l.links.emplace_back(link);
+    return {};
+  };
+  if (auto s = attach_one((*object)->entry(), false); !s) return tl::unexpected(s.error());
+  if (at_return)
+    if (auto s = attach_one((*object)->ret(), true); !s) return tl::unexpected(s.error());
+  l.object = std::move(*object);
+  return l;
+}
+
+Result<Tracer::Impl::Loaded> Tracer::Impl::load_trampoline(const std::string& function,
+                                                           const std::string& symbol,
+                                                           const internal::PrototypeSpec& spec,
+                                                           bool at_return,
+                                                           TypeFailure& failure) {
+  if (symbol != function) {
+    failure = {false, "fentry attaches by BTF, and BTF only knows " + function +
+                          ", not its clone " + symbol + " (use a kprobe)"};
+    return runtime_error(failure.why);
+  }
+  auto object = open_object(spec, at_return);
+  if (!object) return tl::unexpected(object.error());
+  struct bpf_program* prog = at_return ? (*object)->fexit() : (*object)->fentry();
+  bpf_program__set_autoload(prog, true);
+  internal::clear_libbpf_log();
+  int err = bpf_program__set_attach_target(prog, 0, function.c_str());
+  if (err) {
+    failure = {false, "no BTF function " + function + " to attach to: " +
+                          std::strerror(-err)};
+    return runtime_error(failure.why);
+  }
+  err = (*object)->load();
+  if (err == -EPERM || err == -EACCES) {
+    std::string lockdown = internal::lockdown_mode(options.paths);
+    failure = {true, "refused by the kernel: loading the " +
+                         std::string(at_return ? "fexit" : "fentry") + " program failed with " +
+                         std::strerror(-err) +
+                         (lockdown.empty() || lockdown == "none"
+                              ? " (lockdown or a security module forbids BPF trampolines)"
+                              : " (kernel lockdown: " + lockdown + ")")};
+    return runtime_error(failure.why);
+  }
+  if (err == -EOPNOTSUPP || err == -524 /* the kernel's internal ENOTSUPP */) {
+    failure = {true, "BPF trampolines are not supported by this kernel or architecture"};
+    return runtime_error(failure.why);
+  }
+  if (err) {
+    failure = {false, "loading the " + std::string(at_return ? "fexit" : "fentry") +
+                          " program failed: " + std::strerror(-err) + " (" +
+                          internal::libbpf_log_tail(3) + ")"};
+    return runtime_error(failure.why);
+  }
+  errno = 0;
+  struct bpf_link* link = bpf_program__attach_trace(prog);
+  if (link == nullptr) {
+    int e = errno ? errno : EINVAL;
+    failure = {false, "the kernel refused to attach the " +
+                          std::string(at_return ? "fexit" : "fentry") + " program to " +
+                          function + ": " + std::strerror(e)};
+    return runtime_error(failure.why);
+  }
+  Loaded l;
+  l.spec = spec;
+  l.links.emplace_back(link);
+  l.object = std::move(*object);
+  return l;
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep) {
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : sep) + p;
+  return out;
+}
+
+}  // namespace
+
+Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
+  const std::string& function = request.function;
+  if (!is_kernel_symbol_name(function))
+    return bad_input("not a kernel function name", function,
+                     "kernel symbols are made of letters, digits, '_', '.' and '$'");
+  auto probe = std::make_unique<AttachedProbe>();
+  probe->function = function;
+  const AttachPaths& paths = impl_->options.paths;
+  const std::string base(strip_clone_suffix(function));
+
+  // Which symbol to attach to: the function, or the compiler clone that replaced it.
+  internal::SymbolFacts facts = internal::symbol_facts(paths.kallsyms, base);
+  std::string symbol = function;
+  if (base != function) {
+    if (facts.readable && std::find(facts.clones.begin(), facts.clones.end(), function) ==
+                              facts.clones.end())
+      return bad_input("no such function in this kernel's kallsyms", function,
+                       facts.clones.empty() && facts.exact == 0
+                           ? "check the name in /proc/kallsyms"
+                           : "kallsyms has: " + join(facts.exact ? std::vector<std::string>{base}
+                                                                 : facts.clones, ", "));
+    probe->warnings.push_back(function + " is a compiler clone of " + base +
+                              ": its arguments may differ from " + base +
+                              "'s BTF prototype (dropped or reordered); check the decoded values");
+  } else if (facts.readable && facts.exact == 0 && !facts.clones.empty()) {
+    symbol = facts.clones.front();
+    probe->warnings.push_back(
+        base + " is not in kallsyms, only its compiler clone" +
+        (facts.clones.size() > 1 ? "s " + join(facts.clones, ", ") : " " + symbol) +
+        ": attaching to " + symbol + ", whose arguments may differ from the BTF prototype");
+  }
+  probe->symbol = symbol;
+
+  auto btf = impl_->btf_for(facts.module);
+  if (!btf) return tl::unexpected(btf.error());
+  probe->prototype = (*btf)->prototype(base);
+  if (facts.readable && facts.exact == 0 && facts.clones.empty() && base == function) {
+    if (probe->prototype)
+      return bad_input("cannot attach to " + function +
+                           ": it is in BTF but not in kallsyms, so every call was inlined and "
+                           "there is no function to attach to",
+                       "", "attach to a caller instead ('probeseek explain " + function +
+                               "' lists them)");
+    return bad_input("no such kernel function", function,
+                     "check the name: /proc/kallsyms lists the functions of this kernel");
+  }
+
+  // Safety: deny list, kprobe blacklist, notrace.
+  HookabilityInputs in;
+  std::optional<bool> traceable = internal::listed_in(paths.filter_functions, symbol, 0);
+  if (traceable) in.traceable = [&](std::string_view) { return *traceable; };
+  std::optional<bool> black_symbol = internal::listed_in(paths.kprobe_blacklist, symbol, 1);
+  std::optional<bool> black_base =
+      symbol == base ? black_symbol : internal::listed_in(paths.kprobe_blacklist, base, 1);
+  if (black_symbol || black_base)
+    in.blacklisted = [&](std::string_view n) {
+      return n == symbol ? black_symbol.value_or(false) : black_base.value_or(false);
+    };
+  if (facts.readable)
+    in.kallsyms_count = [&](std::string_view n) -> int {
+      if (n == base) return facts.exact;
+      if (starts_with(n, "__ksymtab_")) return facts.exported ? 1 : 0;
+      return static_cast<int>(std::count(facts.clones.begin(), facts.clones.end(), n));
+    };
+  in.btf = *btf;
+  Hookability h = assess_hookability(symbol, in);
+  if (!h.hookable) {
+    std::vector<std::string> against;
+    for (const std::string& r : h.reasons)
+      if (starts_with(r, "deny list") || starts_with(r, "in the kprobe blacklist") ||
+          starts_with(r, "not in available_filter_functions") || starts_with(r, "in BTF but not"))
+        against.push_back(r);
+    if (!request.unsafe)
+      return bad_input("refusing to attach to " + symbol + ": " + join(against, "; "), "",
+                       "pass --unsafe to attach anyway (a probe there can hang or recurse), or "
+                       "pick another function ('probeseek explain " + base + "')");
+    probe->warnings.push_back("attached with --unsafe despite: " + join(against, "; "));
+  }
+
+  internal::PrototypeSpec spec;
+  if (probe->prototype) {
+    spec = internal::describe_prototype(**btf, *probe->prototype);
+    if (!spec.not_captured_why.empty())
+      probe->warnings.push_back("only the first " + std::to_string(spec.args.size()) +
+                                " parameters are captured: " + spec.not_captured_why);
+  } else {
+    probe->warnings.push_back("no BTF prototype for " + base +
+                              ": calls are reported without their arguments");
+  }
+
+  // Which mechanism: the one asked for, else kprobe first and fentry when there are no kprobes.
+  // Without --type, a function taking a socket is reported at return: a socket gets its
+  // addresses and ports inside calls like tcp_v4_connect, so at entry they are still zero.
+  const bool auto_type = !request.type;
+  const bool sock_at_return = auto_type && spec.has_sock();
+  std::vector<ProbeType> order =
+      auto_type ? std::vector<ProbeType>{ProbeType::kKprobe, ProbeType::kFentry}
+                : std::vector<ProbeType>{*request.type};
+  std::vector<std::string> failures;
+  bool all_unavailable = true;
+  for (ProbeType type : order) {
+    const bool trampoline = type == ProbeType::kFentry || type == ProbeType::kFexit;
+    const bool at_return = is_return_probe(type) || sock_at_return;
+    TypeFailure failure;
+    auto loaded = trampoline
+                      ? impl_->load_trampoline(base, symbol, spec, at_return, failure)
+                      : impl_->load_kprobe(symbol, spec, at_return, failure);
+    if (loaded) {
+      probe->type = at_return ? (trampoline ? ProbeType::kFexit : ProbeType::kKretprobe) : type;
+      probe->at_return = at_return;
+      probe->how = trampoline ? std::string(at_return ? "fexit" : "fentry")
+                              : std::string(at_return ? "kprobe+kretprobe" : "kprobe");
+      if (sock_at_return)
+        probe->warnings.push_back(
+            "a socket is an argument: events are reported when " + base +
+            " returns, with the socket's addresses as they are then (--type " +
+            (trampoline ? "fentry" : "kprobe") + " for events at entry)");
+      if (auto_type && type == ProbeType::kFentry)
+        probe->warnings.push_back("no kprobes here (" + failures.front() + "): used " +
+                                  probe->how + " instead");
+      impl_->loaded.push_back(std::move(*loaded));
+      probes_.push_back(std::move(probe));
+      return probes_.back().get();
+    }
+    if (!failure.why.empty()) {
+      failures.push_back(std::string(trampoline ? "fentry" : "kprobe") + ": " + failure.why);
+      all_unavailable &= failure.unavailable;
+    } else {
+      return tl::unexpected(loaded.error());  // not about the kernel: e.g. out of memory
+    }
+    if (!failure.unavailable) break;  // the function is the problem: another type won't help
+  }
+  std::string hint =
+      all_unavailable
+          ? "run it on a kernel with kprobes or BPF trampolines (the QEMU lab: "
+            "tests/lab/lab run SCRIPT OUT --binary build/cli/probeseek), or build a probe for "
+            "that machine here with 'probeseek gen " + base + " --btf ITS_BTF' (gen needs no "
+            "kernel support)"
+          : (auto_type ? "" : "try another --type (kprobe, kretprobe, fentry, fexit)");
+  return runtime_error("cannot attach to " + symbol + ": " + join(failures, "; "), "", 0, hint);
+}
+
+}  // namespace probeseek

@@ -1,0 +1,358 @@
+// verify: rank -> attach the top N -> run the workload -> what fired, with which arguments.
+#include "probeseek/verify.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "probeseek/rank.h"
+#include "probeseek/text.h"
+
+namespace probeseek {
+namespace {
+
+// The workload, forked before the probes are attached (they filter on its pid, which must be
+// known before load) and held at a pipe until they are; then it execs. An exec failure comes
+// back through a close-on-exec pipe: a successful exec closes it with nothing written.
+class Workload {
+ public:
+  static Result<Workload> spawn(const std::vector<std::string>& command) {
+    if (command.empty()) return bad_input("no workload command", "", "verify ... -- CMD ARGS");
+    int go[2], err[2];
+    if (pipe2(go, O_CLOEXEC) != 0) return runtime_error("cannot create a pipe", "", errno);
+    if (pipe2(err, O_CLOEXEC) != 0) {
+      int e = errno;
+      ::close(go[0]);
+      ::close(go[1]);
+      return runtime_error("cannot create a pipe", "", e);
+    }
+    std::vector<char*> argv;
+    for (const std::string& a : command) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    pid_t pid = fork();
+    if (pid < 0) {
+      int e = errno;
+      for (int fd : {go[0], go[1], err[0], err[1]}) ::close(fd);
+      return runtime_error("cannot fork the workload", command[0], e);
+    }
+    if (pid == 0) {
+      // Child: only async-signal-safe calls until exec.
+      char c;
+      if (::read(go[0], &c, 1) != 1) _exit(127);  // the parent gave up
+      dup2(STDERR_FILENO, STDOUT_FILENO);  // keep the report on stdout clean
+      execvp(argv[0], argv.data());
+      int e = errno;
+      ssize_t ignored = ::write(err[1], &e, sizeof e);
+      (void)ignored;
+      _exit(127);
+    }
+    ::close(go[0]);
+    ::close(err[1]);
+    Workload w;
+    w.pid_ = pid;
+    w.go_ = go[1];
+    w.err_ = err[0];
+    w.name_ = command[0];
+    return w;
+  }
+  Workload(Workload&& o) noexcept
+      : pid_(std::exchange(o.pid_, -1)), go_(std::exchange(o.go_, -1)),
+        err_(std::exchange(o.err_, -1)), name_(std::move(o.name_)) {}
+  Workload& operator=(Workload&&) = delete;
+  ~Workload() {
+    if (go_ >= 0) ::close(go_);  // a child still waiting exits
+    if (err_ >= 0) ::close(err_);
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+
+  Status start() {
+    char c = 'g';
+    bool sent = ::write(go_, &c, 1) == 1;
+    ::close(go_);
+    go_ = -1;
+    if (!sent) return runtime_error("cannot start the workload", name_, errno);
+    int e = 0;
+    ssize_t n = ::read(err_, &e, sizeof e);
+    ::close(err_);
+    err_ = -1;
+    if (n == sizeof e) {
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+      return bad_input("cannot run the workload", name_, "check the command after --");
+    }
+    return {};
+  }
+  // The exit status once it has ended (128+N for signal N).
+  std::optional<int> finished() {
+    if (pid_ <= 0) return 0;
+    int status = 0;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r != pid_) return std::nullopt;
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  int kill_now() {
+    if (pid_ <= 0) return 0;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return 128 + SIGKILL;
+  }
+
+ private:
+  Workload() = default;
+  pid_t pid_ = -1;
+  int go_ = -1;
+  int err_ = -1;
+  std::string name_;
+};
+
+std::string shell_quote(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const std::string& a : argv) {
+    if (!out.empty()) out += ' ';
+    bool plain = !a.empty();
+    for (char c : a)
+      plain &= std::isalnum(static_cast<unsigned char>(c)) ||
+               std::string_view("-_./:=@%+,").find(c) != std::string_view::npos;
+    if (plain) {
+      out += a;
+      continue;
+    }
+    out += '\'';
+    for (char c : a) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += '\'';
+  }
+  return out;
+}
+
+bool address_set(const std::string& a) { return !a.empty() && a != "0.0.0.0" && a != "::"; }
+
+std::string now_utc() {
+  time_t t = time(nullptr);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Status store(Database& db, const std::vector<SessionSummary>& sessions, const VerifyResult& r) {
+  if (auto s = ensure_verifications_table(db); !s) return s;
+  if (auto s = db.exec("BEGIN"); !s) return s;
+  auto st = db.prepare(
+      "INSERT INTO verifications(session_id, function, command, verified_at, rank, attached, "
+      "how, events, sock_events, sock_addresses_set, sock_port_matches, ports, summary, "
+      "samples) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!st) return tl::unexpected(st.error());
+  const std::string at = now_utc();
+  std::string ports;
+  for (uint16_t p : r.ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+  for (const SessionSummary& s : sessions)
+    for (const CandidateCheck& c : r.candidates) {
+      st->bind(1, s.id).bind(2, c.function).bind(3, r.command).bind(4, at);
+      st->bind(5, static_cast<int64_t>(c.rank)).bind(6, static_cast<int64_t>(c.attached));
+      st->bind(7, c.attached ? c.how : c.not_attached);
+      st->bind(8, static_cast<int64_t>(c.events)).bind(9, static_cast<int64_t>(c.sock_events));
+      st->bind(10, static_cast<int64_t>(c.sock_addresses_set));
+      st->bind(11, static_cast<int64_t>(c.sock_port_matches)).bind(12, ports);
+      st->bind(13, c.summary()).bind(14, nlohmann::json(c.samples).dump());
+      if (auto s2 = st->run(); !s2) {
+        (void)db.exec("ROLLBACK");
+        return s2;
+      }
+    }
+  return db.exec("COMMIT");
+}
+
+}  // namespace
+
+std::vector<uint16_t> ports_in_command(const std::vector<std::string>& command) {
+  std::vector<uint16_t> out;
+  auto add = [&](std::string_view digits) {
+    auto v = parse_int(digits);
+    if (v && *v >= 1 && *v <= 65535 &&
+        std::find(out.begin(), out.end(), static_cast<uint16_t>(*v)) == out.end())
+      out.push_back(static_cast<uint16_t>(*v));
+  };
+  for (size_t i = 1; i < command.size(); ++i) {
+    std::string_view a = command[i];
+    if (auto v = parse_int(a)) {
+      add(a);
+      continue;
+    }
+    for (size_t p = a.find(':'); p != std::string_view::npos; p = a.find(':', p + 1)) {
+      size_t end = p + 1;
+      while (end < a.size() && std::isdigit(static_cast<unsigned char>(a[end]))) ++end;
+      if (end > p + 1 && (end == a.size() || a[end] == '/' || a[end] == '?'))
+        add(a.substr(p + 1, end - p - 1));
+    }
+  }
+  return out;
+}
+
+std::string CandidateCheck::summary() const {
+  if (!attached) return "not attached: " + not_attached;
+  std::string out = events == 0 ? "did not fire"
+                                : "fired " + std::to_string(events) +
+                                      (events == 1 ? " time" : " times");
+  if (sock_events > 0)
+    out += "; struct sock: addresses set " + std::to_string(sock_addresses_set) + "/" +
+           std::to_string(sock_events) + ", workload's port " +
+           std::to_string(sock_port_matches) + "/" + std::to_string(sock_events);
+  return out;
+}
+
+Status ensure_verifications_table(Database& db) {
+  // Owned by verify (attach/), not by db/'s schema: one row per candidate and session of a run.
+  return db.exec(
+      "CREATE TABLE IF NOT EXISTS verifications ("
+      "  id INTEGER PRIMARY KEY,"
+      "  session_id INTEGER NOT NULL,"
+      "  function TEXT NOT NULL,"
+      "  command TEXT NOT NULL,"
+      "  verified_at TEXT NOT NULL,"
+      "  rank INTEGER NOT NULL,"
+      "  attached INTEGER NOT NULL,"
+      "  how TEXT NOT NULL,"  // the mechanism, or why it could not attach
+      "  events INTEGER NOT NULL,"
+      "  sock_events INTEGER NOT NULL,"
+      "  sock_addresses_set INTEGER NOT NULL,"
+      "  sock_port_matches INTEGER NOT NULL,"
+      "  ports TEXT NOT NULL,"
+      "  summary TEXT NOT NULL,"
+      "  samples TEXT NOT NULL);"  // JSON array of formatted events
+      "CREATE INDEX IF NOT EXISTS verifications_function ON verifications(function, session_id);");
+}
+
+Result<VerifyResult> verify(Database& db, const VerifyRequest& request) {
+  if (request.command.empty())
+    return bad_input("no workload command", "", "probeseek verify [OPTIONS] -- CMD ARGS");
+  VerifyResult result;
+  result.command = shell_quote(request.command);
+  if (!request.ports.empty()) {
+    result.ports = request.ports;
+    result.ports_from = "--port";
+  } else {
+    result.ports = ports_in_command(request.command);
+    if (!result.ports.empty()) result.ports_from = "the command line";
+  }
+
+  RankRequest rr;
+  rr.sessions = request.sessions;
+  rr.arg = request.arg;
+  rr.under = request.under;
+  rr.limit = request.top;
+  rr.btf_path = request.btf_path;
+  auto ranked = rank(db, rr);
+  if (!ranked) return tl::unexpected(ranked.error());
+  result.sessions = ranked->sessions;
+  result.warnings = ranked->warnings;
+  if (ranked->candidates.empty())
+    return bad_input("no candidate to verify", "",
+                     "check the sessions, --arg and --under with 'probeseek rank'");
+
+  auto workload = Workload::spawn(request.command);
+  if (!workload) return tl::unexpected(workload.error());
+  TracerOptions options;
+  options.pid = workload->pid();
+  options.follow_children = true;
+  options.paths = request.paths;
+  auto tracer = Tracer::open(options);
+  if (!tracer) return tl::unexpected(tracer.error());
+
+  std::vector<size_t> probe_of;  // candidate index -> probe index, or npos
+  std::optional<Error> first_kernel_error;
+  int rank_no = 0;
+  for (const Candidate& c : ranked->candidates) {
+    CandidateCheck check;
+    check.function = c.function;
+    check.rank = ++rank_no;
+    check.score = c.score;
+    ProbeRequest pr;
+    pr.function = c.function;
+    pr.unsafe = request.unsafe;
+    auto probe = (*tracer)->attach(pr);
+    if (probe) {
+      check.attached = true;
+      check.how = (*probe)->how;
+      check.warnings = (*probe)->warnings;
+      probe_of.push_back((*tracer)->probes().size() - 1);
+    } else {
+      check.not_attached = probe.error().message();
+      if (probe.error().kind == ErrorKind::kRuntime && !first_kernel_error)
+        first_kernel_error = probe.error();
+      probe_of.push_back(SIZE_MAX);
+    }
+    result.candidates.push_back(std::move(check));
+  }
+  if ((*tracer)->probes().empty() && first_kernel_error)
+    return tl::unexpected(*first_kernel_error);  // the kernel cannot probe at all: say why
+
+  std::vector<size_t> candidate_of((*tracer)->probes().size());
+  for (size_t i = 0; i < probe_of.size(); ++i)
+    if (probe_of[i] != SIZE_MAX) candidate_of[probe_of[i]] = i;
+  auto on_event = [&](const Event& e) {
+    CandidateCheck& c = result.candidates[candidate_of[e.probe]];
+    ++c.events;
+    if (c.samples.size() < 3) c.samples.push_back(format_event(e));
+    bool sock_read = false, set = false, port = false;
+    for (const Value& v : e.args) {
+      if (!v.sock) continue;
+      sock_read = true;
+      set |= address_set(v.sock->local) && address_set(v.sock->remote);
+      for (uint16_t p : result.ports) port |= v.sock->local_port == p || v.sock->remote_port == p;
+    }
+    c.sock_events += sock_read;
+    c.sock_addresses_set += set;
+    c.sock_port_matches += port;
+  };
+
+  using clock = std::chrono::steady_clock;
+  const auto started = clock::now();
+  if (auto s = workload->start(); !s) return tl::unexpected(s.error());
+  for (;;) {
+    auto n = (*tracer)->poll(100, on_event);
+    if (!n) return tl::unexpected(n.error());
+    if (auto status = workload->finished()) {
+      result.exit_status = *status;
+      break;
+    }
+    bool stop = request.stop && request.stop->load();
+    if (stop || clock::now() - started > std::chrono::duration<double>(request.timeout_s)) {
+      result.timed_out = !stop;
+      result.exit_status = workload->kill_now();
+      break;
+    }
+  }
+  result.duration_s = std::chrono::duration<double>(clock::now() - started).count();
+  // Events of the workload's last moments may still be in the ring buffer.
+  for (int i = 0; i < 50; ++i) {
+    auto n = (*tracer)->poll(i == 0 ? 50 : 0, on_event);
+    if (!n || *n == 0) break;
+  }
+  result.lost_events = (*tracer)->lost_events();
+  (*tracer)->detach_all();
+
+  auto sessions = Store(db).sessions();
+  if (!sessions) return tl::unexpected(sessions.error());
+  std::vector<SessionSummary> used;
+  for (const SessionSummary& s : *sessions)
+    if (std::find(result.sessions.begin(), result.sessions.end(), s.name) != result.sessions.end())
+      used.push_back(s);
+  if (auto s = store(db, used, result); !s) return tl::unexpected(s.error());
+  return result;
+}
+
+}  // namespace probeseek

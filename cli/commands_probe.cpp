@@ -1,0 +1,304 @@
+// gen, attach, verify: from a ranking to a probe a user keeps, a probe running now, and a
+// workload re-run with the top candidates attached.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "probeseek/attach.h"
+#include "probeseek/gen.h"
+#include "probeseek/rank.h"
+#include "probeseek/text.h"
+#include "probeseek/verify.h"
+
+namespace probeseek::cli {
+
+namespace {
+
+using nlohmann::json;
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop = true; }
+
+// Ctrl-C and SIGTERM end the loop, which then detaches. Installed without SA_RESTART so that
+// the wait for events returns at once.
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+json sock_json(const SockValue& s) {
+  json out = {{"family", s.family_name}};
+  if (!s.local.empty()) {
+    out["local"] = s.local;
+    out["local_port"] = s.local_port;
+    out["remote"] = s.remote;
+    out["remote_port"] = s.remote_port;
+    out["state"] = s.state;
+    out["protocol"] = s.protocol;
+  }
+  return out;
+}
+
+json value_json(const Value& v) {
+  json out = {{"type", v.type}, {"raw", v.raw}, {"value", v.text}};
+  if (!v.name.empty()) out["name"] = v.name;
+  if (v.sock) out["sock"] = sock_json(*v.sock);
+  if (v.sockaddr) {
+    out["sockaddr"] = {{"family", v.sockaddr->family_name}};
+    if (!v.sockaddr->address.empty()) {
+      out["sockaddr"]["address"] = v.sockaddr->address;
+      out["sockaddr"]["port"] = v.sockaddr->port;
+    }
+  }
+  if (v.skb_len) out["skb"] = {{"len", *v.skb_len}, {"protocol", *v.skb_protocol}};
+  if (v.file_name) out["name_read"] = *v.file_name;
+  if (!v.read_error.empty()) out["read_error"] = v.read_error;
+  return out;
+}
+
+json event_json(const Event& e) {
+  json args = json::array();
+  for (const Value& v : e.args) args.push_back(value_json(v));
+  json out = {{"time_ns", e.wall_time_ns}, {"function", e.function}, {"pid", e.pid},
+              {"tid", e.tid},              {"cpu", e.cpu},           {"comm", e.comm},
+              {"args", args}};
+  if (e.returned) out["ret"] = e.ret ? value_json(*e.ret) : json(nullptr);
+  if (e.duration_ns) out["duration_ns"] = e.duration_ns;
+  return out;
+}
+
+void register_attach(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("attach", "Attach a probe to a kernel function now and print "
+                                           "its events (kprobe, or fentry without kprobes)");
+  static ProbeRequest request;
+  static std::string type;
+  static int pid = 0;
+  static double duration = 0;
+  static bool as_json = false;
+  cmd->add_option("FUNC", request.function, "kernel function")->required();
+  cmd->add_option("--type", type, "kprobe, kretprobe, fentry or fexit (default: kprobe, fentry "
+                                  "without kprobes; a function taking a socket is reported at "
+                                  "return)");
+  cmd->add_option("--pid", pid, "only this process");
+  cmd->add_option("--duration", duration, "detach after S seconds (default: until Ctrl-C)");
+  cmd->add_flag("--json", as_json, "one JSON object per event on stdout");
+  cmd->add_flag("--unsafe", request.unsafe,
+                "attach to denied, blacklisted or notrace functions too");
+  cmd->callback([&ctx] {
+    Status s = [&]() -> Status {
+      if (!type.empty()) {
+        auto t = parse_probe_type(type);
+        if (!t) return tl::unexpected(t.error());
+        request.type = *t;
+      }
+      if (duration < 0 || !std::isfinite(duration))
+        return bad_input("--duration must be a positive number of seconds");
+      // Before attaching: a signal that arrives once "attached" is printed must stop us.
+      install_stop_handlers();
+      TracerOptions options;
+      if (pid > 0) options.pid = pid;
+      auto tracer = Tracer::open(options);
+      if (!tracer) return tl::unexpected(tracer.error());
+      auto probe = (*tracer)->attach(request);
+      if (!probe) return tl::unexpected(probe.error());
+      const AttachedProbe& p = **probe;
+      for (const std::string& w : p.warnings) std::cerr << "warning: " << w << "\n";
+      std::cerr << "attached " << p.how << " to " << p.symbol;
+      if (p.prototype) std::cerr << ": " << p.prototype->to_string();
+      std::cerr << "\n" << (duration > 0 ? "" : "Ctrl-C to stop\n") << std::flush;
+
+      using clock = std::chrono::steady_clock;
+      const auto deadline = clock::now() + std::chrono::duration<double>(duration);
+      size_t events = 0;
+      auto print = [&](const Event& e) {
+        ++events;
+        if (as_json)
+          std::cout << event_json(e).dump() << "\n";
+        else
+          std::cout << format_event(e) << "\n";
+        std::cout.flush();  // one line at a time: a pipe or a file sees events as they happen
+      };
+      while (!g_stop && (duration <= 0 || clock::now() < deadline)) {
+        auto n = (*tracer)->poll(100, print);
+        if (!n) return tl::unexpected(n.error());
+      }
+      // What is already in the ring buffer was produced while attached: show it too.
+      for (;;) {
+        auto n = (*tracer)->poll(0, print);
+        if (!n || *n == 0) break;
+      }
+      uint64_t lost = (*tracer)->lost_events(), missed = (*tracer)->missed_entries();
+      (*tracer)->detach_all();
+      std::cerr << events << " events, " << lost << " lost (ring buffer full)";
+      if (p.at_return && p.how == "kprobe+kretprobe")
+        std::cerr << ", " << missed << " returns without their entry";
+      std::cerr << "; detached\n";
+      return {};
+    }();
+    if (!s) ctx.status = report(s.error());
+  });
+}
+
+void register_gen(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("gen", "Write a libbpf project (BPF program, loader, Makefile) "
+                                        "that probes a kernel function");
+  static std::string function, type = "kprobe", btf_path, session, out_dir;
+  static std::string db_path = "probeseek.db";
+  cmd->add_option("FUNC", function, "kernel function")->required();
+  cmd->add_option("--type", type, "kprobe, kretprobe, fentry or fexit")->capture_default_str();
+  cmd->add_option("--btf", btf_path, "BTF of the kernel the probe is for (raw or ELF with .BTF)");
+  cmd->add_option("--session", session, "use the BTF stored with this session");
+  cmd->add_option("--db", db_path, "database file (with --session)")->capture_default_str();
+  cmd->add_option("-o,--output", out_dir, "directory to write (default: ./FUNC)");
+  cmd->callback([&ctx] {
+    Status s = [&]() -> Status {
+      auto t = parse_probe_type(type);
+      if (!t) return tl::unexpected(t.error());
+      // Which kernel: --btf, else the session's stored BTF, else this machine's.
+      std::optional<Btf> btf;
+      std::string source;
+      if (!btf_path.empty() || session.empty()) {
+        std::string path = btf_path.empty() ? "/sys/kernel/btf/vmlinux" : btf_path;
+        auto loaded = Btf::load(path);
+        if (!loaded) {
+          Error e = loaded.error();
+          if (!btf_path.empty()) e.kind = ErrorKind::kBadInput;
+          return tl::unexpected(e);
+        }
+        btf = std::move(*loaded);
+        source = btf_path.empty() ? path + " (this machine)" : path;
+      } else {
+        auto db = Database::open(db_path, Database::Mode::kReadOnly);
+        if (!db) return tl::unexpected(db.error());
+        auto summary = Store(*db).session(session);
+        if (!summary) return tl::unexpected(summary.error());
+        auto choice = choose_btf(*db, {*summary}, std::nullopt, "/sys/kernel/btf/vmlinux");
+        if (!choice) return tl::unexpected(choice.error());
+        for (auto& w : choice->warnings) std::cerr << "warning: " << w << "\n";
+        if (!choice->btf) return bad_input("no BTF for session " + session, "",
+                                           "pass --btf FILE with that kernel's BTF");
+        btf = std::move(choice->btf);
+        source = choice->source;
+      }
+      GenRequest request;
+      request.function = function;
+      request.type = *t;
+      request.btf = &*btf;
+      request.btf_source = source;
+      request.out_dir = out_dir;
+      if (request.out_dir.empty() && is_kernel_symbol_name(function)) request.out_dir = function;
+      auto result = generate_probe(request);
+      if (!result) return tl::unexpected(result.error());
+      for (auto& w : result->warnings) std::cerr << "warning: " << w << "\n";
+      std::cout << "wrote " << result->dir << "/: ";
+      for (size_t i = 0; i < result->files.size(); ++i)
+        std::cout << (i ? ", " : "") << result->files[i].name;
+      std::cout << "\nbuild: make -C " << result->dir << "   run: sudo " << result->dir << "/"
+                << result->app << "\n";
+      return {};
+    }();
+    if (!s) ctx.status = report(s.error());
+  });
+}
+
+void register_verify(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand(
+      "verify", "Run a workload again with the top ranked candidates attached: which fired, and "
+                "with what arguments (stored with the sessions; rank shows it)");
+  static VerifyRequest request;
+  static std::string db_path = "probeseek.db", arg, btf;
+  static std::vector<int> ports;
+  static bool as_json = false;
+  cmd->add_option("--db", db_path, "database file")->capture_default_str();
+  cmd->add_option("--session", request.sessions, "sessions to rank (default: all)");
+  cmd->add_option("--top", request.top, "attach the N best candidates")->capture_default_str();
+  cmd->add_option("--arg", arg, "as rank --arg: a parameter of this C type");
+  cmd->add_option("--under", request.under, "as rank --under: only calls below this function");
+  cmd->add_option("--btf", btf, "BTF of the traced kernel (for ranking)");
+  cmd->add_option("--port", ports, "the workload's port (default: the ports its command names)");
+  cmd->add_option("--timeout", request.timeout_s, "kill the workload after S seconds")
+      ->capture_default_str();
+  cmd->add_flag("--unsafe", request.unsafe, "attach to denied, blacklisted or notrace functions");
+  cmd->add_flag("--json", as_json, "the report as JSON on stdout");
+  cmd->add_option("CMD", request.command, "the workload, after --")->required();
+  cmd->callback([&ctx] {
+    Status s = [&]() -> Status {
+      if (!arg.empty()) request.arg = arg;
+      if (!btf.empty()) request.btf_path = btf;
+      for (int p : ports) {
+        if (p < 1 || p > 65535) return bad_input("--port must be 1..65535", std::to_string(p));
+        request.ports.push_back(static_cast<uint16_t>(p));
+      }
+      if (request.top == 0) return bad_input("--top must be at least 1");
+      auto db = Database::open(db_path, Database::Mode::kReadWrite);
+      if (!db) return tl::unexpected(db.error());
+      install_stop_handlers();
+      request.stop = &g_stop;
+      auto r = verify(*db, request);
+      if (!r) return tl::unexpected(r.error());
+      for (auto& w : r->warnings) std::cerr << "warning: " << w << "\n";
+      if (as_json) {
+        json candidates = json::array();
+        for (const CandidateCheck& c : r->candidates) {
+          json j = {{"rank", c.rank},         {"function", c.function},
+                    {"score", c.score},       {"attached", c.attached},
+                    {"fired", c.events > 0},  {"events", c.events},
+                    {"samples", c.samples},   {"summary", c.summary()},
+                    {"warnings", c.warnings}};
+          if (c.attached) j["how"] = c.how; else j["not_attached"] = c.not_attached;
+          j["sock"] = {{"events", c.sock_events},
+                       {"addresses_set", c.sock_addresses_set},
+                       {"port_matches", c.sock_port_matches}};
+          candidates.push_back(j);
+        }
+        json out = {{"sessions", r->sessions}, {"command", r->command},
+                    {"ports", r->ports},       {"exit_status", r->exit_status},
+                    {"duration_s", r->duration_s}, {"timed_out", r->timed_out},
+                    {"lost_events", r->lost_events}, {"candidates", candidates}};
+        std::cout << out.dump(2) << "\n";
+        return {};
+      }
+      std::cout << "workload: " << r->command << " (exit status " << r->exit_status;
+      char secs[32];
+      std::snprintf(secs, sizeof secs, ", %.2f s", r->duration_s);
+      std::cout << secs << (r->timed_out ? ", killed after --timeout" : "") << ")\n";
+      std::cout << "sessions: ";
+      for (size_t i = 0; i < r->sessions.size(); ++i) std::cout << (i ? ", " : "") << r->sessions[i];
+      std::cout << "   ports: ";
+      if (r->ports.empty()) std::cout << "none (pass --port)";
+      for (size_t i = 0; i < r->ports.size(); ++i) std::cout << (i ? ", " : "") << r->ports[i];
+      if (!r->ports_from.empty()) std::cout << " (from " << r->ports_from << ")";
+      std::cout << "\n\n";
+      for (const CandidateCheck& c : r->candidates) {
+        char head[32];
+        std::snprintf(head, sizeof head, "%2d. ", c.rank);
+        std::cout << head << c.function << (c.attached ? "  [" + c.how + "]" : "") << "\n";
+        std::cout << "    " << c.summary() << "\n";
+        for (auto& w : c.warnings) std::cout << "    warning: " << w << "\n";
+        for (auto& e : c.samples) std::cout << "    " << e << "\n";
+      }
+      if (r->lost_events) std::cout << "\n" << r->lost_events << " events lost (ring buffer full)\n";
+      return {};
+    }();
+    if (!s) ctx.status = report(s.error());
+  });
+}
+
+}  // namespace
+
+void register_probe_commands(CLI::App& app, Context& ctx) {
+  register_gen(app, ctx);
+  register_attach(app, ctx);
+  register_verify(app, ctx);
+}
+
+}  // namespace probeseek::cli

@@ -1,0 +1,266 @@
+// record, reset, doctor: live recording on this machine's kernel.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "probeseek/btf.h"
+#include "probeseek/db.h"
+#include "probeseek/kallsyms.h"
+#include "probeseek/record.h"
+#include "probeseek/text.h"
+
+namespace probeseek::cli {
+
+namespace {
+
+constexpr const char* kDefaultDb = "probeseek.db";
+
+template <typename Fn>
+void run(Context& ctx, Fn&& fn) {
+  Status s = fn();
+  if (!s) ctx.status = report(s.error());
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// --name, or one made from the command (or the first process's comm) that the database does
+// not have yet: curl, curl-2, ... Checked before recording, so a clash costs nothing.
+Result<std::string> choose_session_name(const std::string& db_path, const std::string& wanted,
+                                        const RecordOptions& options) {
+  std::vector<std::string> taken;
+  if (file_exists(db_path)) {
+    auto db = Database::open(db_path, Database::Mode::kReadOnly);
+    if (!db) return tl::unexpected(db.error());
+    auto sessions = Store(*db).sessions();
+    if (!sessions) return tl::unexpected(sessions.error());
+    for (auto& s : *sessions) taken.push_back(s.name);
+  }
+  auto is_taken = [&](const std::string& n) {
+    return std::find(taken.begin(), taken.end(), n) != taken.end();
+  };
+  if (!wanted.empty()) {
+    if (is_taken(wanted))
+      return bad_input("the database already has a session of that name", wanted,
+                       "choose another --name, or remove it first");
+    return wanted;
+  }
+  std::string base;
+  if (!options.command.empty()) {
+    base = options.command.front().substr(options.command.front().find_last_of('/') + 1);
+  } else if (!options.pids.empty()) {
+    auto comm = read_whole_file("/proc/" + std::to_string(options.pids.front()) + "/comm");
+    base = comm ? std::string(trim(*comm)) : "pid-" + std::to_string(options.pids.front());
+  }
+  if (base.empty()) base = "record";
+  std::string name = base;
+  for (int n = 2; is_taken(name); ++n) name = base + "-" + std::to_string(n);
+  return name;
+}
+
+// One transaction: the kernel's symbol tables and BTF, then the call trees.
+Status save_recording(const std::string& db_path, const std::string& name, const std::string& source,
+                      const Recording& rec, std::vector<std::string>& warnings) {
+  auto db = Database::open(db_path);
+  if (!db) return tl::unexpected(db.error());
+  SessionWriter::Options options;
+  options.name = name;
+  options.source = source;
+  auto writer = SessionWriter::begin(*db, options);
+  if (!writer) return tl::unexpected(writer.error());
+  const KernelSnapshot& k = rec.kernel();
+  std::string origin = " of " + k.release + " (probeseek record)";
+  std::vector<int64_t> set_ids;
+
+  auto kallsyms = SymbolTable::parse(k.kallsyms_text, "/proc/kallsyms");
+  if (!kallsyms) return tl::unexpected(kallsyms.error());
+  (*writer)->set_symbols(&*kallsyms);
+  auto kallsyms_id = store_kallsyms_text(*db, k.kallsyms_text, kallsyms->symbols().size(),
+                                         "/proc/kallsyms" + origin);
+  if (!kallsyms_id) return tl::unexpected(kallsyms_id.error());
+  set_ids.push_back(*kallsyms_id);
+  if (!k.filter_functions_text.empty()) {
+    auto f = parse_filter_functions(k.filter_functions_text, "available_filter_functions");
+    if (!f) return tl::unexpected(f.error());
+    auto id = store_filter_functions(*db, *f, "available_filter_functions" + origin);
+    if (!id) return tl::unexpected(id.error());
+    set_ids.push_back(*id);
+  }
+  if (!k.kprobe_blacklist_text.empty()) {
+    auto b = parse_kprobe_blacklist(k.kprobe_blacklist_text, "kprobes/blacklist");
+    if (!b) return tl::unexpected(b.error());
+    auto id = store_kprobe_blacklist(*db, *b, "kprobes/blacklist" + origin);
+    if (!id) return tl::unexpected(id.error());
+    set_ids.push_back(*id);
+  }
+  if (!k.btf_path.empty()) {
+    auto btf = Btf::load(k.btf_path);
+    if (btf) {
+      auto id = store_btf(*db, btf->raw_bytes(), k.btf_path + origin);
+      if (!id) return tl::unexpected(id.error());
+      if (auto s = link_session_btf(*db, (*writer)->session_id(), *id); !s) return s;
+    } else {
+      warnings.push_back("BTF not saved: " + btf.error().message());
+    }
+  }
+
+  CallTreeBuilder builder(**writer);
+  auto info = rec.read_into(builder);
+  if (!info) return tl::unexpected(info.error());
+  if ((*writer)->stream_error()) return tl::unexpected(*(*writer)->stream_error());
+  builder.finish();
+  if (auto s = (*writer)->commit(*info, builder, set_ids); !s) return s;
+  const BuildStats& st = builder.stats();
+  for (int cpu : st.cpus_with_losses())
+    warnings.push_back("CPU " + std::to_string(cpu) + " lost " +
+                       std::to_string(st.lost_events_on_cpu(cpu)) +
+                       " events: call trees on it have gaps (a larger --buffer-size, a smaller "
+                       "--max-depth or --graph-function help)");
+  for (const std::string& note : k.notes) warnings.push_back(note);
+  return {};
+}
+
+void print_doctor(const std::vector<DoctorCheck>& checks) {
+  size_t width = 0;
+  for (auto& c : checks) width = std::max(width, c.feature.size());
+  for (auto& c : checks) {
+    std::string status(to_string(c.status));
+    std::printf("%-8s %-*s  %s\n", status.c_str(), static_cast<int>(width), c.feature.c_str(),
+                c.detail.c_str());
+    if (!c.cannot.empty())
+      std::printf("%-8s %-*s  cannot: %s\n", "", static_cast<int>(width), "", c.cannot.c_str());
+    if (!c.instead.empty())
+      std::printf("%-8s %-*s  instead: %s\n", "", static_cast<int>(width), "", c.instead.c_str());
+  }
+}
+
+}  // namespace
+
+void register_record_commands(CLI::App& app, Context& ctx) {
+  // ---- record
+  auto* rec = app.add_subcommand(
+      "record", "Record function_graph call trees of a command (-- CMD ARGS) or of running "
+                "processes (-p PID) on this machine's kernel, into the database");
+  static std::string db_path = kDefaultDb, name, state_dir, tracing_dir;
+  static RecordOptions options;
+  static std::vector<int> pids;
+  static double duration = 0;
+  static int max_depth = 0, buffer_kb = 0;
+  rec->add_option("--db", db_path, "database file")->capture_default_str();
+  rec->add_option("--name", name, "session name (default: the command's name, made unique)");
+  rec->add_option("-p,--pid", pids, "trace this running process (all its threads, and the "
+                                    "children it starts); repeatable");
+  rec->add_option("--duration", duration, "stop after this many seconds");
+  rec->add_option("--graph-function", options.graph_functions,
+                  "only calls below this function (set_graph_function; needs the top-level "
+                  "instance); repeatable");
+  static CLI::Option* max_depth_option = nullptr;
+  max_depth_option = rec->add_option("--max-depth", max_depth,
+                  "record this many levels of calls (max_graph_depth; needs the top-level instance)");
+  rec->add_option("--buffer-size", buffer_kb,
+                  "ring buffer per CPU, in KB (default: 4096, or the current size if larger)");
+  rec->add_flag("--force", options.force,
+                "record in the top-level instance even while someone else uses it (their "
+                "settings are put back afterwards)");
+  rec->add_option("--spill-dir", options.spill_dir,
+                  "directory for the raw ring-buffer pages while recording (default: $TMPDIR or /tmp)");
+  rec->add_option("--state-dir", state_dir, "where the saved tracing state is kept")
+      ->default_str(KernelPaths{}.state_dir);
+  rec->add_option("--tracing-dir", tracing_dir, "tracefs mount (default: the mounted one)");
+  rec->add_option("command", options.command, "the command to run and trace, after '--'");
+  rec->callback([&ctx] {
+    run(ctx, [&]() -> Status {
+      for (int pid : pids) options.pids.push_back(static_cast<pid_t>(pid));
+      if (duration > 0) options.duration_s = duration;
+      if (max_depth_option->count() > 0) options.max_depth = max_depth;
+      if (buffer_kb != 0) options.buffer_size_kb = buffer_kb;
+      if (!state_dir.empty()) options.paths.state_dir = state_dir;
+      options.paths.tracing_dir = tracing_dir;
+      options.progress = [](std::string_view text) { std::cerr << "probeseek: " << text << "\n"; };
+      auto session = choose_session_name(db_path, name, options);
+      if (!session) return tl::unexpected(session.error());
+      auto recording = record(options);
+      if (!recording) return tl::unexpected(recording.error());
+      std::cerr << "probeseek: recording stopped (" << recording->stopped_by() << "); saving "
+                << recording->bytes() / 1024 << " KB of ring-buffer pages to " << db_path << "\n";
+      for (const CpuLoss& loss : recording->losses())
+        std::cerr << "warning: CPU " << loss.cpu << ": the kernel overwrote " << loss.overrun
+                  << " and dropped " << loss.dropped << " events before probeseek read them\n";
+      std::vector<std::string> warnings;
+      std::string source = "probeseek record " + std::string(options.command.empty() ? "-p " : "-- ") +
+                           recording->description();
+      auto saved = save_recording(db_path, *session, source, *recording, warnings);
+      for (auto& w : warnings) std::cerr << "warning: " << w << "\n";
+      if (!saved) return saved;
+      auto db = Database::open(db_path, Database::Mode::kReadOnly);
+      if (!db) return tl::unexpected(db.error());
+      auto s = Store(*db).session(*session);
+      if (!s) return tl::unexpected(s.error());
+      if (s->calls == 0)
+        std::cerr << "warning: no function_graph records: the traced tasks made no kernel calls "
+                     "while recording (or --graph-function never ran)\n";
+      std::cerr << "recorded " << s->name << ": " << s->calls << " calls, " << s->tasks
+                << " tasks, " << s->functions << " functions, " << s->lost_events
+                << " lost events (" << s->kernel_release << ", "
+                << (recording->instance().empty() ? "top-level instance"
+                                                  : "instance " + recording->instance())
+                << ")\n";
+      if (auto status = recording->wait_command()) ctx.status = *status;
+      return {};
+    });
+  });
+
+  // ---- reset
+  auto* reset_cmd = app.add_subcommand(
+      "reset", "Restore the tracing state a killed 'probeseek record' left behind, and remove "
+               "stale probeseek tracing instances");
+  static bool reset_force = false;
+  static std::string reset_state_dir, reset_tracing_dir;
+  reset_cmd->add_flag("--force", reset_force, "also restore for recordings that still run");
+  reset_cmd->add_option("--state-dir", reset_state_dir, "where the saved tracing state is kept")
+      ->default_str(KernelPaths{}.state_dir);
+  reset_cmd->add_option("--tracing-dir", reset_tracing_dir, "tracefs mount (default: the mounted one)");
+  reset_cmd->callback([&ctx] {
+    run(ctx, [&]() -> Status {
+      KernelPaths paths;
+      if (!reset_state_dir.empty()) paths.state_dir = reset_state_dir;
+      paths.tracing_dir = reset_tracing_dir;
+      auto report = reset(paths, reset_force);
+      if (!report) return tl::unexpected(report.error());
+      for (auto& a : report->actions) std::cout << a << "\n";
+      for (auto& s : report->skipped) std::cerr << "skipped: " << s << "\n";
+      if (report->actions.empty() && report->skipped.empty())
+        std::cout << "nothing to reset: no probeseek recording left the tracing state changed\n";
+      return {};
+    });
+  });
+
+  // ---- doctor
+  auto* doctor_cmd = app.add_subcommand(
+      "doctor", "What this machine's kernel offers probeseek, and what to do about what it lacks");
+  static bool doctor_json = false;
+  doctor_cmd->add_flag("--json", doctor_json, "JSON array on stdout");
+  doctor_cmd->callback([&ctx] {
+    run(ctx, [&]() -> Status {
+      auto checks = doctor(KernelPaths{});
+      if (doctor_json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (auto& c : checks)
+          out.push_back({{"feature", c.feature}, {"status", std::string(to_string(c.status))},
+                         {"detail", c.detail}, {"cannot", c.cannot}, {"instead", c.instead}});
+        std::cout << out.dump(2) << "\n";
+      } else {
+        print_doctor(checks);
+      }
+      return {};
+    });
+  });
+}
+
+}  // namespace probeseek::cli

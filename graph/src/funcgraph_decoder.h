@@ -1,0 +1,67 @@
+// Turns libtraceevent records of the function_graph tracer (ftrace/funcgraph_entry and
+// ftrace/funcgraph_exit) into GraphEvents for a CallTreeBuilder. Shared by every source that
+// holds raw ring-buffer records: a trace.dat (libtracecmd) and the live recorder (per-CPU
+// trace_pipe_raw pages). Field offsets are looked up once; names and comms are cached.
+#pragma once
+
+#include <event-parse.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "probeseek/graph.h"
+
+namespace probeseek::detail {
+
+class FuncgraphDecoder {
+ public:
+  // Why a tep handle cannot be decoded, for the caller to turn into an error naming its file.
+  enum class Problem { kNone, kNoFuncgraphEvents, kNoFuncDepthFields };
+
+  // `tep` is borrowed (owned by the caller's trace handle) and must outlive the decoder. Function
+  // names come from the tep's kallsyms (tep_find_function), comms from its saved command lines.
+  FuncgraphDecoder(tep_handle* tep, CallTreeBuilder& builder);
+  Problem problem() const { return problem_; }
+
+  // Records of this task are counted as other events, not decoded: the live recorder's own
+  // pid, whose calls leak into a pid-filtered trace around context switches.
+  void ignore_pid(int pid) { ignored_pid_ = pid; }
+
+  // One record of `cpu`: funcgraph entries and exits go to the builder, anything else is
+  // counted as another event; a record that says events were lost before it is counted too.
+  void decode(const tep_record& record, int cpu);
+
+ private:
+  // Where a field sits in a record, read without libtraceevent's per-call lookups (same result
+  // as tep_read_number_field: 1, 2, 4 or 8 bytes in the file's byte order, else 0).
+  struct FieldAt {
+    int offset = -1;
+    int size = 0;
+    bool present() const { return offset >= 0; }
+  };
+  static FieldAt field_at(const tep_format_field* field);
+  uint64_t read_number(const void* data, FieldAt f) const;
+  uint64_t read_field(FieldAt f, const tep_record& record) const {
+    return f.present() ? read_number(record.data, f) : 0;
+  }
+  std::string_view function_name(uint64_t address);
+  std::string_view comm_of(int pid);
+
+  tep_handle* tep_;  // borrowed
+  CallTreeBuilder& builder_;
+  Problem problem_ = Problem::kNone;
+  int entry_id_ = -1;
+  int exit_id_ = -1;
+  FieldAt type_, pid_, flags_;  // common fields
+  FieldAt entry_func_, entry_depth_, exit_func_, exit_depth_, exit_calltime_, exit_rettime_;
+  bool swap_ = false;  // the records' byte order is not the host's
+  std::unordered_map<uint64_t, std::string> names_;  // address -> resolved name
+  std::unordered_map<int, std::string> comms_;       // pid -> saved command line
+  int last_pid_ = -1;
+  int ignored_pid_ = -1;
+  std::string_view last_comm_;
+};
+
+}  // namespace probeseek::detail

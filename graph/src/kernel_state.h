@@ -1,0 +1,116 @@
+// The kernel's tracing state as the recorder found it, and the single routine that puts it back
+// (after a recording, on error, on a signal, and from `probeseek reset` after SIGKILL). The
+// saved values live in a state file from before the first change until everything is restored,
+// so a killed recorder leaves enough behind to undo what it did.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "probeseek/error.h"
+
+namespace probeseek::detail {
+
+// One tracefs file as found, and what writing puts it back.
+struct SavedFile {
+  std::string file;          // relative to the tracing dir: "current_tracer", "options/function-fork"
+  std::string found;         // its content as read, trimmed (for messages)
+  std::string restore_text;  // what to write back; "" means: truncate it (an empty list)
+};
+
+struct SavedState {
+  pid_t recorder_pid = 0;
+  // The recorder's start time (/proc/PID/stat field 22), so a reused pid is not taken for it.
+  unsigned long long recorder_start = 0;
+  std::string tracing_dir;
+  std::string instance;          // "probeseek-123": a private instance to remove ("" = none)
+  std::string spill_dir;         // the recorder's raw pages: removed by reset, not by restore
+  std::vector<SavedFile> files;  // top-level files, in the order they were changed
+};
+
+// Whitespace-separated words, newlines included (tracefs lists are one entry per line).
+std::vector<std::string_view> words(std::string_view text);
+bool has_word(std::string_view text, std::string_view word);
+
+// What restores a file's content as read: "no pid" -> "", "#### all functions enabled ####" ->
+// "", "7 (expanded: 1408)" -> "1408" (the size the kernel expands to on first use), lists one
+// entry per line -> entries separated by spaces, anything else trimmed.
+std::string restore_text_for(std::string_view file, std::string_view found);
+
+std::string state_file_path(const std::string& state_dir, pid_t pid);
+Result<SavedState> read_state_file(const std::string& path);
+// Atomic: a temporary file renamed over the old one, so a crash never leaves half a state file.
+Status write_state_file(const std::string& path, const SavedState& state);
+// The state files in a directory (none when it does not exist).
+std::vector<std::string> list_state_files(const std::string& state_dir);
+
+unsigned long long process_start_time(pid_t pid);  // 0 when the process does not exist
+// The process that wrote the state still runs (same pid, same start time).
+bool recorder_alive(const SavedState& state);
+
+// Puts every saved file back -- current_tracer first (stop tracing), tracing_on last, the rest
+// in reverse order of change -- then removes the private instance. Every step is tried; the
+// state file is removed only when all of them worked.
+struct RestoreReport {
+  std::vector<std::string> actions;  // "current_tracer = nop (was function_graph)"
+  std::vector<Error> failures;
+};
+RestoreReport restore_state(const SavedState& state, const std::string& state_file);
+
+// The recorder's side. Owns the state file: created (exclusively) before the first change,
+// rewritten before every later one, removed by restore().
+class KernelStateGuard {
+ public:
+  static Result<KernelStateGuard> create(const std::string& state_dir,
+                                         const std::string& tracing_dir);
+  KernelStateGuard(KernelStateGuard&&) noexcept;
+  KernelStateGuard& operator=(KernelStateGuard&&) noexcept;
+  ~KernelStateGuard();  // restores whatever restore() has not
+
+  // Records the private instance before it is created.
+  Status note_instance(const std::string& name);
+  // Records where the raw pages go, so that reset can remove them after a SIGKILL.
+  Status note_spill_dir(const std::string& path);
+  // Saves a top-level file's current value (once; later calls keep the first value). Call it
+  // before every change of that file.
+  Status save(const std::string& file);
+  // Restores everything; idempotent.
+  RestoreReport restore();
+  const SavedState& state() const { return state_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  KernelStateGuard() = default;
+  SavedState state_;
+  std::string path_;
+  bool active_ = false;
+};
+
+// Who else uses the top-level instance right now: another tracer, enabled events, pid or
+// function filters, a running probeseek recording (`others`, which --force may override), and
+// the state files of killed recordings (which only 'probeseek reset' clears).
+struct TopLevelUse {
+  std::vector<std::string> others;
+  std::vector<std::string> killed_recordings;  // their state files
+};
+TopLevelUse top_level_users(const std::string& tracing_dir, const std::string& state_dir);
+
+// ---- Where tracefs is ----
+
+// The mount point of a filesystem type in a mounts table ("/proc/self/mounts" format).
+std::optional<std::string> mount_point_of(const std::string& mounts_path, std::string_view fs_type);
+// The mounted tracefs; when there is none and we may, one mounted at /sys/kernel/tracing in a
+// private mount namespace of this process (it disappears with the process, so there is nothing
+// to restore). `mounted_privately` says which.
+Result<std::string> find_tracefs(const std::string& mounts_path, bool* mounted_privately);
+// Same for other pseudo filesystems (debugfs for the kprobe blacklist, securityfs for the
+// lockdown mode); nullopt when it cannot be had.
+std::optional<std::string> find_or_mount(const std::string& mounts_path, const char* fs_type,
+                                         const char* point);
+std::optional<std::string> find_debugfs(const std::string& mounts_path);
+
+}  // namespace probeseek::detail

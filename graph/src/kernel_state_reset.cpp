@@ -1,0 +1,97 @@
+// `probeseek reset`: what a killed recorder could not undo. Its state file says which tracefs
+// files it changed and what they held; its private instance is named after its pid.
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "kernel_state.h"
+#include "probeseek/record.h"
+#include "probeseek/text.h"
+
+namespace probeseek {
+
+namespace {
+
+// The raw pages a killed recorder left (only a directory probeseek made: probeseek-record-*).
+void remove_spill_dir(const std::string& path, ResetReport& report) {
+  size_t slash = path.rfind('/');
+  if (path.empty() || slash == std::string::npos ||
+      !starts_with(std::string_view(path).substr(slash + 1), "probeseek-record-"))
+    return;
+  DIR* dir = ::opendir(path.c_str());
+  if (!dir) return;
+  while (dirent* e = ::readdir(dir)) {
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") ::unlink((path + "/" + std::string(name)).c_str());
+  }
+  ::closedir(dir);
+  if (::rmdir(path.c_str()) == 0) report.actions.push_back("spill files removed: " + path);
+}
+
+}  // namespace
+
+Result<ResetReport> reset(const KernelPaths& paths, bool force) {
+  std::string tracing_dir = paths.tracing_dir;
+  if (tracing_dir.empty()) {
+    auto found = detail::find_tracefs(paths.mounts, nullptr);
+    if (!found) return tl::unexpected(found.error());
+    tracing_dir = *found;
+  }
+  ResetReport report;
+  std::vector<Error> failures;
+  std::vector<std::string> kept_instances;  // belong to recordings still running
+  for (const std::string& path : detail::list_state_files(paths.state_dir)) {
+    auto state = detail::read_state_file(path);
+    if (!state) return tl::unexpected(state.error());
+    if (state->recorder_pid == ::getpid()) continue;
+    if (detail::recorder_alive(*state) && !force) {
+      report.skipped.push_back("probeseek (pid " + std::to_string(state->recorder_pid) +
+                               ") is still recording; stop it with Ctrl-C or 'kill " +
+                               std::to_string(state->recorder_pid) + "' (it restores by itself)");
+      if (!state->instance.empty()) kept_instances.push_back(state->instance);
+      continue;
+    }
+    // The recorder may have mounted tracefs privately; ours is the same filesystem.
+    state->tracing_dir = tracing_dir;
+    detail::RestoreReport r = detail::restore_state(*state, path);
+    for (std::string& a : r.actions)
+      report.actions.push_back(a + " (recording of pid " + std::to_string(state->recorder_pid) + ")");
+    for (Error& e : r.failures) failures.push_back(std::move(e));
+    if (r.failures.empty()) remove_spill_dir(state->spill_dir, report);
+  }
+  // Instances whose recorder died before its state file named them, or whose state file is gone.
+  if (DIR* dir = ::opendir((tracing_dir + "/instances").c_str())) {
+    std::vector<std::string> stale;
+    while (dirent* e = ::readdir(dir)) {
+      std::string_view name = e->d_name;
+      if (!starts_with(name, "probeseek-")) continue;
+      auto pid = parse_int(name.substr(10));
+      if (!pid || *pid <= 0) continue;
+      bool kept = false;
+      for (const std::string& k : kept_instances) kept |= k == name;
+      if (kept || *pid == ::getpid()) continue;
+      // A live probeseek of that pid without a state file cannot be recording (it writes the
+      // state file first); anything else of that pid is a reused pid.
+      stale.emplace_back(name);
+    }
+    ::closedir(dir);
+    for (const std::string& name : stale) {
+      std::string path = tracing_dir + "/instances/" + name;
+      if (::rmdir(path.c_str()) == 0)
+        report.actions.push_back("stale instance " + name + " removed");
+      else if (errno != ENOENT)
+        failures.push_back(Error{ErrorKind::kRuntime, "cannot remove a stale tracing instance",
+                                 path, errno, "something still reads its trace files"});
+    }
+  }
+  if (!failures.empty()) {
+    Error e = failures.front();
+    if (failures.size() > 1) e.what += " (and " + std::to_string(failures.size() - 1) + " more)";
+    if (e.hint.empty()) e.hint = "the state files stay in " + paths.state_dir + "; run reset again";
+    return tl::unexpected(e);
+  }
+  return report;
+}
+
+}  // namespace probeseek

@@ -1,0 +1,88 @@
+// What a finished recording holds between record() and read_into(): shared by recorder.cpp
+// (which fills it) and recorder_replay.cpp (which decodes it).
+#pragma once
+
+#include <event-parse.h>
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "probeseek/record.h"
+
+namespace probeseek {
+
+namespace detail {
+
+struct TepFree {
+  void operator()(tep_handle* tep) const { tep_free(tep); }
+};
+using TepHandle = std::unique_ptr<tep_handle, TepFree>;
+
+// A directory of spill files, removed with everything in it when this goes away.
+class SpillDir {
+ public:
+  static Result<SpillDir> create(const std::string& parent);
+  SpillDir(SpillDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+  SpillDir& operator=(SpillDir&& o) noexcept;
+  ~SpillDir();
+  const std::string& path() const { return path_; }
+  std::string file(int cpu) const { return path_ + "/cpu" + std::to_string(cpu) + ".raw"; }
+
+ private:
+  explicit SpillDir(std::string path) : path_(std::move(path)) {}
+  void remove();
+  std::string path_;
+};
+
+// The command run under `record -- CMD`: forked before tracing is armed, it waits on a pipe and
+// execs only when released, so its first system calls are in the trace.
+class CommandChild {
+ public:
+  static Result<CommandChild> spawn(const std::vector<std::string>& argv);
+  CommandChild(CommandChild&& o) noexcept;
+  CommandChild& operator=(CommandChild&&) = delete;
+  ~CommandChild();  // not released: it is told to give up, and reaped; running: left to run
+
+  pid_t pid() const { return pid_; }
+  // Lets it exec; an error when exec failed (the command could not be run).
+  Status release();
+  // Reaps it if it has exited (never blocks); true once it has.
+  bool exited();
+  // Blocks until it exits.
+  int wait();
+  std::optional<int> status() const { return status_; }  // 128 + signal when killed
+
+ private:
+  CommandChild() = default;
+  void record_status(int wait_status);
+  pid_t pid_ = -1;
+  int go_fd_ = -1;         // write end: one byte releases the child, closing it aborts it
+  int exec_error_fd_ = -1;  // read end: the child's errno when exec failed, EOF when it worked
+  std::string name_;
+  bool released_ = false;
+  std::optional<int> status_;
+};
+
+}  // namespace detail
+
+struct Recording::Impl {
+  detail::SpillDir spill;
+  int cpus = 0;
+  int page_size = 0;
+  std::vector<int> cpus_with_data;
+  detail::TepHandle tep;  // funcgraph event formats, the kernel's kallsyms and saved comms
+  KernelSnapshot kernel;
+  std::vector<CpuLoss> losses;
+  std::string instance;
+  std::string description;
+  std::string stopped_by;
+  uint64_t bytes = 0;
+  pid_t recorder_pid = 0;
+  std::optional<detail::CommandChild> command;
+  std::shared_ptr<void> signal_guard;  // keeps the recorder's signal handlers installed
+};
+
+}  // namespace probeseek

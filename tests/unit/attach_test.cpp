@@ -1,0 +1,399 @@
+// attach and verify on the host. What needs a kernel that probes runs in the lab
+// (tests/lab/probe-*.sh); here: which argument kinds BTF yields (on the 6.1 lab kernel's BTF and
+// on BTF built in the test), how values are printed, the refusals (deny list, kprobe
+// blacklist, notrace, inlined, unknown and clone names, played with small kernel tables written
+// by the test), and, on a kernel without kprobes or fentry such as this build machine, that
+// attach and verify fail fast and say why and what works instead.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "arg_spec.h"
+#include "probeseek/attach.h"
+#include "probeseek/verify.h"
+#include "test_support.h"
+
+namespace probeseek {
+namespace {
+
+using internal::ArgSpec;
+using internal::ScalarKind;
+using nlohmann::json;
+using test::kernel_61;
+using test::run_probeseek;
+
+const Btf& kernel_btf() {
+  static Btf* btf = [] {
+    auto b = Btf::load(kernel_61("vmlinux.btf"));
+    EXPECT_TRUE(b) << b.error().message();
+    return new Btf(std::move(*b));
+  }();
+  return *btf;
+}
+
+internal::PrototypeSpec spec_of(const std::string& function) {
+  auto p = kernel_btf().prototype(function);
+  EXPECT_TRUE(p) << function;
+  return p ? internal::describe_prototype(kernel_btf(), *p) : internal::PrototypeSpec{};
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+bool kernel_can_probe() {
+  return access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0;
+}
+
+// ---- argument kinds from BTF
+
+TEST(ArgSpec, TcpV4ConnectHasASocketAnAddressAndAnInt) {
+  auto s = spec_of("tcp_v4_connect");
+  ASSERT_EQ(s.args.size(), 3u);
+  EXPECT_EQ(s.args[0].kind, PROBE_VALUE_SOCK);
+  EXPECT_EQ(s.args[0].name, "sk");
+  EXPECT_EQ(s.args[0].type, "struct sock *");
+  EXPECT_EQ(s.args[1].kind, PROBE_VALUE_SOCKADDR);
+  EXPECT_EQ(s.args[2].kind, PROBE_VALUE_RAW);
+  EXPECT_EQ(s.args[2].scalar, ScalarKind::kSigned);
+  EXPECT_EQ(s.args[2].size, 4u);
+  ASSERT_TRUE(s.ret);
+  EXPECT_EQ(s.ret->scalar, ScalarKind::kSigned);
+  EXPECT_TRUE(s.has_sock());
+}
+
+TEST(ArgSpec, WellKnownKernelTypesOfThe61Kernel) {
+  EXPECT_EQ(spec_of("ip_rcv").args[0].kind, PROBE_VALUE_SKB);
+  EXPECT_EQ(spec_of("vfs_read").args[0].kind, PROBE_VALUE_FILE);
+  EXPECT_EQ(spec_of("do_unlinkat").args[1].kind, PROBE_VALUE_FILENAME);
+  EXPECT_EQ(spec_of("vfs_unlink").args[2].kind, PROBE_VALUE_DENTRY);
+  EXPECT_EQ(spec_of("inet_release").args[0].kind, PROBE_VALUE_SOCKET);
+  // Socket types that are not struct sock but start with it (or with struct sock_common).
+  EXPECT_EQ(spec_of("tcp_init_cwnd").args[0].kind, PROBE_VALUE_SOCK);  // struct tcp_sock *
+  EXPECT_EQ(spec_of("inet_twsk_put").args[0].kind, PROBE_VALUE_SOCK);  // inet_timewait_sock *
+  EXPECT_EQ(spec_of("inet_csk_accept").ret->kind, PROBE_VALUE_SOCK);
+  EXPECT_FALSE(spec_of("vfs_read").has_sock());
+}
+
+TEST(ArgSpec, StructsPassedByValueEndTheCapturedParameters) {
+  auto s = spec_of("vmf_insert_pfn_prot");  // (vma, addr, pfn, pgprot_t pgprot)
+  EXPECT_EQ(s.total_params, 4u);
+  EXPECT_EQ(s.args.size(), 3u);
+  EXPECT_TRUE(contains(s.not_captured_why, "pgprot_t pgprot")) << s.not_captured_why;
+}
+
+// The socket rule on BTF written down here: a struct is a socket when its first member, at
+// offset 0, is struct sock_common or such a struct, through typedefs and const.
+TEST(ArgSpec, SocketsAreRecognisedByLayoutNotByName) {
+  struct btf* raw = btf__new_empty();
+  int int_id = btf__add_int(raw, "int", 4, BTF_INT_SIGNED);
+  int common = btf__add_struct(raw, "sock_common", 8);
+  btf__add_field(raw, "skc_family", int_id, 0, 0);
+  int sock = btf__add_struct(raw, "sock", 8);
+  btf__add_field(raw, "__sk_common", common, 0, 0);
+  int my_sock = btf__add_struct(raw, "my_proto_sock", 16);
+  btf__add_field(raw, "sk", sock, 0, 0);
+  btf__add_field(raw, "extra", int_id, 64, 0);
+  int not_sock = btf__add_struct(raw, "not_a_sock", 12);
+  btf__add_field(raw, "x", int_id, 0, 0);
+  btf__add_field(raw, "c", common, 32, 0);
+  int const_my = btf__add_const(raw, my_sock);
+  int typedef_my = btf__add_typedef(raw, "my_sock_t", const_my);
+  int p_my = btf__add_ptr(raw, typedef_my);
+  int p_not = btf__add_ptr(raw, not_sock);
+  int in = btf__add_struct(raw, "sockaddr_in", 4);
+  btf__add_field(raw, "sin_family", int_id, 0, 0);
+  int p_in = btf__add_ptr(raw, in);
+  int e = btf__add_enum(raw, "color", 4);
+  btf__add_enum_value(raw, "RED", 0);
+  btf__add_enum_value(raw, "GREEN", 1);
+  int b = btf__add_int(raw, "_Bool", 1, BTF_INT_BOOL);
+  Btf btf = Btf::adopt(raw);
+  EXPECT_EQ(internal::describe_type(btf, p_my, "s").kind, PROBE_VALUE_SOCK);
+  EXPECT_EQ(internal::describe_type(btf, p_not, "n").kind, PROBE_VALUE_RAW);
+  EXPECT_EQ(internal::describe_type(btf, p_in, "a").kind, PROBE_VALUE_SOCKADDR);
+  ArgSpec color = internal::describe_type(btf, e, "c");
+  EXPECT_EQ(color.scalar, ScalarKind::kEnum);
+  EXPECT_EQ(internal::format_scalar(color, 1, false), "GREEN");
+  EXPECT_EQ(internal::format_scalar(color, 7, false), "7");
+  EXPECT_EQ(internal::format_scalar(internal::describe_type(btf, b, "b"), 0x100, false), "false");
+}
+
+TEST(ArgSpec, ScalarsArePrintedAsTheirTypeSays) {
+  auto s = spec_of("tcp_v4_connect");
+  // An int in a 64-bit register: the upper half is garbage, the sign is bit 31.
+  EXPECT_EQ(internal::format_scalar(s.args[2], 0xdeadbeef00000010ull, false), "16");
+  EXPECT_EQ(internal::format_scalar(*s.ret, 0xffffff92ull, true), "-110 (-ETIMEDOUT)");
+  EXPECT_EQ(internal::format_scalar(s.args[0], 0, false), "NULL");
+  EXPECT_EQ(internal::format_scalar(s.args[0], 0xffff888003a1c000ull, false),
+            "0xffff888003a1c000");
+  auto accept = spec_of("inet_csk_accept");
+  EXPECT_EQ(internal::format_scalar(*accept.ret, static_cast<uint64_t>(-11), true),
+            "ERR_PTR(-EAGAIN)");
+}
+
+// ---- events as printed
+
+TEST(FormatEvent, OneLineWithNamesTypesAndDecodedSockets) {
+  Event e;
+  e.function = "tcp_v4_connect";
+  e.comm = "curl";
+  e.pid = 312;
+  e.tid = 313;
+  e.returned = true;
+  e.duration_ns = 45'000;
+  Value sk;
+  sk.name = "sk";
+  sk.type = "struct sock *";
+  sk.text = "0xffff888003a1c000";
+  sk.sock = SockValue{2, "AF_INET", "127.0.0.1", "127.0.0.1", 40212, 8080, "SYN_SENT", "tcp"};
+  Value len;
+  len.name = "addr_len";
+  len.type = "int";
+  len.text = "16";
+  e.args = {sk, len};
+  Value ret;
+  ret.type = "int";
+  ret.text = "0";
+  e.ret = ret;
+  std::string line = format_event(e);
+  EXPECT_TRUE(contains(line,
+                       " curl 312/313 tcp_v4_connect(struct sock *sk=0xffff888003a1c000 {AF_INET "
+                       "127.0.0.1:40212 -> 127.0.0.1:8080 tcp SYN_SENT}, int addr_len=16) = 0 "
+                       "(45.0 us)"))
+      << line;
+  Value v6;
+  v6.sockaddr = SockaddrValue{10, "AF_INET6", "::1", 443};
+  EXPECT_EQ(v6.detail(), "AF_INET6 [::1]:443");
+  Value unreadable;
+  unreadable.read_error = "cannot read the sock: Bad address";
+  EXPECT_EQ(unreadable.detail(), "(cannot read the sock: Bad address)");
+}
+
+TEST(ProbeType, ParsesTheFourTypes) {
+  for (const char* t : {"kprobe", "kretprobe", "fentry", "fexit"}) {
+    auto p = parse_probe_type(t);
+    ASSERT_TRUE(p) << t;
+    EXPECT_EQ(to_string(*p), t);
+  }
+  auto bad = parse_probe_type("uprobe");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind, ErrorKind::kBadInput);
+}
+
+TEST(Verify, PortsComeFromTheCommandLine) {
+  EXPECT_EQ(ports_in_command({"curl", "-s", "http://127.0.0.1:8080/"}),
+            (std::vector<uint16_t>{8080}));
+  EXPECT_EQ(ports_in_command({"tcp-keepwriter", "127.0.0.1", "9000", "50"}),
+            (std::vector<uint16_t>{9000, 50}));
+  EXPECT_EQ(ports_in_command({"nc", "[::1]:443"}), (std::vector<uint16_t>{443}));
+  EXPECT_TRUE(ports_in_command({"true"}).empty());
+  EXPECT_TRUE(ports_in_command({"sleep", "70000"}).empty());
+}
+
+// ---- refusals, on kernel tables written by the test
+
+class Refusals : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::write_file(dir_.file("kallsyms"),
+                     "ffffffff81000000 T tcp_v4_connect\n"
+                     "ffffffff81000100 T sched_clock\n"
+                     "ffffffff81000200 T exc_page_fault\n"
+                     "ffffffff81000300 T bpf_prog_load\n"
+                     "ffffffff81000400 t tcp_sendmsg.isra.0\n"
+                     "ffffffff81000500 T tcp_sendmsg_locked\n");
+    test::write_file(dir_.file("filter_functions"),
+                     "tcp_v4_connect\nbpf_prog_load\ntcp_sendmsg.isra.0\ntcp_sendmsg_locked\n");
+    test::write_file(dir_.file("blacklist"),
+                     "0xffffffff81000200-0xffffffff81000300\texc_page_fault\n");
+    paths_.btf = kernel_61("vmlinux.btf");
+    paths_.kallsyms = dir_.file("kallsyms");
+    paths_.filter_functions = dir_.file("filter_functions");
+    paths_.kprobe_blacklist = dir_.file("blacklist");
+    // A kernel without kprobes, without a config to say why.
+    paths_.kprobe_pmu = dir_.file("no-kprobe-pmu");
+    paths_.kprobe_events = dir_.file("no-kprobe_events");
+    paths_.kernel_config = dir_.file("no-config");
+    paths_.lockdown = dir_.file("no-lockdown");
+  }
+  Result<const AttachedProbe*> attach(const std::string& function,
+                                      std::optional<ProbeType> type = std::nullopt,
+                                      bool unsafe = false) {
+    TracerOptions options;
+    options.paths = paths_;
+    auto tracer = Tracer::open(options);
+    if (!tracer) return tl::unexpected(tracer.error());
+    tracer_ = std::move(*tracer);
+    return tracer_->attach({function, type, unsafe});
+  }
+  void skip_without_bpf() {
+    TracerOptions options;
+    options.paths = paths_;
+    if (auto t = Tracer::open(options); !t)
+      GTEST_SKIP() << "no BPF here (" << t.error().message() << ")";
+  }
+  test::TempDir dir_;
+  AttachPaths paths_;
+  std::unique_ptr<Tracer> tracer_;
+};
+
+TEST_F(Refusals, BadNamesNeverReachTheKernel) {
+  skip_without_bpf();
+  auto r = attach("tcp_v4_connect;reboot");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kBadInput);
+  EXPECT_TRUE(contains(r.error().what, "not a kernel function name"));
+}
+
+TEST_F(Refusals, DenyListedFunctionsNeedUnsafe) {
+  skip_without_bpf();
+  auto r = attach("bpf_prog_load");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kBadInput);
+  EXPECT_TRUE(contains(r.error().what, "refusing to attach to bpf_prog_load: deny list"))
+      << r.error().what;
+  EXPECT_TRUE(contains(r.error().hint, "--unsafe"));
+  // With --unsafe the refusal goes; what is left is this kernel having no kprobes.
+  auto unsafe = attach("bpf_prog_load", ProbeType::kKprobe, true);
+  ASSERT_FALSE(unsafe);
+  EXPECT_TRUE(contains(unsafe.error().what, "kprobe: kernel built without kprobes"))
+      << unsafe.error().what;
+}
+
+TEST_F(Refusals, BlacklistedAndNotraceFunctionsAreRefusedWithTheReason) {
+  skip_without_bpf();
+  auto black = attach("exc_page_fault");
+  ASSERT_FALSE(black);
+  EXPECT_TRUE(contains(black.error().what, "in the kprobe blacklist")) << black.error().what;
+  auto notrace = attach("sched_clock");
+  ASSERT_FALSE(notrace);
+  EXPECT_TRUE(contains(notrace.error().what, "not in available_filter_functions"))
+      << notrace.error().what;
+}
+
+TEST_F(Refusals, UnknownAndInlinedFunctions) {
+  skip_without_bpf();
+  auto unknown = attach("no_such_function");
+  ASSERT_FALSE(unknown);
+  EXPECT_TRUE(contains(unknown.error().what, "no such kernel function"));
+  // In BTF but not in (this) kallsyms: every call was inlined.
+  auto inlined = attach("tcp_close");
+  ASSERT_FALSE(inlined);
+  EXPECT_TRUE(contains(inlined.error().what, "inlined")) << inlined.error().what;
+  // A clone name kallsyms does not have; the hint names what it has.
+  auto clone = attach("tcp_v4_connect.isra.0");
+  ASSERT_FALSE(clone);
+  EXPECT_TRUE(contains(clone.error().hint, "kallsyms has: tcp_v4_connect")) << clone.error().hint;
+}
+
+TEST_F(Refusals, AFunctionOnlyItsCloneHasIsAttachedThroughTheClone) {
+  skip_without_bpf();
+  // kallsyms has tcp_sendmsg.isra.0 only: a kprobe goes to the clone, fentry cannot (BTF only
+  // knows tcp_sendmsg), and without kprobes here both reasons are given.
+  auto r = attach("tcp_sendmsg");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(contains(r.error().what, "cannot attach to tcp_sendmsg.isra.0")) << r.error().what;
+  auto f = attach("tcp_sendmsg", ProbeType::kFentry);
+  ASSERT_FALSE(f);
+  EXPECT_TRUE(contains(f.error().what, "not its clone tcp_sendmsg.isra.0")) << f.error().what;
+}
+
+// ---- this machine
+
+TEST(AttachHere, FailsFastSayingWhyAndWhatWorksInstead) {
+  if (kernel_can_probe()) GTEST_SKIP() << "this kernel has kprobes: the lab tests cover attach";
+  auto start = std::chrono::steady_clock::now();
+  auto r = run_probeseek("attach tcp_v4_connect --duration 5");
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (contains(r.err, "cannot create a BPF ring buffer")) GTEST_SKIP() << r.err;
+  if (r.status == 0) GTEST_SKIP() << "fentry works on this kernel: " << r.err;
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_LT(seconds, 3.0) << "attach must fail fast";
+  EXPECT_TRUE(r.out.empty());
+  // Exactly why: no kprobes in the kernel, and fentry refused.
+  EXPECT_TRUE(contains(r.err, "error: cannot attach to tcp_v4_connect: kprobe: kernel built "
+                              "without kprobes"))
+      << r.err;
+  EXPECT_TRUE(contains(r.err, "fentry: refused by the kernel")) << r.err;
+  EXPECT_TRUE(contains(r.err, "Operation not permitted")) << r.err;
+  // And what would work instead.
+  EXPECT_TRUE(contains(r.err, "hint: "));
+  EXPECT_TRUE(contains(r.err, "tests/lab/lab run")) << r.err;
+  EXPECT_TRUE(contains(r.err, "probeseek gen tcp_v4_connect")) << r.err;
+}
+
+TEST(AttachHere, UsageErrorsAreBadInput) {
+  EXPECT_EQ(run_probeseek("attach tcp_v4_connect --type uprobe").status, 2);
+  EXPECT_EQ(run_probeseek("attach 'tcp_v4_connect;ls'").status, 2);
+  auto denied = run_probeseek("attach rcu_note_context_switch");
+  if (contains(denied.err, "cannot create a BPF ring buffer")) GTEST_SKIP() << denied.err;
+  EXPECT_EQ(denied.status, 2) << denied.err;
+  EXPECT_TRUE(contains(denied.err, "deny list: RCU internals")) << denied.err;
+}
+
+// verify on this machine: the same explanation, and nothing stored; a stored verification (as
+// the lab's verify writes it) is shown by rank.
+class VerifyHere : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new test::TempDir();
+    db_ = dir_->file("verify.db");
+    auto r = run_probeseek("import --db " + db_ + " --btf " + kernel_61("vmlinux.btf") +
+                           " --kallsyms " + kernel_61("kallsyms.txt.gz") + " " +
+                           kernel_61("curl_v4.dat"));
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static inline test::TempDir* dir_ = nullptr;
+  static inline std::string db_;
+};
+
+TEST_F(VerifyHere, FailsFastWithoutKprobesAndStoresNothing) {
+  if (kernel_can_probe()) GTEST_SKIP() << "this kernel has kprobes: the lab tests cover verify";
+  auto r = run_probeseek("verify --db " + db_ +
+                         " --top 3 --arg 'struct sock *' --under __x64_sys_connect -- true");
+  if (contains(r.err, "cannot create a BPF ring buffer")) GTEST_SKIP() << r.err;
+  if (r.status == 0) GTEST_SKIP() << "fentry works on this kernel";
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_TRUE(contains(r.err, "kernel built without kprobes")) << r.err;
+  auto rows = run_probeseek("sql --db " + db_ + " \"SELECT name FROM sqlite_master WHERE name = "
+                            "'verifications'\"");
+  EXPECT_FALSE(contains(rows.out, "verifications")) << rows.out;
+}
+
+TEST_F(VerifyHere, RankShowsAStoredVerification) {
+  {
+    auto db = Database::open(db_);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(ensure_verifications_table(*db));
+    ASSERT_TRUE(db->exec(
+        "INSERT INTO verifications(session_id, function, command, verified_at, rank, attached, "
+        "how, events, sock_events, sock_addresses_set, sock_port_matches, ports, summary, "
+        "samples) SELECT id, 'tcp_v4_connect', 'curl -s http://127.0.0.1:8080/', "
+        "'2025-01-01T00:00:00Z', 1, 1, 'kprobe+kretprobe', 1, 1, 1, 1, '8080', "
+        "'fired 1 time; struct sock: addresses set 1/1, workload''s port 1/1', '[]' "
+        "FROM sessions"));
+  }
+  auto r = run_probeseek("rank --db " + db_ +
+                         " --json --arg 'struct sock *' --under __x64_sys_connect --limit 3");
+  ASSERT_EQ(r.status, 0) << r.err;
+  json ranked = json::parse(r.out);
+  ASSERT_EQ(ranked[0]["function"], "tcp_v4_connect");
+  ASSERT_TRUE(ranked[0]["verified"].is_object()) << ranked[0].dump(1);
+  EXPECT_EQ(ranked[0]["verified"]["fired"], true);
+  EXPECT_EQ(ranked[0]["verified"]["command"], "curl -s http://127.0.0.1:8080/");
+  EXPECT_TRUE(ranked[1]["verified"].is_null());
+  auto text = run_probeseek("rank --db " + db_ +
+                            " --arg 'struct sock *' --under __x64_sys_connect --limit 1");
+  EXPECT_TRUE(contains(text.out, "+0 verified live 2025-01-01T00:00:00Z: fired 1 time; struct "
+                                 "sock: addresses set 1/1"))
+      << text.out;
+}
+
+}  // namespace
+}  // namespace probeseek

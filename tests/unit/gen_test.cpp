@@ -1,0 +1,240 @@
+// probeseek gen on the BTF of Debian's 6.1.0-56-cloud-amd64 kernel (the lab's 6.1 kernel):
+// what the generated project says, that FUNC is validated, that names the kernel already uses
+// are avoided (on BTF built here), and that the projects build with make, clang and bpftool.
+#include <gtest/gtest.h>
+
+#include <bpf/btf.h>
+
+#include <filesystem>
+
+#include "arg_spec.h"
+#include "probeseek/gen.h"
+#include "test_support.h"
+
+namespace probeseek {
+namespace {
+
+using test::kernel_61;
+
+const Btf& kernel_btf() {
+  static Btf* btf = [] {
+    auto b = Btf::load(kernel_61("vmlinux.btf"));
+    EXPECT_TRUE(b) << b.error().message();
+    return new Btf(std::move(*b));
+  }();
+  return *btf;
+}
+
+GenRequest request(const std::string& function, ProbeType type, const std::string& dir = "") {
+  GenRequest r;
+  r.function = function;
+  r.type = type;
+  r.btf = &kernel_btf();
+  r.btf_source = "vmlinux.btf of 6.1.0-56-cloud-amd64";
+  r.out_dir = dir;
+  return r;
+}
+
+// Runs a shell command, stdout and stderr together.
+test::RunResult run_shell(const std::string& command) {
+  test::RunResult r;
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+const std::string& file(const GenResult& r, const std::string& name) {
+  for (const GeneratedFile& f : r.files)
+    if (f.name == name) return f.text;
+  static const std::string none;
+  ADD_FAILURE() << "no file " << name;
+  return none;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(Gen, KprobeOnTcpV4ConnectUsesTheRealPrototypeAndDecodesTheSocket) {
+  auto r = render_probe(request("tcp_v4_connect", ProbeType::kKprobe));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->app, "tcp_v4_connect");
+  std::vector<std::string> names;
+  for (auto& f : r->files) names.push_back(f.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"vmlinux.h", "tcp_v4_connect.h", "tcp_v4_connect.bpf.c",
+                                             "tcp_v4_connect.c", "Makefile", "README.md"}));
+  const std::string& bpf = file(*r, "tcp_v4_connect.bpf.c");
+  EXPECT_TRUE(contains(bpf, "SEC(\"kprobe/tcp_v4_connect\")\nint BPF_KPROBE(tcp_v4_connect_entry, "
+                            "struct sock *sk, struct sockaddr *uaddr, int addr_len)"))
+      << bpf;
+  EXPECT_TRUE(contains(bpf, "read_sock(&e->sk, sk);"));
+  EXPECT_TRUE(contains(bpf, "read_sockaddr(&e->uaddr, uaddr);"));
+  EXPECT_TRUE(contains(bpf, "e->addr_len = addr_len;"));
+  EXPECT_TRUE(contains(bpf, "BPF_CORE_READ(sk, __sk_common.skc_num)"));
+  EXPECT_TRUE(contains(bpf, "BPF_MAP_TYPE_RINGBUF"));
+  EXPECT_TRUE(contains(bpf, "bpf_get_current_comm(e->comm"));
+  // At entry the socket has no address yet: the file says so and what to do instead.
+  EXPECT_TRUE(contains(bpf, "--type kretprobe or fexit"));
+  const std::string& header = file(*r, "tcp_v4_connect.h");
+  EXPECT_TRUE(contains(header, "struct tcp_v4_connect_event {"));
+  EXPECT_TRUE(contains(header, "struct sock_info sk;"));
+  const std::string& loader = file(*r, "tcp_v4_connect.c");
+  EXPECT_TRUE(contains(loader, "tcp_v4_connect_bpf__open()"));
+  EXPECT_TRUE(contains(loader, "#include \"tcp_v4_connect.skel.h\""));
+  EXPECT_TRUE(contains(loader, "sigaction(SIGINT"));
+  const std::string& make = file(*r, "Makefile");
+  EXPECT_TRUE(contains(make, "-target bpf"));
+  EXPECT_TRUE(contains(make, "gen skeleton $< name $(APP)_bpf"));
+}
+
+TEST(Gen, VmlinuxHIsTheWholeBtfDumpedAsC) {
+  auto r = render_probe(request("tcp_sendmsg", ProbeType::kKprobe));
+  ASSERT_TRUE(r) << r.error().message();
+  const std::string& h = file(*r, "vmlinux.h");
+  EXPECT_EQ(h.rfind("#ifndef __VMLINUX_H__\n", 0), 0u);
+  EXPECT_TRUE(contains(h, "preserve_access_index"));
+  EXPECT_TRUE(contains(h, "struct sock_common {"));
+  EXPECT_TRUE(contains(h, "struct sk_buff {"));
+  EXPECT_GT(h.size(), 1'000'000u);  // 2.2 MB for this kernel
+}
+
+TEST(Gen, ReturnProbesCarryTheReturnValue) {
+  auto kret = render_probe(request("tcp_v4_connect", ProbeType::kKretprobe));
+  ASSERT_TRUE(kret) << kret.error().message();
+  const std::string& k = file(*kret, "tcp_v4_connect.bpf.c");
+  EXPECT_TRUE(contains(k, "int BPF_KRETPROBE(tcp_v4_connect_exit, int ret)"));
+  EXPECT_TRUE(contains(k, "bpf_map_update_elem(&inflight, &id, &args, BPF_ANY);"));
+  EXPECT_TRUE(contains(k, "read_sock(&e->sk, a->sk);"));
+  EXPECT_TRUE(contains(k, "e->ret = ret;"));
+  auto fexit = render_probe(request("vfs_unlink", ProbeType::kFexit));
+  ASSERT_TRUE(fexit) << fexit.error().message();
+  const std::string& f = file(*fexit, "vfs_unlink.bpf.c");
+  EXPECT_TRUE(contains(f, "SEC(\"fexit/vfs_unlink\")")) << f;
+  EXPECT_TRUE(contains(f, ", int ret)\n"));
+  EXPECT_TRUE(contains(f, "BPF_CORE_READ(dentry, d_name.name)"));
+}
+
+TEST(Gen, FunctionNamesAreValidatedBeforeTheyReachFilesOrCode) {
+  for (const char* bad : {"tcp_v4_connect;rm", "../etc/passwd", "a b", "", "f\"", "x/y"}) {
+    auto r = render_probe(request(bad, ProbeType::kKprobe));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().kind, ErrorKind::kBadInput);
+  }
+  auto unknown = render_probe(request("no_such_function_here", ProbeType::kKprobe));
+  ASSERT_FALSE(unknown);
+  EXPECT_TRUE(contains(unknown.error().what, "no BTF prototype"));
+}
+
+TEST(Gen, ClonesAreProbedByTheirOwnNameWithTheOriginalsPrototype) {
+  auto r = render_probe(request("tcp_v4_connect.isra.0", ProbeType::kKprobe));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->app, "tcp_v4_connect_isra_0");
+  const std::string& bpf = file(*r, "tcp_v4_connect_isra_0.bpf.c");
+  EXPECT_TRUE(contains(bpf, "SEC(\"kprobe/tcp_v4_connect.isra.0\")"));
+  EXPECT_TRUE(contains(bpf, "BPF_KPROBE(tcp_v4_connect_isra_0_entry, struct sock *sk"));
+  ASSERT_FALSE(r->warnings.empty());
+  auto fentry = render_probe(request("tcp_v4_connect.isra.0", ProbeType::kFentry));
+  ASSERT_FALSE(fentry);  // BTF (and so fentry) only knows the original
+  EXPECT_TRUE(contains(fentry.error().hint, "kprobe"));
+}
+
+TEST(Gen, ParametersThatDoNotFitARegisterStopTheCapture) {
+  // vm_fault_t vmf_insert_pfn_prot(struct vm_area_struct *, unsigned long, unsigned long,
+  // pgprot_t): pgprot_t is a struct passed by value.
+  auto r = render_probe(request("vmf_insert_pfn_prot", ProbeType::kKprobe));
+  ASSERT_TRUE(r) << r.error().message();
+  const std::string& bpf = file(*r, "vmf_insert_pfn_prot.bpf.c");
+  EXPECT_TRUE(contains(bpf, "int BPF_KPROBE(vmf_insert_pfn_prot_entry, struct vm_area_struct "
+                            "*vma, long unsigned int addr, long unsigned int pfn)\n"))
+      << bpf;
+  EXPECT_TRUE(contains(bpf, "Not every parameter is read: parameter 4 (pgprot_t pgprot)"));
+  ASSERT_FALSE(r->warnings.empty());
+  // fexit must name every parameter before the return value.
+  auto fexit = render_probe(request("vmf_insert_pfn_prot", ProbeType::kFexit));
+  ASSERT_FALSE(fexit);
+  EXPECT_TRUE(contains(fexit.error().hint, "kretprobe"));
+}
+
+// A BTF with one function f(struct sock *sk, int events) whose kernel also uses the names the
+// generated code would: an enumerator MAX_COMM and a typedef dropped.
+TEST(Gen, NamesTheKernelAlreadyUsesGetThePrefix) {
+  struct btf* raw = btf__new_empty();
+  int int_id = btf__add_int(raw, "int", 4, BTF_INT_SIGNED);
+  int common = btf__add_struct(raw, "sock_common", 4);
+  btf__add_field(raw, "skc_family", int_id, 0, 0);
+  int sock = btf__add_struct(raw, "sock", 4);
+  btf__add_field(raw, "__sk_common", common, 0, 0);
+  int sock_ptr = btf__add_ptr(raw, sock);
+  int proto = btf__add_func_proto(raw, int_id);
+  btf__add_func_param(raw, "sk", sock_ptr);
+  btf__add_func_param(raw, "events", int_id);
+  btf__add_func(raw, "f", BTF_FUNC_GLOBAL, proto);
+  btf__add_enum(raw, "", 4);
+  btf__add_enum_value(raw, "MAX_COMM", 16);
+  btf__add_typedef(raw, "dropped", int_id);
+  Btf btf = Btf::adopt(raw);
+  GenRequest req;
+  req.function = "f";
+  req.btf = &btf;
+  auto r = render_probe(req);
+  ASSERT_TRUE(r) << r.error().message();
+  const std::string& header = file(*r, "f.h");
+  EXPECT_TRUE(contains(header, "#define f_MAX_COMM 16")) << header;
+  EXPECT_TRUE(contains(header, "char comm[f_MAX_COMM];"));
+  const std::string& bpf = file(*r, "f.bpf.c");
+  EXPECT_TRUE(contains(bpf, "__u64 f_dropped = 0;")) << bpf;
+  EXPECT_TRUE(contains(bpf, "__sync_fetch_and_add(&f_dropped, 1);"));
+  // A parameter named like the ring buffer map would hide it from the body: it is renamed.
+  EXPECT_TRUE(contains(bpf, "int BPF_KPROBE(f_entry, struct sock *sk, int events_arg)")) << bpf;
+  EXPECT_TRUE(contains(bpf, "bpf_ringbuf_reserve(&events"));
+  EXPECT_TRUE(contains(bpf, "e->events_arg = events_arg;"));
+}
+
+TEST(Gen, GenerateWritesTheFilesIntoTheDirectory) {
+  test::TempDir dir;
+  auto r = generate_probe(request("tcp_sendmsg", ProbeType::kKprobe, dir.file("out/sub")));
+  ASSERT_TRUE(r) << r.error().message();
+  for (auto& f : r->files)
+    EXPECT_EQ(test::read_file(dir.file("out/sub/" + f.name)), f.text) << f.name;
+}
+
+// The project as a user would build it: make, with clang -target bpf, bpftool gen skeleton and
+// libbpf. Each type, and functions with every decoded kind of argument.
+class Builds : public ::testing::TestWithParam<std::pair<const char*, ProbeType>> {};
+
+TEST_P(Builds, WithMakeWithoutWarnings) {
+  for (const char* tool : {"clang", "make"})
+    if (std::system((std::string("command -v ") + tool + " >/dev/null").c_str()) != 0)
+      GTEST_SKIP() << tool << " is not installed (scripts/install-deps installs it)";
+  const auto [function, type] = GetParam();
+  test::TempDir dir;
+  auto r = generate_probe(request(function, type, dir.file("p")));
+  ASSERT_TRUE(r) << r.error().message();
+  auto out = run_shell("make -C " + dir.file("p") + " 2>&1");
+  EXPECT_EQ(out.status, 0) << out.out;
+  EXPECT_FALSE(contains(out.out, "warning:")) << out.out;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("p/" + r->app))) << out.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Gen, Builds,
+    ::testing::Values(std::pair{"tcp_v4_connect", ProbeType::kKprobe},
+                      std::pair{"tcp_v4_connect", ProbeType::kKretprobe},
+                      std::pair{"tcp_v4_connect", ProbeType::kFentry},
+                      std::pair{"tcp_v4_connect", ProbeType::kFexit},
+                      std::pair{"ip_rcv", ProbeType::kKprobe},          // struct sk_buff *
+                      std::pair{"vfs_read", ProbeType::kKretprobe},      // struct file *
+                      std::pair{"do_unlinkat", ProbeType::kFentry},      // struct filename *
+                      std::pair{"__sys_sendto", ProbeType::kKprobe},     // six parameters
+                      std::pair{"inet_csk_accept", ProbeType::kFexit}),  // returns struct sock *
+    [](const auto& info) {
+      return std::string(info.param.first) + "_" + std::string(to_string(info.param.second));
+    });
+
+}  // namespace
+}  // namespace probeseek
