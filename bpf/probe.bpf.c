@@ -49,6 +49,10 @@ __u64 missed_entries = 0;  // a return without its saved entry (inflight full, o
 
 #define AF_INET 2
 #define AF_INET6 10
+// include/net/tcp_states.h (vmlinux.h has them as enumerators of an anonymous enum only on
+// some kernels, so the values are spelled here).
+#define TCP_STATE_TIME_WAIT 6
+#define TCP_STATE_NEW_SYN_RECV 12
 
 // Is the current task one we report? The reader is always excluded: when it probes a function
 // its own output path calls (vfs_write, tty_write), each printed event would cause another.
@@ -78,10 +82,13 @@ static __always_inline void read_sock(struct probe_decoded *d, const struct sock
   bpf_core_read(&s->local_port, sizeof(s->local_port), &sk->__sk_common.skc_num);
   bpf_core_read(&s->remote_port, sizeof(s->remote_port), &sk->__sk_common.skc_dport);
   bpf_core_read(&s->state, sizeof(s->state), &sk->__sk_common.skc_state);
-  // sk_protocol has been a plain u16 since 5.6 (it was a bitfield before).
-  __u16 protocol = 0;
-  bpf_core_read(&protocol, sizeof(protocol), &sk->sk_protocol);
-  s->protocol = (__u8)protocol;
+  // sk_protocol has been a plain u16 since 5.6 (it was a bitfield before). Request and
+  // time-wait sockets are only a struct sock_common plus their own fields: no sk_protocol.
+  if (s->state != TCP_STATE_TIME_WAIT && s->state != TCP_STATE_NEW_SYN_RECV) {
+    __u16 protocol = 0;
+    bpf_core_read(&protocol, sizeof(protocol), &sk->sk_protocol);
+    s->protocol = (__u8)protocol;
+  }
   if (s->family == AF_INET) {
     bpf_core_read(s->local, 4, &sk->__sk_common.skc_rcv_saddr);
     bpf_core_read(s->remote, 4, &sk->__sk_common.skc_daddr);

@@ -23,7 +23,9 @@ using nlohmann::json;
 
 std::atomic<bool> g_stop{false};
 
-void on_signal(int) { g_stop = true; }
+void on_signal(int) {
+  g_stop = true;
+}
 
 // Ctrl-C and SIGTERM end the loop, which then detaches. Installed without SA_RESTART so that
 // the wait for events returns at once.
@@ -68,8 +70,12 @@ json value_json(const Value& v) {
 json event_json(const Event& e) {
   json args = json::array();
   for (const Value& v : e.args) args.push_back(value_json(v));
-  json out = {{"time_ns", e.wall_time_ns}, {"function", e.function}, {"pid", e.pid},
-              {"tid", e.tid},              {"cpu", e.cpu},           {"comm", e.comm},
+  json out = {{"time_ns", e.wall_time_ns},
+              {"function", e.function},
+              {"pid", e.pid},
+              {"tid", e.tid},
+              {"cpu", e.cpu},
+              {"comm", e.comm},
               {"args", args}};
   if (e.returned) out["ret"] = e.ret ? value_json(*e.ret) : json(nullptr);
   if (e.duration_ns) out["duration_ns"] = e.duration_ns;
@@ -77,17 +83,19 @@ json event_json(const Event& e) {
 }
 
 void register_attach(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("attach", "Attach a probe to a kernel function now and print "
-                                           "its events (kprobe, or fentry without kprobes)");
+  auto* cmd = app.add_subcommand("attach",
+                                 "Attach a probe to a kernel function now and print "
+                                 "its events (kprobe, or fentry without kprobes)");
   static ProbeRequest request;
   static std::string type;
   static int pid = 0;
   static double duration = 0;
   static bool as_json = false;
   cmd->add_option("FUNC", request.function, "kernel function")->required();
-  cmd->add_option("--type", type, "kprobe, kretprobe, fentry or fexit (default: kprobe, fentry "
-                                  "without kprobes; a function taking a socket is reported at "
-                                  "return)");
+  cmd->add_option("--type", type,
+                  "kprobe, kretprobe, fentry or fexit (default: kprobe, fentry "
+                  "without kprobes; a function taking a socket is reported at "
+                  "return)");
   cmd->add_option("--pid", pid, "only this process");
   cmd->add_option("--duration", duration, "detach after S seconds (default: until Ctrl-C)");
   cmd->add_flag("--json", as_json, "one JSON object per event on stdout");
@@ -149,8 +157,9 @@ void register_attach(CLI::App& app, Context& ctx) {
 }
 
 void register_gen(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("gen", "Write a libbpf project (BPF program, loader, Makefile) "
-                                        "that probes a kernel function");
+  auto* cmd = app.add_subcommand("gen",
+                                 "Write a libbpf project (BPF program, loader, Makefile) "
+                                 "that probes a kernel function");
   static std::string function, type = "kprobe", btf_path, session, out_dir;
   static std::string db_path = "probeseek.db";
   cmd->add_option("FUNC", function, "kernel function")->required();
@@ -184,8 +193,9 @@ void register_gen(CLI::App& app, Context& ctx) {
         auto choice = choose_btf(*db, {*summary}, std::nullopt, "/sys/kernel/btf/vmlinux");
         if (!choice) return tl::unexpected(choice.error());
         for (auto& w : choice->warnings) std::cerr << "warning: " << w << "\n";
-        if (!choice->btf) return bad_input("no BTF for session " + session, "",
-                                           "pass --btf FILE with that kernel's BTF");
+        if (!choice->btf)
+          return bad_input("no BTF for session " + session, "",
+                           "pass --btf FILE with that kernel's BTF");
         btf = std::move(choice->btf);
         source = choice->source;
       }
@@ -212,8 +222,9 @@ void register_gen(CLI::App& app, Context& ctx) {
 
 void register_verify(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
-      "verify", "Run a workload again with the top ranked candidates attached: which fired, and "
-                "with what arguments (stored with the sessions; rank shows it)");
+      "verify",
+      "Run a workload again with the top ranked candidates attached: which fired, and "
+      "with what arguments (stored with the sessions; rank shows it)");
   static VerifyRequest request;
   static std::string db_path = "probeseek.db", arg, btf;
   static std::vector<int> ports;
@@ -249,21 +260,26 @@ void register_verify(CLI::App& app, Context& ctx) {
       if (as_json) {
         json candidates = json::array();
         for (const CandidateCheck& c : r->candidates) {
-          json j = {{"rank", c.rank},         {"function", c.function},
-                    {"score", c.score},       {"attached", c.attached},
-                    {"fired", c.events > 0},  {"events", c.events},
-                    {"samples", c.samples},   {"summary", c.summary()},
-                    {"warnings", c.warnings}};
-          if (c.attached) j["how"] = c.how; else j["not_attached"] = c.not_attached;
+          json j = {{"rank", c.rank},         {"function", c.function}, {"score", c.score},
+                    {"attached", c.attached}, {"fired", c.events > 0},  {"events", c.events},
+                    {"samples", c.samples},   {"summary", c.summary()}, {"warnings", c.warnings}};
+          if (c.attached)
+            j["how"] = c.how;
+          else
+            j["not_attached"] = c.not_attached;
           j["sock"] = {{"events", c.sock_events},
                        {"addresses_set", c.sock_addresses_set},
                        {"port_matches", c.sock_port_matches}};
           candidates.push_back(j);
         }
-        json out = {{"sessions", r->sessions}, {"command", r->command},
-                    {"ports", r->ports},       {"exit_status", r->exit_status},
-                    {"duration_s", r->duration_s}, {"timed_out", r->timed_out},
-                    {"lost_events", r->lost_events}, {"candidates", candidates}};
+        json out = {{"sessions", r->sessions},
+                    {"command", r->command},
+                    {"ports", r->ports},
+                    {"exit_status", r->exit_status},
+                    {"duration_s", r->duration_s},
+                    {"timed_out", r->timed_out},
+                    {"lost_events", r->lost_events},
+                    {"candidates", candidates}};
         std::cout << out.dump(2) << "\n";
         return {};
       }
@@ -272,7 +288,8 @@ void register_verify(CLI::App& app, Context& ctx) {
       std::snprintf(secs, sizeof secs, ", %.2f s", r->duration_s);
       std::cout << secs << (r->timed_out ? ", killed after --timeout" : "") << ")\n";
       std::cout << "sessions: ";
-      for (size_t i = 0; i < r->sessions.size(); ++i) std::cout << (i ? ", " : "") << r->sessions[i];
+      for (size_t i = 0; i < r->sessions.size(); ++i)
+        std::cout << (i ? ", " : "") << r->sessions[i];
       std::cout << "   ports: ";
       if (r->ports.empty()) std::cout << "none (pass --port)";
       for (size_t i = 0; i < r->ports.size(); ++i) std::cout << (i ? ", " : "") << r->ports[i];
@@ -286,7 +303,8 @@ void register_verify(CLI::App& app, Context& ctx) {
         for (auto& w : c.warnings) std::cout << "    warning: " << w << "\n";
         for (auto& e : c.samples) std::cout << "    " << e << "\n";
       }
-      if (r->lost_events) std::cout << "\n" << r->lost_events << " events lost (ring buffer full)\n";
+      if (r->lost_events)
+        std::cout << "\n" << r->lost_events << " events lost (ring buffer full)\n";
       return {};
     }();
     if (!s) ctx.status = report(s.error());

@@ -108,6 +108,8 @@ ArgSpec describe_type(const Btf& btf_ref, uint32_t type_id, std::string name) {
       uint32_t target = resolve(btf, t->type);
       const struct btf_type* pt = target ? btf__type_by_id(btf, target) : nullptr;
       if (pt) spec.kind = pointee_kind(btf, pt, spec.struct_name);
+      spec.context_readable = pt == nullptr || btf_kind(pt) == BTF_KIND_INT ||
+                              btf_kind(pt) == BTF_KIND_STRUCT || btf_kind(pt) == BTF_KIND_UNION;
       break;
     }
     case BTF_KIND_INT: {
@@ -162,8 +164,8 @@ PrototypeSpec describe_prototype(const Btf& btf, const FunctionPrototype& protot
     if (!arg.fits_register) {
       // A struct passed by value takes one or more registers (or the stack): the parameters
       // after it are not where the probe would look.
-      spec.not_captured_why = "parameter " + std::to_string(i + 1) + " (" + arg.type + " " +
-                              name + ") is passed by value and does not fit a register";
+      spec.not_captured_why = "parameter " + std::to_string(i + 1) + " (" + arg.type + " " + name +
+                              ") is passed by value and does not fit a register";
       break;
     }
     if (spec.args.size() == PROBE_MAX_ARGS) {
@@ -229,15 +231,24 @@ std::string format_scalar(const ArgSpec& spec, uint64_t raw, bool is_return) {
 
 std::string_view kind_name(probe_value_kind kind) {
   switch (kind) {
-    case PROBE_VALUE_RAW: return "raw";
-    case PROBE_VALUE_SOCK: return "sock";
-    case PROBE_VALUE_SOCKET: return "socket";
-    case PROBE_VALUE_SOCKADDR: return "sockaddr";
-    case PROBE_VALUE_SKB: return "sk_buff";
-    case PROBE_VALUE_FILENAME: return "filename";
-    case PROBE_VALUE_DENTRY: return "dentry";
-    case PROBE_VALUE_FILE: return "file";
-    case PROBE_VALUE_PATH: return "path";
+    case PROBE_VALUE_RAW:
+      return "raw";
+    case PROBE_VALUE_SOCK:
+      return "sock";
+    case PROBE_VALUE_SOCKET:
+      return "socket";
+    case PROBE_VALUE_SOCKADDR:
+      return "sockaddr";
+    case PROBE_VALUE_SKB:
+      return "sk_buff";
+    case PROBE_VALUE_FILENAME:
+      return "filename";
+    case PROBE_VALUE_DENTRY:
+      return "dentry";
+    case PROBE_VALUE_FILE:
+      return "file";
+    case PROBE_VALUE_PATH:
+      return "path";
   }
   return "raw";
 }

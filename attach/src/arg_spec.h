@@ -27,6 +27,10 @@ struct ArgSpec {
   uint32_t size = 8;  // bytes of the scalar (after typedefs); 8 for pointers
   std::vector<std::pair<int64_t, std::string>> enumerators;  // kEnum
   bool fits_register = true;  // passed in one register / trampoline slot
+  // fentry/fexit programs may read it from their context: the verifier (6.1) accepts scalars
+  // and pointers to void, integers, structs and unions, and refuses e.g. `struct inode **`.
+  // Others are read with bpf_get_func_arg(), which hands over the raw slot.
+  bool context_readable = true;
 };
 
 struct PrototypeSpec {

@@ -61,7 +61,9 @@ class Dumper {
     if (!d.dump_) return runtime_error("cannot create a btf_dump", "", errno ? errno : ENOMEM);
     return d;
   }
-  struct btf_dump* get() const { return dump_.get(); }
+  struct btf_dump* get() const {
+    return dump_.get();
+  }
   std::string take() { return std::exchange(*out_, std::string()); }
 
  private:
@@ -150,6 +152,9 @@ std::string app_name(const std::string& function) {
   return out;
 }
 
+// The generated files are written below as they will read, one C line per string where
+// possible: clang-format would reflow them by the C++ around them instead.
+// clang-format off
 // Tabs from `column` to `target` (at least one), as the kernel aligns trailing comments.
 std::string align_comment(size_t column, size_t target) {
   std::string tabs = "\t";
@@ -277,6 +282,18 @@ std::string comment_block(const std::string& text) {
   }
   if (!line.empty()) out += " * " + line + "\n";
   return out;
+}
+
+// The same, as a comment inside a function body.
+std::string comment_block_indented(const std::string& text) {
+  std::string block = comment_block(text), out = "\t/*\n";
+  size_t start = 0;
+  while (start < block.size()) {
+    size_t end = block.find('\n', start);
+    out += "\t" + block.substr(start, end - start) + "\n";
+    start = end + 1;
+  }
+  return out + "\t */\n";
 }
 
 std::string header_file(const Plan& p, const Names& names) {
@@ -478,17 +495,41 @@ std::string bpf_file(const Plan& p, const Names& names) {
       break;
     }
     case ProbeType::kFentry:
-      out += "SEC(\"fentry/" + p.function + "\")\nint BPF_PROG(" + p.app + "_entry" +
-             join_decls(p.params) + ")\n{\n\t__u64 id = bpf_get_current_pid_tgid();\n\t" + ev +
-             " *e;\n\n" + filter + emit_event(p.params, direct, names) + "}\n";
-      break;
     case ProbeType::kFexit: {
-      std::vector<Item> sig = p.params;
-      if (p.ret) sig.push_back(*p.ret);
-      out += "/* fexit sees the arguments and, after them, the return value. */\n"
-             "SEC(\"fexit/" + p.function + "\")\nint BPF_PROG(" + p.app + "_exit" +
-             join_decls(sig) + ")\n{\n\t__u64 id = bpf_get_current_pid_tgid();\n\t" + ev +
-             " *e;\n\n" + filter + emit_event(all, direct, names) + "}\n";
+      const bool fexit = p.type == ProbeType::kFexit;
+      // BPF_PROG names the leading parameters the verifier lets the program read from its
+      // context; the others (and then the return value) come from the helpers.
+      size_t named = 0;
+      while (named < p.params.size() && p.params[named].spec.context_readable) ++named;
+      std::vector<Item> sig(p.params.begin(), p.params.begin() + static_cast<long>(named));
+      std::vector<const Item*> from_helpers;
+      for (size_t i = named; i < p.params.size(); ++i) from_helpers.push_back(&p.params[i]);
+      const bool ret_in_sig = fexit && p.ret && from_helpers.empty();
+      if (ret_in_sig) sig.push_back(*p.ret);
+      if (fexit && p.ret && !ret_in_sig) from_helpers.push_back(&*p.ret);
+      if (fexit) out += "/* fexit sees the arguments and, after them, the return value. */\n";
+      out += "SEC(\"" + type + "/" + p.function + "\")\nint BPF_PROG(" + p.app +
+             (fexit ? "_exit" : "_entry") + join_decls(sig) +
+             ")\n{\n\t__u64 id = bpf_get_current_pid_tgid();\n\t" + ev + " *e;\n";
+      for (const Item* it : from_helpers) out += "\t" + it->decl + ";\n";
+      if (!from_helpers.empty()) out += "\t__u64 slot;\n";
+      out += "\n" + filter;
+      if (!from_helpers.empty())
+        out += comment_block_indented(
+            "The verifier only lets a program read pointers to structs, integers and void from "
+            "its context: " + from_helpers.front()->spec.type + " is read with " +
+            (from_helpers.front()->is_return ? "bpf_get_func_ret()" : "bpf_get_func_arg()") +
+            ", which hands over the raw value.");
+      for (size_t i = 0; i < from_helpers.size(); ++i) {
+        const Item& it = *from_helpers[i];
+        const std::string index = std::to_string(named + i);
+        out += it.is_return ? "\tbpf_get_func_ret(ctx, &slot);\n"
+                            : "\tbpf_get_func_arg(ctx, " + index + ", &slot);\n";
+        out += "\t" + it.field + " = " +
+               (it.spec.scalar == ScalarKind::kPointer ? "(void *)slot;\n" : "slot;\n");
+      }
+      if (!from_helpers.empty()) out += "\n";
+      out += emit_event(fexit ? all : p.params, direct, names) + "}\n";
       break;
     }
   }
@@ -565,8 +606,8 @@ std::string loader_file(const Plan& p, const Names& names) {
          "#include \"" + p.app + ".h\"\n#include \"" + p.app + ".skel.h\"\n\n"
          "static volatile sig_atomic_t stop;\nstatic int verbose;\n\n"
          "static void on_signal(int sig)\n{\n\t(void)sig;\n\tstop = 1;\n}\n\n"
-         "static int print_libbpf(enum libbpf_print_level level, const char *format, va_list args)\n"
-         "{\n\tif (level == LIBBPF_DEBUG && !verbose)\n\t\treturn 0;\n"
+         "static int print_libbpf(enum libbpf_print_level level, const char *format,\n"
+         "\t\t\tva_list args)\n{\n\tif (level == LIBBPF_DEBUG && !verbose)\n\t\treturn 0;\n"
          "\treturn vfprintf(stderr, format, args);\n}\n\n";
   if (uses_sock(all) || uses(all, {PROBE_VALUE_SOCKADDR}))
     out += "/* \"127.0.0.1:8080\", \"[::1]:8080\" */\n"
@@ -705,11 +746,11 @@ std::string makefile(const Plan& p) {
 }
 
 std::string readme(const Plan& p) {
-  return "# " + p.app + "\n\nA " + std::string(to_string(p.type)) + " probe on `" +
+  return "# " + p.app + "\n\nA " + std::string(to_string(p.type)) + " on `" +
          p.prototype.to_string() + "`,\ngenerated by `probeseek gen` from the BTF of " +
          p.btf_source + ".\n\n"
-         "```sh\nmake              # needs clang, bpftool, libbpf-dev (see the Makefile)\n"
-         "sudo ./" + p.app + "     # one line per call; Ctrl-C to stop\n"
+         "```sh\nmake                      # needs clang, bpftool, libbpf-dev (see the Makefile)\n"
+         "sudo ./" + p.app + "          # one line per call; Ctrl-C to stop\n"
          "sudo ./" + p.app + " -p PID   # only calls made by that process\n```\n\n"
          "| file | what it is |\n|---|---|\n"
          "| `" + p.app + ".bpf.c` | the BPF program: reads the arguments, sends events |\n"
@@ -727,15 +768,18 @@ std::string readme(const Plan& p) {
          "\n";
 }
 
+// clang-format on
+
 // Parameter names become variables in the program and fields of the event: they must not
 // collide with the names the generated code itself uses there (a parameter called `events`
 // would hide the ring buffer map from the function body).
-std::string field_name(std::string name, const Names& names, std::unordered_set<std::string>& used) {
-  static const std::unordered_set<std::string> locals = {
-      "ctx", "e", "id", "a", "args", "ret", "ts_ns", "pid", "tid", "comm"};
+std::string field_name(std::string name, const Names& names,
+                       std::unordered_set<std::string>& used) {
+  static const std::unordered_set<std::string> locals = {"ctx", "e",     "id",  "a",   "args",
+                                                         "ret", "ts_ns", "pid", "tid", "comm"};
   auto global = [&](const std::string& n) {
-    for (const char* g : {"events", "dropped", "inflight", "target_pid", "read_sock",
-                          "read_sockaddr", "LICENSE"})
+    for (const char* g :
+         {"events", "dropped", "inflight", "target_pid", "read_sock", "read_sockaddr", "LICENSE"})
       if (n == names(g)) return true;
     return false;
   };
@@ -790,9 +834,9 @@ Result<GenResult> render_probe(const GenRequest& request) {
   p.prototype = *prototype;
   const bool trampoline = p.type == ProbeType::kFentry || p.type == ProbeType::kFexit;
   if (trampoline && p.function != p.base)
-    return bad_input(std::string(to_string(p.type)) + " cannot attach to the clone " + function,
-                     "", "fentry and fexit attach by BTF, which only knows " + p.base +
-                             ": use --type kprobe or kretprobe");
+    return bad_input(std::string(to_string(p.type)) + " cannot attach to the clone " + function, "",
+                     "fentry and fexit attach by BTF, which only knows " + p.base +
+                         ": use --type kprobe or kretprobe");
 
   GenResult result;
   result.app = p.app;

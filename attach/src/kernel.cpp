@@ -9,7 +9,9 @@
 namespace probeseek::internal {
 namespace {
 
-bool exists(const std::string& path) { return !path.empty() && ::access(path.c_str(), F_OK) == 0; }
+bool exists(const std::string& path) {
+  return !path.empty() && ::access(path.c_str(), F_OK) == 0;
+}
 
 // "y", "n" (explicitly not set) or "" (no config to read) for CONFIG_NAME.
 std::string config_value(const std::string& config_path, const std::string& name) {

@@ -23,17 +23,21 @@ namespace probeseek {
 
 std::string_view to_string(ProbeType type) {
   switch (type) {
-    case ProbeType::kKprobe: return "kprobe";
-    case ProbeType::kKretprobe: return "kretprobe";
-    case ProbeType::kFentry: return "fentry";
-    case ProbeType::kFexit: return "fexit";
+    case ProbeType::kKprobe:
+      return "kprobe";
+    case ProbeType::kKretprobe:
+      return "kretprobe";
+    case ProbeType::kFentry:
+      return "fentry";
+    case ProbeType::kFexit:
+      return "fexit";
   }
   return "kprobe";
 }
 
 Result<ProbeType> parse_probe_type(std::string_view text) {
-  for (ProbeType t : {ProbeType::kKprobe, ProbeType::kKretprobe, ProbeType::kFentry,
-                      ProbeType::kFexit})
+  for (ProbeType t :
+       {ProbeType::kKprobe, ProbeType::kKretprobe, ProbeType::kFentry, ProbeType::kFexit})
     if (text == to_string(t)) return t;
   return bad_input("unknown probe type", std::string(text),
                    "use one of kprobe, kretprobe, fentry, fexit");
@@ -81,7 +85,8 @@ class Fd {
 constexpr uint32_t kRingBufferBytes = 4u << 20;  // ~7000 events of backlog
 
 int64_t realtime_minus_monotonic() {
-  struct timespec rt {}, mono {};
+  struct timespec rt {
+  }, mono{};
   clock_gettime(CLOCK_REALTIME, &rt);
   clock_gettime(CLOCK_MONOTONIC, &mono);
   return (static_cast<int64_t>(rt.tv_sec) - mono.tv_sec) * 1'000'000'000 +
@@ -90,35 +95,49 @@ int64_t realtime_minus_monotonic() {
 
 std::string family_name(uint16_t family) {
   switch (family) {
-    case AF_UNIX: return "AF_UNIX";
-    case AF_INET: return "AF_INET";
-    case AF_INET6: return "AF_INET6";
-    case AF_NETLINK: return "AF_NETLINK";
-    case AF_PACKET: return "AF_PACKET";
-    case AF_UNSPEC: return "AF_UNSPEC";
-    default: return "family " + std::to_string(family);
+    case AF_UNIX:
+      return "AF_UNIX";
+    case AF_INET:
+      return "AF_INET";
+    case AF_INET6:
+      return "AF_INET6";
+    case AF_NETLINK:
+      return "AF_NETLINK";
+    case AF_PACKET:
+      return "AF_PACKET";
+    case AF_UNSPEC:
+      return "AF_UNSPEC";
+    default:
+      return "family " + std::to_string(family);
   }
 }
 
 // include/net/tcp_states.h: UDP and raw sockets use the same values (ESTABLISHED, CLOSE).
 std::string sock_state_name(uint8_t state) {
-  static const char* const names[] = {"",          "ESTABLISHED", "SYN_SENT",   "SYN_RECV",
-                                      "FIN_WAIT1", "FIN_WAIT2",   "TIME_WAIT",  "CLOSE",
-                                      "CLOSE_WAIT", "LAST_ACK",   "LISTEN",     "CLOSING",
-                                      "NEW_SYN_RECV", "BOUND_INACTIVE"};
+  static const char* const names[] = {
+      "",          "ESTABLISHED", "SYN_SENT",     "SYN_RECV",      "FIN_WAIT1",
+      "FIN_WAIT2", "TIME_WAIT",   "CLOSE",        "CLOSE_WAIT",    "LAST_ACK",
+      "LISTEN",    "CLOSING",     "NEW_SYN_RECV", "BOUND_INACTIVE"};
   if (state > 0 && state < std::size(names)) return names[state];
   return "state " + std::to_string(state);
 }
 
 std::string protocol_name(uint8_t protocol) {
   switch (protocol) {
-    case IPPROTO_TCP: return "tcp";
-    case IPPROTO_UDP: return "udp";
-    case IPPROTO_ICMP: return "icmp";
-    case IPPROTO_ICMPV6: return "icmpv6";
-    case IPPROTO_RAW: return "raw";
-    case 0: return "";
-    default: return "protocol " + std::to_string(protocol);
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case IPPROTO_ICMP:
+      return "icmp";
+    case IPPROTO_ICMPV6:
+      return "icmpv6";
+    case IPPROTO_RAW:
+      return "raw";
+    case 0:
+      return "";
+    default:
+      return "protocol " + std::to_string(protocol);
   }
 }
 
@@ -144,8 +163,8 @@ Value make_value(const internal::ArgSpec& spec, uint64_t raw, const probe_decode
   if (spec.kind == PROBE_VALUE_RAW || raw == 0) return v;
   if (is_return && raw >= static_cast<uint64_t>(-4095)) return v;  // ERR_PTR
   if (d.status != 0) {
-    v.read_error = "cannot read the " + std::string(internal::kind_name(spec.kind)) +
-                   ": " + std::strerror(-d.status);
+    v.read_error = "cannot read the " + std::string(internal::kind_name(spec.kind)) + ": " +
+                   std::strerror(-d.status);
     return v;
   }
   switch (spec.kind) {
@@ -269,7 +288,10 @@ struct Tracer::Impl {
     std::vector<LinkPtr> links;  // destroyed before the object that owns the programs
     internal::PrototypeSpec spec;
   };
-  std::vector<Loaded> loaded;  // index = probe id = index in Tracer::probes_
+  // Index = probe id = index in Tracer::probes_. Detached probes keep their entry (without
+  // object and links) so that ids stay valid; their counters move to the totals below.
+  std::vector<Loaded> loaded;
+  uint64_t detached_lost = 0, detached_missed = 0;
   int64_t wall_offset = 0;
   std::optional<internal::KprobeSupport> kprobes;
 
@@ -314,21 +336,32 @@ Result<std::unique_ptr<Tracer>> Tracer::open(const TracerOptions& options) {
   return t;
 }
 
-Tracer::~Tracer() { detach_all(); }
+Tracer::~Tracer() {
+  detach_all();
+}
 
 void Tracer::detach_all() {
-  if (impl_) impl_->loaded.clear();
+  if (!impl_) return;
+  for (Impl::Loaded& l : impl_->loaded) {
+    if (!l.object) continue;
+    l.links.clear();  // before the object that owns the programs
+    impl_->detached_lost += l.object->lost_events();
+    impl_->detached_missed += l.object->missed_entries();
+    l.object.reset();
+  }
 }
 
 uint64_t Tracer::lost_events() const {
-  uint64_t n = 0;
-  for (auto& l : impl_->loaded) n += l.object->lost_events();
+  uint64_t n = impl_->detached_lost;
+  for (auto& l : impl_->loaded)
+    if (l.object) n += l.object->lost_events();
   return n;
 }
 
 uint64_t Tracer::missed_entries() const {
-  uint64_t n = 0;
-  for (auto& l : impl_->loaded) n += l.object->missed_entries();
+  uint64_t n = impl_->detached_missed;
+  for (auto& l : impl_->loaded)
+    if (l.object) n += l.object->missed_entries();
   return n;
 }
 
@@ -381,8 +414,9 @@ Result<const Btf*> Tracer::Impl::btf_for(const std::string& module) {
     if (!btf) {
       Error e = btf.error();
       e.what = "cannot load the kernel's BTF";
-      e.hint = "the generic probe needs a kernel with BTF (CONFIG_DEBUG_INFO_BTF=y, "
-               "/sys/kernel/btf/vmlinux); elsewhere build one with 'probeseek gen'";
+      e.hint =
+          "the generic probe needs a kernel with BTF (CONFIG_DEBUG_INFO_BTF=y, "
+          "/sys/kernel/btf/vmlinux); elsewhere build one with 'probeseek gen'";
       return tl::unexpected(e);
     }
     vmlinux = std::move(*btf);
@@ -399,8 +433,8 @@ Result<const Btf*> Tracer::Impl::btf_for(const std::string& module) {
   return &it->second;
 }
 
-Result<std::unique_ptr<ProbeObject>> Tracer::Impl::open_object(
-    const internal::PrototypeSpec& spec, bool at_return) {
+Result<std::unique_ptr<ProbeObject>> Tracer::Impl::open_object(const internal::PrototypeSpec& spec,
+                                                               bool at_return) {
   std::unique_ptr<ProbeObject> object = ProbeObject::open(nullptr);
   if (!object) return runtime_error("cannot open the embedded BPF object", "", errno);
   probe_config& c = object->config();
@@ -467,8 +501,7 @@ Result<Tracer::Impl::Loaded> Tracer::Impl::load_kprobe(const std::string& symbol
 Result<Tracer::Impl::Loaded> Tracer::Impl::load_trampoline(const std::string& function,
                                                            const std::string& symbol,
                                                            const internal::PrototypeSpec& spec,
-                                                           bool at_return,
-                                                           TypeFailure& failure) {
+                                                           bool at_return, TypeFailure& failure) {
   if (symbol != function) {
     failure = {false, "fentry attaches by BTF, and BTF only knows " + function +
                           ", not its clone " + symbol + " (use a kprobe)"};
@@ -481,8 +514,7 @@ Result<Tracer::Impl::Loaded> Tracer::Impl::load_trampoline(const std::string& fu
   internal::clear_libbpf_log();
   int err = bpf_program__set_attach_target(prog, 0, function.c_str());
   if (err) {
-    failure = {false, "no BTF function " + function + " to attach to: " +
-                          std::strerror(-err)};
+    failure = {false, "no BTF function " + function + " to attach to: " + std::strerror(-err)};
     return runtime_error(failure.why);
   }
   err = (*object)->load();
@@ -511,8 +543,8 @@ Result<Tracer::Impl::Loaded> Tracer::Impl::load_trampoline(const std::string& fu
   if (link == nullptr) {
     int e = errno ? errno : EINVAL;
     failure = {false, "the kernel refused to attach the " +
-                          std::string(at_return ? "fexit" : "fentry") + " program to " +
-                          function + ": " + std::strerror(e)};
+                          std::string(at_return ? "fexit" : "fentry") + " program to " + function +
+                          ": " + std::strerror(e)};
     return runtime_error(failure.why);
   }
   Loaded l;
@@ -546,13 +578,14 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
   internal::SymbolFacts facts = internal::symbol_facts(paths.kallsyms, base);
   std::string symbol = function;
   if (base != function) {
-    if (facts.readable && std::find(facts.clones.begin(), facts.clones.end(), function) ==
-                              facts.clones.end())
-      return bad_input("no such function in this kernel's kallsyms", function,
-                       facts.clones.empty() && facts.exact == 0
-                           ? "check the name in /proc/kallsyms"
-                           : "kallsyms has: " + join(facts.exact ? std::vector<std::string>{base}
-                                                                 : facts.clones, ", "));
+    if (facts.readable &&
+        std::find(facts.clones.begin(), facts.clones.end(), function) == facts.clones.end())
+      return bad_input(
+          "no such function in this kernel's kallsyms", function,
+          facts.clones.empty() && facts.exact == 0
+              ? "check the name in /proc/kallsyms"
+              : "kallsyms has: " +
+                    join(facts.exact ? std::vector<std::string>{base} : facts.clones, ", "));
     probe->warnings.push_back(function + " is a compiler clone of " + base +
                               ": its arguments may differ from " + base +
                               "'s BTF prototype (dropped or reordered); check the decoded values");
@@ -570,11 +603,11 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
   probe->prototype = (*btf)->prototype(base);
   if (facts.readable && facts.exact == 0 && facts.clones.empty() && base == function) {
     if (probe->prototype)
-      return bad_input("cannot attach to " + function +
-                           ": it is in BTF but not in kallsyms, so every call was inlined and "
-                           "there is no function to attach to",
-                       "", "attach to a caller instead ('probeseek explain " + function +
-                               "' lists them)");
+      return bad_input(
+          "cannot attach to " + function +
+              ": it is in BTF but not in kallsyms, so every call was inlined and "
+              "there is no function to attach to",
+          "", "attach to a caller instead ('probeseek explain " + function + "' lists them)");
     return bad_input("no such kernel function", function,
                      "check the name: /proc/kallsyms lists the functions of this kernel");
   }
@@ -607,7 +640,8 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
     if (!request.unsafe)
       return bad_input("refusing to attach to " + symbol + ": " + join(against, "; "), "",
                        "pass --unsafe to attach anyway (a probe there can hang or recurse), or "
-                       "pick another function ('probeseek explain " + base + "')");
+                       "pick another function ('probeseek explain " +
+                           base + "')");
     probe->warnings.push_back("attached with --unsafe despite: " + join(against, "; "));
   }
 
@@ -636,9 +670,8 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
     const bool trampoline = type == ProbeType::kFentry || type == ProbeType::kFexit;
     const bool at_return = is_return_probe(type) || sock_at_return;
     TypeFailure failure;
-    auto loaded = trampoline
-                      ? impl_->load_trampoline(base, symbol, spec, at_return, failure)
-                      : impl_->load_kprobe(symbol, spec, at_return, failure);
+    auto loaded = trampoline ? impl_->load_trampoline(base, symbol, spec, at_return, failure)
+                             : impl_->load_kprobe(symbol, spec, at_return, failure);
     if (loaded) {
       probe->type = at_return ? (trampoline ? ProbeType::kFexit : ProbeType::kKretprobe) : type;
       probe->at_return = at_return;
@@ -650,8 +683,8 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
             " returns, with the socket's addresses as they are then (--type " +
             (trampoline ? "fentry" : "kprobe") + " for events at entry)");
       if (auto_type && type == ProbeType::kFentry)
-        probe->warnings.push_back("no kprobes here (" + failures.front() + "): used " +
-                                  probe->how + " instead");
+        probe->warnings.push_back("no kprobes here (" + failures.front() + "): used " + probe->how +
+                                  " instead");
       impl_->loaded.push_back(std::move(*loaded));
       probes_.push_back(std::move(probe));
       return probes_.back().get();
@@ -668,8 +701,10 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
       all_unavailable
           ? "run it on a kernel with kprobes or BPF trampolines (the QEMU lab: "
             "tests/lab/lab run SCRIPT OUT --binary build/cli/probeseek), or build a probe for "
-            "that machine here with 'probeseek gen " + base + " --btf ITS_BTF' (gen needs no "
-            "kernel support)"
+            "that machine here with 'probeseek gen " +
+                base +
+                " --btf ITS_BTF' (gen needs no "
+                "kernel support)"
           : (auto_type ? "" : "try another --type (kprobe, kretprobe, fentry, fexit)");
   return runtime_error("cannot attach to " + symbol + ": " + join(failures, "; "), "", 0, hint);
 }

@@ -45,7 +45,7 @@ class Workload {
       // Child: only async-signal-safe calls until exec.
       char c;
       if (::read(go[0], &c, 1) != 1) _exit(127);  // the parent gave up
-      dup2(STDERR_FILENO, STDOUT_FILENO);  // keep the report on stdout clean
+      dup2(STDERR_FILENO, STDOUT_FILENO);         // keep the report on stdout clean
       execvp(argv[0], argv.data());
       int e = errno;
       ssize_t ignored = ::write(err[1], &e, sizeof e);
@@ -62,8 +62,10 @@ class Workload {
     return w;
   }
   Workload(Workload&& o) noexcept
-      : pid_(std::exchange(o.pid_, -1)), go_(std::exchange(o.go_, -1)),
-        err_(std::exchange(o.err_, -1)), name_(std::move(o.name_)) {}
+      : pid_(std::exchange(o.pid_, -1)),
+        go_(std::exchange(o.go_, -1)),
+        err_(std::exchange(o.err_, -1)),
+        name_(std::move(o.name_)) {}
   Workload& operator=(Workload&&) = delete;
   ~Workload() {
     if (go_ >= 0) ::close(go_);  // a child still waiting exits
@@ -137,7 +139,9 @@ std::string shell_quote(const std::vector<std::string>& argv) {
   return out;
 }
 
-bool address_set(const std::string& a) { return !a.empty() && a != "0.0.0.0" && a != "::"; }
+bool address_set(const std::string& a) {
+  return !a.empty() && a != "0.0.0.0" && a != "::";
+}
 
 std::string now_utc() {
   time_t t = time(nullptr);
@@ -204,13 +208,13 @@ std::vector<uint16_t> ports_in_command(const std::vector<std::string>& command) 
 
 std::string CandidateCheck::summary() const {
   if (!attached) return "not attached: " + not_attached;
-  std::string out = events == 0 ? "did not fire"
-                                : "fired " + std::to_string(events) +
-                                      (events == 1 ? " time" : " times");
+  std::string out = events == 0
+                        ? "did not fire"
+                        : "fired " + std::to_string(events) + (events == 1 ? " time" : " times");
   if (sock_events > 0)
     out += "; struct sock: addresses set " + std::to_string(sock_addresses_set) + "/" +
-           std::to_string(sock_events) + ", workload's port " +
-           std::to_string(sock_port_matches) + "/" + std::to_string(sock_events);
+           std::to_string(sock_events) + ", workload's port " + std::to_string(sock_port_matches) +
+           "/" + std::to_string(sock_events);
   return out;
 }
 

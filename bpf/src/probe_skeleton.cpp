@@ -17,16 +17,34 @@ ProbeObject::~ProbeObject() {
   probe_bpf__destroy(skel_);
 }
 
-struct probe_config& ProbeObject::config() { return skel_->rodata->probe_cfg; }
-struct bpf_object* ProbeObject::object() const { return skel_->obj; }
-struct bpf_program* ProbeObject::entry() const { return skel_->progs.probe_entry; }
-struct bpf_program* ProbeObject::ret() const { return skel_->progs.probe_return; }
-struct bpf_program* ProbeObject::fentry() const { return skel_->progs.probe_fentry; }
-struct bpf_program* ProbeObject::fexit() const { return skel_->progs.probe_fexit; }
-struct bpf_map* ProbeObject::events() const { return skel_->maps.events; }
-struct bpf_map* ProbeObject::inflight() const { return skel_->maps.inflight; }
+struct probe_config& ProbeObject::config() {
+  return skel_->rodata->probe_cfg;
+}
+struct bpf_object* ProbeObject::object() const {
+  return skel_->obj;
+}
+struct bpf_program* ProbeObject::entry() const {
+  return skel_->progs.probe_entry;
+}
+struct bpf_program* ProbeObject::ret() const {
+  return skel_->progs.probe_return;
+}
+struct bpf_program* ProbeObject::fentry() const {
+  return skel_->progs.probe_fentry;
+}
+struct bpf_program* ProbeObject::fexit() const {
+  return skel_->progs.probe_fexit;
+}
+struct bpf_map* ProbeObject::events() const {
+  return skel_->maps.events;
+}
+struct bpf_map* ProbeObject::inflight() const {
+  return skel_->maps.inflight;
+}
 
-int ProbeObject::load() { return probe_bpf__load(skel_); }
+int ProbeObject::load() {
+  return probe_bpf__load(skel_);
+}
 
 uint64_t ProbeObject::lost_events() const {
   // .bss is mapped shared with the kernel: read what the program last wrote.

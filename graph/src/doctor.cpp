@@ -97,26 +97,35 @@ KallsymsFacts kallsyms_facts(const std::string& path) {
   return k;
 }
 
-// Tries the function tracer on one function in a private instance, then removes it: the only
-// way to know whether the kernel lets ftrace patch function entries (a locked-down or
-// restricted kernel lists the tracer and refuses it). An empty string means it worked.
-std::optional<std::string> try_function_tracer(const std::string& tracing_dir) {
+// Tries the function tracer in a private instance, then removes it: the only way to know
+// whether the kernel lets ftrace filter and patch function entries (a restricted kernel lists the
+// tracer and refuses it). First a one-function set_ftrace_filter (a restricted kernel refuses
+// that already); then the tracer itself, on that one call site -- but only when the top-level
+// buffer is already expanded: on 6.1 the first tracer set anywhere marks every buffer as
+// expanded, which would leave the top level's unused 7 KB buffer at 7 KB for good. An empty
+// string means it worked; `switched_on` says how far the probe went.
+std::optional<std::string> try_function_tracer(const std::string& tracing_dir, bool* switched_on) {
+  *switched_on = false;
   std::string name = "probeseek-" + std::to_string(::getpid());
   tracefs_instance* instance = ps_tracefs_instance_create(name.c_str());
   if (!instance) return std::nullopt;
   std::string result;
-  // One function keeps the patching to a single call site.
   auto functions = LineReader::open(tracing_dir + "/available_filter_functions");
   std::string_view first;
   std::string function;
   if (functions && functions->next(first) && !split_ws(first).empty())
     function = std::string(split_ws(first).front());
-  if (function.empty() || ps_tracefs_write(instance, "set_ftrace_filter", function.c_str()) != 0)
+  auto top_buffer = read_trimmed(tracing_dir + "/buffer_size_kb");
+  bool top_expanded = top_buffer && top_buffer->find("expanded") == std::string::npos;
+  if (function.empty() || ps_tracefs_write(instance, "set_ftrace_filter", function.c_str()) != 0) {
     result = std::string("cannot set set_ftrace_filter: ") + std::strerror(errno);
-  else if (ps_tracefs_write(instance, "current_tracer", "function") != 0)
-    result = std::string("the kernel refused 'function' in current_tracer: ") + std::strerror(errno);
-  else
+  } else if (top_expanded) {
+    if (ps_tracefs_write(instance, "current_tracer", "function") != 0)
+      result = std::string("the kernel refused 'function' in current_tracer: ") + std::strerror(errno);
+    else
+      *switched_on = true;
     ps_tracefs_write(instance, "current_tracer", "nop");
+  }
   ps_tracefs_instance_free(instance);
   ::rmdir((tracing_dir + "/instances/" + name).c_str());
   return result;
@@ -207,11 +216,16 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths) {
     }
   }
   if (tracers && detail::has_word(*tracers, "function")) {
-    std::optional<std::string> tried = root ? try_function_tracer(tracing_dir) : std::nullopt;
+    bool switched_on = false;
+    std::optional<std::string> tried =
+        root ? try_function_tracer(tracing_dir, &switched_on) : std::nullopt;
     if (!tried)
       out.push_back(check("function tracer", Status_::kUnknown, "listed; not tried (needs root)"));
     else if (tried->empty())
-      out.push_back(check("function tracer", Status_::kOk, "listed, and runs (tried on one function)"));
+      out.push_back(check("function tracer", Status_::kOk,
+                          switched_on ? "listed, and runs (tried on one function)"
+                                      : "listed, and accepts a function filter (not switched on: "
+                                        "that would expand the unused trace buffers)"));
     else
       out.push_back(check("function tracer", Status_::kMissing, "listed, but " + *tried,
                           "trace function entries live: the kernel refuses to patch them, so "

@@ -45,15 +45,19 @@ cp /lab/files/curl.db /tmp/curl.db
 httpd-tiny 8080 >/tmp/httpd.pid &
 lab-wait-listen 8080 60
 t=$(date +%s)
-check verify probeseek verify --db /tmp/curl.db --top 5 --arg 'struct sock *' \
-    --under __x64_sys_connect --json -- curl -s http://127.0.0.1:8080/ \
-    >"$OUT/verify.json" 2>"$OUT/verify.err"
-echo "verify $(($(date +%s) - t))s" >"$OUT/timings.txt"
-check verify-text probeseek verify --db /tmp/curl.db --top 2 --arg 'struct sock *' \
-    --under __x64_sys_connect -- curl -s http://127.0.0.1:8080/ \
-    >"$OUT/verify.txt" 2>"$OUT/verify-text.err"
-check rank probeseek rank --db /tmp/curl.db --arg 'struct sock *' --under __x64_sys_connect \
-    --limit 5 --json >"$OUT/rank.json" 2>"$OUT/rank.err"
+rc=0
+probeseek verify --db /tmp/curl.db --top 5 --arg 'struct sock *' --under __x64_sys_connect \
+    --json -- curl -s http://127.0.0.1:8080/ >"$OUT/verify.json" 2>"$OUT/verify.err" || rc=$?
+check verify test $rc = 0
+echo "verify --top 5: $(($(date +%s) - t))s" >"$OUT/timings.txt"
+rc=0
+probeseek verify --db /tmp/curl.db --top 2 --arg 'struct sock *' --under __x64_sys_connect \
+    -- curl -s http://127.0.0.1:8080/ >"$OUT/verify.txt" 2>"$OUT/verify-text.err" || rc=$?
+check verify-text test $rc = 0
+rc=0
+probeseek rank --db /tmp/curl.db --arg 'struct sock *' --under __x64_sys_connect --limit 5 \
+    --json >"$OUT/rank.json" 2>"$OUT/rank.err" || rc=$?
+check rank test $rc = 0
 probeseek rank --db /tmp/curl.db --arg 'struct sock *' --under __x64_sys_connect \
     --limit 2 >"$OUT/rank.txt" 2>&1
 kill "$(cat /tmp/httpd.pid)" 2>/dev/null

@@ -129,8 +129,7 @@ TEST(ArgSpec, ScalarsArePrintedAsTheirTypeSays) {
   EXPECT_EQ(internal::format_scalar(s.args[2], 0xdeadbeef00000010ull, false), "16");
   EXPECT_EQ(internal::format_scalar(*s.ret, 0xffffff92ull, true), "-110 (-ETIMEDOUT)");
   EXPECT_EQ(internal::format_scalar(s.args[0], 0, false), "NULL");
-  EXPECT_EQ(internal::format_scalar(s.args[0], 0xffff888003a1c000ull, false),
-            "0xffff888003a1c000");
+  EXPECT_EQ(internal::format_scalar(s.args[0], 0xffff888003a1c000ull, false), "0xffff888003a1c000");
   auto accept = spec_of("inet_csk_accept");
   EXPECT_EQ(internal::format_scalar(*accept.ret, static_cast<uint64_t>(-11), true),
             "ERR_PTR(-EAGAIN)");
@@ -316,8 +315,9 @@ TEST(AttachHere, FailsFastSayingWhyAndWhatWorksInstead) {
   EXPECT_LT(seconds, 3.0) << "attach must fail fast";
   EXPECT_TRUE(r.out.empty());
   // Exactly why: no kprobes in the kernel, and fentry refused.
-  EXPECT_TRUE(contains(r.err, "error: cannot attach to tcp_v4_connect: kprobe: kernel built "
-                              "without kprobes"))
+  EXPECT_TRUE(contains(r.err,
+                       "error: cannot attach to tcp_v4_connect: kprobe: kernel built "
+                       "without kprobes"))
       << r.err;
   EXPECT_TRUE(contains(r.err, "fentry: refused by the kernel")) << r.err;
   EXPECT_TRUE(contains(r.err, "Operation not permitted")) << r.err;
@@ -343,9 +343,9 @@ class VerifyHere : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new test::TempDir();
     db_ = dir_->file("verify.db");
-    auto r = run_probeseek("import --db " + db_ + " --btf " + kernel_61("vmlinux.btf") +
-                           " --kallsyms " + kernel_61("kallsyms.txt.gz") + " " +
-                           kernel_61("curl_v4.dat"));
+    auto r =
+        run_probeseek("import --db " + db_ + " --btf " + kernel_61("vmlinux.btf") + " --kallsyms " +
+                      kernel_61("kallsyms.txt.gz") + " " + kernel_61("curl_v4.dat"));
     ASSERT_EQ(r.status, 0) << r.err;
   }
   static void TearDownTestSuite() { delete dir_; }
@@ -361,7 +361,8 @@ TEST_F(VerifyHere, FailsFastWithoutKprobesAndStoresNothing) {
   if (r.status == 0) GTEST_SKIP() << "fentry works on this kernel";
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_TRUE(contains(r.err, "kernel built without kprobes")) << r.err;
-  auto rows = run_probeseek("sql --db " + db_ + " \"SELECT name FROM sqlite_master WHERE name = "
+  auto rows = run_probeseek("sql --db " + db_ +
+                            " \"SELECT name FROM sqlite_master WHERE name = "
                             "'verifications'\"");
   EXPECT_FALSE(contains(rows.out, "verifications")) << rows.out;
 }
@@ -390,8 +391,9 @@ TEST_F(VerifyHere, RankShowsAStoredVerification) {
   EXPECT_TRUE(ranked[1]["verified"].is_null());
   auto text = run_probeseek("rank --db " + db_ +
                             " --arg 'struct sock *' --under __x64_sys_connect --limit 1");
-  EXPECT_TRUE(contains(text.out, "+0 verified live 2025-01-01T00:00:00Z: fired 1 time; struct "
-                                 "sock: addresses set 1/1"))
+  EXPECT_TRUE(contains(text.out,
+                       "+0 verified live 2025-01-01T00:00:00Z: fired 1 time; struct "
+                       "sock: addresses set 1/1"))
       << text.out;
 }
 

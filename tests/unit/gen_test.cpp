@@ -66,11 +66,13 @@ TEST(Gen, KprobeOnTcpV4ConnectUsesTheRealPrototypeAndDecodesTheSocket) {
   EXPECT_EQ(r->app, "tcp_v4_connect");
   std::vector<std::string> names;
   for (auto& f : r->files) names.push_back(f.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"vmlinux.h", "tcp_v4_connect.h", "tcp_v4_connect.bpf.c",
-                                             "tcp_v4_connect.c", "Makefile", "README.md"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"vmlinux.h", "tcp_v4_connect.h", "tcp_v4_connect.bpf.c",
+                                      "tcp_v4_connect.c", "Makefile", "README.md"}));
   const std::string& bpf = file(*r, "tcp_v4_connect.bpf.c");
-  EXPECT_TRUE(contains(bpf, "SEC(\"kprobe/tcp_v4_connect\")\nint BPF_KPROBE(tcp_v4_connect_entry, "
-                            "struct sock *sk, struct sockaddr *uaddr, int addr_len)"))
+  EXPECT_TRUE(contains(bpf,
+                       "SEC(\"kprobe/tcp_v4_connect\")\nint BPF_KPROBE(tcp_v4_connect_entry, "
+                       "struct sock *sk, struct sockaddr *uaddr, int addr_len)"))
       << bpf;
   EXPECT_TRUE(contains(bpf, "read_sock(&e->sk, sk);"));
   EXPECT_TRUE(contains(bpf, "read_sockaddr(&e->uaddr, uaddr);"));
@@ -149,8 +151,9 @@ TEST(Gen, ParametersThatDoNotFitARegisterStopTheCapture) {
   auto r = render_probe(request("vmf_insert_pfn_prot", ProbeType::kKprobe));
   ASSERT_TRUE(r) << r.error().message();
   const std::string& bpf = file(*r, "vmf_insert_pfn_prot.bpf.c");
-  EXPECT_TRUE(contains(bpf, "int BPF_KPROBE(vmf_insert_pfn_prot_entry, struct vm_area_struct "
-                            "*vma, long unsigned int addr, long unsigned int pfn)\n"))
+  EXPECT_TRUE(contains(bpf,
+                       "int BPF_KPROBE(vmf_insert_pfn_prot_entry, struct vm_area_struct "
+                       "*vma, long unsigned int addr, long unsigned int pfn)\n"))
       << bpf;
   EXPECT_TRUE(contains(bpf, "Not every parameter is read: parameter 4 (pgprot_t pgprot)"));
   ASSERT_FALSE(r->warnings.empty());
@@ -227,7 +230,7 @@ INSTANTIATE_TEST_SUITE_P(
                       std::pair{"tcp_v4_connect", ProbeType::kKretprobe},
                       std::pair{"tcp_v4_connect", ProbeType::kFentry},
                       std::pair{"tcp_v4_connect", ProbeType::kFexit},
-                      std::pair{"ip_rcv", ProbeType::kKprobe},          // struct sk_buff *
+                      std::pair{"ip_rcv", ProbeType::kKprobe},           // struct sk_buff *
                       std::pair{"vfs_read", ProbeType::kKretprobe},      // struct file *
                       std::pair{"do_unlinkat", ProbeType::kFentry},      // struct filename *
                       std::pair{"__sys_sendto", ProbeType::kKprobe},     // six parameters

@@ -58,7 +58,7 @@ struct AttachedProbe {
   std::string function;  // as requested
   std::string symbol;    // what was attached to: the function, or its clone "f.isra.0"
   ProbeType type = ProbeType::kKprobe;
-  std::string how;       // "kprobe", "kprobe+kretprobe", "fexit" (return mode needs two)
+  std::string how;         // "kprobe", "kprobe+kretprobe", "fexit" (return mode needs two)
   bool at_return = false;  // events come at return, with the return value
   std::optional<FunctionPrototype> prototype;
   std::vector<std::string> warnings;  // clone ABI, no BTF prototype, type changed, ...
@@ -67,7 +67,7 @@ struct AttachedProbe {
 // A socket's endpoints as the kernel holds them.
 struct SockValue {
   uint16_t family = 0;
-  std::string family_name;  // "AF_INET"
+  std::string family_name;    // "AF_INET"
   std::string local, remote;  // "127.0.0.1", "::1"; empty for non-IP families
   uint16_t local_port = 0, remote_port = 0;
   std::string state;     // "ESTABLISHED"
@@ -97,16 +97,16 @@ struct Value {
 };
 
 struct Event {
-  size_t probe = 0;      // index in Tracer::probes()
-  std::string function;  // the probe's function
-  uint64_t time_ns = 0;  // CLOCK_MONOTONIC (bpf_ktime_get_ns)
+  size_t probe = 0;           // index in Tracer::probes()
+  std::string function;       // the probe's function
+  uint64_t time_ns = 0;       // CLOCK_MONOTONIC (bpf_ktime_get_ns)
   uint64_t wall_time_ns = 0;  // CLOCK_REALTIME equivalent
   uint64_t duration_ns = 0;   // at return, when the entry was seen
   int pid = 0, tid = 0, cpu = 0;
   std::string comm;
   bool returned = false;
-  std::vector<Value> args;    // the captured parameters, in order
-  std::optional<Value> ret;   // when returned and the function is not void
+  std::vector<Value> args;   // the captured parameters, in order
+  std::optional<Value> ret;  // when returned and the function is not void
 };
 
 // "12:04:05.123456 curl 312/312 tcp_v4_connect(struct sock *sk=0xffff... {AF_INET
@@ -129,11 +129,12 @@ class Tracer {
   // Waits up to timeout_ms for events and hands each to on_event; returns how many.
   Result<size_t> poll(int timeout_ms, const std::function<void(const Event&)>& on_event);
 
-  uint64_t lost_events() const;     // dropped because the ring buffer was full
-  uint64_t missed_entries() const;  // returns whose entry was not seen
+  uint64_t lost_events() const;                          // dropped because the ring buffer was full
+  uint64_t missed_entries() const;                       // returns whose entry was not seen
   uint64_t undecodable() const { return undecodable_; }  // malformed records (never expected)
 
-  // Detaches and unloads everything now (the destructor does the same).
+  // Detaches and unloads every probe now (the destructor does the same). probes() and the
+  // counters stay; attach() works again afterwards.
   void detach_all();
 
  private:

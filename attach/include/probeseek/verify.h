@@ -19,15 +19,15 @@ namespace probeseek {
 struct VerifyRequest {
   std::vector<std::string> sessions;  // empty: every session in the database
   size_t top = 5;
-  std::optional<std::string> arg;     // as rank --arg
-  std::string under;                  // as rank --under
+  std::optional<std::string> arg;  // as rank --arg
+  std::string under;               // as rank --under
   std::optional<std::string> btf_path;
-  std::vector<std::string> command;   // the workload, run with execvp
+  std::vector<std::string> command;  // the workload, run with execvp
   // The workload's port(s); when empty, the ports its command line names (":8080" in a URL,
   // or an argument that is a number from 1 to 65535).
   std::vector<uint16_t> ports;
   bool unsafe = false;
-  double timeout_s = 60;              // the workload is killed after this long
+  double timeout_s = 60;                    // the workload is killed after this long
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by Ctrl-C) to end the run early
   AttachPaths paths;
 };
@@ -40,7 +40,7 @@ struct CandidateCheck {
   std::string how;           // "kprobe+kretprobe"
   std::string not_attached;  // why not, when !attached
   std::vector<std::string> warnings;
-  uint64_t events = 0;       // calls seen from the workload (and its children)
+  uint64_t events = 0;               // calls seen from the workload (and its children)
   std::vector<std::string> samples;  // up to three events, formatted
   // Events whose struct sock arguments could be read; of those, with both addresses set, and
   // with the workload's port at either end.

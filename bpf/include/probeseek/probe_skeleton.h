@@ -25,12 +25,12 @@ class ProbeObject {
   struct probe_config& config();
 
   struct bpf_object* object() const;
-  struct bpf_program* entry() const;    // kprobe
-  struct bpf_program* ret() const;      // kretprobe
+  struct bpf_program* entry() const;  // kprobe
+  struct bpf_program* ret() const;    // kretprobe
   struct bpf_program* fentry() const;
   struct bpf_program* fexit() const;
-  struct bpf_map* events() const;       // ring buffer
-  struct bpf_map* inflight() const;     // return mode: arguments saved at entry
+  struct bpf_map* events() const;    // ring buffer
+  struct bpf_map* inflight() const;  // return mode: arguments saved at entry
 
   // 0, or a negative errno (libbpf's convention).
   int load();
