@@ -65,8 +65,9 @@ Result<std::string> choose_session_name(const std::string& db_path, const std::s
 }
 
 // One transaction: the kernel's symbol tables and BTF, then the call trees.
-Status save_recording(const std::string& db_path, const std::string& name, const std::string& source,
-                      const Recording& rec, std::vector<std::string>& warnings) {
+Status save_recording(const std::string& db_path, const std::string& name,
+                      const std::string& source, const Recording& rec,
+                      std::vector<std::string>& warnings) {
   auto db = Database::open(db_path);
   if (!db) return tl::unexpected(db.error());
   SessionWriter::Options options;
@@ -145,8 +146,9 @@ void print_doctor(const std::vector<DoctorCheck>& checks) {
 void register_record_commands(CLI::App& app, Context& ctx) {
   // ---- record
   auto* rec = app.add_subcommand(
-      "record", "Record function_graph call trees of a command (-- CMD ARGS) or of running "
-                "processes (-p PID) on this machine's kernel, into the database");
+      "record",
+      "Record function_graph call trees of a command (-- CMD ARGS) or of running "
+      "processes (-p PID) on this machine's kernel, into the database");
   static std::string db_path = kDefaultDb, name, state_dir, tracing_dir;
   static RecordOptions options;
   static std::vector<int> pids;
@@ -154,22 +156,25 @@ void register_record_commands(CLI::App& app, Context& ctx) {
   static int max_depth = 0, buffer_kb = 0;
   rec->add_option("--db", db_path, "database file")->capture_default_str();
   rec->add_option("--name", name, "session name (default: the command's name, made unique)");
-  rec->add_option("-p,--pid", pids, "trace this running process (all its threads, and the "
-                                    "children it starts); repeatable");
+  rec->add_option("-p,--pid", pids,
+                  "trace this running process (all its threads, and the "
+                  "children it starts); repeatable");
   rec->add_option("--duration", duration, "stop after this many seconds");
   rec->add_option("--graph-function", options.graph_functions,
                   "only calls below this function (set_graph_function; needs the top-level "
                   "instance); repeatable");
   static CLI::Option* max_depth_option = nullptr;
-  max_depth_option = rec->add_option("--max-depth", max_depth,
-                  "record this many levels of calls (max_graph_depth; needs the top-level instance)");
+  max_depth_option = rec->add_option(
+      "--max-depth", max_depth,
+      "record this many levels of calls (max_graph_depth; needs the top-level instance)");
   rec->add_option("--buffer-size", buffer_kb,
                   "ring buffer per CPU, in KB (default: 4096, or the current size if larger)");
   rec->add_flag("--force", options.force,
                 "record in the top-level instance even while someone else uses it (their "
                 "settings are put back afterwards)");
-  rec->add_option("--spill-dir", options.spill_dir,
-                  "directory for the raw ring-buffer pages while recording (default: $TMPDIR or /tmp)");
+  rec->add_option(
+      "--spill-dir", options.spill_dir,
+      "directory for the raw ring-buffer pages while recording (default: $TMPDIR or /tmp)");
   rec->add_option("--state-dir", state_dir, "where the saved tracing state is kept")
       ->default_str(KernelPaths{}.state_dir);
   rec->add_option("--tracing-dir", tracing_dir, "tracefs mount (default: the mounted one)");
@@ -193,7 +198,8 @@ void register_record_commands(CLI::App& app, Context& ctx) {
         std::cerr << "warning: CPU " << loss.cpu << ": the kernel overwrote " << loss.overrun
                   << " and dropped " << loss.dropped << " events before probeseek read them\n";
       std::vector<std::string> warnings;
-      std::string source = "probeseek record " + std::string(options.command.empty() ? "-p " : "-- ") +
+      std::string source = "probeseek record " +
+                           std::string(options.command.empty() ? "-p " : "-- ") +
                            recording->description();
       auto saved = save_recording(db_path, *session, source, *recording, warnings);
       for (auto& w : warnings) std::cerr << "warning: " << w << "\n";
@@ -218,14 +224,16 @@ void register_record_commands(CLI::App& app, Context& ctx) {
 
   // ---- reset
   auto* reset_cmd = app.add_subcommand(
-      "reset", "Restore the tracing state a killed 'probeseek record' left behind, and remove "
-               "stale probeseek tracing instances");
+      "reset",
+      "Restore the tracing state a killed 'probeseek record' left behind, and remove "
+      "stale probeseek tracing instances");
   static bool reset_force = false;
   static std::string reset_state_dir, reset_tracing_dir;
   reset_cmd->add_flag("--force", reset_force, "also restore for recordings that still run");
   reset_cmd->add_option("--state-dir", reset_state_dir, "where the saved tracing state is kept")
       ->default_str(KernelPaths{}.state_dir);
-  reset_cmd->add_option("--tracing-dir", reset_tracing_dir, "tracefs mount (default: the mounted one)");
+  reset_cmd->add_option("--tracing-dir", reset_tracing_dir,
+                        "tracefs mount (default: the mounted one)");
   reset_cmd->callback([&ctx] {
     run(ctx, [&]() -> Status {
       KernelPaths paths;
@@ -252,8 +260,11 @@ void register_record_commands(CLI::App& app, Context& ctx) {
       if (doctor_json) {
         nlohmann::json out = nlohmann::json::array();
         for (auto& c : checks)
-          out.push_back({{"feature", c.feature}, {"status", std::string(to_string(c.status))},
-                         {"detail", c.detail}, {"cannot", c.cannot}, {"instead", c.instead}});
+          out.push_back({{"feature", c.feature},
+                         {"status", std::string(to_string(c.status))},
+                         {"detail", c.detail},
+                         {"cannot", c.cannot},
+                         {"instead", c.instead}});
         std::cout << out.dump(2) << "\n";
       } else {
         print_doctor(checks);

@@ -64,54 +64,71 @@ std::string lockdown_mode(const AttachPaths& paths) {
   return std::string(t.substr(open + 1, close - open - 1));
 }
 
-SymbolFacts symbol_facts(const std::string& kallsyms_path, const std::string& function) {
+KernelTable KernelTable::read(const std::string& path) {
+  KernelTable t;
+  auto text = read_whole_file(path);
+  if (!text) return t;
+  t.readable = true;
+  t.text = std::move(*text);
+  return t;
+}
+
+namespace {
+
+// Calls fn(line) for each line of text.
+template <typename Fn>
+void for_each_line(std::string_view text, Fn&& fn) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    fn(text.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
+}  // namespace
+
+SymbolFacts symbol_facts(const KernelTable& kallsyms, const std::string& function) {
   SymbolFacts f;
-  auto reader = LineReader::open(kallsyms_path);
-  if (!reader) return f;
+  if (!kallsyms.readable || kallsyms.text.empty()) return f;
+  f.readable = true;
   const std::string ksymtab = "__ksymtab_" + function;
-  std::string_view line;
-  size_t lines = 0;
-  while (reader->next(line)) {
-    ++lines;
-    // Most lines do not mention the function: skip them before splitting (this runs over
-    // ~90-150k lines, and in the lab under an emulated CPU).
-    if (line.find(function) == std::string_view::npos) continue;
+  for_each_line(kallsyms.text, [&](std::string_view line) {
+    // Most lines do not mention the function: skip them before splitting.
+    if (line.find(function) == std::string_view::npos) return;
     // "ffffffff81a2b3c0 T tcp_v4_connect" or "... t nft_do_chain\t[nf_tables]"
     auto fields = split_ws(line);
-    if (fields.size() < 3) continue;
+    if (fields.size() < 3) return;
     std::string_view name = fields[2];
     if (name == ksymtab) {
       f.exported = true;
-      continue;
+      return;
     }
-    if (!starts_with(name, function)) continue;
     char type = fields[1].empty() ? '?' : fields[1][0];
-    bool text = type == 't' || type == 'T' || type == 'w' || type == 'W';
-    if (!text) continue;
+    if (type != 't' && type != 'T' && type != 'w' && type != 'W') return;
     std::string module;
     if (fields.size() >= 4 && fields[3].size() > 2 && fields[3].front() == '[')
       module = std::string(fields[3].substr(1, fields[3].size() - 2));
     if (name == function) {
-      ++f.exact;
-      if (f.exact == 1) f.module = module;
+      if (++f.exact == 1) f.module = module;
     } else if (strip_clone_suffix(name) == function) {
       f.clones.emplace_back(name);
       if (f.exact == 0 && f.clones.size() == 1) f.module = module;
     }
-  }
-  f.readable = lines > 0;
+  });
   return f;
 }
 
-std::optional<bool> listed_in(const std::string& path, const std::string& name, size_t field) {
-  auto reader = LineReader::open(path);
-  if (!reader) return std::nullopt;
-  std::string_view line;
-  while (reader->next(line)) {
+std::optional<bool> listed_in(const KernelTable& table, const std::string& name, size_t field) {
+  if (!table.readable) return std::nullopt;
+  bool found = false;
+  for_each_line(table.text, [&](std::string_view line) {
+    if (found || line.find(name) == std::string_view::npos) return;
     auto fields = split_ws(line);
-    if (fields.size() > field && fields[field] == name) return true;
-  }
-  return false;
+    found = fields.size() > field && fields[field] == name;
+  });
+  return found;
 }
 
 }  // namespace probeseek::internal

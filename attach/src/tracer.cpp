@@ -294,6 +294,13 @@ struct Tracer::Impl {
   uint64_t detached_lost = 0, detached_missed = 0;
   int64_t wall_offset = 0;
   std::optional<internal::KprobeSupport> kprobes;
+  // Read on first use, then kept: see internal::KernelTable.
+  std::optional<internal::KernelTable> kallsyms, filter_functions, blacklist;
+  const internal::KernelTable& table(std::optional<internal::KernelTable>& t,
+                                     const std::string& path) {
+    if (!t) t = internal::KernelTable::read(path);
+    return *t;
+  }
 
   // poll() state, for the ring buffer callback.
   std::vector<std::unique_ptr<AttachedProbe>>* probes = nullptr;
@@ -575,7 +582,8 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
   const std::string base(strip_clone_suffix(function));
 
   // Which symbol to attach to: the function, or the compiler clone that replaced it.
-  internal::SymbolFacts facts = internal::symbol_facts(paths.kallsyms, base);
+  internal::SymbolFacts facts =
+      internal::symbol_facts(impl_->table(impl_->kallsyms, paths.kallsyms), base);
   std::string symbol = function;
   if (base != function) {
     if (facts.readable &&
@@ -614,11 +622,14 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
 
   // Safety: deny list, kprobe blacklist, notrace.
   HookabilityInputs in;
-  std::optional<bool> traceable = internal::listed_in(paths.filter_functions, symbol, 0);
+  const internal::KernelTable& filter =
+      impl_->table(impl_->filter_functions, paths.filter_functions);
+  const internal::KernelTable& blacklist = impl_->table(impl_->blacklist, paths.kprobe_blacklist);
+  std::optional<bool> traceable = internal::listed_in(filter, symbol, 0);
   if (traceable) in.traceable = [&](std::string_view) { return *traceable; };
-  std::optional<bool> black_symbol = internal::listed_in(paths.kprobe_blacklist, symbol, 1);
+  std::optional<bool> black_symbol = internal::listed_in(blacklist, symbol, 1);
   std::optional<bool> black_base =
-      symbol == base ? black_symbol : internal::listed_in(paths.kprobe_blacklist, base, 1);
+      symbol == base ? black_symbol : internal::listed_in(blacklist, base, 1);
   if (black_symbol || black_base)
     in.blacklisted = [&](std::string_view n) {
       return n == symbol ? black_symbol.value_or(false) : black_base.value_or(false);

@@ -52,15 +52,12 @@ std::optional<std::string> read_trimmed(const std::string& path) {
 bool filesystem_known(std::string_view type) {
   auto text = read_whole_file("/proc/filesystems");
   if (!text) return false;
-  size_t pos = 0;
-  while (pos < text->size()) {
-    size_t nl = text->find('\n', pos);
-    if (nl == std::string::npos) nl = text->size();
-    auto f = split_ws(std::string_view(*text).substr(pos, nl - pos));
-    pos = nl + 1;
-    if (!f.empty() && f.back() == type) return true;
-  }
-  return false;
+  bool known = false;
+  for_each_line(*text, [&](std::string_view line) {
+    auto f = split_ws(line);
+    known |= !f.empty() && f.back() == type;
+  });
+  return known;
 }
 
 // kallsyms: how many symbols, whether addresses show, whether data symbols are listed, and
@@ -121,7 +118,8 @@ std::optional<std::string> try_function_tracer(const std::string& tracing_dir, b
     result = std::string("cannot set set_ftrace_filter: ") + std::strerror(errno);
   } else if (top_expanded) {
     if (ps_tracefs_write(instance, "current_tracer", "function") != 0)
-      result = std::string("the kernel refused 'function' in current_tracer: ") + std::strerror(errno);
+      result =
+          std::string("the kernel refused 'function' in current_tracer: ") + std::strerror(errno);
     else
       *switched_on = true;
     ps_tracefs_write(instance, "current_tracer", "nop");
@@ -136,10 +134,11 @@ std::optional<std::string> try_function_tracer(const std::string& tracing_dir, b
 std::vector<DoctorCheck> doctor(const KernelPaths& paths) {
   std::vector<DoctorCheck> out;
   bool root = ::geteuid() == 0;
-  out.push_back(root ? check("root", Status_::kOk, "running as root")
-                     : check("root", Status_::kMissing, "running as uid " + std::to_string(::getuid()),
-                             "record, read kallsyms addresses, /proc/kcore and the kprobe blacklist",
-                             "run probeseek as root (sudo)"));
+  out.push_back(
+      root ? check("root", Status_::kOk, "running as root")
+           : check("root", Status_::kMissing, "running as uid " + std::to_string(::getuid()),
+                   "record, read kallsyms addresses, /proc/kcore and the kprobe blacklist",
+                   "run probeseek as root (sudo)"));
 
   // tracefs
   std::string tracing_dir = paths.tracing_dir;
@@ -162,10 +161,11 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths) {
                             "record", found.error().hint));
       }
     } else {
-      out.push_back(check("tracefs", Status_::kMissing, "this kernel has no tracefs",
-                          "record anything live (tracepoints, function tracing)",
-                          "record on another machine and 'probeseek import' the trace.dat, or use " +
-                              std::string(kLab)));
+      out.push_back(
+          check("tracefs", Status_::kMissing, "this kernel has no tracefs",
+                "record anything live (tracepoints, function tracing)",
+                "record on another machine and 'probeseek import' the trace.dat, or use " +
+                    std::string(kLab)));
     }
   } else {
     out.push_back(check("tracefs", Status_::kOk, "given: " + tracing_dir));
@@ -178,13 +178,13 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths) {
   bool has_graph = tracers && detail::has_word(*tracers, "function_graph");
   if (!tracers) {
     out.push_back(check("function_graph tracer", Status_::kUnknown,
-                        "cannot read available_tracers" +
-                            std::string(root ? "" : " (needs root)"),
+                        "cannot read available_tracers" + std::string(root ? "" : " (needs root)"),
                         "", root ? "" : "run probeseek doctor as root"));
   } else if (has_graph) {
     out.push_back(check("function_graph tracer", Status_::kOk, "available_tracers: " + *tracers));
   } else {
-    out.push_back(check("function_graph tracer", Status_::kMissing, "available_tracers: " + *tracers,
+    out.push_back(check("function_graph tracer", Status_::kMissing,
+                        "available_tracers: " + *tracers,
                         "probeseek record (call trees need function_graph: "
                         "CONFIG_FUNCTION_GRAPH_TRACER is off)",
                         "record where it exists (trace-cmd record -p function_graph -F CMD) and "
@@ -227,11 +227,11 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths) {
                                       : "listed, and accepts a function filter (not switched on: "
                                         "that would expand the unused trace buffers)"));
     else
-      out.push_back(check("function tracer", Status_::kMissing, "listed, but " + *tried,
-                          "trace function entries live: the kernel refuses to patch them, so "
-                          "fentry and kprobe attachment are likely refused too",
-                          "record and attach on a kernel without that restriction, e.g. " +
-                              std::string(kLab)));
+      out.push_back(check(
+          "function tracer", Status_::kMissing, "listed, but " + *tried,
+          "trace function entries live: the kernel refuses to patch them, so "
+          "fentry and kprobe attachment are likely refused too",
+          "record and attach on a kernel without that restriction, e.g. " + std::string(kLab)));
   } else if (tracers) {
     out.push_back(check("function tracer", Status_::kMissing, "not in available_tracers",
                         "trace function entries live (CONFIG_FUNCTION_TRACER is off)",
@@ -239,12 +239,14 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths) {
   }
 
   // kprobes
-  bool kprobe_events = !tracing_dir.empty() && ::access((tracing_dir + "/kprobe_events").c_str(), F_OK) == 0;
-  out.push_back(kprobe_events
-                    ? check("kprobes", Status_::kOk, tracing_dir + "/kprobe_events exists")
-                    : check("kprobes", Status_::kMissing, "no kprobe_events in tracefs",
-                            "kprobe/kretprobe probes (CONFIG_KPROBE_EVENTS is off)",
-                            "fentry/fexit probes where BPF trampolines work, or " + std::string(kLab)));
+  bool kprobe_events =
+      !tracing_dir.empty() && ::access((tracing_dir + "/kprobe_events").c_str(), F_OK) == 0;
+  out.push_back(
+      kprobe_events
+          ? check("kprobes", Status_::kOk, tracing_dir + "/kprobe_events exists")
+          : check("kprobes", Status_::kMissing, "no kprobe_events in tracefs",
+                  "kprobe/kretprobe probes (CONFIG_KPROBE_EVENTS is off)",
+                  "fentry/fexit probes where BPF trampolines work, or " + std::string(kLab)));
   std::string blacklist = paths.kprobe_blacklist;
   if (::access(blacklist.c_str(), R_OK) != 0 && starts_with(blacklist, "/sys/kernel/debug/"))
     detail::find_debugfs(paths.mounts);
@@ -263,10 +265,11 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths) {
   // BTF, kallsyms, fentry
   struct stat st {};
   bool btf = ::stat(paths.btf.c_str(), &st) == 0 && ::access(paths.btf.c_str(), R_OK) == 0;
-  out.push_back(btf ? check("BTF", Status_::kOk, paths.btf + ": " + std::to_string(st.st_size) + " bytes")
-                    : check("BTF", Status_::kMissing, paths.btf + ": " + std::strerror(errno),
-                            "prototypes for --arg, ops tables, CO-RE probes",
-                            "pass --btf FILE (the traced kernel's BTF, or a vmlinux with .BTF)"));
+  out.push_back(
+      btf ? check("BTF", Status_::kOk, paths.btf + ": " + std::to_string(st.st_size) + " bytes")
+          : check("BTF", Status_::kMissing, paths.btf + ": " + std::strerror(errno),
+                  "prototypes for --arg, ops tables, CO-RE probes",
+                  "pass --btf FILE (the traced kernel's BTF, or a vmlinux with .BTF)"));
   KallsymsFacts k = kallsyms_facts(paths.kallsyms);
   if (!k.readable)
     out.push_back(check("kallsyms", Status_::kMissing, "cannot read " + paths.kallsyms,
@@ -280,26 +283,26 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths) {
   // Without CONFIG_KALLSYMS_ALL only a few dozen section markers (__start_*, _sdata) are data
   // symbols; with it, the kernel's objects number in the tens of thousands.
   else if (k.data_symbols < 1000)
-    out.push_back(check("kallsyms", Status_::kMissing,
-                        std::to_string(k.symbols) + " symbols with addresses: " +
-                            std::to_string(k.text_symbols) + " text, only " +
-                            std::to_string(k.data_symbols) +
-                            " data (no CONFIG_KALLSYMS_ALL: ops tables are not listed)",
-                        "verify ops-table membership from live kernel memory (tables are data "
-                        "symbols)",
-                        "explain --vmlinux FILE (a vmlinux with symbols, e.g. from the -dbg package)"));
+    out.push_back(check(
+        "kallsyms", Status_::kMissing,
+        std::to_string(k.symbols) + " symbols with addresses: " + std::to_string(k.text_symbols) +
+            " text, only " + std::to_string(k.data_symbols) +
+            " data (no CONFIG_KALLSYMS_ALL: ops tables are not listed)",
+        "verify ops-table membership from live kernel memory (tables are data "
+        "symbols)",
+        "explain --vmlinux FILE (a vmlinux with symbols, e.g. from the -dbg package)"));
   else
     out.push_back(check("kallsyms", Status_::kOk,
-                        std::to_string(k.symbols) + " symbols with addresses: " +
-                            std::to_string(k.text_symbols) + " text, " +
-                            std::to_string(k.data_symbols) + " data (complete)"));
+                        std::to_string(k.symbols) +
+                            " symbols with addresses: " + std::to_string(k.text_symbols) +
+                            " text, " + std::to_string(k.data_symbols) + " data (complete)"));
   bool fentry = btf && k.trampolines;
-  out.push_back(fentry ? check("fentry (BPF trampolines)", Status_::kOk,
-                               "BTF and the BPF trampoline code are present")
-                       : check("fentry (BPF trampolines)", k.readable ? Status_::kMissing : Status_::kUnknown,
-                               btf ? "no BPF trampoline code in kallsyms" : "no BTF",
-                               "fentry/fexit probes",
-                               kprobe_events ? "kprobes" : std::string("use ") + kLab));
+  out.push_back(
+      fentry ? check("fentry (BPF trampolines)", Status_::kOk,
+                     "BTF and the BPF trampoline code are present")
+             : check("fentry (BPF trampolines)", k.readable ? Status_::kMissing : Status_::kUnknown,
+                     btf ? "no BPF trampoline code in kallsyms" : "no BTF", "fentry/fexit probes",
+                     kprobe_events ? "kprobes" : std::string("use ") + kLab));
 
   // Kernel memory
   int kcore = ::open(paths.kcore.c_str(), O_RDONLY | O_CLOEXEC);
@@ -312,23 +315,27 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths) {
                         "explain --vmlinux FILE (reads the tables from a vmlinux with symbols)"));
   }
   std::string lockdown_path = paths.lockdown;
-  if (::access(lockdown_path.c_str(), R_OK) != 0 && starts_with(lockdown_path, "/sys/kernel/security/"))
+  if (::access(lockdown_path.c_str(), R_OK) != 0 &&
+      starts_with(lockdown_path, "/sys/kernel/security/"))
     detail::find_or_mount(paths.mounts, "securityfs", "/sys/kernel/security");
   auto lockdown = read_trimmed(lockdown_path);
   if (!lockdown) {
-    out.push_back(check("lockdown", Status_::kUnknown, lockdown_path + " not readable (securityfs not mounted?)"));
+    out.push_back(check("lockdown", Status_::kUnknown,
+                        lockdown_path + " not readable (securityfs not mounted?)"));
   } else {
     std::string mode;
     size_t open = lockdown->find('['), close = lockdown->find(']');
-    if (open != std::string::npos && close > open) mode = lockdown->substr(open + 1, close - open - 1);
+    if (open != std::string::npos && close > open)
+      mode = lockdown->substr(open + 1, close - open - 1);
     if (mode == "none")
       out.push_back(check("lockdown", Status_::kOk, *lockdown));
     else
-      out.push_back(check("lockdown", Status_::kMissing, "locked down: " + *lockdown,
-                          mode == "confidentiality"
-                              ? "read kernel memory (/proc/kcore, bpf_probe_read_kernel), kprobes"
-                              : "some kernel features (unsigned modules, /dev/mem; BPF writes to user memory)",
-                          "a kernel booted without lockdown, e.g. " + std::string(kLab)));
+      out.push_back(check(
+          "lockdown", Status_::kMissing, "locked down: " + *lockdown,
+          mode == "confidentiality"
+              ? "read kernel memory (/proc/kcore, bpf_probe_read_kernel), kprobes"
+              : "some kernel features (unsigned modules, /dev/mem; BPF writes to user memory)",
+          "a kernel booted without lockdown, e.g. " + std::string(kLab)));
   }
   return out;
 }

@@ -56,7 +56,7 @@ class FuncgraphDecoder {
   int exit_id_ = -1;
   FieldAt type_, pid_, flags_;  // common fields
   FieldAt entry_func_, entry_depth_, exit_func_, exit_depth_, exit_calltime_, exit_rettime_;
-  bool swap_ = false;  // the records' byte order is not the host's
+  bool swap_ = false;                                // the records' byte order is not the host's
   std::unordered_map<uint64_t, std::string> names_;  // address -> resolved name
   std::unordered_map<int, std::string> comms_;       // pid -> saved command line
   int last_pid_ = -1;

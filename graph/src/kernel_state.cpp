@@ -74,15 +74,11 @@ std::string restore_text_for(std::string_view file, std::string_view found) {
   if (is_function_list(base)) {
     // Empty lists read as a comment: "#### all functions enabled ####".
     std::string out;
-    size_t pos = 0;
-    while (pos < text.size()) {
-      size_t nl = text.find('\n', pos);
-      if (nl == std::string_view::npos) nl = text.size();
-      std::string_view line = trim(text.substr(pos, nl - pos));
-      pos = nl + 1;
-      if (line.empty() || line.front() == '#') continue;
-      out += (out.empty() ? "" : " ") + function_entry(line);
-    }
+    for_each_line(text, [&](std::string_view raw) {
+      std::string_view line = trim(raw);
+      if (!line.empty() && line.front() != '#')
+        out += (out.empty() ? "" : " ") + function_entry(line);
+    });
     return out;
   }
   if (base == "buffer_size_kb") {
@@ -161,8 +157,7 @@ std::vector<std::string> list_state_files(const std::string& state_dir) {
   if (!dir) return out;
   while (dirent* e = ::readdir(dir)) {
     std::string_view name = e->d_name;
-    if (starts_with(name, "state-") && name.size() > 11 &&
-        name.substr(name.size() - 5) == ".json")
+    if (starts_with(name, "state-") && name.size() > 11 && name.substr(name.size() - 5) == ".json")
       out.push_back(state_dir + "/" + std::string(name));
   }
   ::closedir(dir);
@@ -173,7 +168,8 @@ std::vector<std::string> list_state_files(const std::string& state_dir) {
 unsigned long long process_start_time(pid_t pid) {
   auto stat = read_whole_file("/proc/" + std::to_string(pid) + "/stat");
   if (!stat) return 0;
-  // "PID (COMM) S PPID ..." -- COMM may hold spaces and parentheses: fields count from the last ')'.
+  // "PID (COMM) S PPID ..." -- COMM may hold spaces and parentheses: fields count from the last
+  // ')'.
   size_t close = stat->rfind(')');
   if (close == std::string::npos) return 0;
   auto fields = split_ws(std::string_view(*stat).substr(close + 1));

@@ -17,8 +17,8 @@ namespace probeseek::detail {
 
 // One tracefs file as found, and what writing puts it back.
 struct SavedFile {
-  std::string file;          // relative to the tracing dir: "current_tracer", "options/function-fork"
-  std::string found;         // its content as read, trimmed (for messages)
+  std::string file;   // relative to the tracing dir: "current_tracer", "options/function-fork"
+  std::string found;  // its content as read, trimmed (for messages)
   std::string restore_text;  // what to write back; "" means: truncate it (an empty list)
 };
 

@@ -20,9 +20,9 @@ std::string unescape_mount_path(std::string_view s) {
   auto octal = [](char c) { return c >= '0' && c <= '7'; };
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && octal(s[i + 1]) && octal(s[i + 2]) &&
-        octal(s[i + 3])) {
-      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+    if (s[i] == '\\' && i + 3 < s.size() && octal(s[i + 1]) && octal(s[i + 2]) && octal(s[i + 3])) {
+      out.push_back(
+          static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
       i += 3;
       continue;
     }
@@ -46,7 +46,8 @@ Status enter_private_mount_namespace() {
 
 }  // namespace
 
-std::optional<std::string> mount_point_of(const std::string& mounts_path, std::string_view fs_type) {
+std::optional<std::string> mount_point_of(const std::string& mounts_path,
+                                          std::string_view fs_type) {
   auto reader = LineReader::open(mounts_path);
   if (!reader) return std::nullopt;
   std::optional<std::string> found;

@@ -56,7 +56,8 @@ Result<ResetReport> reset(const KernelPaths& paths, bool force) {
     state->tracing_dir = tracing_dir;
     detail::RestoreReport r = detail::restore_state(*state, path);
     for (std::string& a : r.actions)
-      report.actions.push_back(a + " (recording of pid " + std::to_string(state->recorder_pid) + ")");
+      report.actions.push_back(a + " (recording of pid " + std::to_string(state->recorder_pid) +
+                               ")");
     for (Error& e : r.failures) failures.push_back(std::move(e));
     if (r.failures.empty()) remove_spill_dir(state->spill_dir, report);
   }

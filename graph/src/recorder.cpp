@@ -78,10 +78,12 @@ class SignalGuard {
   SignalGuard& operator=(const SignalGuard&) = delete;
 
  private:
-  struct sigaction previous_[std::size(kHandledSignals)] {};
+  struct sigaction previous_[std::size(kHandledSignals)]{};
 };
 
-int stop_signal() { return g_stop_signal; }
+int stop_signal() {
+  return g_stop_signal;
+}
 
 // Sleeps until a signal arrives or the timeout passes; empties the wake-up pipe.
 void wait_for_wakeup(int timeout_ms) {
@@ -131,7 +133,9 @@ SpillDir& SpillDir::operator=(SpillDir&& o) noexcept {
   return *this;
 }
 
-SpillDir::~SpillDir() { remove(); }
+SpillDir::~SpillDir() {
+  remove();
+}
 
 void SpillDir::remove() {
   if (path_.empty()) return;
@@ -220,8 +224,12 @@ Result<CommandChild> CommandChild::spawn(const std::vector<std::string>& argv) {
 }
 
 CommandChild::CommandChild(CommandChild&& o) noexcept
-    : pid_(o.pid_), go_fd_(o.go_fd_), exec_error_fd_(o.exec_error_fd_),
-      name_(std::move(o.name_)), released_(o.released_), status_(o.status_) {
+    : pid_(o.pid_),
+      go_fd_(o.go_fd_),
+      exec_error_fd_(o.exec_error_fd_),
+      name_(std::move(o.name_)),
+      released_(o.released_),
+      status_(o.status_) {
   o.pid_ = -1;
   o.go_fd_ = o.exec_error_fd_ = -1;
 }
@@ -361,20 +369,15 @@ CpuLoss read_cpu_loss(tracefs_instance* instance, int cpu) {
   char* text = ps_tracefs_read(instance, file.c_str());
   if (!text) return loss;
   std::string_view all(text);
-  size_t pos = 0;
-  while (pos < all.size()) {
-    size_t nl = all.find('\n', pos);
-    if (nl == std::string_view::npos) nl = all.size();
-    std::string_view line = all.substr(pos, nl - pos);
-    pos = nl + 1;
+  for_each_line(all, [&](std::string_view line) {
     size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
+    if (colon == std::string_view::npos) return;
     std::string_view key = trim(line.substr(0, colon));
     auto value = parse_int(trim(line.substr(colon + 1)));
-    if (!value) continue;
+    if (!value) return;
     if (key == "overrun") loss.overrun = *value;
     if (key == "dropped events") loss.dropped = *value;
-  }
+  });
   std::free(text);
   return loss;
 }
@@ -392,7 +395,9 @@ std::vector<pid_t> threads_of(pid_t pid) {
   return out;
 }
 
-bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+bool process_exists(pid_t pid) {
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
 
 // The kernel's files that make the session usable elsewhere, read before anything changes.
 Result<KernelSnapshot> snapshot_kernel(const KernelPaths& paths, const std::string& tracing_dir) {
@@ -400,7 +405,8 @@ Result<KernelSnapshot> snapshot_kernel(const KernelPaths& paths, const std::stri
   k.release = running_release();
   auto kallsyms = read_whole_file(paths.kallsyms);
   if (!kallsyms)
-    return runtime_error("cannot read the kernel's symbols", paths.kallsyms, kallsyms.error().err_no,
+    return runtime_error("cannot read the kernel's symbols", paths.kallsyms,
+                         kallsyms.error().err_no,
                          "run as root: call trees name functions through kallsyms");
   k.kallsyms_text = std::move(*kallsyms);
   if (auto f = read_whole_file(tracing_dir + "/available_filter_functions"))
@@ -421,7 +427,8 @@ Result<KernelSnapshot> snapshot_kernel(const KernelPaths& paths, const std::stri
   if (auto clock = read_whole_file(tracing_dir + "/trace_clock")) {
     // "[local] global counter ..." -> "local"
     size_t open = clock->find('['), close = clock->find(']');
-    if (open != std::string::npos && close > open) k.trace_clock = clock->substr(open + 1, close - open - 1);
+    if (open != std::string::npos && close > open)
+      k.trace_clock = clock->substr(open + 1, close - open - 1);
   }
   return k;
 }
@@ -446,8 +453,7 @@ Status validate(const RecordOptions& o) {
                        "list running processes with 'ps -e'");
   if (o.duration_s && !(*o.duration_s > 0 && std::isfinite(*o.duration_s)))
     return bad_input("--duration must be a positive number of seconds");
-  if (o.max_depth && *o.max_depth < 1)
-    return bad_input("--max-depth must be at least 1");
+  if (o.max_depth && *o.max_depth < 1) return bad_input("--max-depth must be at least 1");
   if (o.buffer_size_kb && *o.buffer_size_kb < 4)
     return bad_input("--buffer-size must be at least 4 (KB per CPU)");
   for (const std::string& f : o.graph_functions)
@@ -533,7 +539,13 @@ Result<Recording> record(const RecordOptions& options) {
     std::string name = "probeseek-" + std::to_string(::getpid());
     if (auto s = guard->note_instance(name); !s) return tl::unexpected(s.error());
     instance.reset(ps_tracefs_instance_create(name.c_str()));
-    if (!instance) return runtime_error("cannot create a tracing instance", tracing_dir + "/instances/" + name, errno);
+    if (!instance) {
+      int e = errno;
+      // Not ours (it may be someone else's of that name): the restore must not remove it.
+      (void)guard->note_instance("");
+      return runtime_error("cannot create a tracing instance", tracing_dir + "/instances/" + name,
+                           e);
+    }
     char* available = ps_tracefs_read(instance.get(), "available_tracers");
     bool has_graph = available && detail::has_word(available, "function_graph");
     std::free(available);
@@ -543,14 +555,17 @@ Result<Recording> record(const RecordOptions& options) {
     } else {
       instance.reset();
       if (::rmdir((tracing_dir + "/instances/" + name).c_str()) != 0)
-        return runtime_error("cannot remove the tracing instance", tracing_dir + "/instances/" + name, errno);
+        return runtime_error("cannot remove the tracing instance",
+                             tracing_dir + "/instances/" + name, errno);
       if (auto s = guard->note_instance(""); !s) return tl::unexpected(s.error());
-      progress("this kernel's tracing instances cannot run function_graph: using the top-level "
-               "instance (its settings are saved and restored)");
+      progress(
+          "this kernel's tracing instances cannot run function_graph: using the top-level "
+          "instance (its settings are saved and restored)");
     }
   } else {
-    progress("using the top-level tracing instance (--graph-function and --max-depth exist "
-             "only there); its settings are saved and restored");
+    progress(
+        "using the top-level tracing instance (--graph-function and --max-depth exist "
+        "only there); its settings are saved and restored");
   }
   bool top = !instance;
   if (top) {
@@ -569,8 +584,7 @@ Result<Recording> record(const RecordOptions& options) {
               (needs_top ? "; without --graph-function and --max-depth probeseek uses a private "
                            "instance where the kernel allows it"
                          : ""));
-    if (!use.others.empty())
-      progress("--force: recording although " + join(use.others, "; "));
+    if (!use.others.empty()) progress("--force: recording although " + join(use.others, "; "));
   }
 
   // Set a file of our instance; at the top level, save it first.
@@ -620,8 +634,9 @@ Result<Recording> record(const RecordOptions& options) {
     if (auto s = set("set_graph_function", join(options.graph_functions, " ")); !s) return fail(s);
   if (auto s = set("set_ftrace_pid", pid_list); !s) return fail(s);
   if (auto s = interrupted(); !s) return fail(s);
-  progress("switching current_tracer to function_graph (the kernel patches every traceable "
-           "function: seconds, longer under emulation)");
+  progress(
+      "switching current_tracer to function_graph (the kernel patches every traceable "
+      "function: seconds, longer under emulation)");
   if (auto s = set("current_tracer", "function_graph"); !s) return fail(s);
   if (auto s = interrupted(); !s) return fail(s);
 
@@ -665,8 +680,10 @@ Result<Recording> record(const RecordOptions& options) {
   if (command) {
     if (auto s = command->release(); !s) return fail(s);
   }
-  progress("recording " + impl->description + " (pid " + pid_list +
-           "); Ctrl-C stops and keeps the data");
+  std::string who = command                               ? " (pid " + pid_list + ")"
+                    : traced.size() > options.pids.size() ? " (threads " + pid_list + ")"
+                                                          : "";
+  progress("recording " + impl->description + who + "; Ctrl-C stops and keeps the data");
 
   for (;;) {
     if (auto s = drain(); !s) return fail(s);
@@ -686,13 +703,15 @@ Result<Recording> record(const RecordOptions& options) {
     }
     int timeout_ms = 50;
     if (options.duration_s) {
-      double left = *options.duration_s -
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      double left =
+          *options.duration_s -
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (left <= 0) {
         impl->stopped_by = "duration";
         if (command && !command->exited())
-          progress("the duration is over; the command keeps running, and probeseek waits for it "
-                   "to exit once the recording is saved");
+          progress(
+              "the duration is over; the command keeps running, and probeseek waits for it "
+              "to exit once the recording is saved");
         break;
       }
       timeout_ms = std::min(timeout_ms, static_cast<int>(left * 1000) + 1);
@@ -728,7 +747,8 @@ Result<Recording> record(const RecordOptions& options) {
                          tracing_dir + "/events/ftrace/funcgraph_entry/format", errno);
   ps_tracefs_load_cmdlines(tracing_dir.c_str(), impl->tep.get());
   if (tep_parse_kallsyms(impl->tep.get(), impl->kernel.kallsyms_text.c_str()) < 0)
-    return runtime_error("cannot load the kernel's symbols into libtraceevent", options.paths.kallsyms);
+    return runtime_error("cannot load the kernel's symbols into libtraceevent",
+                         options.paths.kallsyms);
 
   // Put the kernel back before anything else can fail.
   spills.clear();
@@ -751,12 +771,24 @@ Recording::Recording(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Recording::~Recording() = default;
 Recording::Recording(Recording&&) noexcept = default;
 Recording& Recording::operator=(Recording&&) noexcept = default;
-const KernelSnapshot& Recording::kernel() const { return impl_->kernel; }
-const std::vector<CpuLoss>& Recording::losses() const { return impl_->losses; }
-std::string Recording::instance() const { return impl_->instance; }
-std::string Recording::description() const { return impl_->description; }
-std::string Recording::stopped_by() const { return impl_->stopped_by; }
-uint64_t Recording::bytes() const { return impl_->bytes; }
+const KernelSnapshot& Recording::kernel() const {
+  return impl_->kernel;
+}
+const std::vector<CpuLoss>& Recording::losses() const {
+  return impl_->losses;
+}
+std::string Recording::instance() const {
+  return impl_->instance;
+}
+std::string Recording::description() const {
+  return impl_->description;
+}
+std::string Recording::stopped_by() const {
+  return impl_->stopped_by;
+}
+uint64_t Recording::bytes() const {
+  return impl_->bytes;
+}
 
 std::optional<int> Recording::wait_command() {
   if (!impl_->command) return std::nullopt;

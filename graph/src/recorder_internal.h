@@ -59,7 +59,7 @@ class CommandChild {
   CommandChild() = default;
   void record_status(int wait_status);
   pid_t pid_ = -1;
-  int go_fd_ = -1;         // write end: one byte releases the child, closing it aborts it
+  int go_fd_ = -1;          // write end: one byte releases the child, closing it aborts it
   int exec_error_fd_ = -1;  // read end: the child's errno when exec failed, EOF when it worked
   std::string name_;
   bool released_ = false;

@@ -23,7 +23,10 @@ namespace {
 class SpillStream {
  public:
   SpillStream(int cpu, std::string path, size_t page_size, kbuffer* kbuf)
-      : cpu_(cpu), path_(std::move(path)), page_size_(page_size), kbuf_(kbuf),
+      : cpu_(cpu),
+        path_(std::move(path)),
+        page_size_(page_size),
+        kbuf_(kbuf),
         fd_(::open(path_.c_str(), O_RDONLY | O_CLOEXEC)) {}
   ~SpillStream() {
     if (kbuf_) kbuffer_free(kbuf_);
@@ -117,7 +120,8 @@ Result<SourceInfo> Recording::read_into(CallTreeBuilder& builder) const {
   }
   for (const auto& s : cpus)
     if (s->error() != 0) return runtime_error("cannot read the spill file", s->path(), s->error());
-  for (const CpuLoss& loss : r.losses) builder.kernel_dropped(loss.cpu, loss.overrun + loss.dropped);
+  for (const CpuLoss& loss : r.losses)
+    builder.kernel_dropped(loss.cpu, loss.overrun + loss.dropped);
 
   SourceInfo info;
   info.format = TraceFormat::kLive;

@@ -1,11 +1,17 @@
-// Reads a trace-cmd trace.dat. libtracecmd parses the headers (event formats, kallsyms,
-// saved command lines); the per-CPU ring-buffer pages of a version 7 file are streamed here,
-// one compressed chunk per CPU at a time, and merged by timestamp, which the per-task builder
-// needs: a task's exit can land on another CPU than its entry. (libtracecmd 3.1 keeps every
-// decompressed chunk until the file is closed, so its memory grows with the trace; and its
-// per-record allocations cost more than the decoding.) Anything this reader does not know --
-// version 6 files, latency buffers, timestamp offsets or conversions, other compressions --
-// goes through libtracecmd's own reader, as do files whose first records disagree with it.
+// Reads a trace-cmd trace.dat.
+//
+// Version 7 files (trace-cmd 3.x) are read here: the sections a function_graph import needs
+// (header page, ftrace event formats, kallsyms, saved command lines) go into a tep_handle set
+// up as libtracecmd sets it up, and each CPU's ring-buffer pages are streamed one compressed
+// chunk at a time through libtraceevent's kbuffer, merged by timestamp (the per-task builder
+// needs it: a task's exit can land on another CPU than its entry). Why not libtracecmd:
+// tracecmd_open() parses every event format of every subsystem (about 1,400) and sscanf()s
+// every kallsyms line, a third of an import's CPU time, and libtracecmd 3.1 keeps every
+// decompressed chunk until the file is closed, so its memory grows with the recording.
+//
+// Anything this reader does not know -- version 6 files, latency buffers, timestamps that
+// libtracecmd adjusts on reading (date, offset, TSC conversion, guest time shift), another
+// compression, an unexpected chunk table -- goes through libtracecmd, as before.
 #include <event-parse.h>
 #include <fcntl.h>
 extern "C" {
@@ -260,15 +266,19 @@ class Decompressor {
   Decompressor(const Decompressor&) = delete;
   Decompressor& operator=(const Decompressor&) = delete;
   bool supported() const { return zstd_ != nullptr || name_ == "zlib"; }
-  bool run(const std::vector<char>& in, std::vector<char>& out) const {
+  // Fills exactly `size` bytes of `out`.
+  bool run(const std::vector<char>& in, char* out, size_t size) const {
     if (zstd_) {
-      size_t n = ZSTD_decompressDCtx(zstd_, out.data(), out.size(), in.data(), in.size());
-      return !ZSTD_isError(n) && n == out.size();
+      size_t n = ZSTD_decompressDCtx(zstd_, out, size, in.data(), in.size());
+      return !ZSTD_isError(n) && n == size;
     }
-    uLongf n = out.size();
-    return uncompress(reinterpret_cast<Bytef*>(out.data()), &n,
-                      reinterpret_cast<const Bytef*>(in.data()), in.size()) == Z_OK &&
-           n == out.size();
+    uLongf n = size;
+    return uncompress(reinterpret_cast<Bytef*>(out), &n, reinterpret_cast<const Bytef*>(in.data()),
+                      in.size()) == Z_OK &&
+           n == size;
+  }
+  bool run(const std::vector<char>& in, std::vector<char>& out) const {
+    return run(in, out.data(), out.size());
   }
 
  private:
@@ -581,9 +591,9 @@ std::optional<DatMeta> read_meta(DatFile& f) {
 class CpuStream {
  public:
   CpuStream(const DatFile& f, const DatMeta& layout, const CpuRegion& region,
-            const Decompressor& z, kbuffer* kbuf)
+            const Decompressor& z, kbuffer* kbuf, int header_long)
       : f_(f), layout_(layout), z_(z), kbuf_(kbuf), next_(region.offset),
-        end_(region.offset + region.size) {}
+        end_(region.offset + region.size), header_long_(header_long) {}
   ~CpuStream() { kbuffer_free(kbuf_); }
   CpuStream(const CpuStream&) = delete;
   CpuStream& operator=(const CpuStream&) = delete;
@@ -631,8 +641,15 @@ class CpuStream {
     if (page_ >= pages_) {
       if (!load_block()) return false;
     }
-    kbuffer_load_subbuffer(kbuf_, buf_.data() + page_ * layout_.page_size);
+    char* page = buf_.data() + page_ * layout_.page_size;
     ++page_;
+    // A page: its timestamp, then the size of its data (the commit field, a kernel long whose
+    // top bits are flags). kbuffer trusts that size; a damaged page must not send it past the
+    // page (and the slack after the block keeps a truncated last record's fields readable).
+    uint64_t commit = header_long_ == 8 ? f_.number<uint64_t>(page + 8) : f_.number<uint32_t>(page + 8);
+    if ((commit & ((1u << 27) - 1)) > layout_.page_size - 8 - static_cast<unsigned>(header_long_))
+      return fail();
+    kbuffer_load_subbuffer(kbuf_, page);
     return true;
   }
   bool load_block() {
@@ -641,7 +658,7 @@ class CpuStream {
       uint64_t left = end_ - next_;
       if (left == 0) return false;
       uint64_t n = std::min<uint64_t>(left, uint64_t{layout_.page_size} * 16);
-      buf_.resize(n);
+      buf_.assign(n + kSlack, 0);
       if (!f_.read(next_, buf_.data(), n)) return fail();
       next_ += n;
       pages_ = n / layout_.page_size;
@@ -652,8 +669,10 @@ class CpuStream {
       uint32_t zsize, size;
       if (!f_.read_number(next_, &zsize) || !f_.read_number(next_ + 4, &size)) return fail();
       zbuf_.resize(zsize);
-      buf_.resize(size);
-      if (!f_.read(next_ + 8, zbuf_.data(), zsize) || !z_.run(zbuf_, buf_)) return fail();
+      buf_.resize(size + kSlack);
+      std::memset(buf_.data() + size, 0, kSlack);
+      if (!f_.read(next_ + 8, zbuf_.data(), zsize) || !z_.run(zbuf_, buf_.data(), size))
+        return fail();
       next_ += 8 + uint64_t{zsize};
       pages_ = size / layout_.page_size;
       if (pages_ > 0) return true;
@@ -665,12 +684,15 @@ class CpuStream {
     return false;
   }
 
+  static constexpr size_t kSlack = 64;
+
   const DatFile& f_;
   const DatMeta& layout_;
   const Decompressor& z_;
   kbuffer* kbuf_;
   uint64_t next_;  // file offset of the next chunk header (or raw page)
   uint64_t end_;
+  int header_long_;  // size of the page header's commit field
   uint32_t chunks_left_ = 0;
   std::vector<char> zbuf_, buf_;  // one compressed chunk, its pages
   size_t page_ = 0, pages_ = 0;
@@ -694,7 +716,7 @@ StreamResult stream_cpu_data(const DatFile& f, const DatMeta& meta, ReadState& s
   for (const CpuRegion& region : meta.cpus) {
     kbuffer* kbuf = kbuffer_alloc(long_size, endian);
     if (kbuf && tep_is_old_format(s.tep)) kbuffer_set_old_format(kbuf);
-    cpus.push_back(std::make_unique<CpuStream>(f, meta, region, z, kbuf));
+    cpus.push_back(std::make_unique<CpuStream>(f, meta, region, z, kbuf, header_long == 8 ? 8 : 4));
     if (!cpus.back()->check()) return StreamResult::kNotHandled;
   }
   std::vector<bool> live(cpus.size());

@@ -43,9 +43,13 @@ char* ps_tracefs_read(struct tracefs_instance* instance, const char* file) {
   return text;
 }
 
-int ps_tracefs_trace_on(struct tracefs_instance* instance) { return tracefs_trace_on(instance); }
+int ps_tracefs_trace_on(struct tracefs_instance* instance) {
+  return tracefs_trace_on(instance);
+}
 
-int ps_tracefs_trace_off(struct tracefs_instance* instance) { return tracefs_trace_off(instance); }
+int ps_tracefs_trace_off(struct tracefs_instance* instance) {
+  return tracefs_trace_off(instance);
+}
 
 struct tracefs_cpu* ps_tracefs_cpu_open(struct tracefs_instance* instance, int cpu) {
   return tracefs_cpu_open(instance, cpu, true);
@@ -55,7 +59,9 @@ void ps_tracefs_cpu_close(struct tracefs_cpu* reader) {
   if (reader) tracefs_cpu_close(reader);
 }
 
-int ps_tracefs_cpu_page_size(struct tracefs_cpu* reader) { return tracefs_cpu_read_size(reader); }
+int ps_tracefs_cpu_page_size(struct tracefs_cpu* reader) {
+  return tracefs_cpu_read_size(reader);
+}
 
 int ps_tracefs_cpu_splice_to(struct tracefs_cpu* reader, int fd) {
   int ret = tracefs_cpu_write(reader, fd, true);

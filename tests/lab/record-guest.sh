@@ -42,8 +42,10 @@ wait_for() {
 }
 
 uname -r >"$OUT/uname.txt"
+snapshot s0-before
 probeseek doctor >"$OUT/doctor.txt" 2>&1
 result doctor_rc $?
+snapshot s0-after
 INSTANCE_GRAPH=no
 if mkdir $T/instances/lab-probe; then
     grep -qw function_graph $T/instances/lab-probe/available_tracers && INSTANCE_GRAPH=yes

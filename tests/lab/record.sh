@@ -95,6 +95,7 @@ for k in "${kernels[@]}"; do
     grep -qE '^ok +function_graph tracer' "$out/doctor.txt" || fail "doctor: function_graph not ok"
     grep -qE '^ok +/proc/kcore' "$out/doctor.txt" || fail "doctor: /proc/kcore not ok"
     grep -qE '^ok +kprobes' "$out/doctor.txt" || fail "doctor: kprobes not ok"
+    same_state s0-before s0-after "doctor"
     instance_graph=$(result instance_function_graph)
 
     # 1. record -- curl; rank and explain

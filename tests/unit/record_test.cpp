@@ -52,7 +52,9 @@ struct FakeTracefs {
     set("options/function-fork", "0\n");
     set("events/enable", "0\n");
   }
-  void set(const std::string& file, const std::string& text) const { write_file(root + "/" + file, text); }
+  void set(const std::string& file, const std::string& text) const {
+    write_file(root + "/" + file, text);
+  }
   std::string get(const std::string& file) const { return read_file(root + "/" + file); }
 };
 
@@ -86,11 +88,13 @@ TEST(KernelState, SavesBeforeChangingAndRestoresEverything) {
   auto guard = KernelStateGuard::create(t.state, t.root);
   ASSERT_TRUE(guard) << guard.error().message();
   // What the recorder does on the top-level instance: save, then write.
-  std::vector<std::pair<std::string, std::string>> changes = {
-      {"tracing_on", "0"},           {"buffer_size_kb", "4096"},
-      {"options/function-fork", "1"}, {"max_graph_depth", "5"},
-      {"set_graph_function", "tcp_sendmsg"}, {"set_ftrace_pid", "4242"},
-      {"current_tracer", "function_graph"}};
+  std::vector<std::pair<std::string, std::string>> changes = {{"tracing_on", "0"},
+                                                              {"buffer_size_kb", "4096"},
+                                                              {"options/function-fork", "1"},
+                                                              {"max_graph_depth", "5"},
+                                                              {"set_graph_function", "tcp_sendmsg"},
+                                                              {"set_ftrace_pid", "4242"},
+                                                              {"current_tracer", "function_graph"}};
   for (auto& [file, value] : changes) {
     ASSERT_TRUE(guard->save(file)) << file;
     t.set(file, value);
@@ -155,7 +159,8 @@ TEST(KernelState, ResetRestoresWhatAKilledRecorderLeftAndRemovesItsInstance) {
   t.set("options/function-fork", "1\n");
   t.set("current_tracer", "function_graph\n");
   // And a stale instance of another killed recording, and somebody else's instance.
-  std::filesystem::create_directories(t.root + "/instances/probeseek-" + std::to_string(dead_pid()));
+  std::filesystem::create_directories(t.root + "/instances/probeseek-" +
+                                      std::to_string(dead_pid()));
   std::filesystem::create_directories(t.root + "/instances/theirs");
 
   KernelPaths paths;
@@ -278,12 +283,14 @@ bool host_has_function_graph() {
 
 TEST(RecordCommand, FailsFastHereNamingTheMissingTracer) {
   if (getuid() != 0) GTEST_SKIP() << "needs root (record reads tracefs)";
-  if (host_has_function_graph()) GTEST_SKIP() << "this kernel has function_graph: the lab covers it";
+  if (host_has_function_graph())
+    GTEST_SKIP() << "this kernel has function_graph: the lab covers it";
   test::TempDir dir;
   auto r = run_probeseek("record --db " + dir.file("r.db") + " --state-dir " + dir.file("state") +
                          " -- curl -s http://127.0.0.1:1/");
   EXPECT_EQ(r.status, 1) << r.err;
-  EXPECT_NE(r.err.find("error: this kernel has no function_graph tracer"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("error: this kernel has no function_graph tracer"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("hint: "), std::string::npos);
   EXPECT_NE(r.err.find("'probeseek import'"), std::string::npos);
   EXPECT_NE(r.err.find("kernel lab"), std::string::npos);

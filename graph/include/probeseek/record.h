@@ -35,13 +35,13 @@ struct KernelPaths {
 
 struct RecordOptions {
   KernelPaths paths;
-  std::vector<pid_t> pids;           // -p: trace these processes (all their threads)
-  std::vector<std::string> command;  // -- CMD ARGS: run and trace this (children followed)
-  std::optional<double> duration_s;  // stop after this long
+  std::vector<pid_t> pids;                   // -p: trace these processes (all their threads)
+  std::vector<std::string> command;          // -- CMD ARGS: run and trace this (children followed)
+  std::optional<double> duration_s;          // stop after this long
   std::vector<std::string> graph_functions;  // set_graph_function (top-level instance only)
   std::optional<int> max_depth;              // max_graph_depth (top-level instance only)
   std::optional<int> buffer_size_kb;         // per CPU; default: at least kDefaultBufferKb
-  bool force = false;  // record in the top-level instance even when someone else uses it
+  bool force = false;     // record in the top-level instance even when someone else uses it
   std::string spill_dir;  // where the raw pages wait to be decoded; default $TMPDIR or /tmp
   // Progress for the user ("switching current_tracer to function_graph"): the library never
   // prints, the caller may.
@@ -59,11 +59,11 @@ struct CpuLoss {
 
 // The running kernel, saved with the session so rank/explain work on another machine.
 struct KernelSnapshot {
-  std::string release;           // uname -r
-  std::string kallsyms_text;     // /proc/kallsyms as read by root
+  std::string release;                // uname -r
+  std::string kallsyms_text;          // /proc/kallsyms as read by root
   std::string filter_functions_text;  // available_filter_functions
   std::string kprobe_blacklist_text;  // empty when debugfs is not there
-  std::string btf_path;          // the running kernel's BTF, when it has one ("" otherwise)
+  std::string btf_path;               // the running kernel's BTF, when it has one ("" otherwise)
   std::string trace_clock;
   std::vector<std::string> notes;  // what could not be saved, and why
 };
@@ -81,10 +81,10 @@ class Recording {
   Result<SourceInfo> read_into(CallTreeBuilder& builder) const;
   const KernelSnapshot& kernel() const;
   const std::vector<CpuLoss>& losses() const;  // CPUs whose counters say events were lost
-  std::string instance() const;        // "" (top level) or the private instance's name
-  std::string description() const;     // "curl -s http://127.0.0.1:8080/", "pid 42"
-  std::string stopped_by() const;      // "command exited", "duration", "SIGINT", ...
-  uint64_t bytes() const;              // raw ring-buffer data read
+  std::string instance() const;                // "" (top level) or the private instance's name
+  std::string description() const;             // "curl -s http://127.0.0.1:8080/", "pid 42"
+  std::string stopped_by() const;              // "command exited", "duration", "SIGINT", ...
+  uint64_t bytes() const;                      // raw ring-buffer data read
   // The command's exit status (128 + signal when a signal ended it), waiting for it if it still
   // runs; nullopt without a command.
   std::optional<int> wait_command();
