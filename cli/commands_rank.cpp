@@ -93,6 +93,7 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
                          {"prototype", c.prototype ? json(c.prototype->to_string()) : json(nullptr)},
                          {"arg_positions", c.arg_positions},
                          {"ops", ops_json(c.ops)},
+                         {"verified_ops", c.verified_ops},
                          {"hookable", c.hookability.hookable},
                          {"hookability", hookability_json(c.hookability)},
                          {"sessions", sessions},

@@ -10,6 +10,8 @@
 #include "probeseek/btf.h"
 #include "probeseek/db.h"
 #include "probeseek/kallsyms.h"
+#include "probeseek/ops_store.h"
+#include "probeseek/ops_verify.h"
 #include "probeseek/record.h"
 #include "probeseek/text.h"
 
@@ -127,6 +129,45 @@ Status save_recording(const std::string& db_path, const std::string& name,
   return {};
 }
 
+// Reads the ops tables the recorded functions fit out of /proc/kcore while the traced kernel is
+// still there, and stores what holds them with the session (docs/record.md). Everything that
+// stops it is a warning: the recording is saved already.
+void scan_ops_tables(const std::string& db_path, int64_t session_id, const KernelSnapshot& k,
+                     const std::string& kcore_path, std::vector<std::string>& warnings) {
+  const std::string skipped = "ops-table membership not verified at record time: ";
+  if (k.btf_path.empty()) {
+    warnings.push_back(skipped + "the kernel has no BTF to say which structs are ops tables");
+    return;
+  }
+  auto kcore = KcoreMemory::open(kcore_path);
+  if (!kcore) {
+    warnings.push_back(skipped + kcore.error().message() +
+                       (kcore.error().hint.empty() ? "" : " (" + kcore.error().hint + ")"));
+    return;
+  }
+  auto btf = Btf::load(k.btf_path);
+  auto symbols = SymbolTable::parse(k.kallsyms_text, "/proc/kallsyms");
+  auto db = Database::open(db_path);
+  if (!btf || !symbols || !db) {
+    const Error& e = !btf ? btf.error() : !symbols ? symbols.error() : db.error();
+    warnings.push_back(skipped + e.message());
+    return;
+  }
+  std::cerr << "probeseek: verifying ops tables in " << kcore_path
+            << " (which struct proto, file_operations, ... slots hold the recorded functions)\n";
+  auto report = scan_and_store_ops(*db, session_id, *btf, *kcore, *symbols);
+  if (!report) {
+    warnings.push_back(skipped + report.error().message() +
+                       (report.error().hint.empty() ? "" : " (" + report.error().hint + ")"));
+    return;
+  }
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.1f", report->seconds);
+  std::cerr << "probeseek: " << report->memberships << " ops-table slots hold recorded functions ("
+            << report->functions_with_fits << " functions fit " << report->structs
+            << " ops structs; " << report->tables << " tables read in " << seconds << " s)\n";
+}
+
 void print_doctor(const std::vector<DoctorCheck>& checks) {
   size_t width = 0;
   for (auto& c : checks) width = std::max(width, c.feature.size());
@@ -208,6 +249,9 @@ void register_record_commands(CLI::App& app, Context& ctx) {
       if (!db) return tl::unexpected(db.error());
       auto s = Store(*db).session(*session);
       if (!s) return tl::unexpected(s.error());
+      warnings.clear();
+      scan_ops_tables(db_path, s->id, recording->kernel(), options.paths.kcore, warnings);
+      for (auto& w : warnings) std::cerr << "warning: " << w << "\n";
       if (s->calls == 0)
         std::cerr << "warning: no function_graph records: the traced tasks made no kernel calls "
                      "while recording (or --graph-function never ran)\n";

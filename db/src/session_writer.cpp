@@ -364,6 +364,21 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
       del->bind(1, old);
       if (auto s = del->run(); !s) return tl::unexpected(s.error());
     }
+    // Tables other commands create on first use (verify, the ops scan of record): a new
+    // session may get the old one's id.
+    for (const char* table : {"verifications", "ops_scans", "ops_memberships"}) {
+      auto exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+      if (!exists) return tl::unexpected(exists.error());
+      exists->bind(1, std::string_view(table));
+      auto found = exists->step();
+      if (!found) return tl::unexpected(found.error());
+      if (!*found) continue;
+      exists->reset();
+      auto del = db.prepare(std::string("DELETE FROM ") + table + " WHERE session_id = ?");
+      if (!del) return tl::unexpected(del.error());
+      del->bind(1, old);
+      if (auto s = del->run(); !s) return tl::unexpected(s.error());
+    }
     auto del = db.prepare("DELETE FROM sessions WHERE id = ?");
     if (!del) return tl::unexpected(del.error());
     del->bind(1, old);

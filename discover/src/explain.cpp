@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "probeseek/ops_store.h"
 #include "probeseek/ops_verify.h"
 #include "probeseek/rank.h"
 
@@ -112,8 +113,21 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
     if (!ex.prototype)
       ex.warnings.push_back("BTF (" + choice->source + ") has no prototype for " +
                             std::string(strip_clone_suffix(req.function)));
-    if (!ex.ops.empty())
-      ex.verified = verify_membership(req, *choice->btf, *ops, sessions, ex.warnings);
+  }
+  // Stored by record when it could read the traced kernel's memory; otherwise read it now.
+  std::vector<int64_t> session_ids;
+  for (const SessionSummary& s : sessions) session_ids.push_back(s.id);
+  auto stored = load_stored_ops(db, session_ids);
+  if (!stored) return tl::unexpected(stored.error());
+  bool scanned_all = !sessions.empty() && stored->scanned.size() == sessions.size();
+  if (const auto* held = stored->find(req.function)) {
+    for (const StoredMembership& m : *held) ex.verified.push_back(m.text());
+  } else if (!ex.ops.empty() && !scanned_all) {
+    ex.verified = verify_membership(req, *choice->btf, *ops, sessions, ex.warnings);
+  } else if (!ex.ops.empty()) {
+    ex.worse.push_back(
+        "no ops table in kernel memory held it at record time, although its prototype fits "
+        "(tables that do not start at a symbol, such as array elements, are not seen)");
   }
 
   // The ranking's own argument for this function, over whole sessions.

@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "probeseek/ops_store.h"
+
 namespace probeseek {
 
 std::vector<std::string> Candidate::reasons() const {
@@ -365,6 +367,12 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
     ops = &*built_ops;
   }
 
+  std::vector<int64_t> session_ids;
+  for (const SessionSummary& s : *sessions) session_ids.push_back(s.id);
+  auto stored_ops = load_stored_ops(db, session_ids);
+  if (!stored_ops) return tl::unexpected(stored_ops.error());
+  const bool all_scanned = stored_ops->scanned.size() == session_ids.size();
+
   auto symbols = open_symbols(db, *sessions, result.warnings);
   if (!symbols) return tl::unexpected(symbols.error());
   HookabilityInputs hook_inputs = hookability_inputs(**symbols, btf);
@@ -483,6 +491,18 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
                          best.strength + ": " + best.explanation + ")" +
                          (best.is_union ? "; a union, weaker than a struct of ops" : "")});
       }
+    }
+    // What record read out of kernel memory: a table really holds it (the kernel calls it
+    // through that slot), or no table does although the prototype fits.
+    if (const auto* held = stored_ops->find(name)) {
+      for (const StoredMembership& m : *held) c.verified_ops.push_back(m.text());
+      c.terms.push_back({10, "verified in kernel memory: " + c.verified_ops.front() +
+                                 (held->size() > 1 ? " and " + std::to_string(held->size() - 1) +
+                                                         " more"
+                                                   : "")});
+    } else if (!c.ops.empty() && all_scanned) {
+      c.terms.push_back({0, "no ops table in kernel memory held it at record time (tables that do "
+                            "not start at a symbol, such as array elements, are not seen)"});
     }
     // Where it sits: close to the syscall (or --under) is where the operation starts and its
     // arguments are the caller's; deep down are helpers of helpers.

@@ -26,7 +26,10 @@
 #include <vector>
 
 #include "ops_verify_data/ops_types.h"
+#include "probeseek/db.h"
+#include "probeseek/ops_store.h"
 #include "probeseek/ops_verify.h"
+#include "probeseek/rank.h"
 #include "test_support.h"
 
 namespace probeseek {
@@ -403,6 +406,117 @@ TEST_F(FixtureElf, KaslrOffsetShiftsSymbolsReadsAndPointers) {
 
 // ---------------------------------------------------------------------------------------------
 // Opening errors.
+
+// record's scan: the tables that hold a session's functions, stored with the session, and what
+// rank and explain make of them later, without the memory.
+TEST_F(FixtureElf, ScanStoresTheTablesThatHoldRecordedFunctions) {
+  test::TempDir dir;
+  // A recording that called a function held by a table, one held through its clone, a static
+  // name two tables hold, and one that fits my_ops.connect but no table holds.
+  const std::string report = dir.file("fixture.report.txt");
+  test::write_file(report,
+                   "cpus=1\n"
+                   "   app-7   [000]    10.000001: funcgraph_entry:                   |  __x64_sys_connect() {\n"
+                   "   app-7   [000]    10.000002: funcgraph_entry:        1.000 us   |    my_connect();\n"
+                   "   app-7   [000]    10.000004: funcgraph_entry:        1.000 us   |    clone_target.isra.0();\n"
+                   "   app-7   [000]    10.000006: funcgraph_entry:        1.000 us   |    unused_connect();\n"
+                   "   app-7   [000]    10.000008: funcgraph_entry:        1.000 us   |    my_close();\n"
+                   "   app-7   [000]    10.000010: funcgraph_exit:         9.000 us   |  }\n");
+  const std::string btf_file = dir.file("fixture.btf");
+  test::write_file(btf_file, btf_->raw_bytes());
+  const std::string db_path = dir.file("scan.db");
+  auto db = Database::open(db_path);
+  ASSERT_TRUE(db) << db.error().message();
+  ImportRequest request;
+  request.files = {report};
+  request.name = "app";
+  ASSERT_TRUE(import_recordings(*db, request));
+  auto session = Store(*db).session("app");
+  ASSERT_TRUE(session) << session.error().message();
+
+  // Before any scan: nothing stored, and it reads as "never scanned".
+  auto none = load_stored_ops(*db, {session->id});
+  ASSERT_TRUE(none) << none.error().message();
+  EXPECT_FALSE(none->any_scan());
+
+  for (int pass = 0; pass < 2; ++pass) {  // a second scan replaces the first
+    auto scanned = scan_and_store_ops(*db, session->id, *btf_, *image_, *symbols_);
+    ASSERT_TRUE(scanned) << scanned.error().message();
+    EXPECT_EQ(scanned->memory, OPS_VERIFY_FIXTURE);
+    EXPECT_EQ(scanned->functions_with_fits, 4u);  // my_connect, clone_target, unused_connect, my_close
+    EXPECT_EQ(scanned->memberships, 4u);          // my_close is in two tables
+    EXPECT_GE(scanned->tables, 3u);
+  }
+  auto stored = load_stored_ops(*db, {session->id});
+  ASSERT_TRUE(stored) << stored.error().message();
+  EXPECT_EQ(stored->scanned, std::vector<int64_t>{session->id});
+  auto texts = [&](std::string_view function) {
+    std::vector<std::string> out;
+    if (const auto* held = stored->find(function))
+      for (const StoredMembership& m : *held) out.push_back(m.table + "." + m.member + " = " + m.function);
+    return out;
+  };
+  EXPECT_EQ(texts("my_connect"), std::vector<std::string>{"tcp_like_ops.connect = my_connect"});
+  EXPECT_EQ(texts("clone_target.isra.0"),
+            std::vector<std::string>{"clone_ops.connect = clone_target.isra.0"});
+  EXPECT_EQ(texts("clone_target"), texts("clone_target.isra.0"));  // asked by its BTF name
+  EXPECT_EQ(texts("my_close"), (std::vector<std::string>{"other_ops.close = my_close",
+                                                         "tcp_like_ops.close = my_close"}));
+  EXPECT_TRUE(texts("unused_connect").empty());
+  ASSERT_NE(stored->find("my_connect"), nullptr);
+  const std::string text = stored->find("my_connect")->front().text();
+  EXPECT_EQ(text.rfind("tcp_like_ops.connect = my_connect (verified in " OPS_VERIFY_FIXTURE
+                       " at record time, ",
+                       0),
+            0u)
+      << text;
+
+  // rank: a verified slot is evidence (+10); a fit no table holds is said, for 0 points.
+  RankRequest rr;
+  rr.btf_path = btf_file;
+  rr.limit = 0;
+  auto ranked = rank(*db, rr);
+  ASSERT_TRUE(ranked) << ranked.error().message();
+  auto reasons_of = [&](std::string_view function) {
+    for (const Candidate& c : ranked->candidates)
+      if (c.function == function) return c.terms;
+    ADD_FAILURE() << function << " not ranked";
+    return std::vector<ScoreTerm>{};
+  };
+  auto has = [](const std::vector<ScoreTerm>& terms, double points, std::string_view text) {
+    return std::any_of(terms.begin(), terms.end(), [&](const ScoreTerm& t) {
+      return t.points == points && t.reason.find(text) != std::string::npos;
+    });
+  };
+  EXPECT_TRUE(has(reasons_of("my_connect"),
+                  10, "verified in kernel memory: tcp_like_ops.connect = my_connect"));
+  EXPECT_TRUE(has(reasons_of("unused_connect"), 0, "no ops table in kernel memory held it"));
+
+  // explain, with no memory to read: the stored result, and the absence as a weakness.
+  ExplainRequest er;
+  er.btf_path = btf_file;
+  er.function = "my_connect";
+  auto explained = explain(*db, er);
+  ASSERT_TRUE(explained) << explained.error().message();
+  ASSERT_EQ(explained->verified.size(), 1u);
+  EXPECT_EQ(explained->verified[0], text);
+  er.function = "unused_connect";
+  explained = explain(*db, er);
+  ASSERT_TRUE(explained) << explained.error().message();
+  EXPECT_TRUE(explained->verified.empty());
+  EXPECT_TRUE(std::any_of(explained->worse.begin(), explained->worse.end(), [](auto& w) {
+    return w.find("no ops table in kernel memory held it") != std::string::npos;
+  }));
+
+  // import --replace of the session drops its scan: the new session may reuse the id.
+  request.replace = true;
+  ASSERT_TRUE(import_recordings(*db, request));
+  auto replaced = Store(*db).session("app");
+  ASSERT_TRUE(replaced);
+  auto after = load_stored_ops(*db, {replaced->id});
+  ASSERT_TRUE(after);
+  EXPECT_FALSE(after->any_scan());
+}
 
 TEST(KcoreMemory, MissingFileMeansKcoreIsNotBuiltIn) {
   auto kcore = KcoreMemory::open("/nonexistent/kcore");

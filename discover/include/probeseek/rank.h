@@ -56,6 +56,9 @@ struct Candidate {
   std::optional<FunctionPrototype> prototype;
   std::vector<int> arg_positions;  // parameters matching --arg
   std::vector<OpsFit> ops;
+  // Table slots that hold it, read from kernel memory at record time (ops_store.h):
+  // "tcp_prot.connect = tcp_v4_connect (verified in /proc/kcore at record time, ...)".
+  std::vector<std::string> verified_ops;
   Hookability hookability;
   std::vector<SessionEvidence> sessions;  // one per requested session that contains it
   // The latest 'probeseek verify' run that attached it (docs/verify.md); also a 0-point term.
