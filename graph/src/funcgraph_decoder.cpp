@@ -69,12 +69,10 @@ uint64_t FuncgraphDecoder::read_number(const void* data, FieldAt f) const {
   }
 }
 
-std::string_view FuncgraphDecoder::function_name(uint64_t address) {
-  auto it = names_.find(address);
-  if (it != names_.end()) return it->second;
+std::string funcgraph_function_name(tep_handle* tep, uint64_t address) {
   std::string name;
-  if (const char* n = tep_find_function(tep_, address)) {
-    unsigned long long start = tep_find_function_address(tep_, address);
+  if (const char* n = tep_find_function(tep, address)) {
+    unsigned long long start = tep_find_function_address(tep, address);
     name = n;
     // function_graph records the address of the function's ftrace call site, which follows
     // an ENDBR64 on kernels built with IBT (6.12's Debian kernels: __x64_sys_connect+0x4): that
@@ -90,7 +88,13 @@ std::string_view FuncgraphDecoder::function_name(uint64_t address) {
     std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(address));
     name = buf;
   }
-  return names_.emplace(address, std::move(name)).first->second;
+  return name;
+}
+
+std::string_view FuncgraphDecoder::function_name(uint64_t address) {
+  auto it = names_.find(address);
+  if (it != names_.end()) return it->second;
+  return names_.emplace(address, funcgraph_function_name(tep_, address)).first->second;
 }
 
 // The saved command line of a pid (tep_data_comm_from_pid's answer, which never changes).

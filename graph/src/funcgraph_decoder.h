@@ -15,6 +15,10 @@
 
 namespace probeseek::detail {
 
+// The name of the function whose ftrace call site is at `address`: "tcp_v4_connect" also for
+// tcp_v4_connect+0x4 (after ENDBR64 on IBT kernels), "f+0x1c" further in, "0x..." unknown.
+std::string funcgraph_function_name(tep_handle* tep, uint64_t address);
+
 class FuncgraphDecoder {
  public:
   // Why a tep handle cannot be decoded, for the caller to turn into an error naming its file.

@@ -32,6 +32,7 @@ extern "C" {
 
 #include "probeseek/graph.h"
 #include "probeseek/text.h"
+#include "funcgraph_decoder.h"
 #include "tracecmd_shim.h"
 
 namespace probeseek {
@@ -107,22 +108,7 @@ uint64_t read_field(const ReadState& s, FieldAt f, const tep_record* record) {
 std::string_view function_name(ReadState& s, uint64_t address) {
   auto it = s.names.find(address);
   if (it != s.names.end()) return it->second;
-  std::string name;
-  if (const char* n = tep_find_function(s.tep, address)) {
-    unsigned long long start = tep_find_function_address(s.tep, address);
-    name = n;
-    // An address inside a function (not at its start) is shown as trace-cmd shows it.
-    if (start != address) {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "+0x%llx", address - start);
-      name += buf;
-    }
-  } else {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(address));
-    name = buf;
-  }
-  return s.names.emplace(address, std::move(name)).first->second;
+  return s.names.emplace(address, detail::funcgraph_function_name(s.tep, address)).first->second;
 }
 
 // The saved command line of a pid (tep_data_comm_from_pid's answer, which never changes).

@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "funcgraph_decoder.h"
 #include "kernel_state.h"
 #include "probeseek/record.h"
 #include "test_support.h"
@@ -65,6 +66,22 @@ pid_t dead_pid() {
   int ws;
   waitpid(pid, &ws, 0);
   return pid;
+}
+
+// Both trace.dat import and live recording name function_graph addresses this way. On IBT
+// kernels (Debian's 6.12) the call site is 4 bytes in, after ENDBR64: still the function.
+TEST(FuncgraphNames, CallSitesAfterEndbrAreTheFunctionItself) {
+  std::unique_ptr<tep_handle, void (*)(tep_handle*)> tep(tep_alloc(), tep_free);
+  ASSERT_NE(tep, nullptr);
+  ASSERT_EQ(tep_parse_kallsyms(tep.get(), "ffffffff81000000 T tcp_v4_connect\n"
+                                          "ffffffff81000400 t tcp_v4_init_sock\n"
+                                          "ffffffff81000800 T _etext\n"),
+            0);
+  using detail::funcgraph_function_name;
+  EXPECT_EQ(funcgraph_function_name(tep.get(), 0xffffffff81000000), "tcp_v4_connect");
+  EXPECT_EQ(funcgraph_function_name(tep.get(), 0xffffffff81000004), "tcp_v4_connect");
+  EXPECT_EQ(funcgraph_function_name(tep.get(), 0xffffffff8100001c), "tcp_v4_connect+0x1c");
+  EXPECT_EQ(funcgraph_function_name(tep.get(), 0xffffffff81000404), "tcp_v4_init_sock");
 }
 
 TEST(RestoreText, KernelFormatsBecomeWhatWritesThemBack) {
