@@ -143,15 +143,6 @@ bool address_set(const std::string& a) {
   return !a.empty() && a != "0.0.0.0" && a != "::";
 }
 
-std::string now_utc() {
-  time_t t = time(nullptr);
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 Status store(Database& db, const std::vector<SessionSummary>& sessions, const VerifyResult& r) {
   if (auto s = ensure_verifications_table(db); !s) return s;
   if (auto s = db.exec("BEGIN"); !s) return s;

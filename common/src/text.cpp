@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <ctime>
 
 namespace probeseek {
 
@@ -95,6 +96,15 @@ Status write_whole_file(const std::string& path, std::string_view text) {
   }
   if (::close(fd) != 0) return runtime_error("cannot write", path, errno);
   return {};
+}
+
+std::string now_utc() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 }  // namespace probeseek

@@ -4,20 +4,12 @@
 #include <unordered_map>
 
 #include "probeseek/db.h"
+#include "probeseek/text.h"
 #include "schema.sql.h"
 
 namespace probeseek {
 
 namespace {
-
-std::string now_utc() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 struct FunctionAggregate {
   int64_t calls = 0;

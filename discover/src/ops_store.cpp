@@ -1,4 +1,5 @@
 #include "probeseek/ops_store.h"
+#include "probeseek/text.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,15 +10,6 @@
 namespace probeseek {
 
 namespace {
-
-std::string now_utc() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 Result<bool> table_exists(Database& db, const char* name) {
   auto st = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
@@ -181,7 +173,9 @@ Result<StoredOps> load_stored_ops(Database& db, const std::vector<int64_t>& sess
   auto st = db.prepare(
       "SELECT m.function, m.table_symbol, m.module, m.struct_name, m.member, s.memory, "
       "s.scanned_at FROM ops_memberships m JOIN ops_scans s ON s.session_id = m.session_id "
-      "WHERE m.session_id IN (" + ids + ") ORDER BY m.function, m.table_symbol, m.member, "
+      "WHERE m.session_id IN (" +
+      ids +
+      ") ORDER BY m.function, m.table_symbol, m.member, "
       "m.session_id");
   if (!st) return tl::unexpected(st.error());
   if (auto s = st->for_each_row([&](const Statement& r) {

@@ -38,4 +38,8 @@ Result<std::string> read_whole_file(const std::string& path);
 // Writes text to a file, replacing it; errors name the path and the errno text.
 Status write_whole_file(const std::string& path, std::string_view text);
 
+// The current time in UTC as ISO 8601 ("2026-11-26T12:00:00Z"): when a session was imported,
+// a scan or a verification ran.
+std::string now_utc();
+
 }  // namespace probeseek

@@ -44,8 +44,8 @@ struct StoredMembership {
   std::string module;    // "" for vmlinux
   std::string struct_name;
   std::string member;
-  std::string memory;       // where it was read: "/proc/kcore"
-  std::string scanned_at;   // UTC, ISO 8601
+  std::string memory;        // where it was read: "/proc/kcore"
+  std::string scanned_at;    // UTC, ISO 8601
   std::string text() const;  // "tcp_prot.connect = tcp_v4_connect (verified in /proc/kcore at ...)"
 };
 
