@@ -1,11 +1,16 @@
 // import, sessions, functions, tree, sql: getting recordings in and looking at them.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "commands.h"
 #include "probeseek/btf.h"
 #include "probeseek/db.h"
+#include "probeseek/module_btf.h"
 
 namespace probeseek::cli {
 
@@ -57,6 +62,55 @@ Result<Database> open_existing(const std::string& path) {
   return Database::open(path, Database::Mode::kReadOnly);
 }
 
+bool is_directory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// import --module-btf DIR: for each session, the BTF of the modules its functions live in,
+// stored over the session's stored vmlinux BTF (their base). Only those modules: a whole
+// /sys/kernel/btf is a few MB of types no recorded function uses. One transaction for all.
+Status store_module_btf_dir(Database& db, const std::vector<SessionSummary>& sessions,
+                            const std::string& dir) {
+  if (auto s = db.exec("BEGIN IMMEDIATE"); !s) return s;
+  auto body = [&]() -> Status {
+    std::map<int64_t, Btf> bases;  // by btfs id: sessions of one kernel share one
+    std::set<std::string> stored;
+    std::vector<std::string> warnings;
+    for (const SessionSummary& session : sessions) {
+      auto base = load_session_btf(db, session.id);
+      if (!base) return tl::unexpected(base.error());
+      if (!*base) {
+        warnings.push_back("session " + session.name +
+                           " has no stored BTF to read module BTF over: import it with --btf");
+        continue;
+      }
+      auto it = bases.find((*base)->id);
+      if (it == bases.end()) {
+        auto btf = Btf::from_bytes((*base)->bytes, (*base)->source);
+        if (!btf) return tl::unexpected(btf.error());
+        it = bases.emplace((*base)->id, std::move(*btf)).first;
+      }
+      auto result = store_session_module_btfs(db, session.id, (*base)->id, it->second, dir,
+                                              " (probeseek import --module-btf)");
+      if (!result) return tl::unexpected(result.error());
+      stored.insert(result->stored.begin(), result->stored.end());
+      for (auto& w : result->warnings) warnings.push_back("session " + session.name + ": " + w);
+    }
+    for (auto& w : warnings) std::cerr << "warning: " << w << "\n";
+    std::string names;
+    for (auto& m : stored) names += (names.empty() ? "" : ", ") + m;
+    std::cerr << "stored BTF of " << stored.size() << " module(s) from " << dir
+              << (names.empty() ? "" : ": " + names) << "\n";
+    return {};
+  };
+  if (auto s = body(); !s) {
+    (void)db.exec("ROLLBACK");
+    return s;
+  }
+  return db.exec("COMMIT");
+}
+
 }  // namespace
 
 void register_import_commands(CLI::App& app, Context& ctx) {
@@ -66,7 +120,7 @@ void register_import_commands(CLI::App& app, Context& ctx) {
                 "kernel symbol tables into the database");
   static std::string db_path = kDefaultDb;
   static ImportRequest request;
-  static std::string kallsyms, filter_functions, blacklist, btf;
+  static std::string kallsyms, filter_functions, blacklist, btf, module_btf;
   import->add_option("--db", db_path, "database file")->capture_default_str();
   import->add_option("--name", request.name, "session name (default: from the file name)");
   import->add_flag("--replace", request.replace, "replace a session of the same name");
@@ -77,6 +131,9 @@ void register_import_commands(CLI::App& app, Context& ctx) {
   import->add_option("--btf", btf,
                      "BTF of the traced kernel (raw, e.g. its /sys/kernel/btf/vmlinux, or an ELF "
                      "with .BTF), stored with the sessions");
+  import->add_option("--module-btf", module_btf,
+                     "directory of the traced kernel's module BTF, one file per module (a copy "
+                     "of its /sys/kernel/btf); needs --btf, or sessions with stored BTF");
   import->add_option("FILE", request.files, "trace.dat or report text (plain or .gz)");
   import->callback([&ctx] {
     run(ctx, [&]() -> Status {
@@ -93,8 +150,28 @@ void register_import_commands(CLI::App& app, Context& ctx) {
         request.symbols.btf_bytes = loaded->raw_bytes();
         request.symbols.btf_source = btf;
       }
+      if (!module_btf.empty()) {
+        if (!is_directory(module_btf))
+          return bad_input("--module-btf needs a directory", module_btf,
+                           "copy the traced machine's /sys/kernel/btf (one file per module)");
+        if (!request.files.empty() && btf.empty())
+          return bad_input("--module-btf needs the vmlinux BTF the modules were built against",
+                           module_btf, "pass --btf FILE (that machine's /sys/kernel/btf/vmlinux)");
+      }
       auto db = Database::open(db_path);
       if (!db) return tl::unexpected(db.error());
+      const bool only_module_btf =
+          !module_btf.empty() && request.files.empty() && !request.symbols.kallsyms_path &&
+          !request.symbols.filter_functions_path && !request.symbols.kprobe_blacklist_path;
+      if (only_module_btf) {
+        // Module BTF for sessions already in the database, over their stored BTF.
+        auto all = Store(*db).sessions();
+        if (!all) return tl::unexpected(all.error());
+        if (all->empty())
+          return bad_input("the database holds no session to store module BTF for", db_path,
+                           "import recordings with --btf FILE --module-btf DIR");
+        return store_module_btf_dir(*db, *all, module_btf);
+      }
       auto result = import_recordings(*db, request);
       if (!result) return tl::unexpected(result.error());
       for (auto& w : result->warnings) std::cerr << "warning: " << w << "\n";
@@ -108,6 +185,21 @@ void register_import_commands(CLI::App& app, Context& ctx) {
       }
       if (result->sessions.empty())
         std::cerr << "stored " << result->symbol_set_ids.size() << " symbol table(s)\n";
+      if (!module_btf.empty()) {
+        // The sessions just imported; without FILE, those already in the database.
+        std::vector<SessionSummary> targets;
+        for (auto& name : result->sessions) {
+          auto s = store.session(name);
+          if (!s) return tl::unexpected(s.error());
+          targets.push_back(*s);
+        }
+        if (result->sessions.empty()) {
+          auto all = store.sessions();
+          if (!all) return tl::unexpected(all.error());
+          targets = std::move(*all);
+        }
+        return store_module_btf_dir(*db, targets, module_btf);
+      }
       return {};
     });
   });

@@ -87,22 +87,26 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
         for (const Candidate& c : result->candidates) {
           json sessions = json::array();
           for (auto& e : c.sessions) sessions.push_back(evidence_json(e));
-          out.push_back({{"function", c.function},
-                         {"score", c.score},
-                         {"reasons", c.reasons()},
-                         {"prototype", c.prototype ? json(c.prototype->to_string()) : json(nullptr)},
-                         {"arg_positions", c.arg_positions},
-                         {"ops", ops_json(c.ops)},
-                         {"verified_ops", c.verified_ops},
-                         {"hookable", c.hookability.hookable},
-                         {"hookability", hookability_json(c.hookability)},
-                         {"sessions", sessions},
-                         {"verified", c.verified ? json{{"summary", c.verified->summary},
-                                                        {"command", c.verified->command},
-                                                        {"at", c.verified->at},
-                                                        {"fired", c.verified->events > 0},
-                                                        {"events", c.verified->events}}
-                                                  : json(nullptr)}});
+          out.push_back(
+              {{"function", c.function},
+               {"score", c.score},
+               {"reasons", c.reasons()},
+               {"prototype", c.prototype ? json(c.prototype->to_string()) : json(nullptr)},
+               {"module", c.module.empty() ? json(nullptr) : json(c.module)},
+               {"prototype_source",
+                c.prototype_source.empty() ? json(nullptr) : json(c.prototype_source)},
+               {"arg_positions", c.arg_positions},
+               {"ops", ops_json(c.ops)},
+               {"verified_ops", c.verified_ops},
+               {"hookable", c.hookability.hookable},
+               {"hookability", hookability_json(c.hookability)},
+               {"sessions", sessions},
+               {"verified", c.verified ? json{{"summary", c.verified->summary},
+                                              {"command", c.verified->command},
+                                              {"at", c.verified->at},
+                                              {"fired", c.verified->events > 0},
+                                              {"events", c.verified->events}}
+                                       : json(nullptr)}});
         }
         std::cout << out.dump(2) << "\n";
         return {};
@@ -174,9 +178,13 @@ void register_explain_command(CLI::App& app, Context& ctx) {
         }
         nlohmann::json out = {
             {"function", ex->function},
-            {"prototype", ex->prototype ? nlohmann::json(ex->prototype->to_string()) : nlohmann::json(nullptr)},
-            {"linkage", ex->prototype ? nlohmann::json(std::string(to_string(ex->prototype->linkage))) : nlohmann::json(nullptr)},
+            {"prototype",
+             ex->prototype ? nlohmann::json(ex->prototype->to_string()) : nlohmann::json(nullptr)},
+            {"linkage", ex->prototype
+                            ? nlohmann::json(std::string(to_string(ex->prototype->linkage)))
+                            : nlohmann::json(nullptr)},
             {"btf", ex->btf_source},
+            {"module", ex->module.empty() ? nlohmann::json(nullptr) : nlohmann::json(ex->module)},
             {"ops", ops_json(ex->ops)},
             {"verified", ex->verified},
             {"hookability", hookability_json(ex->hookability)},
@@ -189,6 +197,7 @@ void register_explain_command(CLI::App& app, Context& ctx) {
       std::cout << ex->function << "\n";
       std::cout << "  prototype: " << (ex->prototype ? ex->prototype->to_string() : "unknown (no BTF entry)")
                 << "\n";
+      if (!ex->module.empty()) std::cout << "  module: " << ex->module << "\n";
       std::cout << "  BTF: " << (ex->btf_source.empty() ? "none" : ex->btf_source) << "\n";
       std::cout << "  ops tables it fits:\n";
       if (ex->ops.empty()) std::cout << "    none\n";

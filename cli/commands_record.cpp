@@ -10,6 +10,7 @@
 #include "probeseek/btf.h"
 #include "probeseek/db.h"
 #include "probeseek/kallsyms.h"
+#include "probeseek/module_btf.h"
 #include "probeseek/ops_store.h"
 #include "probeseek/ops_verify.h"
 #include "probeseek/record.h"
@@ -66,10 +67,18 @@ Result<std::string> choose_session_name(const std::string& db_path, const std::s
   return name;
 }
 
-// One transaction: the kernel's symbol tables and BTF, then the call trees.
+// "/sys/kernel/btf/vmlinux" -> "/sys/kernel/btf": where the kernel keeps its modules' BTF.
+std::string directory_of(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// One transaction: the kernel's symbol tables and BTF, then the call trees, then the BTF of
+// the modules whose functions were recorded (read from module_btf_dir, one file per module).
 Status save_recording(const std::string& db_path, const std::string& name,
                       const std::string& source, const Recording& rec,
-                      std::vector<std::string>& warnings) {
+                      const std::string& module_btf_dir, std::vector<std::string>& warnings) {
   auto db = Database::open(db_path);
   if (!db) return tl::unexpected(db.error());
   SessionWriter::Options options;
@@ -102,12 +111,16 @@ Status save_recording(const std::string& db_path, const std::string& name,
     if (!id) return tl::unexpected(id.error());
     set_ids.push_back(*id);
   }
+  std::optional<Btf> base_btf;
+  int64_t base_btf_id = 0;
   if (!k.btf_path.empty()) {
     auto btf = Btf::load(k.btf_path);
     if (btf) {
       auto id = store_btf(*db, btf->raw_bytes(), k.btf_path + origin);
       if (!id) return tl::unexpected(id.error());
       if (auto s = link_session_btf(*db, (*writer)->session_id(), *id); !s) return s;
+      base_btf = std::move(*btf);
+      base_btf_id = *id;
     } else {
       warnings.push_back("BTF not saved: " + btf.error().message());
     }
@@ -118,6 +131,13 @@ Status save_recording(const std::string& db_path, const std::string& name,
   if (!info) return tl::unexpected(info.error());
   if ((*writer)->stream_error()) return tl::unexpected(*(*writer)->stream_error());
   builder.finish();
+  // The functions' rows (with their kallsyms module) are written by now, in this transaction.
+  if (base_btf && !module_btf_dir.empty()) {
+    auto modules = store_session_module_btfs(*db, (*writer)->session_id(), base_btf_id, *base_btf,
+                                             module_btf_dir, origin);
+    if (!modules) return tl::unexpected(modules.error());
+    for (const std::string& w : modules->warnings) warnings.push_back(w);
+  }
   if (auto s = (*writer)->commit(*info, builder, set_ids); !s) return s;
   const BuildStats& st = builder.stats();
   for (int cpu : st.cpus_with_losses())
@@ -242,7 +262,8 @@ void register_record_commands(CLI::App& app, Context& ctx) {
       std::string source = "probeseek record " +
                            std::string(options.command.empty() ? "-p " : "-- ") +
                            recording->description();
-      auto saved = save_recording(db_path, *session, source, *recording, warnings);
+      auto saved = save_recording(db_path, *session, source, *recording,
+                                  directory_of(recording->kernel().btf_path), warnings);
       for (auto& w : warnings) std::cerr << "warning: " << w << "\n";
       if (!saved) return saved;
       auto db = Database::open(db_path, Database::Mode::kReadOnly);

@@ -114,13 +114,16 @@ Result<Database> Database::open(const std::string& path, Mode mode) {
       // Larger pages: fewer B-tree levels and splits for the call rows.
       if (auto s = db.exec("PRAGMA page_size = 8192"); !s) return tl::unexpected(s.error());
       if (auto s = db.exec("BEGIN IMMEDIATE"); !s) return tl::unexpected(s.error());
-      if (auto s = db.exec(std::string(schema::kTables) + "PRAGMA user_version = " +
-                           std::to_string(schema::kVersion) + ";\nCOMMIT;");
+      if (auto s =
+              db.exec(std::string(schema::kTables) + schema::kAdditions +
+                      "PRAGMA user_version = " + std::to_string(schema::kVersion) + ";\nCOMMIT;");
           !s) {
         (void)db.exec("ROLLBACK");
         return tl::unexpected(s.error());
       }
-    } else if (user_version != schema::kVersion) {
+    } else if (user_version == schema::kVersion) {
+      if (auto s = db.exec(schema::kAdditions); !s) return tl::unexpected(s.error());
+    } else {
       return bad_input("database schema version " + std::to_string(user_version) +
                            " is not the version this probeseek uses (" +
                            std::to_string(schema::kVersion) + ")",

@@ -131,6 +131,21 @@ CREATE TABLE IF NOT EXISTS kprobe_blacklist(
   name TEXT NOT NULL);
 )sql";
 
+// Tables added after version 1 shipped, created on every read-write open so that older
+// databases gain them without a version bump (readers must cope with their absence: a
+// read-only open of an old file cannot add them).
+inline constexpr const char* kAdditions = R"sql(
+CREATE TABLE IF NOT EXISTS module_btfs(
+  id INTEGER PRIMARY KEY,
+  base_btf_id INTEGER NOT NULL,
+  module TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  source TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  UNIQUE(base_btf_id, module));
+)sql";
+
 inline constexpr const char* kIndexes = R"sql(
 CREATE INDEX IF NOT EXISTS calls_by_function ON calls(function_id);
 CREATE INDEX IF NOT EXISTS functions_by_name ON functions(session_id, name);

@@ -8,10 +8,14 @@ namespace probeseek {
 struct SymbolLookups::Impl {
   int64_t kallsyms_set = 0, filter_set = 0, blacklist_set = 0;
   bool kallsyms_packed = false;
-  Statement kallsyms_by_name, filter_by_name, blacklist_by_name;
+  Statement kallsyms_by_name, module_by_name, filter_by_name, blacklist_by_name;
   // A recording's own kallsyms: the decompressed text and views into it, by name.
+  struct Packed {
+    uint64_t address;
+    std::string_view module;  // "" for vmlinux
+  };
   std::string text;
-  std::unordered_multimap<std::string_view, uint64_t> packed;
+  std::unordered_multimap<std::string_view, Packed> packed;
 };
 
 SymbolLookups::~SymbolLookups() = default;
@@ -65,6 +69,11 @@ Result<std::unique_ptr<SymbolLookups>> SymbolLookups::open(
             prep(m.kallsyms_by_name, "SELECT address FROM kallsyms WHERE set_id = ? AND name = ?");
         !s)
       return tl::unexpected(s.error());
+    if (auto s = prep(m.module_by_name,
+                      "SELECT module FROM kallsyms WHERE set_id = ? AND name = ? AND module IS NOT "
+                      "NULL AND module != '' LIMIT 1");
+        !s)
+      return tl::unexpected(s.error());
   }
   if (m.kallsyms_set && m.kallsyms_packed) {
     auto table = load_kallsyms_text(db, m.kallsyms_set);
@@ -80,7 +89,18 @@ Result<std::unique_ptr<SymbolLookups>> SymbolLookups::open(
       if (b == std::string_view::npos) return;
       size_t e = line.find_first_of(" \t", b + 1);
       std::string_view name = line.substr(b + 1, e == std::string_view::npos ? e : e - b - 1);
-      m.packed.emplace(name, parse_hex(line.substr(0, a)).value_or(0));
+      std::string_view module;
+      if (e != std::string_view::npos) {
+        module = line.substr(e + 1);
+        while (!module.empty() && (module.front() == ' ' || module.front() == '\t'))
+          module.remove_prefix(1);
+        if (size_t close = module.find(']');
+            module.size() > 1 && module.front() == '[' && close != std::string_view::npos)
+          module = module.substr(1, close - 1);
+        else
+          module = {};
+      }
+      m.packed.emplace(name, Impl::Packed{parse_hex(line.substr(0, a)).value_or(0), module});
     });
   }
   if (m.filter_set) {
@@ -104,7 +124,7 @@ std::vector<uint64_t> SymbolLookups::kallsyms_addresses(std::string_view name) {
   if (!m.kallsyms_set) return out;
   if (m.kallsyms_packed) {
     auto [b, e] = m.packed.equal_range(name);
-    for (auto it = b; it != e; ++it) out.push_back(it->second);
+    for (auto it = b; it != e; ++it) out.push_back(it->second.address);
     return out;
   }
   m.kallsyms_by_name.reset();
@@ -117,6 +137,23 @@ std::vector<uint64_t> SymbolLookups::kallsyms_addresses(std::string_view name) {
 
 int SymbolLookups::kallsyms_count(std::string_view name) {
   return static_cast<int>(kallsyms_addresses(name).size());
+}
+
+std::string SymbolLookups::module_of(std::string_view name) {
+  Impl& m = *impl_;
+  if (!m.kallsyms_set) return {};
+  if (m.kallsyms_packed) {
+    auto [b, e] = m.packed.equal_range(name);
+    for (auto it = b; it != e; ++it)
+      if (!it->second.module.empty()) return std::string(it->second.module);
+    return {};
+  }
+  m.module_by_name.reset();
+  m.module_by_name.bind(1, m.kallsyms_set).bind(2, name);
+  std::string out;
+  if (m.module_by_name.step().value_or(false)) out = m.module_by_name.text_at(0);
+  m.module_by_name.reset();
+  return out;
 }
 
 namespace {

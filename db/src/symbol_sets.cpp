@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <set>
 
 #include "probeseek/db.h"
 
@@ -185,6 +186,120 @@ Result<std::optional<StoredBtf>> load_session_btf(Database& db, int64_t session_
   const char* data = static_cast<const char*>(sqlite3_column_blob(st->get(), 3));
   out.bytes.assign(data ? data : "", static_cast<size_t>(sqlite3_column_bytes(st->get(), 3)));
   return std::optional<StoredBtf>(std::move(out));
+}
+
+Result<std::optional<int64_t>> find_btf(Database& db, std::string_view raw_btf) {
+  auto st = db.prepare("SELECT id FROM btfs WHERE digest = ?");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, digest_of(raw_btf));
+  auto row = st->step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return std::optional<int64_t>();
+  return std::optional<int64_t>(st->int_at(0));
+}
+
+namespace {
+
+// A database written before module_btfs existed, opened read-only, does not have it.
+Result<bool> has_module_btfs(Database& db) {
+  auto st = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'module_btfs'");
+  if (!st) return tl::unexpected(st.error());
+  return st->step();
+}
+
+}  // namespace
+
+Result<int64_t> store_module_btf(Database& db, int64_t base_btf_id, const std::string& module,
+                                 std::string_view raw_btf, const std::string& source) {
+  std::string digest = digest_of(raw_btf);
+  auto existing =
+      db.prepare("SELECT id, digest FROM module_btfs WHERE base_btf_id = ? AND module = ?");
+  if (!existing) return tl::unexpected(existing.error());
+  existing->bind(1, base_btf_id).bind(2, module);
+  auto row = existing->step();
+  if (!row) return tl::unexpected(row.error());
+  std::optional<int64_t> id;
+  if (*row) {
+    if (existing->text_at(1) == digest) return existing->int_at(0);
+    id = existing->int_at(0);
+  }
+  existing->reset();
+  auto st =
+      db.prepare(id ? "UPDATE module_btfs SET digest = ?1, source = ?2, bytes = ?3, data = ?4 "
+                      "WHERE id = ?5"
+                    : "INSERT INTO module_btfs(digest, source, bytes, data, base_btf_id, "
+                      "module) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, digest).bind(2, source).bind(3, static_cast<int64_t>(raw_btf.size()));
+  sqlite3_bind_blob(st->get(), 4, raw_btf.data(), static_cast<int>(raw_btf.size()),
+                    SQLITE_TRANSIENT);
+  if (id)
+    st->bind(5, *id);
+  else
+    st->bind(5, base_btf_id).bind(6, module);
+  if (auto r = st->run(); !r) return tl::unexpected(r.error());
+  return id ? *id : sqlite3_last_insert_rowid(db.raw());
+}
+
+Result<std::optional<StoredModuleBtf>> load_module_btf(Database& db, int64_t base_btf_id,
+                                                       const std::string& module) {
+  auto exists = has_module_btfs(db);
+  if (!exists) return tl::unexpected(exists.error());
+  if (!*exists) return std::optional<StoredModuleBtf>();
+  auto st =
+      db.prepare("SELECT id, source, data FROM module_btfs WHERE base_btf_id = ? AND module = ?");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, base_btf_id).bind(2, module);
+  auto row = st->step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return std::optional<StoredModuleBtf>();
+  StoredModuleBtf out;
+  out.id = st->int_at(0);
+  out.module = module;
+  out.source = st->text_at(1);
+  const char* data = static_cast<const char*>(sqlite3_column_blob(st->get(), 2));
+  out.bytes.assign(data ? data : "", static_cast<size_t>(sqlite3_column_bytes(st->get(), 2)));
+  return std::optional<StoredModuleBtf>(std::move(out));
+}
+
+Result<std::vector<std::string>> stored_module_btfs(Database& db, int64_t base_btf_id) {
+  std::vector<std::string> out;
+  auto exists = has_module_btfs(db);
+  if (!exists) return tl::unexpected(exists.error());
+  if (!*exists) return out;
+  auto st = db.prepare("SELECT module FROM module_btfs WHERE base_btf_id = ? ORDER BY module");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, base_btf_id);
+  if (auto done = st->for_each_row([&](const Statement& row) { out.push_back(row.text_at(0)); });
+      !done)
+    return tl::unexpected(done.error());
+  return out;
+}
+
+Result<std::vector<std::string>> session_modules(Database& db, int64_t session_id) {
+  std::set<std::string> modules;
+  std::vector<std::string> unplaced;  // functions the session's rows give no module
+  auto st = db.prepare("SELECT name, module FROM functions WHERE session_id = ?");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, session_id);
+  if (auto done = st->for_each_row([&](const Statement& row) {
+        std::string module = row.text_at(1);
+        if (!module.empty())
+          modules.insert(std::move(module));
+        else
+          unplaced.push_back(row.text_at(0));
+      });
+      !done)
+    return tl::unexpected(done.error());
+  if (!unplaced.empty()) {
+    auto lookups = SymbolLookups::open(db, {session_id});
+    if (!lookups) return tl::unexpected(lookups.error());
+    if ((*lookups)->has_kallsyms())
+      for (const std::string& name : unplaced)
+        if (std::string module = (*lookups)->module_of(name); !module.empty())
+          modules.insert(std::move(module));
+  }
+  return std::vector<std::string>(modules.begin(), modules.end());
 }
 
 Result<int64_t> store_filter_functions(Database& db, const std::vector<FilterFunction>& functions,

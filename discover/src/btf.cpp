@@ -1,6 +1,8 @@
 #include "probeseek/btf.h"
 
 #include <bpf/btf.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -108,6 +110,32 @@ Result<Btf> Btf::load_split(const std::string& path, const Btf& base) {
                          "pass the module's BTF (/sys/kernel/btf/MODULE) from the kernel whose "
                          "vmlinux BTF is the base");
   }
+  return Btf(raw);
+}
+
+Result<Btf> Btf::from_bytes_split(std::string_view bytes, const Btf& base,
+                                  const std::string& origin) {
+  // libbpf 1.1 (Debian 12) does not export btf__new_split, and its split parsers read files:
+  // the bytes go through an anonymous in-memory file.
+  const int fd = memfd_create("probeseek-module-btf", MFD_CLOEXEC);
+  if (fd < 0) return runtime_error("cannot make an in-memory file for module BTF", origin, errno);
+  struct Close {
+    int fd;
+    ~Close() { ::close(fd); }
+  } close_fd{fd};
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return runtime_error("cannot write module BTF to memory", origin, errno);
+    done += static_cast<size_t>(n);
+  }
+  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  errno = 0;
+  struct btf* raw = btf__parse_raw_split(path.c_str(), const_cast<struct btf*>(base.raw()));
+  if (raw == nullptr)
+    return runtime_error("cannot parse stored module BTF", origin, last_errno_or(EINVAL),
+                         "import it again with --module-btf DIR, next to the --btf it was built "
+                         "against");
   return Btf(raw);
 }
 

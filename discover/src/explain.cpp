@@ -105,26 +105,42 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
   if (!choice) return tl::unexpected(choice.error());
   ex.warnings = choice->warnings;
   ex.btf_source = choice->source;
+  std::vector<int64_t> ids;
+  for (auto& s : sessions) ids.push_back(s.id);
+  auto symbols = SymbolLookups::open(db, ids);
+  if (!symbols) return tl::unexpected(symbols.error());
+  SymbolLookups& sym = **symbols;
+  auto stored = load_stored_ops(db, ids);
+  if (!stored) return tl::unexpected(stored.error());
+  const bool scanned_all = !sessions.empty() && stored->scanned.size() == sessions.size();
   std::optional<OpsIndex> ops;
+  // After `choice`: module BTF is split over its BTF, which must outlive it.
+  std::optional<ModuleBtfs> modules;
   if (choice->btf) {
-    ex.prototype = choice->btf->prototype(strip_clone_suffix(req.function));
     ops = OpsIndex::build(*choice->btf);
-    if (ex.prototype) ex.ops = ops->fits(*choice->btf, *ex.prototype);
-    if (!ex.prototype)
+    modules.emplace(db, *choice->btf, module_btf_options(*choice, req.live_btf_path));
+    FunctionBtf fb = find_function_btf(req.function, &*choice->btf, &sym, &*modules);
+    ex.prototype = std::move(fb.prototype);
+    ex.module = fb.module;
+    const OpsIndex* proto_ops = &*ops;
+    if (ex.prototype && !fb.source.empty()) {
+      ex.btf_source = fb.source + ", over " + choice->source;
+      proto_ops = modules->ops(fb.module);
+    }
+    if (ex.prototype && proto_ops) ex.ops = proto_ops->fits(*fb.btf, *ex.prototype);
+    if (!ex.prototype && !fb.missing.empty())
+      ex.warnings.push_back(req.function + " is in module " + fb.module + ": " + fb.missing +
+                            "; its prototype, --arg and ops-table evidence are missing");
+    else if (!ex.prototype)
       ex.warnings.push_back("BTF (" + choice->source + ") has no prototype for " +
                             std::string(strip_clone_suffix(req.function)));
+    // Stored by record when it could read the traced kernel's memory; otherwise read it now.
+    if (!ex.ops.empty() && !stored->find(req.function) && !scanned_all)
+      ex.verified = verify_membership(req, *fb.btf, *proto_ops, sessions, ex.warnings);
   }
-  // Stored by record when it could read the traced kernel's memory; otherwise read it now.
-  std::vector<int64_t> session_ids;
-  for (const SessionSummary& s : sessions) session_ids.push_back(s.id);
-  auto stored = load_stored_ops(db, session_ids);
-  if (!stored) return tl::unexpected(stored.error());
-  bool scanned_all = !sessions.empty() && stored->scanned.size() == sessions.size();
   if (const auto* held = stored->find(req.function)) {
     for (const StoredMembership& m : *held) ex.verified.push_back(m.text());
-  } else if (!ex.ops.empty() && !scanned_all) {
-    ex.verified = verify_membership(req, *choice->btf, *ops, sessions, ex.warnings);
-  } else if (!ex.ops.empty()) {
+  } else if (!ex.ops.empty() && scanned_all) {
     ex.worse.push_back(
         "no ops table in kernel memory held it at record time, although its prototype fits "
         "(tables that do not start at a symbol, such as array elements, are not seen)");
@@ -139,6 +155,7 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
   rr.only_function = req.function;
   rr.btf = choice->btf ? &*choice->btf : nullptr;
   rr.ops = ops ? &*ops : nullptr;
+  rr.modules = modules ? &*modules : nullptr;
   auto ranked = rank(db, rr);
   if (!ranked) return tl::unexpected(ranked.error());
   const Candidate* me = nullptr;
@@ -185,12 +202,7 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
                      "list what was recorded with: probeseek functions");
 
   // Hookability, with the same lookups ranking uses.
-  std::vector<int64_t> ids;
-  for (auto& s : sessions) ids.push_back(s.id);
-  auto symbols = SymbolLookups::open(db, ids);
-  if (!symbols) return tl::unexpected(symbols.error());
   HookabilityInputs in;
-  SymbolLookups& sym = **symbols;
   if (sym.has_filter_functions())
     in.traceable = [&](std::string_view n) { return sym.traceable(n); };
   if (sym.has_kprobe_blacklist())

@@ -43,6 +43,10 @@ Result<BtfChoice> choose_btf(Database& db, const std::vector<SessionSummary>& se
       e.kind = ErrorKind::kBadInput;
       return tl::unexpected(e);
     }
+    // The same bytes may be stored, with module BTF over them (import --btf --module-btf).
+    auto stored_id = find_btf(db, btf->raw_bytes());
+    if (!stored_id) return tl::unexpected(stored_id.error());
+    choice.stored_id = *stored_id;
     choice.btf = std::move(*btf);
     choice.source = *btf_path;
     return choice;
@@ -55,6 +59,7 @@ Result<BtfChoice> choose_btf(Database& db, const std::vector<SessionSummary>& se
     if (!btf) return tl::unexpected(btf.error());
     choice.btf = std::move(*btf);
     choice.source = (*stored)->source + " (stored with session " + s.name + ")";
+    choice.stored_id = (*stored)->id;
     return choice;
   }
   std::string here = running_release();
@@ -67,6 +72,7 @@ Result<BtfChoice> choose_btf(Database& db, const std::vector<SessionSummary>& se
     return choice;
   }
   choice.btf = std::move(*live);
+  choice.live = true;
   choice.source = live_btf_path + " (this machine, " + here + ")";
   for (const SessionSummary& s : sessions) {
     if (s.kernel_release.empty())
@@ -81,6 +87,16 @@ Result<BtfChoice> choose_btf(Database& db, const std::vector<SessionSummary>& se
                                 "(or import it with --btf)");
   }
   return choice;
+}
+
+ModuleBtfs::Options module_btf_options(const BtfChoice& choice, const std::string& live_btf_path) {
+  ModuleBtfs::Options options;
+  options.stored_base_id = choice.stored_id;
+  if (choice.live) {
+    size_t slash = live_btf_path.find_last_of('/');
+    options.live_dir = slash == std::string::npos ? "." : live_btf_path.substr(0, slash);
+  }
+  return options;
 }
 
 namespace {
@@ -357,14 +373,37 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
   if (query && !btf)
     return fail(ErrorKind::kRuntime, "--arg needs BTF, and none could be loaded", "", 0,
                 "pass --btf FILE with the traced kernel's BTF");
-  if (query && btf) {
-    if (auto s = btf->check(*query); !s) return tl::unexpected(s.error());
-  }
   std::optional<OpsIndex> built_ops;
   const OpsIndex* ops = request.ops;
   if (btf && !ops) {
     built_ops = OpsIndex::build(*btf);
     ops = &*built_ops;
+  }
+  // Declared after `loaded`: module BTF is split over the base, which must outlive it.
+  std::optional<ModuleBtfs> own_modules;
+  ModuleBtfs* modules = request.modules;
+  if (btf && !modules) {
+    own_modules.emplace(
+        db, *btf,
+        request.btf ? ModuleBtfs::Options{} : module_btf_options(loaded, request.live_btf_path));
+    modules = &*own_modules;
+  }
+  if (query && btf) {
+    if (auto s = btf->check(*query); !s) {
+      // A type a module defines (its own context struct) is as good a query for its functions.
+      bool in_module = false;
+      for (const SessionSummary& session : *sessions) {
+        if (in_module || !modules) break;
+        auto names = session_modules(db, session.id);
+        if (!names) return tl::unexpected(names.error());
+        for (const std::string& module : *names) {
+          const ModuleBtfs::Module& m = modules->get(module);
+          if (m.btf && m.btf->check(*query)) in_module = true;
+          if (in_module) break;
+        }
+      }
+      if (!in_module) return tl::unexpected(s.error());
+    }
   }
 
   std::vector<int64_t> session_ids;
@@ -376,6 +415,12 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
   auto symbols = open_symbols(db, *sessions, result.warnings);
   if (!symbols) return tl::unexpected(symbols.error());
   HookabilityInputs hook_inputs = hookability_inputs(**symbols, btf);
+  // Modules of functions seen, whose BTF is missing: one warning for all of them.
+  std::map<std::string, std::string> modules_without_btf;
+  size_t functions_without_module_btf = 0;
+  auto function_btf = [&](std::string_view function) {
+    return find_function_btf(function, btf, symbols->get(), modules);
+  };
 
   // Evidence per session, per function name.
   std::vector<EvidenceMap> evidence(sessions->size());
@@ -458,15 +503,31 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
     }
     Candidate c;
     c.function = name;
-    std::string_view base = strip_clone_suffix(name);
-    if (btf) c.prototype = btf->prototype(base);
+    FunctionBtf fb = function_btf(name);
+    c.prototype = std::move(fb.prototype);
+    c.module = fb.module;
+    if (c.prototype) c.prototype_source = fb.source;
     if (!c.prototype) ++result.without_btf;
+    if (!fb.missing.empty()) {
+      if (fb.source.empty()) {  // no BTF for the module at all, rather than none for this function
+        modules_without_btf.emplace(fb.module, fb.missing);
+        ++functions_without_module_btf;
+      }
+      c.terms.push_back({0, "in module " + fb.module + ": " + fb.missing});
+    } else if (!c.prototype_source.empty()) {
+      c.terms.push_back({0, "in module " + fb.module + "; prototype from " + c.prototype_source});
+    }
+    // The prototype's type ids belong to the BTF it came from (a module's split BTF includes
+    // vmlinux's types under the same ids), and so do the ops tables it can fit.
+    const Btf* proto_btf = fb.btf;
+    const OpsIndex* proto_ops = ops;
+    if (c.prototype && !c.prototype_source.empty() && modules) proto_ops = modules->ops(fb.module);
     if (query) {
       if (!c.prototype) {
         ++result.excluded_by_arg;
         continue;
       }
-      c.arg_positions = btf->matching_params(*c.prototype, *query);
+      c.arg_positions = proto_btf->matching_params(*c.prototype, *query);
       if (c.arg_positions.empty()) {
         ++result.excluded_by_arg;
         continue;
@@ -478,8 +539,8 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
                              (p.name.empty() ? "" : " " + p.name) + ") is " + query->text() +
                              (pos == 0 ? ", the object the function acts on" : "")});
     }
-    if (ops && c.prototype) {
-      c.ops = ops->fits(*btf, *c.prototype);
+    if (proto_ops && c.prototype) {
+      c.ops = proto_ops->fits(*proto_btf, *c.prototype);
       // Only fits whose name agrees as well as the best one count as evidence.
       if (!c.ops.empty()) {
         const OpsFit& best = c.ops.front();
@@ -560,8 +621,10 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
       if (it != callers_of->end() && !it->second.empty()) {
         std::vector<std::string> holders;
         for (const std::string& caller : it->second) {
-          auto proto = btf->prototype(strip_clone_suffix(caller));
-          if (proto && !btf->matching_params(*proto, *query).empty()) holders.push_back(caller);
+          FunctionBtf caller_btf = function_btf(caller);
+          if (caller_btf.prototype &&
+              !caller_btf.btf->matching_params(*caller_btf.prototype, *query).empty())
+            holders.push_back(caller);
         }
         if (holders.size() == it->second.size())
           c.terms.push_back({-6, "always called from functions that already receive " +
@@ -608,6 +671,16 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
     for (auto& t : c.terms) c.score += t.points;
     for (auto* e : per_session) c.sessions.push_back(*e);
     result.candidates.push_back(std::move(c));
+  }
+  if (!modules_without_btf.empty()) {
+    std::string names;
+    for (auto& [module, why] : modules_without_btf) names += (names.empty() ? "" : ", ") + module;
+    result.warnings.push_back(
+        std::to_string(functions_without_module_btf) + " function" +
+        (functions_without_module_btf == 1 ? " seen is" : "s seen are") + " in module" +
+        (modules_without_btf.size() == 1 ? " " : "s ") + names +
+        " without BTF: their prototypes, --arg and ops-table evidence are missing (" +
+        modules_without_btf.begin()->second + ")");
   }
   auto better = [](const Candidate& a, const Candidate& b) {
     if (a.score != b.score) return a.score > b.score;

@@ -119,6 +119,35 @@ struct StoredBtf {
 };
 // The BTF stored for a session, if any.
 Result<std::optional<StoredBtf>> load_session_btf(Database& db, int64_t session_id);
+// The id of a stored BTF with exactly these bytes (e.g. the same file given again with --btf),
+// so that module BTF stored with it can be found.
+Result<std::optional<int64_t>> find_btf(Database& db, std::string_view raw_btf);
+
+// A kernel module's BTF (/sys/kernel/btf/MODULE): split BTF, meaningful only on top of the
+// vmlinux BTF it was built against, so it is keyed by that base (a btfs id) and the module's
+// name. Raw bytes, as the kernel exposes them. Storing the same bytes again returns the existing
+// id; different bytes for the same (base, module) replace the old ones, since one kernel build
+// has one BTF per module and the newer copy is the one just read from it. Must run inside the
+// caller's transaction. Table module_btfs, added after schema version 1: databases written
+// before it gain it on their next read-write open, and the readers below treat its absence as
+// "nothing stored".
+Result<int64_t> store_module_btf(Database& db, int64_t base_btf_id, const std::string& module,
+                                 std::string_view raw_btf, const std::string& source);
+struct StoredModuleBtf {
+  int64_t id = 0;
+  std::string module;
+  std::string source;  // where it was read from: "/sys/kernel/btf/nf_tables (probeseek record)"
+  std::string bytes;   // raw split BTF
+};
+Result<std::optional<StoredModuleBtf>> load_module_btf(Database& db, int64_t base_btf_id,
+                                                       const std::string& module);
+// Names of the modules whose BTF is stored over this base, sorted.
+Result<std::vector<std::string>> stored_module_btfs(Database& db, int64_t base_btf_id);
+// Modules that own functions recorded in the session, sorted: the module column of its
+// functions (filled from the kallsyms the session was written with) and, for functions without
+// one, the module the session's linked kallsyms set names for them. Inside the session's own
+// transaction, before commit, only the former is known (the links are written by commit()).
+Result<std::vector<std::string>> session_modules(Database& db, int64_t session_id);
 
 // Streams one session into the database inside one transaction. Nothing is visible, and the
 // database is unchanged, until commit(); destroying an uncommitted writer rolls back.
@@ -203,6 +232,10 @@ class SymbolLookups {
   bool has_filter_functions() const;
   bool has_kprobe_blacklist() const;
   int kallsyms_count(std::string_view name);  // symbols of that name
+  // The module ("nf_tables") a symbol of that name belongs to; "" when no symbol of that name is
+  // in a module. Callers ask after vmlinux BTF had no prototype, so a module symbol that shares
+  // its name with a vmlinux one is the better answer then.
+  std::string module_of(std::string_view name);
   std::vector<uint64_t> kallsyms_addresses(std::string_view name);
   bool traceable(std::string_view name);    // in available_filter_functions
   bool blacklisted(std::string_view name);  // in the kprobe blacklist

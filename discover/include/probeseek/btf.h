@@ -95,6 +95,10 @@ class Btf {
   // A module's BTF, whose type ids continue those of `base` (vmlinux). `base` must outlive the
   // result; moving `base` is fine (libbpf keeps a pointer to the struct btf, which moves along).
   static Result<Btf> load_split(const std::string& path, const Btf& base);
+  // A module's raw BTF bytes (as load_split reads them from /sys/kernel/btf/MODULE, e.g. kept in
+  // the database) over `base`, with the same lifetime rule.
+  static Result<Btf> from_bytes_split(std::string_view bytes, const Btf& base,
+                                      const std::string& origin);
   // Takes ownership of a BTF built with btf__new_empty()/btf__add_*() (tests). `raw` must be
   // non-null and must be complete: name indexes are built once, on first use, and would not
   // see types added later.

@@ -12,6 +12,7 @@
 #include "probeseek/btf.h"
 #include "probeseek/db.h"
 #include "probeseek/hookability.h"
+#include "probeseek/module_btf.h"
 
 namespace probeseek {
 
@@ -22,11 +23,13 @@ struct RankRequest {
   bool require_all = false;           // keep functions seen in every session
   size_t limit = 20;
   std::optional<std::string> btf_path;  // --btf FILE; else the sessions' stored BTF, else live
+  // The running kernel's vmlinux BTF; its directory holds the running modules' BTF.
   std::string live_btf_path = "/sys/kernel/btf/vmlinux";
   // For explain: score this one function only, with BTF the caller already loaded.
   std::string only_function;
   const Btf* btf = nullptr;
   const OpsIndex* ops = nullptr;
+  ModuleBtfs* modules = nullptr;  // over `btf`
 };
 
 struct ScoreTerm {
@@ -54,6 +57,8 @@ struct Candidate {
   std::vector<ScoreTerm> terms;   // the score, explained
   std::vector<std::string> reasons() const;
   std::optional<FunctionPrototype> prototype;
+  std::string module;              // the kernel module it lives in (kallsyms), "" for vmlinux
+  std::string prototype_source;    // set when the prototype came from the module's BTF
   std::vector<int> arg_positions;  // parameters matching --arg
   std::vector<OpsFit> ops;
   // Table slots that hold it, read from kernel memory at record time (ops_store.h):
@@ -89,10 +94,17 @@ struct BtfChoice {
   std::optional<Btf> btf;
   std::string source;
   std::vector<std::string> warnings;
+  // Where module BTF over it can come from: the database, when these exact bytes are stored
+  // there (module BTF is stored against them); the running kernel, when the BTF is the live one.
+  std::optional<int64_t> stored_id;
+  bool live = false;
 };
 Result<BtfChoice> choose_btf(Database& db, const std::vector<SessionSummary>& sessions,
                              const std::optional<std::string>& btf_path,
                              const std::string& live_btf_path);
+// Where ModuleBtfs looks for module BTF over this choice: the stored copies, and for the live
+// vmlinux BTF the module files in its directory.
+ModuleBtfs::Options module_btf_options(const BtfChoice& choice, const std::string& live_btf_path);
 
 Result<RankResult> rank(Database& db, const RankRequest& request);
 
@@ -100,7 +112,9 @@ Result<RankResult> rank(Database& db, const RankRequest& request);
 struct Explanation {
   std::string function;
   std::optional<FunctionPrototype> prototype;
-  std::string btf_source;
+  std::string btf_source;  // for a module function whose prototype came from its module's BTF,
+                           // that source first: "BTF of module nf_tables (stored with ...)"
+  std::string module;      // the kernel module it lives in (kallsyms), "" for vmlinux
   std::vector<OpsFit> ops;
   std::vector<std::string> verified;  // "tcp_prot.connect = tcp_v4_connect (verified in ...)"
   Hookability hookability;
