@@ -70,6 +70,13 @@ Result<Statement> Database::prepare(const std::string& sql) {
   return Statement(st);
 }
 
+Result<bool> Database::has_table(std::string_view name) {
+  auto st = prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, name);
+  return st->step();
+}
+
 Result<Database> Database::open(const std::string& path, Mode mode) {
   Database db;
   db.path_ = path;

@@ -359,13 +359,9 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
     // Tables other commands create on first use (verify, the ops scan of record): a new
     // session may get the old one's id.
     for (const char* table : {"verifications", "ops_scans", "ops_memberships"}) {
-      auto exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
-      if (!exists) return tl::unexpected(exists.error());
-      exists->bind(1, std::string_view(table));
-      auto found = exists->step();
+      auto found = db.has_table(table);
       if (!found) return tl::unexpected(found.error());
       if (!*found) continue;
-      exists->reset();
       auto del = db.prepare(std::string("DELETE FROM ") + table + " WHERE session_id = ?");
       if (!del) return tl::unexpected(del.error());
       del->bind(1, old);

@@ -202,9 +202,7 @@ namespace {
 
 // A database written before module_btfs existed, opened read-only, does not have it.
 Result<bool> has_module_btfs(Database& db) {
-  auto st = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'module_btfs'");
-  if (!st) return tl::unexpected(st.error());
-  return st->step();
+  return db.has_table("module_btfs");
 }
 
 }  // namespace

@@ -11,13 +11,6 @@ namespace probeseek {
 
 namespace {
 
-Result<bool> table_exists(Database& db, const char* name) {
-  auto st = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
-  if (!st) return tl::unexpected(st.error());
-  st->bind(1, std::string_view(name));
-  return st->step();
-}
-
 Status ensure_tables(Database& db) {
   // Owned here rather than by db/'s schema: only sessions recorded (or scanned) on a kernel
   // whose memory was readable have rows, and older databases gain the tables on first use.
@@ -159,7 +152,7 @@ Result<OpsScanReport> scan_and_store_ops(Database& db, int64_t session_id, const
 
 Result<StoredOps> load_stored_ops(Database& db, const std::vector<int64_t>& session_ids) {
   StoredOps out;
-  auto exists = table_exists(db, "ops_scans");
+  auto exists = db.has_table("ops_scans");
   if (!exists) return tl::unexpected(exists.error());
   if (!*exists || session_ids.empty()) return out;
   std::string ids;

@@ -320,10 +320,7 @@ std::string fmt(double v) {
 // latest for each candidate on these sessions, as a 0-point term. They confirm, not score.
 Status add_verifications(Database& db, const std::vector<SessionSummary>& sessions,
                          std::vector<Candidate>& candidates) {
-  auto exists = db.prepare(
-      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'verifications'");
-  if (!exists) return tl::unexpected(exists.error());
-  auto found = exists->step();
+  auto found = db.has_table("verifications");
   if (!found) return tl::unexpected(found.error());
   if (!*found || sessions.empty()) return {};
   std::string ids;

@@ -29,31 +29,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/probeseek-lab-attach.XXXXXX")
 trap 'rm -rf -- "$TMP"' EXIT
 
 cat >"$TMP/guest.sh" <<'GUEST'
-failed=0
-check() {
-    name=$1
-    shift
-    if "$@"; then
-        echo "ok $name" | tee -a "$OUT/checks.txt"
-    else
-        echo "FAIL $name" | tee -a "$OUT/checks.txt"
-        failed=1
-    fi
-}
-# Waits until a file contains a pattern (the "attached" line): no fixed sleeps.
-wait_for() {
-    i=0
-    while ! grep -q "$2" "$1" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -lt 600 ] || return 1
-        usleep 100000
-    done
-}
-# Stops a background probeseek with a signal and returns its exit status.
-stop_with() {
-    kill "-$1" "$2"
-    wait "$2"
-}
+. /lab/lib.sh
 elapsed() { echo "$1 $(($(date +%s) - $2))s" >>"$OUT/timings.txt"; }
 
 httpd-tiny 8080 >/tmp/httpd.pid &

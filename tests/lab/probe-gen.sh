@@ -45,30 +45,7 @@ done
 echo "probe-gen: 3 projects generated and built in $(($(date +%s) - start))s" >&2
 
 cat >"$TMP/guest.sh" <<'GUEST'
-failed=0
-check() {
-    name=$1
-    shift
-    if "$@"; then
-        echo "ok $name" | tee -a "$OUT/checks.txt"
-    else
-        echo "FAIL $name" | tee -a "$OUT/checks.txt"
-        failed=1
-    fi
-}
-# The loaders print their column header once attached.
-wait_for() {
-    i=0
-    while ! grep -q "$2" "$1" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -lt 600 ] || return 1
-        usleep 100000
-    done
-}
-stop_with() {
-    kill "-$1" "$2"
-    wait "$2"
-}
+. /lab/lib.sh
 
 # 1. tcp_sendmsg: a long-lived client writing every 50 ms.
 tcp-sink 9000 >/tmp/sink.pid &

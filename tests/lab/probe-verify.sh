@@ -30,17 +30,7 @@ trap 'rm -rf -- "$TMP"' EXIT
     --kprobe-blacklist "$DATA/kprobes_blacklist.txt" "$DATA/curl_v4.dat" >/dev/null
 
 cat >"$TMP/guest.sh" <<'GUEST'
-failed=0
-check() {
-    name=$1
-    shift
-    if "$@"; then
-        echo "ok $name" | tee -a "$OUT/checks.txt"
-    else
-        echo "FAIL $name" | tee -a "$OUT/checks.txt"
-        failed=1
-    fi
-}
+. /lab/lib.sh
 cp /lab/files/curl.db /tmp/curl.db
 httpd-tiny 8080 >/tmp/httpd.pid &
 lab-wait-listen 8080 60

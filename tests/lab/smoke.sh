@@ -27,17 +27,7 @@ trap 'rm -rf -- "$TMP"' EXIT
 # $OUT/checks.txt and the script exits 1 if any failed, so a failure names
 # the missing feature instead of just "exit status 1".
 cat >"$TMP/guest.sh" <<'GUEST'
-failed=0
-check() {
-    name=$1
-    shift
-    if "$@"; then
-        echo "ok $name" | tee -a "$OUT/checks.txt"
-    else
-        echo "FAIL $name" | tee -a "$OUT/checks.txt"
-        failed=1
-    fi
-}
+. /lab/lib.sh
 uname -r >"$OUT/uname.txt"
 check function_graph grep -qw function_graph /sys/kernel/tracing/available_tracers
 check kprobe_events test -e /sys/kernel/tracing/kprobe_events

@@ -68,6 +68,9 @@ class Database {
   const std::string& path() const { return path_; }
   Status exec(const std::string& sql);
   Result<Statement> prepare(const std::string& sql);
+  // Whether a table exists: tables some commands create on first use (verifications, ops
+  // scans, module BTF) are missing from older databases, which read-only opens cannot add.
+  Result<bool> has_table(std::string_view name);
   Error error(const std::string& what) const;  // wraps sqlite3_errmsg
 
  private:
