@@ -62,7 +62,7 @@ static __always_inline bool wanted(void) {
   if (!probe_cfg.target_tgid || tgid == probe_cfg.target_tgid) return true;
   if (!probe_cfg.follow_children) return false;
   // A workload started by a shell runs in a child: walk a few parents up.
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task();
   for (int i = 0; i < PROBE_MAX_ANCESTORS; i++) {
     task = BPF_CORE_READ(task, real_parent);
     if (!task) return false;
@@ -75,8 +75,8 @@ static __always_inline bool wanted(void) {
 
 // struct sock and every struct that starts with struct sock_common (inet_sock, tcp_sock,
 // request_sock, inet_timewait_sock...): the common part holds the addresses and ports.
-static __always_inline void read_sock(struct probe_decoded *d, const struct sock *sk) {
-  struct probe_sock *s = &d->sock;
+static __always_inline void read_sock(struct probe_decoded* d, const struct sock* sk) {
+  struct probe_sock* s = &d->sock;
   d->status = bpf_core_read(&s->family, sizeof(s->family), &sk->__sk_common.skc_family);
   if (d->status) return;
   bpf_core_read(&s->local_port, sizeof(s->local_port), &sk->__sk_common.skc_num);
@@ -98,63 +98,62 @@ static __always_inline void read_sock(struct probe_decoded *d, const struct sock
   }
 }
 
-static __always_inline void read_sockaddr(struct probe_decoded *d, const struct sockaddr *sa) {
-  struct probe_sockaddr *out = &d->sockaddr;
+static __always_inline void read_sockaddr(struct probe_decoded* d, const struct sockaddr* sa) {
+  struct probe_sockaddr* out = &d->sockaddr;
   d->status = bpf_core_read(&out->family, sizeof(out->family), &sa->sa_family);
   if (d->status) return;
   if (out->family == AF_INET) {
-    const struct sockaddr_in *in = (const void *)sa;
+    const struct sockaddr_in* in = (const void*)sa;
     bpf_core_read(&out->port, sizeof(out->port), &in->sin_port);
     bpf_core_read(out->addr, 4, &in->sin_addr);
   } else if (out->family == AF_INET6) {
-    const struct sockaddr_in6 *in6 = (const void *)sa;
+    const struct sockaddr_in6* in6 = (const void*)sa;
     bpf_core_read(&out->port, sizeof(out->port), &in6->sin6_port);
     bpf_core_read(out->addr, 16, &in6->sin6_addr);
   }
 }
 
-static __always_inline void read_name(struct probe_decoded *d, const unsigned char *name) {
+static __always_inline void read_name(struct probe_decoded* d, const unsigned char* name) {
   long n = bpf_probe_read_kernel_str(d->name, sizeof(d->name), name);
   d->status = n < 0 ? (__s32)n : 0;
 }
 
-static __always_inline void decode(__u8 kind, __u64 value, struct probe_decoded *d) {
+static __always_inline void decode(__u8 kind, __u64 value, struct probe_decoded* d) {
   switch (kind) {
     case PROBE_VALUE_SOCK:
-      read_sock(d, (const struct sock *)value);
+      read_sock(d, (const struct sock*)value);
       break;
     case PROBE_VALUE_SOCKET:
-      read_sock(d, BPF_CORE_READ((const struct socket *)value, sk));
+      read_sock(d, BPF_CORE_READ((const struct socket*)value, sk));
       break;
     case PROBE_VALUE_SOCKADDR:
-      read_sockaddr(d, (const struct sockaddr *)value);
+      read_sockaddr(d, (const struct sockaddr*)value);
       break;
     case PROBE_VALUE_SKB: {
-      const struct sk_buff *skb = (const struct sk_buff *)value;
+      const struct sk_buff* skb = (const struct sk_buff*)value;
       d->status = bpf_core_read(&d->skb.len, sizeof(d->skb.len), &skb->len);
-      if (!d->status)
-        bpf_core_read(&d->skb.protocol, sizeof(d->skb.protocol), &skb->protocol);
+      if (!d->status) bpf_core_read(&d->skb.protocol, sizeof(d->skb.protocol), &skb->protocol);
       break;
     }
     case PROBE_VALUE_FILENAME:
-      read_name(d, (const unsigned char *)BPF_CORE_READ((const struct filename *)value, name));
+      read_name(d, (const unsigned char*)BPF_CORE_READ((const struct filename*)value, name));
       break;
     case PROBE_VALUE_DENTRY:
-      read_name(d, BPF_CORE_READ((const struct dentry *)value, d_name.name));
+      read_name(d, BPF_CORE_READ((const struct dentry*)value, d_name.name));
       break;
     case PROBE_VALUE_FILE:
-      read_name(d, BPF_CORE_READ((const struct file *)value, f_path.dentry, d_name.name));
+      read_name(d, BPF_CORE_READ((const struct file*)value, f_path.dentry, d_name.name));
       break;
     case PROBE_VALUE_PATH:
-      read_name(d, BPF_CORE_READ((const struct path *)value, dentry, d_name.name));
+      read_name(d, BPF_CORE_READ((const struct path*)value, dentry, d_name.name));
       break;
     default:
       break;
   }
 }
 
-static __always_inline int emit(const __u64 *args, __u64 ret, __u64 entry_ts, __u32 flags) {
-  struct probe_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+static __always_inline int emit(const __u64* args, __u64 ret, __u64 entry_ts, __u32 flags) {
+  struct probe_event* e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
   if (!e) {
     __sync_fetch_and_add(&lost_events, 1);
     return 0;
@@ -184,7 +183,7 @@ static __always_inline int emit(const __u64 *args, __u64 ret, __u64 entry_ts, __
   return 0;
 }
 
-static __always_inline void regs_args(struct pt_regs *ctx, __u64 *args) {
+static __always_inline void regs_args(struct pt_regs* ctx, __u64* args) {
   args[0] = PT_REGS_PARM1(ctx);
   args[1] = PT_REGS_PARM2(ctx);
   args[2] = PT_REGS_PARM3(ctx);
@@ -198,7 +197,7 @@ static __always_inline void regs_args(struct pt_regs *ctx, __u64 *args) {
 }
 
 SEC("kprobe")
-int probe_entry(struct pt_regs *ctx) {
+int probe_entry(struct pt_regs* ctx) {
   if (!wanted()) return 0;
   __u64 args[PROBE_MAX_ARGS];
   regs_args(ctx, args);
@@ -212,9 +211,9 @@ int probe_entry(struct pt_regs *ctx) {
 }
 
 SEC("kretprobe")
-int probe_return(struct pt_regs *ctx) {
+int probe_return(struct pt_regs* ctx) {
   __u64 id = bpf_get_current_pid_tgid();
-  struct entry_state *saved = bpf_map_lookup_elem(&inflight, &id);
+  struct entry_state* saved = bpf_map_lookup_elem(&inflight, &id);
   if (!saved) {
     // The entry filtered this task out, or the call began before we attached: only count the
     // ones the entry would have kept.
@@ -228,7 +227,7 @@ int probe_return(struct pt_regs *ctx) {
   return emit(args, PT_REGS_RC(ctx), entry_ts, PROBE_EVENT_RETURNED);
 }
 
-static __always_inline void trampoline_args(void *ctx, __u64 *args) {
+static __always_inline void trampoline_args(void* ctx, __u64* args) {
   for (int i = 0; i < PROBE_MAX_ARGS; i++) {
     args[i] = 0;
     if (i < probe_cfg.nr_args) bpf_get_func_arg(ctx, i, &args[i]);
@@ -236,7 +235,7 @@ static __always_inline void trampoline_args(void *ctx, __u64 *args) {
 }
 
 SEC("fentry")
-int probe_fentry(void *ctx) {
+int probe_fentry(void* ctx) {
   if (!wanted()) return 0;
   __u64 args[PROBE_MAX_ARGS];
   trampoline_args(ctx, args);
@@ -244,7 +243,7 @@ int probe_fentry(void *ctx) {
 }
 
 SEC("fexit")
-int probe_fexit(void *ctx) {
+int probe_fexit(void* ctx) {
   if (!wanted()) return 0;
   __u64 args[PROBE_MAX_ARGS];
   trampoline_args(ctx, args);

@@ -32,7 +32,8 @@ void print_table(const std::vector<std::string>& header,
   std::vector<size_t> width(header.size());
   for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
   for (auto& r : rows)
-    for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    for (size_t i = 0; i < r.size() && i < width.size(); ++i)
+      width[i] = std::max(width[i], r[i].size());
   auto line = [&](const std::vector<std::string>& cells) {
     std::string out;
     for (size_t i = 0; i < cells.size(); ++i) {
@@ -116,8 +117,9 @@ Status store_module_btf_dir(Database& db, const std::vector<SessionSummary>& ses
 void register_import_commands(CLI::App& app, Context& ctx) {
   // ---- import
   auto* import = app.add_subcommand(
-      "import", "Import function_graph recordings (trace.dat or 'trace-cmd report' text) and "
-                "kernel symbol tables into the database");
+      "import",
+      "Import function_graph recordings (trace.dat or 'trace-cmd report' text) and "
+      "kernel symbol tables into the database");
   static std::string db_path = kDefaultDb;
   static ImportRequest request;
   static std::string kallsyms, filter_functions, blacklist, btf, module_btf;
@@ -127,7 +129,8 @@ void register_import_commands(CLI::App& app, Context& ctx) {
   import->add_option("--kallsyms", kallsyms, "/proc/kallsyms of the traced kernel (plain or .gz)");
   import->add_option("--filter-functions", filter_functions,
                      "available_filter_functions of the traced kernel");
-  import->add_option("--kprobe-blacklist", blacklist, "debugfs kprobes/blacklist of the traced kernel");
+  import->add_option("--kprobe-blacklist", blacklist,
+                     "debugfs kprobes/blacklist of the traced kernel");
   import->add_option("--btf", btf,
                      "BTF of the traced kernel (raw, e.g. its /sys/kernel/btf/vmlinux, or an ELF "
                      "with .BTF), stored with the sessions");
@@ -138,244 +141,245 @@ void register_import_commands(CLI::App& app, Context& ctx) {
   import->callback([&ctx] {
     run(ctx, [&]() -> Status {
       if (!kallsyms.empty()) request.symbols.kallsyms_path = kallsyms;
-      if (!filter_functions.empty()) request.symbols.filter_functions_path = filter_functions;
-      if (!blacklist.empty()) request.symbols.kprobe_blacklist_path = blacklist;
-      if (!btf.empty()) {
-        auto loaded = Btf::load(btf);
-        if (!loaded) {
-          Error e = loaded.error();
-          e.kind = ErrorKind::kBadInput;
-          return tl::unexpected(e);
-        }
-        request.symbols.btf_bytes = loaded->raw_bytes();
-        request.symbols.btf_source = btf;
-      }
-      if (!module_btf.empty()) {
-        if (!is_directory(module_btf))
-          return bad_input("--module-btf needs a directory", module_btf,
-                           "copy the traced machine's /sys/kernel/btf (one file per module)");
-        if (!request.files.empty() && btf.empty())
-          return bad_input("--module-btf needs the vmlinux BTF the modules were built against",
-                           module_btf, "pass --btf FILE (that machine's /sys/kernel/btf/vmlinux)");
-      }
-      auto db = Database::open(db_path);
-      if (!db) return tl::unexpected(db.error());
-      const bool only_module_btf =
-          !module_btf.empty() && request.files.empty() && !request.symbols.kallsyms_path &&
-          !request.symbols.filter_functions_path && !request.symbols.kprobe_blacklist_path;
-      if (only_module_btf) {
-        // Module BTF for sessions already in the database, over their stored BTF.
-        auto all = Store(*db).sessions();
-        if (!all) return tl::unexpected(all.error());
-        if (all->empty())
-          return bad_input("the database holds no session to store module BTF for", db_path,
-                           "import recordings with --btf FILE --module-btf DIR");
-        return store_module_btf_dir(*db, *all, module_btf);
-      }
-      auto result = import_recordings(*db, request);
-      if (!result) return tl::unexpected(result.error());
-      for (auto& w : result->warnings) std::cerr << "warning: " << w << "\n";
-      Store store(*db);
-      for (auto& name : result->sessions) {
-        auto s = store.session(name);
-        if (!s) return tl::unexpected(s.error());
-        std::cerr << "imported " << s->name << ": " << s->calls << " calls, " << s->tasks
-                  << " tasks, " << s->functions << " functions, " << s->lost_events
-                  << " lost events (" << s->format << ", " << s->source << ")\n";
-      }
-      if (result->sessions.empty())
-        std::cerr << "stored " << result->symbol_set_ids.size() << " symbol table(s)\n";
-      if (!module_btf.empty()) {
-        // The sessions just imported; without FILE, those already in the database.
-        std::vector<SessionSummary> targets;
-        for (auto& name : result->sessions) {
-          auto s = store.session(name);
-          if (!s) return tl::unexpected(s.error());
-          targets.push_back(*s);
-        }
-        if (result->sessions.empty()) {
-          auto all = store.sessions();
-          if (!all) return tl::unexpected(all.error());
-          targets = std::move(*all);
-        }
-        return store_module_btf_dir(*db, targets, module_btf);
-      }
-      return {};
-    });
-  });
-
-  // ---- sessions
-  auto* sessions = app.add_subcommand("sessions", "List the sessions in the database");
-  static bool sessions_json = false;
-  static std::string sessions_db = kDefaultDb;
-  sessions->add_option("--db", sessions_db, "database file")->capture_default_str();
-  sessions->add_flag("--json", sessions_json, "JSON array on stdout");
-  sessions->callback([&ctx] {
-    run(ctx, [&]() -> Status {
-      auto db = open_existing(sessions_db);
-      if (!db) return tl::unexpected(db.error());
-      Store store(*db);
+  if (!filter_functions.empty()) request.symbols.filter_functions_path = filter_functions;
+  if (!blacklist.empty()) request.symbols.kprobe_blacklist_path = blacklist;
+  if (!btf.empty()) {
+    auto loaded = Btf::load(btf);
+    if (!loaded) {
+      Error e = loaded.error();
+      e.kind = ErrorKind::kBadInput;
+      return tl::unexpected(e);
+    }
+    request.symbols.btf_bytes = loaded->raw_bytes();
+    request.symbols.btf_source = btf;
+  }
+  if (!module_btf.empty()) {
+    if (!is_directory(module_btf))
+      return bad_input("--module-btf needs a directory", module_btf,
+                       "copy the traced machine's /sys/kernel/btf (one file per module)");
+    if (!request.files.empty() && btf.empty())
+      return bad_input("--module-btf needs the vmlinux BTF the modules were built against",
+                       module_btf, "pass --btf FILE (that machine's /sys/kernel/btf/vmlinux)");
+  }
+  auto db = Database::open(db_path);
+  if (!db) return tl::unexpected(db.error());
+  const bool only_module_btf =
+      !module_btf.empty() && request.files.empty() && !request.symbols.kallsyms_path &&
+      !request.symbols.filter_functions_path && !request.symbols.kprobe_blacklist_path;
+  if (only_module_btf) {
+    // Module BTF for sessions already in the database, over their stored BTF.
+    auto all = Store(*db).sessions();
+    if (!all) return tl::unexpected(all.error());
+    if (all->empty())
+      return bad_input("the database holds no session to store module BTF for", db_path,
+                       "import recordings with --btf FILE --module-btf DIR");
+    return store_module_btf_dir(*db, *all, module_btf);
+  }
+  auto result = import_recordings(*db, request);
+  if (!result) return tl::unexpected(result.error());
+  for (auto& w : result->warnings) std::cerr << "warning: " << w << "\n";
+  Store store(*db);
+  for (auto& name : result->sessions) {
+    auto s = store.session(name);
+    if (!s) return tl::unexpected(s.error());
+    std::cerr << "imported " << s->name << ": " << s->calls << " calls, " << s->tasks << " tasks, "
+              << s->functions << " functions, " << s->lost_events << " lost events (" << s->format
+              << ", " << s->source << ")\n";
+  }
+  if (result->sessions.empty())
+    std::cerr << "stored " << result->symbol_set_ids.size() << " symbol table(s)\n";
+  if (!module_btf.empty()) {
+    // The sessions just imported; without FILE, those already in the database.
+    std::vector<SessionSummary> targets;
+    for (auto& name : result->sessions) {
+      auto s = store.session(name);
+      if (!s) return tl::unexpected(s.error());
+      targets.push_back(*s);
+    }
+    if (result->sessions.empty()) {
       auto all = store.sessions();
       if (!all) return tl::unexpected(all.error());
+      targets = std::move(*all);
+    }
+    return store_module_btf_dir(*db, targets, module_btf);
+  }
+  return {};
+});
+}  // namespace probeseek::cli
+);
+
+// ---- sessions
+auto* sessions = app.add_subcommand("sessions", "List the sessions in the database");
+static bool sessions_json = false;
+static std::string sessions_db = kDefaultDb;
+sessions->add_option("--db", sessions_db, "database file")->capture_default_str();
+sessions->add_flag("--json", sessions_json, "JSON array on stdout");
+sessions->callback([&ctx] {
+  run(ctx, [&]() -> Status {
+    auto db = open_existing(sessions_db);
+    if (!db) return tl::unexpected(db.error());
+    Store store(*db);
+    auto all = store.sessions();
+    if (!all) return tl::unexpected(all.error());
+    json out = json::array();
+    std::vector<std::vector<std::string>> rows;
+    for (auto& s : *all) {
+      auto stats = store.session_stats(s.id);
+      if (!stats) return tl::unexpected(stats.error());
+      json js = json::array();
+      std::string notes;
+      for (auto& st : *stats) {
+        js.push_back({{"name", st.name},
+                      {"cpu", st.cpu < 0 ? json(nullptr) : json(st.cpu)},
+                      {"value", st.value},
+                      {"severity", st.severity},
+                      {"description", st.description}});
+        notes += (notes.empty() ? "" : ", ") + st.name +
+                 (st.cpu >= 0 ? "[cpu" + std::to_string(st.cpu) + "]" : "") + "=" +
+                 std::to_string(st.value);
+      }
+      out.push_back({{"name", s.name},
+                     {"source", s.source},
+                     {"format", s.format},
+                     {"kernel_release", s.kernel_release},
+                     {"imported_at", s.imported_at},
+                     {"calls", s.calls},
+                     {"tasks", s.tasks},
+                     {"functions", s.functions},
+                     {"lost_events", s.lost_events},
+                     {"cpus", s.cpus},
+                     {"duration_s", s.duration_s},
+                     {"stats", js}});
+      rows.push_back({s.name, std::to_string(s.calls), std::to_string(s.tasks),
+                      std::to_string(s.functions), std::to_string(s.lost_events),
+                      s.kernel_release.empty() ? "-" : s.kernel_release, s.format, s.source,
+                      notes.empty() ? "-" : notes});
+    }
+    if (sessions_json)
+      std::cout << out.dump(2) << "\n";
+    else
+      print_table({"name", "calls", "tasks", "functions", "lost_events", "kernel", "format",
+                   "source", "stats"},
+                  rows);
+    return {};
+  });
+});
+
+// ---- functions
+auto* functions = app.add_subcommand("functions", "Functions seen in a session");
+static std::string functions_db = kDefaultDb, functions_session, functions_under;
+static bool functions_json = false;
+static int functions_limit = 0;
+functions->add_option("--db", functions_db, "database file")->capture_default_str();
+functions->add_option("--session", functions_session, "session name (default: the only one)");
+functions->add_option("--under", functions_under, "only calls below this function");
+functions->add_option("--limit", functions_limit, "at most N rows (0: all)");
+functions->add_flag("--json", functions_json, "JSON array on stdout");
+functions->callback([&ctx] {
+  run(ctx, [&]() -> Status {
+    auto db = open_existing(functions_db);
+    if (!db) return tl::unexpected(db.error());
+    Store store(*db);
+    auto s = store.session(functions_session);
+    if (!s) return tl::unexpected(s.error());
+    auto rows = store.functions(s->id, functions_under);
+    if (!rows) return tl::unexpected(rows.error());
+    if (functions_limit > 0 && rows->size() > static_cast<size_t>(functions_limit))
+      rows->resize(static_cast<size_t>(functions_limit));
+    if (functions_json) {
       json out = json::array();
-      std::vector<std::vector<std::string>> rows;
-      for (auto& s : *all) {
-        auto stats = store.session_stats(s.id);
-        if (!stats) return tl::unexpected(stats.error());
-        json js = json::array();
-        std::string notes;
-        for (auto& st : *stats) {
-          js.push_back({{"name", st.name},
-                        {"cpu", st.cpu < 0 ? json(nullptr) : json(st.cpu)},
-                        {"value", st.value},
-                        {"severity", st.severity},
-                        {"description", st.description}});
-          notes += (notes.empty() ? "" : ", ") + st.name +
-                   (st.cpu >= 0 ? "[cpu" + std::to_string(st.cpu) + "]" : "") + "=" +
-                   std::to_string(st.value);
+      for (auto& r : *rows) {
+        json syscalls = json::array();
+        size_t pos = 0;
+        while (pos < r.syscalls.size()) {
+          size_t comma = r.syscalls.find(',', pos);
+          if (comma == std::string::npos) comma = r.syscalls.size();
+          syscalls.push_back(r.syscalls.substr(pos, comma - pos));
+          pos = comma + 1;
         }
-        out.push_back({{"name", s.name},
-                       {"source", s.source},
-                       {"format", s.format},
-                       {"kernel_release", s.kernel_release},
-                       {"imported_at", s.imported_at},
-                       {"calls", s.calls},
-                       {"tasks", s.tasks},
-                       {"functions", s.functions},
-                       {"lost_events", s.lost_events},
-                       {"cpus", s.cpus},
-                       {"duration_s", s.duration_s},
-                       {"stats", js}});
-        rows.push_back({s.name, std::to_string(s.calls), std::to_string(s.tasks),
-                        std::to_string(s.functions), std::to_string(s.lost_events),
-                        s.kernel_release.empty() ? "-" : s.kernel_release, s.format, s.source,
-                        notes.empty() ? "-" : notes});
+        out.push_back({{"function", r.function},
+                       {"address", r.address},
+                       {"calls", r.calls},
+                       {"task_calls", r.task_calls},
+                       {"total_us", static_cast<double>(r.total_ns) / 1000.0},
+                       {"self_us", static_cast<double>(r.self_ns) / 1000.0},
+                       {"callers", r.callers},
+                       {"syscalls", syscalls}});
       }
-      if (sessions_json)
-        std::cout << out.dump(2) << "\n";
-      else
-        print_table({"name", "calls", "tasks", "functions", "lost_events", "kernel", "format",
-                     "source", "stats"},
-                    rows);
+      std::cout << out.dump(2) << "\n";
       return {};
-    });
+    }
+    std::vector<std::vector<std::string>> table;
+    for (auto& r : *rows)
+      table.push_back({r.function, std::to_string(r.calls), std::to_string(r.task_calls),
+                       us(r.total_ns), us(r.self_ns), std::to_string(r.callers),
+                       r.syscalls.empty() ? "-" : r.syscalls});
+    print_table({"function", "calls", "task_calls", "total_us", "self_us", "callers", "syscalls"},
+                table);
+    return {};
   });
+});
 
-  // ---- functions
-  auto* functions = app.add_subcommand("functions", "Functions seen in a session");
-  static std::string functions_db = kDefaultDb, functions_session, functions_under;
-  static bool functions_json = false;
-  static int functions_limit = 0;
-  functions->add_option("--db", functions_db, "database file")->capture_default_str();
-  functions->add_option("--session", functions_session, "session name (default: the only one)");
-  functions->add_option("--under", functions_under, "only calls below this function");
-  functions->add_option("--limit", functions_limit, "at most N rows (0: all)");
-  functions->add_flag("--json", functions_json, "JSON array on stdout");
-  functions->callback([&ctx] {
-    run(ctx, [&]() -> Status {
-      auto db = open_existing(functions_db);
-      if (!db) return tl::unexpected(db.error());
-      Store store(*db);
-      auto s = store.session(functions_session);
-      if (!s) return tl::unexpected(s.error());
-      auto rows = store.functions(s->id, functions_under);
-      if (!rows) return tl::unexpected(rows.error());
-      if (functions_limit > 0 && rows->size() > static_cast<size_t>(functions_limit))
-        rows->resize(static_cast<size_t>(functions_limit));
-      if (functions_json) {
-        json out = json::array();
-        for (auto& r : *rows) {
-          json syscalls = json::array();
-          size_t pos = 0;
-          while (pos < r.syscalls.size()) {
-            size_t comma = r.syscalls.find(',', pos);
-            if (comma == std::string::npos) comma = r.syscalls.size();
-            syscalls.push_back(r.syscalls.substr(pos, comma - pos));
-            pos = comma + 1;
-          }
-          out.push_back({{"function", r.function},
-                         {"address", r.address},
-                         {"calls", r.calls},
-                         {"task_calls", r.task_calls},
-                         {"total_us", static_cast<double>(r.total_ns) / 1000.0},
-                         {"self_us", static_cast<double>(r.self_ns) / 1000.0},
-                         {"callers", r.callers},
-                         {"syscalls", syscalls}});
-        }
-        std::cout << out.dump(2) << "\n";
-        return {};
-      }
-      std::vector<std::vector<std::string>> table;
-      for (auto& r : *rows)
-        table.push_back({r.function, std::to_string(r.calls), std::to_string(r.task_calls),
-                         us(r.total_ns), us(r.self_ns), std::to_string(r.callers),
-                         r.syscalls.empty() ? "-" : r.syscalls});
-      print_table({"function", "calls", "task_calls", "total_us", "self_us", "callers", "syscalls"},
-                  table);
-      return {};
-    });
+// ---- tree
+auto* tree = app.add_subcommand("tree", "Print the call tree, function_graph style");
+static std::string tree_db = kDefaultDb, tree_session;
+static Store::TreeOptions tree_options;
+static int tree_pid = -1;
+tree->add_option("--db", tree_db, "database file")->capture_default_str();
+tree->add_option("--session", tree_session, "session name (default: the only one)");
+tree->add_option("--root", tree_options.root, "show only the subtrees of this function");
+tree->add_option("--pid", tree_pid, "only this task");
+tree->add_option("--max-depth", tree_options.max_depth, "levels shown below each root");
+tree->callback([&ctx] {
+  run(ctx, [&]() -> Status {
+    auto db = open_existing(tree_db);
+    if (!db) return tl::unexpected(db.error());
+    Store store(*db);
+    auto s = store.session(tree_session);
+    if (!s) return tl::unexpected(s.error());
+    if (tree_pid >= 0) tree_options.pid = tree_pid;
+    auto text = store.tree(s->id, tree_options);
+    if (!text) return tl::unexpected(text.error());
+    std::fwrite(text->data(), 1, text->size(), stdout);
+    return {};
   });
+});
 
-  // ---- tree
-  auto* tree = app.add_subcommand("tree", "Print the call tree, function_graph style");
-  static std::string tree_db = kDefaultDb, tree_session;
-  static Store::TreeOptions tree_options;
-  static int tree_pid = -1;
-  tree->add_option("--db", tree_db, "database file")->capture_default_str();
-  tree->add_option("--session", tree_session, "session name (default: the only one)");
-  tree->add_option("--root", tree_options.root, "show only the subtrees of this function");
-  tree->add_option("--pid", tree_pid, "only this task");
-  tree->add_option("--max-depth", tree_options.max_depth, "levels shown below each root");
-  tree->callback([&ctx] {
-    run(ctx, [&]() -> Status {
-      auto db = open_existing(tree_db);
-      if (!db) return tl::unexpected(db.error());
-      Store store(*db);
-      auto s = store.session(tree_session);
-      if (!s) return tl::unexpected(s.error());
-      if (tree_pid >= 0) tree_options.pid = tree_pid;
-      auto text = store.tree(s->id, tree_options);
-      if (!text) return tl::unexpected(text.error());
-      std::fwrite(text->data(), 1, text->size(), stdout);
-      return {};
-    });
-  });
-
-  // ---- sql
-  auto* sql = app.add_subcommand("sql", "Run a read-only SQL query on the database");
-  static std::string sql_db = kDefaultDb, sql_query;
-  static bool sql_json = false;
-  sql->add_option("--db", sql_db, "database file")->capture_default_str();
-  sql->add_flag("--json", sql_json, "JSON array of objects on stdout");
-  sql->add_option("QUERY", sql_query, "SELECT ...")->required();
-  sql->callback([&ctx] {
-    run(ctx, [&]() -> Status {
-      auto db = open_existing(sql_db);
-      if (!db) return tl::unexpected(db.error());
-      Store store(*db);
-      auto result = store.sql(sql_query);
-      if (!result) return tl::unexpected(result.error());
-      if (sql_json) {
-        json out = json::array();
-        for (auto& row : result->rows) {
-          json o = json::object();
-          for (size_t i = 0; i < row.size(); ++i)
-            o[result->columns[i]] = row[i] ? json(*row[i]) : json(nullptr);
-          out.push_back(o);
-        }
-        std::cout << out.dump(2) << "\n";
-        return {};
-      }
-      std::vector<std::vector<std::string>> rows;
+// ---- sql
+auto* sql = app.add_subcommand("sql", "Run a read-only SQL query on the database");
+static std::string sql_db = kDefaultDb, sql_query;
+static bool sql_json = false;
+sql->add_option("--db", sql_db, "database file")->capture_default_str();
+sql->add_flag("--json", sql_json, "JSON array of objects on stdout");
+sql->add_option("QUERY", sql_query, "SELECT ...")->required();
+sql->callback([&ctx] {
+  run(ctx, [&]() -> Status {
+    auto db = open_existing(sql_db);
+    if (!db) return tl::unexpected(db.error());
+    Store store(*db);
+    auto result = store.sql(sql_query);
+    if (!result) return tl::unexpected(result.error());
+    if (sql_json) {
+      json out = json::array();
       for (auto& row : result->rows) {
-        std::vector<std::string> cells;
-        for (auto& c : row) cells.push_back(c ? *c : "NULL");
-        rows.push_back(std::move(cells));
+        json o = json::object();
+        for (size_t i = 0; i < row.size(); ++i)
+          o[result->columns[i]] = row[i] ? json(*row[i]) : json(nullptr);
+        out.push_back(o);
       }
-      print_table(result->columns, rows);
+      std::cout << out.dump(2) << "\n";
       return {};
-    });
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (auto& row : result->rows) {
+      std::vector<std::string> cells;
+      for (auto& c : row) cells.push_back(c ? *c : "NULL");
+      rows.push_back(std::move(cells));
+    }
+    print_table(result->columns, rows);
+    return {};
   });
+});
 }
 
 }  // namespace probeseek::cli

@@ -27,12 +27,17 @@ json ops_json(const std::vector<OpsFit>& fits) {
 }
 
 json hookability_json(const Hookability& h) {
-  return {{"verdict", h.verdict()},  {"hookable", h.hookable},
+  return {{"verdict", h.verdict()},
+          {"hookable", h.hookable},
           {"traceable", h.traceable_known ? json(h.traceable) : json(nullptr)},
-          {"blacklisted", h.blacklisted}, {"denied", h.denied},
-          {"clone", h.clone},            {"only_clones", h.only_clones},
-          {"inlined", h.inlined},        {"exported", h.exported},
-          {"same_name_symbols", h.same_name_symbols}, {"reasons", h.reasons}};
+          {"blacklisted", h.blacklisted},
+          {"denied", h.denied},
+          {"clone", h.clone},
+          {"only_clones", h.only_clones},
+          {"inlined", h.inlined},
+          {"exported", h.exported},
+          {"same_name_symbols", h.same_name_symbols},
+          {"reasons", h.reasons}};
 }
 
 json evidence_json(const SessionEvidence& e) {
@@ -58,7 +63,8 @@ void register_explain_command(CLI::App& app, Context& ctx);
 
 void register_rank_commands(CLI::App& app, Context& ctx) {
   register_explain_command(app, ctx);
-  auto* rank_cmd = app.add_subcommand("rank", "Rank candidate functions to hook, with the evidence");
+  auto* rank_cmd =
+      app.add_subcommand("rank", "Rank candidate functions to hook, with the evidence");
   static std::string db_path = "probeseek.db";
   static RankRequest request;
   static std::string arg, btf;
@@ -116,9 +122,12 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
         std::cout << (i ? ", " : "") << result->sessions[i];
       std::cout << "   BTF: " << (result->btf_source.empty() ? "none" : result->btf_source) << "\n";
       std::cout << result->considered << " functions seen";
-      if (result->interrupt_only) std::cout << ", " << result->interrupt_only << " only in interrupt context (set aside)";
-      if (result->excluded_by_coverage) std::cout << ", " << result->excluded_by_coverage << " not in every session";
-      if (result->excluded_by_arg) std::cout << ", " << result->excluded_by_arg << " without a matching argument";
+      if (result->interrupt_only)
+        std::cout << ", " << result->interrupt_only << " only in interrupt context (set aside)";
+      if (result->excluded_by_coverage)
+        std::cout << ", " << result->excluded_by_coverage << " not in every session";
+      if (result->excluded_by_arg)
+        std::cout << ", " << result->excluded_by_arg << " without a matching argument";
       std::cout << "\n\n";
       int rank_no = 0;
       for (const Candidate& c : result->candidates) {
@@ -149,7 +158,8 @@ void register_explain_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--db", db_path, "database file")->capture_default_str();
   cmd->add_option("--session", request.sessions, "sessions to consider (default: all)");
   cmd->add_option("--btf", btf, "BTF of the traced kernel (raw or ELF with .BTF)");
-  cmd->add_option("--vmlinux", vmlinux, "the traced kernel's vmlinux ELF, to verify ops tables offline");
+  cmd->add_option("--vmlinux", vmlinux,
+                  "the traced kernel's vmlinux ELF, to verify ops tables offline");
   cmd->add_flag("--json", as_json, "JSON object on stdout");
   cmd->callback([&ctx] {
     Status s = [&]() -> Status {
@@ -195,8 +205,8 @@ void register_explain_command(CLI::App& app, Context& ctx) {
         return {};
       }
       std::cout << ex->function << "\n";
-      std::cout << "  prototype: " << (ex->prototype ? ex->prototype->to_string() : "unknown (no BTF entry)")
-                << "\n";
+      std::cout << "  prototype: "
+                << (ex->prototype ? ex->prototype->to_string() : "unknown (no BTF entry)") << "\n";
       if (!ex->module.empty()) std::cout << "  module: " << ex->module << "\n";
       std::cout << "  BTF: " << (ex->btf_source.empty() ? "none" : ex->btf_source) << "\n";
       std::cout << "  ops tables it fits:\n";
@@ -210,8 +220,9 @@ void register_explain_command(CLI::App& app, Context& ctx) {
       for (auto& ps : ex->sessions) {
         const SessionEvidence& e = ps.evidence;
         std::cout << "  session " << e.session << ": " << e.session_calls << " calls ("
-                  << e.session_task_calls << " in task context, " << ps.softirq_calls << " softirq, "
-                  << ps.hardirq_calls << " hardirq, " << ps.exception_calls << " exception)\n";
+                  << e.session_task_calls << " in task context, " << ps.softirq_calls
+                  << " softirq, " << ps.hardirq_calls << " hardirq, " << ps.exception_calls
+                  << " exception)\n";
         std::string sys;
         for (auto& x : e.syscalls) sys += (sys.empty() ? "" : ", ") + x;
         std::cout << "    syscalls reaching it: " << (sys.empty() ? "none" : sys);

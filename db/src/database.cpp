@@ -83,9 +83,9 @@ Result<Database> Database::open(const std::string& path, Mode mode) {
   sqlite3* raw = nullptr;
   // One connection, one thread: no per-call mutex (Debian builds SQLite serialized, and the
   // bulk load makes millions of bind/step calls).
-  int flags = SQLITE_OPEN_NOMUTEX | (mode == Mode::kReadOnly
-                                         ? SQLITE_OPEN_READONLY
-                                         : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int flags =
+      SQLITE_OPEN_NOMUTEX |
+      (mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   db.db_.reset(raw);
   if (rc != SQLITE_OK) {
@@ -101,7 +101,9 @@ Result<Database> Database::open(const std::string& path, Mode mode) {
   auto version = db.prepare("PRAGMA user_version");
   if (!version) return tl::unexpected(db.error("not a probeseek database"));
   auto has_row = version->step();
-  if (!has_row) return fail(ErrorKind::kBadInput, "not a probeseek database", path + ": " + has_row.error().object);
+  if (!has_row)
+    return fail(ErrorKind::kBadInput, "not a probeseek database",
+                path + ": " + has_row.error().object);
   int64_t user_version = version->int_at(0);
   version->reset();
   if (mode == Mode::kReadWrite) {

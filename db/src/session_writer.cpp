@@ -117,13 +117,27 @@ int rows_column(sqlite3_vtab_cursor* cursor, sqlite3_context* ctx, int column) {
       sqlite3_result_null(ctx);
   };
   switch (column) {
-    case 0: id_or_null(r.parent_id); break;
-    case 1: sqlite3_result_int64(ctx, r.end_id); break;
-    case 2: sqlite3_result_int64(ctx, r.task_id); break;
-    case 3: sqlite3_result_int64(ctx, r.function_id); break;
-    case 4: sqlite3_result_int64(ctx, r.cpu); break;
-    case 5: sqlite3_result_int64(ctx, r.depth); break;
-    case 6: sqlite3_result_int64(ctx, r.entry_ns); break;
+    case 0:
+      id_or_null(r.parent_id);
+      break;
+    case 1:
+      sqlite3_result_int64(ctx, r.end_id);
+      break;
+    case 2:
+      sqlite3_result_int64(ctx, r.task_id);
+      break;
+    case 3:
+      sqlite3_result_int64(ctx, r.function_id);
+      break;
+    case 4:
+      sqlite3_result_int64(ctx, r.cpu);
+      break;
+    case 5:
+      sqlite3_result_int64(ctx, r.depth);
+      break;
+    case 6:
+      sqlite3_result_int64(ctx, r.entry_ns);
+      break;
     case 7:
     case 8:
       if (r.duration_ns >= 0)
@@ -131,9 +145,15 @@ int rows_column(sqlite3_vtab_cursor* cursor, sqlite3_context* ctx, int column) {
       else
         sqlite3_result_null(ctx);
       break;
-    case 9: sqlite3_result_int64(ctx, r.context); break;
-    case 10: id_or_null(r.syscall_call_id); break;
-    default: sqlite3_result_int64(ctx, r.flags); break;
+    case 9:
+      sqlite3_result_int64(ctx, r.context);
+      break;
+    case 10:
+      id_or_null(r.syscall_call_id);
+      break;
+    default:
+      sqlite3_result_int64(ctx, r.flags);
+      break;
   }
   return SQLITE_OK;
 }
@@ -144,16 +164,19 @@ int rows_rowid(sqlite3_vtab_cursor* cursor, sqlite3_int64* rowid) {
 
 // Eponymous-only (no xCreate): usable as "FROM probeseek_call_rows" without a schema entry.
 const sqlite3_module kRowsModule = {
-    0,         nullptr,    rows_connect, rows_best_index, rows_disconnect, rows_disconnect,
-    rows_open, rows_close, rows_filter, rows_next, rows_eof, rows_column, rows_rowid,
+    0,          nullptr,    rows_connect, rows_best_index, rows_disconnect, rows_disconnect,
+    rows_open,  rows_close, rows_filter,  rows_next,       rows_eof,        rows_column,
+    rows_rowid,
 };
 
-uint64_t pair_key(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << 32) | b; }
+uint64_t pair_key(uint32_t a, uint32_t b) {
+  return (static_cast<uint64_t>(a) << 32) | b;
+}
 
 }  // namespace
 
 struct SessionWriter::Impl {
-  int64_t call_base = 0;      // database id = base + builder id
+  int64_t call_base = 0;  // database id = base + builder id
   int64_t task_base = 0;
   int64_t function_base = 0;
   Statement insert_call;        // one row
@@ -201,7 +224,7 @@ struct SessionWriter::Impl {
   // thread's loop) is passed over and inserted on its own when it exits. Memory: kRing rows.
   static constexpr uint64_t kRing = 1 << 14;
   static constexpr size_t kBatch = 1024;  // rows per INSERT ... SELECT
-  static constexpr int kCacheKiB = 2048;   // SQLite page cache while importing
+  static constexpr int kCacheKiB = 2048;  // SQLite page cache while importing
   std::optional<int64_t> saved_cache_size;
   std::vector<CallRow> ring = std::vector<CallRow>(kRing);
   uint64_t next_in_order = 1;  // builder id of the next row to write in order
@@ -345,8 +368,7 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
     if (!options.replace)
       return bad_input("a session named '" + options.name + "' already exists (imported from " +
                            existing->text_at(1) + ")",
-                       db.path(),
-                       "pick another name with --name, or replace it with --replace");
+                       db.path(), "pick another name with --name, or replace it with --replace");
     int64_t old = existing->int_at(0);
     existing->reset();
     for (const char* table : {"calls", "tasks", "functions", "function_stats", "function_edges",
@@ -396,7 +418,9 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
   if (auto s = prep(m.insert_call,
                     ("INSERT INTO calls(id, session_id, parent_id, end_id, task_id, function_id, "
                      "cpu, depth, entry_ns, duration_ns, self_ns, context, syscall_call_id, "
-                     "flags) VALUES(?," + session + ",?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
+                     "flags) VALUES(?," +
+                     session + ",?,?,?,?,?,?,?,?,?,?,?,?)")
+                        .c_str());
       !s)
     return tl::unexpected(s.error());
   // Rows of a batch get their ids from SQLite (see Impl::flush_batch).
@@ -406,7 +430,9 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
   if (auto s = prep(m.insert_call_batch,
                     ("INSERT INTO calls(session_id, parent_id, end_id, task_id, function_id, cpu, "
                      "depth, entry_ns, duration_ns, self_ns, context, syscall_call_id, flags) "
-                     "SELECT " + session + ", * FROM " + kRowsTable).c_str());
+                     "SELECT " +
+                     session + ", * FROM " + kRowsTable)
+                        .c_str());
       !s)
     return tl::unexpected(s.error());
   if (auto s = prep(m.insert_task,
@@ -578,8 +604,8 @@ Status SessionWriter::commit(const SourceInfo& info, const CallTreeBuilder& buil
     m.close_invocation(it->first, it->second.syscall_function);
   }
 
-  auto functions_stmt = db_.prepare(
-      "INSERT INTO function_stats VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  auto functions_stmt =
+      db_.prepare("INSERT INTO function_stats VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!functions_stmt) return tl::unexpected(functions_stmt.error());
   // Distinct callers and callees come from the edge list.
   for (auto& [key, e] : m.edges) {
@@ -667,7 +693,7 @@ Status SessionWriter::commit(const SourceInfo& info, const CallTreeBuilder& buil
       "calls = ?, tasks = ?, functions = ?, lost_events = ?, first_ts_ns = ?, last_ts_ns = ?, "
       "first_call_id = ?, last_call_id = ? WHERE id = ?");
   if (!update) return tl::unexpected(update.error());
-  update->bind(1, std::string_view(info.format == TraceFormat::kTraceDat ? "trace.dat"
+  update->bind(1, std::string_view(info.format == TraceFormat::kTraceDat     ? "trace.dat"
                                    : info.format == TraceFormat::kReportText ? "report-text"
                                                                              : "live"));
   if (info.kernel_release.empty())

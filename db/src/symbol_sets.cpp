@@ -56,8 +56,8 @@ Result<std::string> uncompress_blob(const void* data, int size, size_t expected,
   std::string out(expected ? expected : static_cast<size_t>(size) * 6 + 4096, '\0');
   for (;;) {
     uLongf n = out.size();
-    int rc = uncompress(reinterpret_cast<Bytef*>(out.data()), &n,
-                        static_cast<const Bytef*>(data), static_cast<uLong>(size));
+    int rc = uncompress(reinterpret_cast<Bytef*>(out.data()), &n, static_cast<const Bytef*>(data),
+                        static_cast<uLong>(size));
     if (rc == Z_OK) {
       out.resize(n);
       return out;
@@ -72,7 +72,8 @@ Result<std::string> uncompress_blob(const void* data, int size, size_t expected,
 Result<int64_t> store_kallsyms(Database& db, const SymbolTable& table, const std::string& source) {
   auto set = new_set(db, "kallsyms", source, table.symbols().size());
   if (!set) return set;
-  auto st = db.prepare("INSERT INTO kallsyms(set_id, address, type, name, module) VALUES(?,?,?,?,?)");
+  auto st =
+      db.prepare("INSERT INTO kallsyms(set_id, address, type, name, module) VALUES(?,?,?,?,?)");
   if (!st) return tl::unexpected(st.error());
   for (const KernelSymbol& s : table.symbols()) {
     st->bind(1, *set)
@@ -113,7 +114,8 @@ Result<std::string> load_kallsyms_text(Database& db, int64_t set_id) {
 }
 
 Result<SymbolTable> load_kallsyms_set(Database& db, int64_t set_id) {
-  auto st = db.prepare("SELECT compressed_text, source FROM symbol_sets WHERE id = ? AND kind = 'kallsyms'");
+  auto st = db.prepare(
+      "SELECT compressed_text, source FROM symbol_sets WHERE id = ? AND kind = 'kallsyms'");
   if (!st) return tl::unexpected(st.error());
   st->bind(1, set_id);
   auto row = st->step();
@@ -126,7 +128,8 @@ Result<SymbolTable> load_kallsyms_set(Database& db, int64_t set_id) {
     if (!text) return tl::unexpected(text.error());
     return SymbolTable::parse(*text, source);
   }
-  auto rows = db.prepare("SELECT address, type, name, COALESCE(module, '') FROM kallsyms WHERE set_id = ?");
+  auto rows =
+      db.prepare("SELECT address, type, name, COALESCE(module, '') FROM kallsyms WHERE set_id = ?");
   if (!rows) return tl::unexpected(rows.error());
   rows->bind(1, set_id);
   std::vector<KernelSymbol> symbols;
@@ -304,7 +307,8 @@ Result<int64_t> store_filter_functions(Database& db, const std::vector<FilterFun
                                        const std::string& source) {
   auto set = new_set(db, "filter_functions", source, functions.size());
   if (!set) return set;
-  auto st = db.prepare("INSERT INTO filter_functions(set_id, name, module, address) VALUES(?,?,?,?)");
+  auto st =
+      db.prepare("INSERT INTO filter_functions(set_id, name, module, address) VALUES(?,?,?,?)");
   if (!st) return tl::unexpected(st.error());
   for (const FilterFunction& f : functions) {
     st->bind(1, *set).bind(2, f.name);

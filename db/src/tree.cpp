@@ -106,8 +106,9 @@ class Renderer {
 
 Result<std::string> Store::tree(int64_t session_id, const TreeOptions& options) {
   // A session's calls are one id range: a rowid range scan needs no session index.
-  std::string where = "c.id BETWEEN (SELECT first_call_id FROM sessions WHERE id = ?1) AND "
-                      "(SELECT last_call_id FROM sessions WHERE id = ?1)";
+  std::string where =
+      "c.id BETWEEN (SELECT first_call_id FROM sessions WHERE id = ?1) AND "
+      "(SELECT last_call_id FROM sessions WHERE id = ?1)";
   if (options.pid) where += " AND t.pid = ?3";
   std::string sql;
   if (options.root.empty()) {
@@ -198,7 +199,8 @@ Result<std::string> Store::tree(int64_t session_id, const TreeOptions& options) 
     }
     group.children.clear();
     group.context = 0;
-    while (k < ordered.size() && nodes[ordered[k]].task == task) group.children.push_back(ordered[k++]);
+    while (k < ordered.size() && nodes[ordered[k]].task == task)
+      group.children.push_back(ordered[k++]);
     r.render_children(group, 0, out);
   }
   return out;

@@ -60,7 +60,8 @@ std::optional<std::string> denied_because(std::string_view function) {
 
 std::string Hookability::verdict() const {
   if (!hookable) return "not hookable";
-  if (clone || only_clones || same_name_symbols > 1 || !traceable_known) return "hookable with care";
+  if (clone || only_clones || same_name_symbols > 1 || !traceable_known)
+    return "hookable with care";
   return "hookable";
 }
 
@@ -112,8 +113,9 @@ Hookability assess_hookability(std::string_view function, const HookabilityInput
       h.reasons.push_back("in available_filter_functions: kprobe and fentry can attach");
     }
   } else {
-    h.reasons.push_back("traceability unknown: import available_filter_functions with "
-                        "--filter-functions");
+    h.reasons.push_back(
+        "traceability unknown: import available_filter_functions with "
+        "--filter-functions");
   }
   if (in.kallsyms_count) {
     int same = in.kallsyms_count(name);
@@ -133,12 +135,14 @@ Hookability assess_hookability(std::string_view function, const HookabilityInput
                           "or reordered); prefer a caller or the original when it exists");
       if (in.kallsyms_count(base) == 0) {
         h.only_clones = true;
-        h.reasons.push_back(std::string(base) + " itself is not in kallsyms: only its clones exist");
+        h.reasons.push_back(std::string(base) +
+                            " itself is not in kallsyms: only its clones exist");
       }
     } else if (same == 0 && in.btf && in.btf->function_id(base)) {
       h.inlined = true;
       h.hookable = false;
-      h.reasons.push_back("in BTF but not in kallsyms: fully inlined, there is nothing to attach to");
+      h.reasons.push_back(
+          "in BTF but not in kallsyms: fully inlined, there is nothing to attach to");
     }
   }
   return h;

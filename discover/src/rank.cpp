@@ -325,9 +325,12 @@ Status add_verifications(Database& db, const std::vector<SessionSummary>& sessio
   if (!*found || sessions.empty()) return {};
   std::string ids;
   for (const SessionSummary& s : sessions) ids += (ids.empty() ? "" : ",") + std::to_string(s.id);
-  auto st = db.prepare("SELECT summary, command, verified_at, events FROM verifications "
-                       "WHERE function = ? AND session_id IN (" + ids + ") AND attached = 1 "
-                       "ORDER BY id DESC LIMIT 1");
+  auto st = db.prepare(
+      "SELECT summary, command, verified_at, events FROM verifications "
+      "WHERE function = ? AND session_id IN (" +
+      ids +
+      ") AND attached = 1 "
+      "ORDER BY id DESC LIMIT 1");
   if (!st) return tl::unexpected(st.error());
   for (Candidate& c : candidates) {
     st->reset();
@@ -554,13 +557,13 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
     // through that slot), or no table does although the prototype fits.
     if (const auto* held = stored_ops->find(name)) {
       for (const StoredMembership& m : *held) c.verified_ops.push_back(m.text());
-      c.terms.push_back({10, "verified in kernel memory: " + c.verified_ops.front() +
-                                 (held->size() > 1 ? " and " + std::to_string(held->size() - 1) +
-                                                         " more"
-                                                   : "")});
+      c.terms.push_back(
+          {10, "verified in kernel memory: " + c.verified_ops.front() +
+                   (held->size() > 1 ? " and " + std::to_string(held->size() - 1) + " more" : "")});
     } else if (!c.ops.empty() && all_scanned) {
-      c.terms.push_back({0, "no ops table in kernel memory held it at record time (tables that do "
-                            "not start at a symbol, such as array elements, are not seen)"});
+      c.terms.push_back({0,
+                         "no ops table in kernel memory held it at record time (tables that do "
+                         "not start at a symbol, such as array elements, are not seen)"});
     }
     // Where it sits: close to the syscall (or --under) is where the operation starts and its
     // arguments are the caller's; deep down are helpers of helpers.

@@ -51,10 +51,9 @@ int64_t BuildStats::lost_events_total() const {
 bool is_syscall_entry(std::string_view f) {
   // x86 syscall wrappers (__x64_sys_connect, __ia32_sys_*, __ia32_compat_sys_*), arm64's
   // __arm64_sys_*, and the __do_sys_* bodies that SYSCALL_DEFINE puts under them.
-  static constexpr std::string_view kPrefixes[] = {"__x64_sys_",  "__ia32_sys_",
-                                                   "__ia32_compat_sys_", "__x32_compat_sys_",
-                                                   "__arm64_sys_", "__do_sys_",
-                                                   "__se_sys_"};
+  static constexpr std::string_view kPrefixes[] = {
+      "__x64_sys_",   "__ia32_sys_", "__ia32_compat_sys_", "__x32_compat_sys_",
+      "__arm64_sys_", "__do_sys_",   "__se_sys_"};
   for (auto p : kPrefixes)
     if (f.size() > p.size() && starts_with(f, p)) return true;
   return false;
@@ -169,8 +168,12 @@ struct CallTreeBuilder::Impl {
 
 CallTreeBuilder::CallTreeBuilder(CallSink& sink) : impl_(std::make_unique<Impl>(sink)) {}
 CallTreeBuilder::~CallTreeBuilder() = default;
-size_t CallTreeBuilder::tasks() const { return impl_->tasks.size(); }
-size_t CallTreeBuilder::functions() const { return impl_->next_function_id - 1; }
+size_t CallTreeBuilder::tasks() const {
+  return impl_->tasks.size();
+}
+size_t CallTreeBuilder::functions() const {
+  return impl_->next_function_id - 1;
+}
 
 void CallTreeBuilder::lost_events(int cpu, int64_t count) {
   ++stats_.lost_markers_by_cpu[cpu];
@@ -193,7 +196,8 @@ void emit(CallSink& sink, Task& task, const Frame& f, int64_t duration, uint8_t 
   r.depth = f.depth;
   r.entry_ns = f.entry_ns;
   r.duration_ns = duration;
-  r.self_ns = duration < 0 ? -1 : std::max<int64_t>(0, duration - static_cast<int64_t>(f.children_ns));
+  r.self_ns =
+      duration < 0 ? -1 : std::max<int64_t>(0, duration - static_cast<int64_t>(f.children_ns));
   r.context = f.context;
   r.syscall_call_id = f.syscall_call_id;
   r.syscall_function_id = f.syscall_function_id;
@@ -240,7 +244,7 @@ void CallTreeBuilder::add(const GraphEvent& e) {
                              e.function_address);
     f.depth = e.depth;
     f.cpu = e.cpu;
-    f.entry_ns = e.calltime_ns != 0 ? e.calltime_ns
+    f.entry_ns = e.calltime_ns != 0               ? e.calltime_ns
                  : e.timestamp_ns > e.duration_ns ? e.timestamp_ns - e.duration_ns
                                                   : e.timestamp_ns;
     f.context = e.flags_context.value_or(CallContext::kTask);

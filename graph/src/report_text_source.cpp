@@ -87,7 +87,7 @@ bool parse_prefix(std::string_view head, GraphEvent& e) {
     std::string_view flags = cpu_field.substr(digits);
     if (flags.size() >= 3) {
       char irq = flags[2];
-      e.flags_context = irq == 'Z' || irq == 'z' ? CallContext::kNmi
+      e.flags_context = irq == 'Z' || irq == 'z'   ? CallContext::kNmi
                         : irq == 'h' || irq == 'H' ? CallContext::kHardirq
                         : irq == 's'               ? CallContext::kSoftirq
                                                    : CallContext::kTask;
@@ -206,9 +206,9 @@ Result<SourceInfo> read_report_text(const std::string& path, CallTreeBuilder& bu
   while (reader->next(line)) {
     ++line_no;
     if (reader->saw_nul())
-      return bad_input("not a trace-cmd report text (binary data at line " +
-                           std::to_string(line_no) + ")",
-                       path, "pass a trace.dat or the output of 'trace-cmd report -i FILE'");
+      return bad_input(
+          "not a trace-cmd report text (binary data at line " + std::to_string(line_no) + ")", path,
+          "pass a trace.dat or the output of 'trace-cmd report -i FILE'");
     ParsedLine p = parse_line(line);
     switch (p.kind) {
       case LineKind::kGraph:
@@ -247,9 +247,10 @@ Result<SourceInfo> read_report_text(const std::string& path, CallTreeBuilder& bu
     return bad_input("cannot read trace file (" + reader->error() + ")", path);
   if (graph_lines == 0) {
     if (function_lines > 0)
-      return bad_input("a report of the function tracer, not function_graph: it has no call "
-                       "depths or durations to build call trees from",
-                       path, "record with 'trace-cmd record -p function_graph' instead");
+      return bad_input(
+          "a report of the function tracer, not function_graph: it has no call "
+          "depths or durations to build call trees from",
+          path, "record with 'trace-cmd record -p function_graph' instead");
     if (other_lines > 0)
       return bad_input("a report of plain events (" + std::to_string(other_lines) +
                            " event lines), with no function_graph records",

@@ -30,9 +30,9 @@ extern "C" {
 #include <string>
 #include <vector>
 
+#include "funcgraph_decoder.h"
 #include "probeseek/graph.h"
 #include "probeseek/text.h"
-#include "funcgraph_decoder.h"
 #include "tracecmd_shim.h"
 
 namespace probeseek {
@@ -289,7 +289,7 @@ struct DatMeta {
   bool compressed = false;      // the flyrecord section is compressed in chunks
   std::vector<CpuRegion> cpus;  // in the order libtracecmd numbers them
   std::string uname;
-  std::string cpustats;         // the CPUSTAT options, one after the other, as libtracecmd keeps them
+  std::string cpustats;  // the CPUSTAT options, one after the other, as libtracecmd keeps them
 };
 
 // Reads a NUL-terminated string at `pos` of `buf`; nullopt past the end.
@@ -303,8 +303,8 @@ std::optional<std::string> string_at(const std::vector<char>& buf, size_t& pos) 
 }
 
 // A section's content (decompressed), checking its id; nullopt when anything is off.
-std::optional<std::vector<char>> read_section(const DatFile& f, const Decompressor& z,
-                                              uint64_t at, uint16_t id) {
+std::optional<std::vector<char>> read_section(const DatFile& f, const Decompressor& z, uint64_t at,
+                                              uint16_t id) {
   unsigned char sh[16];
   if (!f.read(at, sh, sizeof sh)) return std::nullopt;
   uint16_t sid = f.number<uint16_t>(sh), flags = f.number<uint16_t>(sh + 2);
@@ -344,7 +344,9 @@ void register_kallsyms(tep_handle* tep, std::string text) {
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
   };
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
+  auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+  };
   bool simple = text.find('\0') == std::string::npos;
   for (size_t pos = 0; simple && pos < text.size();) {
     size_t end = text.find('\n', pos);
@@ -529,8 +531,8 @@ std::optional<DatMeta> read_meta(DatFile& f) {
   tep_handle* tep = meta.tep.get();
   if (!tep) return std::nullopt;
   tep_set_file_bigendian(tep, f.big_endian ? TEP_BIG_ENDIAN : TEP_LITTLE_ENDIAN);
-  tep_set_local_bigendian(tep, __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? TEP_BIG_ENDIAN
-                                                                      : TEP_LITTLE_ENDIAN);
+  tep_set_local_bigendian(
+      tep, __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? TEP_BIG_ENDIAN : TEP_LITTLE_ENDIAN);
   tep_set_long_size(tep, long_size);
 
   auto header = read_section(f, z, *header_info, kOptionHeaderInfo);
@@ -576,10 +578,15 @@ std::optional<DatMeta> read_meta(DatFile& f) {
 // One CPU's records, page by page: the current page in a kbuffer, the chunk it came from.
 class CpuStream {
  public:
-  CpuStream(const DatFile& f, const DatMeta& layout, const CpuRegion& region,
-            const Decompressor& z, kbuffer* kbuf, int header_long)
-      : f_(f), layout_(layout), z_(z), kbuf_(kbuf), next_(region.offset),
-        end_(region.offset + region.size), header_long_(header_long) {}
+  CpuStream(const DatFile& f, const DatMeta& layout, const CpuRegion& region, const Decompressor& z,
+            kbuffer* kbuf, int header_long)
+      : f_(f),
+        layout_(layout),
+        z_(z),
+        kbuf_(kbuf),
+        next_(region.offset),
+        end_(region.offset + region.size),
+        header_long_(header_long) {}
   ~CpuStream() { kbuffer_free(kbuf_); }
   CpuStream(const CpuStream&) = delete;
   CpuStream& operator=(const CpuStream&) = delete;
@@ -632,7 +639,8 @@ class CpuStream {
     // A page: its timestamp, then the size of its data (the commit field, a kernel long whose
     // top bits are flags). kbuffer trusts that size; a damaged page must not send it past the
     // page (and the slack after the block keeps a truncated last record's fields readable).
-    uint64_t commit = header_long_ == 8 ? f_.number<uint64_t>(page + 8) : f_.number<uint32_t>(page + 8);
+    uint64_t commit =
+        header_long_ == 8 ? f_.number<uint64_t>(page + 8) : f_.number<uint32_t>(page + 8);
     if ((commit & ((1u << 27) - 1)) > layout_.page_size - 8 - static_cast<unsigned>(header_long_))
       return fail();
     kbuffer_load_subbuffer(kbuf_, page);
@@ -744,7 +752,8 @@ void add_overruns(const char* cpustats, CallTreeBuilder& builder) {
     pos = nl + 1;
     if (starts_with(line, "CPU:")) {
       if (auto v = parse_int(trim(line.substr(4)))) cpu = static_cast<int>(*v);
-    } else if (cpu >= 0 && (starts_with(line, "overrun:") || starts_with(line, "dropped events:"))) {
+    } else if (cpu >= 0 &&
+               (starts_with(line, "overrun:") || starts_with(line, "dropped events:"))) {
       // overrun: overwritten in an overwrite-mode buffer; dropped: refused when it was full.
       auto v = parse_int(trim(line.substr(line.find(':') + 1)));
       if (v && *v > 0) builder.kernel_dropped(cpu, *v);
@@ -772,7 +781,6 @@ std::string kallsyms_lines(std::string_view listing) {
   }
   return out;
 }
-
 
 // The function_graph formats and where their fields sit.
 Status find_fields(ReadState& s, const std::string& path) {
@@ -824,7 +832,8 @@ void take_kallsyms(char* listing, SourceInfo& info) {
 
 Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& builder) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return bad_input("cannot open trace file", path + ": " + std::strerror(errno));
+  if (::stat(path.c_str(), &st) != 0)
+    return bad_input("cannot open trace file", path + ": " + std::strerror(errno));
   uint64_t before = builder.stats().entries + builder.stats().exits;
 
   // Version 7 files: our own reader (see the top of this file).
@@ -864,8 +873,7 @@ Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& buil
   s.tep = ps_tracecmd_tep(handle.get());
   s.builder = &builder;
   if (auto found = find_fields(s, path); !found) return tl::unexpected(found.error());
-  if (ps_tracecmd_iterate(handle.get(), on_record, &s) < 0)
-    return unreadable_data(path);
+  if (ps_tracecmd_iterate(handle.get(), on_record, &s) < 0) return unreadable_data(path);
   if (auto some = no_graph_records(builder.stats(), before, path); !some)
     return tl::unexpected(some.error());
   add_overruns(ps_tracecmd_cpustats(handle.get()), builder);

@@ -14,7 +14,9 @@ struct tracecmd_input* ps_tracecmd_open(const char* path) {
   return tracecmd_open(path, TRACECMD_FL_LOAD_NO_PLUGINS);
 }
 
-void ps_tracecmd_close(struct tracecmd_input* handle) { tracecmd_close(handle); }
+void ps_tracecmd_close(struct tracecmd_input* handle) {
+  tracecmd_close(handle);
+}
 
 struct tep_handle* ps_tracecmd_tep(struct tracecmd_input* handle) {
   return tracecmd_get_tep(handle);
@@ -49,13 +51,17 @@ int ps_tracecmd_iterate(struct tracecmd_input* handle, ps_record_callback callba
   return ret;
 }
 
-const char* ps_tracecmd_uname(struct tracecmd_input* handle) { return tracecmd_get_uname(handle); }
+const char* ps_tracecmd_uname(struct tracecmd_input* handle) {
+  return tracecmd_get_uname(handle);
+}
 
 const char* ps_tracecmd_cpustats(struct tracecmd_input* handle) {
   return tracecmd_get_cpustats(handle);
 }
 
-int ps_tracecmd_cpus(struct tracecmd_input* handle) { return tracecmd_cpus(handle); }
+int ps_tracecmd_cpus(struct tracecmd_input* handle) {
+  return tracecmd_cpus(handle);
+}
 
 /*
  * libtraceevent has no iterator over its function map: tep_print_funcs(), which printf()s it,

@@ -72,8 +72,9 @@ void SymbolTable::index() {
     if (s.is_text()) text_by_address_.push_back(i);
     by_name_.emplace(s.name, i);
   }
-  std::stable_sort(text_by_address_.begin(), text_by_address_.end(),
-                   [&](uint32_t a, uint32_t b) { return symbols_[a].address < symbols_[b].address; });
+  std::stable_sort(text_by_address_.begin(), text_by_address_.end(), [&](uint32_t a, uint32_t b) {
+    return symbols_[a].address < symbols_[b].address;
+  });
 }
 
 const KernelSymbol* SymbolTable::text_symbol_at(uint64_t addr) const {

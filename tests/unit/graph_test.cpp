@@ -32,7 +32,9 @@ class RecordingSink : public CallSink {
     tasks[id] = Task{pid, idle_cpu, std::string(comm)};
   }
   void on_call(const CallRecord& call) override { calls[call.id] = call; }
-  void on_reparent(uint64_t call_id, uint64_t parent) override { calls[call_id].parent_id = parent; }
+  void on_reparent(uint64_t call_id, uint64_t parent) override {
+    calls[call_id].parent_id = parent;
+  }
 
   const CallRecord* find(const std::string& name, int nth = 0) const {
     for (auto& [id, c] : calls)
@@ -107,9 +109,9 @@ TEST(CallTreeBuilder, NestsAnInterruptRecordedAtTheInterruptedCallsDepth) {
   ASSERT_NE(lock, nullptr);
   EXPECT_EQ(lock->duration_ns, 1402);
   EXPECT_EQ(lock->flags, 0) << "its exit was recorded after the interrupt";
-  EXPECT_EQ(b->sink.children_of(lock->id),
-            (std::vector<std::string>{"irq_enter_rcu", "__sysvec_apic_timer_interrupt",
-                                      "irq_exit_rcu"}));
+  EXPECT_EQ(
+      b->sink.children_of(lock->id),
+      (std::vector<std::string>{"irq_enter_rcu", "__sysvec_apic_timer_interrupt", "irq_exit_rcu"}));
   EXPECT_EQ(b->sink.find("__sysvec_apic_timer_interrupt")->context, CallContext::kHardirq);
   EXPECT_EQ(b->sink.find("idle_cpu")->context, CallContext::kHardirq);
   EXPECT_EQ(b->sink.find("_raw_spin_lock_irqsave")->context, CallContext::kHardirq);

@@ -103,7 +103,8 @@ TEST_F(ImportedRecordings, TreeShowsTheConnectPathFoldedWithDurations) {
   EXPECT_NE(r.out.find(" us |"), std::string::npos);
   EXPECT_NE(r.out.find("[x"), std::string::npos) << "identical siblings are folded";
   EXPECT_NE(r.out.find("[hardirq]"), std::string::npos) << "timer interrupts are marked";
-  auto shallow = run_probeseek("tree --db " + db_ + " --session curl_v4 --root __x64_sys_connect "
+  auto shallow = run_probeseek("tree --db " + db_ +
+                               " --session curl_v4 --root __x64_sys_connect "
                                "--max-depth 1");
   ASSERT_EQ(shallow.status, 0);
   EXPECT_EQ(shallow.out.find("tcp_v4_connect"), std::string::npos);
@@ -190,8 +191,10 @@ TEST_F(BadInput, ReportOfTheFunctionTracer) {
   std::string f = dir_.file("function.txt");
   test::write_file(f,
                    "cpus=2\n"
-                   "            curl-119   [000]    32.337559: function:             mutex_unlock <-- rtnl_unlock\n"
-                   "            curl-119   [000]    32.337561: function:             __mutex_unlock_slowpath <-- mutex_unlock\n");
+                   "            curl-119   [000]    32.337559: function:             mutex_unlock "
+                   "<-- rtnl_unlock\n"
+                   "            curl-119   [000]    32.337561: function:             "
+                   "__mutex_unlock_slowpath <-- mutex_unlock\n");
   expect_refused(f, "function tracer");
 }
 
@@ -200,7 +203,8 @@ TEST_F(BadInput, ReportOfPlainEvents) {
   test::write_file(
       f,
       "cpus=2\n"
-      "            curl-119   [000]    32.337559: sched_switch:         curl:119 [120] S ==> swapper/0:0 [120]\n"
+      "            curl-119   [000]    32.337559: sched_switch:         curl:119 [120] S ==> "
+      "swapper/0:0 [120]\n"
       "          <idle>-0     [000]    32.337600: sched_wakeup:         curl:119 [120] CPU:000\n");
   expect_refused(f, "plain events");
 }
@@ -238,8 +242,8 @@ TEST_F(BadInput, TheSameNameTwiceIsRefusedUnlessReplaced) {
 }
 
 TEST_F(BadInput, AnotherNameImportsAlongside) {
-  auto r = run_probeseek("import --name stream2 --db " + db_ + " " +
-                         kernel_61("stream.report.txt.gz"));
+  auto r =
+      run_probeseek("import --name stream2 --db " + db_ + " " + kernel_61("stream.report.txt.gz"));
   EXPECT_EQ(r.status, 0) << r.err;
   auto s = run_probeseek("sessions --json --db " + db_);
   EXPECT_EQ(json::parse(s.out).size(), 2u);

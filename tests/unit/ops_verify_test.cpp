@@ -414,14 +414,16 @@ TEST_F(FixtureElf, ScanStoresTheTablesThatHoldRecordedFunctions) {
   // A recording that called a function held by a table, one held through its clone, a static
   // name two tables hold, and one that fits my_ops.connect but no table holds.
   const std::string report = dir.file("fixture.report.txt");
-  test::write_file(report,
-                   "cpus=1\n"
-                   "   app-7   [000]    10.000001: funcgraph_entry:                   |  __x64_sys_connect() {\n"
-                   "   app-7   [000]    10.000002: funcgraph_entry:        1.000 us   |    my_connect();\n"
-                   "   app-7   [000]    10.000004: funcgraph_entry:        1.000 us   |    clone_target.isra.0();\n"
-                   "   app-7   [000]    10.000006: funcgraph_entry:        1.000 us   |    unused_connect();\n"
-                   "   app-7   [000]    10.000008: funcgraph_entry:        1.000 us   |    my_close();\n"
-                   "   app-7   [000]    10.000010: funcgraph_exit:         9.000 us   |  }\n");
+  test::write_file(
+      report,
+      "cpus=1\n"
+      "   app-7   [000]    10.000001: funcgraph_entry:                   |  __x64_sys_connect() {\n"
+      "   app-7   [000]    10.000002: funcgraph_entry:        1.000 us   |    my_connect();\n"
+      "   app-7   [000]    10.000004: funcgraph_entry:        1.000 us   |    "
+      "clone_target.isra.0();\n"
+      "   app-7   [000]    10.000006: funcgraph_entry:        1.000 us   |    unused_connect();\n"
+      "   app-7   [000]    10.000008: funcgraph_entry:        1.000 us   |    my_close();\n"
+      "   app-7   [000]    10.000010: funcgraph_exit:         9.000 us   |  }\n");
   const std::string btf_file = dir.file("fixture.btf");
   test::write_file(btf_file, btf_->raw_bytes());
   const std::string db_path = dir.file("scan.db");
@@ -443,8 +445,9 @@ TEST_F(FixtureElf, ScanStoresTheTablesThatHoldRecordedFunctions) {
     auto scanned = scan_and_store_ops(*db, session->id, *btf_, *image_, *symbols_);
     ASSERT_TRUE(scanned) << scanned.error().message();
     EXPECT_EQ(scanned->memory, OPS_VERIFY_FIXTURE);
-    EXPECT_EQ(scanned->functions_with_fits, 4u);  // my_connect, clone_target, unused_connect, my_close
-    EXPECT_EQ(scanned->memberships, 4u);          // my_close is in two tables
+    EXPECT_EQ(scanned->functions_with_fits,
+              4u);                        // my_connect, clone_target, unused_connect, my_close
+    EXPECT_EQ(scanned->memberships, 4u);  // my_close is in two tables
     EXPECT_GE(scanned->tables, 3u);
   }
   auto stored = load_stored_ops(*db, {session->id});
@@ -453,7 +456,8 @@ TEST_F(FixtureElf, ScanStoresTheTablesThatHoldRecordedFunctions) {
   auto texts = [&](std::string_view function) {
     std::vector<std::string> out;
     if (const auto* held = stored->find(function))
-      for (const StoredMembership& m : *held) out.push_back(m.table + "." + m.member + " = " + m.function);
+      for (const StoredMembership& m : *held)
+        out.push_back(m.table + "." + m.member + " = " + m.function);
     return out;
   };
   EXPECT_EQ(texts("my_connect"), std::vector<std::string>{"tcp_like_ops.connect = my_connect"});
@@ -488,8 +492,8 @@ TEST_F(FixtureElf, ScanStoresTheTablesThatHoldRecordedFunctions) {
       return t.points == points && t.reason.find(text) != std::string::npos;
     });
   };
-  EXPECT_TRUE(has(reasons_of("my_connect"),
-                  10, "verified in kernel memory: tcp_like_ops.connect = my_connect"));
+  EXPECT_TRUE(has(reasons_of("my_connect"), 10,
+                  "verified in kernel memory: tcp_like_ops.connect = my_connect"));
   EXPECT_TRUE(has(reasons_of("unused_connect"), 0, "no ops table in kernel memory held it"));
 
   // explain, with no memory to read: the stored result, and the absence as a weakness.

@@ -57,7 +57,8 @@ TEST_F(Ranked, TcpV4ConnectIsTheHookForSocksBelowConnect) {
   EXPECT_EQ(top["ops"][0]["struct"], "proto");
   EXPECT_EQ(top["ops"][0]["member"], "connect");
   bool explained = false;
-  for (auto& r : top["reasons"]) explained |= r.get<std::string>().find("struct proto member connect") != std::string::npos;
+  for (auto& r : top["reasons"])
+    explained |= r.get<std::string>().find("struct proto member connect") != std::string::npos;
   EXPECT_TRUE(explained) << top["reasons"].dump(1);
   // Every candidate takes a struct sock * (through typedefs and const).
   for (auto& c : ranked) EXPECT_FALSE(c["arg_positions"].empty()) << c["function"];
@@ -70,8 +71,9 @@ TEST_F(Ranked, TcpSendmsgIsInTheTopTwoBelowSendto) {
 }
 
 TEST_F(Ranked, OnlyTcpSendmsgSeesNewAndLongLivedConnections) {
-  json ranked = rank_json("--session curl_v4 --session stream --require-all --arg 'struct sock *' "
-                          "--limit 0");
+  json ranked = rank_json(
+      "--session curl_v4 --session stream --require-all --arg 'struct sock *' "
+      "--limit 0");
   ASSERT_FALSE(ranked.empty());
   EXPECT_EQ(ranked[0]["function"], "tcp_sendmsg") << ranked.dump(1);
   auto all = names(ranked);

@@ -73,9 +73,10 @@ pid_t dead_pid() {
 TEST(FuncgraphNames, CallSitesAfterEndbrAreTheFunctionItself) {
   std::unique_ptr<tep_handle, void (*)(tep_handle*)> tep(tep_alloc(), tep_free);
   ASSERT_NE(tep, nullptr);
-  ASSERT_EQ(tep_parse_kallsyms(tep.get(), "ffffffff81000000 T tcp_v4_connect\n"
-                                          "ffffffff81000400 t tcp_v4_init_sock\n"
-                                          "ffffffff81000800 T _etext\n"),
+  ASSERT_EQ(tep_parse_kallsyms(tep.get(),
+                               "ffffffff81000000 T tcp_v4_connect\n"
+                               "ffffffff81000400 t tcp_v4_init_sock\n"
+                               "ffffffff81000800 T _etext\n"),
             0);
   using detail::funcgraph_function_name;
   EXPECT_EQ(funcgraph_function_name(tep.get(), 0xffffffff81000000), "tcp_v4_connect");

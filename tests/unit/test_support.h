@@ -48,10 +48,10 @@ struct RunResult {
 // Runs the probeseek binary with a shell command line; stdout and stderr captured apart.
 inline RunResult run_probeseek(const std::string& args) {
   static int counter = 0;
-  std::string err_file = (std::filesystem::temp_directory_path() /
-                          ("probeseek-stderr-" + std::to_string(getpid()) + "-" +
-                           std::to_string(counter++)))
-                             .string();
+  std::string err_file =
+      (std::filesystem::temp_directory_path() /
+       ("probeseek-stderr-" + std::to_string(getpid()) + "-" + std::to_string(counter++)))
+          .string();
   std::string cmd = std::string(PROBESEEK_BINARY) + " " + args + " 2>" + err_file;
   RunResult r;
   FILE* p = popen(cmd.c_str(), "r");

@@ -38,12 +38,12 @@ enum probe_mode {
 /* Set in .rodata before load. The verifier sees these as constants and drops the branches that
  * do not apply, so one object serves every prototype. */
 struct probe_config {
-  __u32 probe_id;      /* copied into events: which attachment produced it (verify) */
-  __u32 nr_args;       /* parameters to capture, at most PROBE_MAX_ARGS */
-  __u32 mode;          /* enum probe_mode */
-  __u32 target_tgid;   /* 0: every process */
-  __u32 follow_children; /* target_tgid's descendants count too */
-  __u32 exclude_tgid;  /* the reader itself: its own writes must not become events */
+  __u32 probe_id;                /* copied into events: which attachment produced it (verify) */
+  __u32 nr_args;                 /* parameters to capture, at most PROBE_MAX_ARGS */
+  __u32 mode;                    /* enum probe_mode */
+  __u32 target_tgid;             /* 0: every process */
+  __u32 follow_children;         /* target_tgid's descendants count too */
+  __u32 exclude_tgid;            /* the reader itself: its own writes must not become events */
   __u8 arg_kind[PROBE_MAX_ARGS]; /* enum probe_value_kind per parameter */
   __u8 ret_kind;
   __u8 pad;

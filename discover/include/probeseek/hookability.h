@@ -29,8 +29,8 @@ std::optional<std::string> denied_because(std::string_view function);
 // What the kernel offers, as lookups (backed by the database, a file, or a set in tests). An
 // empty lookup means the table is missing: the matching checks say "unknown", never "ok".
 struct HookabilityInputs {
-  std::function<bool(std::string_view)> traceable;    // in available_filter_functions
-  std::function<bool(std::string_view)> blacklisted;  // in the kprobe blacklist
+  std::function<bool(std::string_view)> traceable;      // in available_filter_functions
+  std::function<bool(std::string_view)> blacklisted;    // in the kprobe blacklist
   std::function<int(std::string_view)> kallsyms_count;  // symbols of this name in kallsyms
   const Btf* btf = nullptr;
 };
@@ -40,16 +40,16 @@ HookabilityInputs hookability_inputs(const std::unordered_set<std::string>* trac
                                      const SymbolTable* kallsyms, const Btf* btf);
 
 struct Hookability {
-  bool hookable = true;  // a kprobe (or fentry) can be attached without --unsafe
-  bool traceable = false;       // in available_filter_functions: ftrace-based probes work
+  bool hookable = true;    // a kprobe (or fentry) can be attached without --unsafe
+  bool traceable = false;  // in available_filter_functions: ftrace-based probes work
   bool traceable_known = false;
   bool blacklisted = false;
   bool denied = false;
-  bool clone = false;          // the name is a compiler clone (.isra/.constprop/.part/.cold)
-  bool only_clones = false;    // kallsyms has clones of it but not the function itself
-  bool inlined = false;        // in BTF, absent from kallsyms: every call was inlined
-  bool exported = false;       // __ksymtab_NAME exists
-  int same_name_symbols = 0;   // static functions sharing the name
+  bool clone = false;                // the name is a compiler clone (.isra/.constprop/.part/.cold)
+  bool only_clones = false;          // kallsyms has clones of it but not the function itself
+  bool inlined = false;              // in BTF, absent from kallsyms: every call was inlined
+  bool exported = false;             // __ksymtab_NAME exists
+  int same_name_symbols = 0;         // static functions sharing the name
   std::vector<std::string> reasons;  // one line each, worst first
   std::string verdict() const;       // "hookable", "hookable with care", "not hookable"
 };

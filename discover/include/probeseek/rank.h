@@ -42,11 +42,11 @@ struct SessionEvidence {
   int64_t calls = 0;       // calls counted (below --under when given)
   int64_t task_calls = 0;  // of which in task context
   int64_t interrupt_calls = 0;
-  int64_t roots = 0;               // invocations of --under (or of syscalls) it ran under
-  int64_t root_invocations = 0;    // invocations of --under (or of those syscalls) in the session
-  int64_t callers = 0;             // distinct calling functions
-  int min_depth_below = -1;        // levels below --under (or its syscall entry)
-  int64_t session_calls = 0;       // all its calls in the session, anywhere
+  int64_t roots = 0;             // invocations of --under (or of syscalls) it ran under
+  int64_t root_invocations = 0;  // invocations of --under (or of those syscalls) in the session
+  int64_t callers = 0;           // distinct calling functions
+  int min_depth_below = -1;      // levels below --under (or its syscall entry)
+  int64_t session_calls = 0;     // all its calls in the session, anywhere
   int64_t session_task_calls = 0;
   std::vector<std::string> syscalls;  // syscall entry points reaching it in the session
 };
@@ -54,7 +54,7 @@ struct SessionEvidence {
 struct Candidate {
   std::string function;
   double score = 0;
-  std::vector<ScoreTerm> terms;   // the score, explained
+  std::vector<ScoreTerm> terms;  // the score, explained
   std::vector<std::string> reasons() const;
   std::optional<FunctionPrototype> prototype;
   std::string module;              // the kernel module it lives in (kallsyms), "" for vmlinux
@@ -84,8 +84,8 @@ struct RankResult {
   size_t excluded_by_coverage = 0;
   size_t interrupt_only = 0;
   std::vector<std::string> sessions;
-  std::string btf_source;              // where the prototypes came from, "" when none
-  std::vector<std::string> warnings;   // missing evidence and what to pass instead
+  std::string btf_source;             // where the prototypes came from, "" when none
+  std::vector<std::string> warnings;  // missing evidence and what to pass instead
 };
 
 // Loads the BTF to use for these sessions: --btf, else the first session's stored BTF, else

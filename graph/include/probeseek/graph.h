@@ -43,7 +43,7 @@ struct GraphEvent {
   int pid = 0;
   std::string_view comm;  // may be empty; the builder keeps the last one seen per task
   uint64_t timestamp_ns = 0;
-  int depth = 0;  // the kernel's graph depth (per task)
+  int depth = 0;                  // the kernel's graph depth (per task)
   uint64_t function_address = 0;  // 0 when the source has names only
   std::string_view function;      // "" when unknown (a report's "}")
   uint64_t duration_ns = 0;       // exits and leaves
@@ -68,9 +68,9 @@ struct CallRecord {
   int64_t duration_ns = -1;  // -1: never exited in the recording
   int64_t self_ns = -1;      // duration minus children's durations
   CallContext context = CallContext::kTask;
-  uint64_t syscall_call_id = 0;       // the outermost syscall entry call above (or this call)
-  uint32_t syscall_function_id = 0;   // its function
-  int depth_below_syscall = -1;       // 0 for the syscall entry itself, -1 outside syscalls
+  uint64_t syscall_call_id = 0;      // the outermost syscall entry call above (or this call)
+  uint32_t syscall_function_id = 0;  // its function
+  int depth_below_syscall = -1;      // 0 for the syscall entry itself, -1 outside syscalls
   uint8_t flags = 0;
 };
 
@@ -88,15 +88,15 @@ class CallSink {
 
 // Counters kept per session: bad or surprising input is counted, never fatal.
 struct BuildStats {
-  uint64_t entries = 0;             // entry records (and leaves): the number of calls
+  uint64_t entries = 0;  // entry records (and leaves): the number of calls
   uint64_t exits = 0;
-  uint64_t exits_without_entry = 0; // trace started mid-call, or entry lost
+  uint64_t exits_without_entry = 0;   // trace started mid-call, or entry lost
   uint64_t entries_without_exit = 0;  // exit lost, skipped by a later shallower record
-  uint64_t open_at_end = 0;         // still running when the recording stopped
-  uint64_t depth_gaps = 0;          // an entry deeper than its parent + 1: entries lost
+  uint64_t open_at_end = 0;           // still running when the recording stopped
+  uint64_t depth_gaps = 0;            // an entry deeper than its parent + 1: entries lost
   uint64_t interrupt_depth_skew = 0;  // an interrupt recorded at an off-by-one depth (benign)
-  uint64_t other_events = 0;        // non-function_graph events, ignored
-  uint64_t unparsed_lines = 0;      // report text lines that are not records
+  uint64_t other_events = 0;          // non-function_graph events, ignored
+  uint64_t unparsed_lines = 0;        // report text lines that are not records
   // Lost events, per CPU, from two witnesses: markers in the event stream (a record saying
   // "N events were lost before me", or an unknown number) and the kernel's own per-CPU
   // overrun/dropped counters saved with the recording.

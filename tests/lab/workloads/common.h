@@ -23,12 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *prog_name = "workload";
+static const char* prog_name = "workload";
 
 /* Print "prog: message[: strerror]" and exit 1. */
-static inline void die(int with_errno, const char *fmt, ...)
+static inline void die(int with_errno, const char* fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
-static inline void die(int with_errno, const char *fmt, ...) {
+static inline void die(int with_errno, const char* fmt, ...) {
   int saved = errno;
   va_list ap;
   fprintf(stderr, "%s: ", prog_name);
@@ -41,8 +41,8 @@ static inline void die(int with_errno, const char *fmt, ...) {
 }
 
 /* Parse a decimal number in [min, max] or exit with a usage error. */
-static inline long parse_num(const char *what, const char *s, long min, long max) {
-  char *end = NULL;
+static inline long parse_num(const char* what, const char* s, long min, long max) {
+  char* end = NULL;
   errno = 0;
   long v = strtol(s, &end, 10);
   if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
@@ -51,8 +51,7 @@ static inline long parse_num(const char *what, const char *s, long min, long max
 }
 
 /* Fill *addr from a numeric IPv4 address and a port given as text. */
-static inline void parse_addr(struct sockaddr_in *addr, const char *host,
-                       const char *port) {
+static inline void parse_addr(struct sockaddr_in* addr, const char* host, const char* port) {
   memset(addr, 0, sizeof(*addr));
   addr->sin_family = AF_INET;
   addr->sin_port = htons((unsigned short)parse_num("port", port, 1, 65535));
@@ -61,7 +60,7 @@ static inline void parse_addr(struct sockaddr_in *addr, const char *host,
 }
 
 /* A TCP socket listening on 127.0.0.1:port (loopback only, on purpose). */
-static inline int listen_loopback(const char *port) {
+static inline int listen_loopback(const char* port) {
   struct sockaddr_in addr;
   parse_addr(&addr, "127.0.0.1", port);
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -71,8 +70,7 @@ static inline int listen_loopback(const char *port) {
    * TIME_WAIT from the previous run. */
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
     die(1, "setsockopt(SO_REUSEADDR)");
-  if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-    die(1, "bind 127.0.0.1:%s", port);
+  if (bind(fd, (struct sockaddr*)&addr, sizeof(addr)) < 0) die(1, "bind 127.0.0.1:%s", port);
   if (listen(fd, 64) < 0) die(1, "listen");
   return fd;
 }
@@ -86,7 +84,7 @@ static inline void sleep_ms(long ms) {
 }
 
 /* Write all of buf; returns 0 on success, -1 with errno set on failure. */
-static inline int write_all(int fd, const char *buf, size_t len) {
+static inline int write_all(int fd, const char* buf, size_t len) {
   while (len > 0) {
     ssize_t n = write(fd, buf, len);
     if (n < 0) {

@@ -39,7 +39,7 @@ static int read_request(int fd) {
   }
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   prog_name = "httpd-tiny";
   if (argc != 2) {
     fprintf(stderr, "usage: httpd-tiny PORT\n");
@@ -60,8 +60,7 @@ int main(int argc, char **argv) {
     struct timeval tv = {5, 0};
     if (setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
       die(1, "setsockopt(SO_RCVTIMEO)");
-    if (read_request(cfd) == 0 &&
-        write_all(cfd, response, sizeof(response) - 1) < 0)
+    if (read_request(cfd) == 0 && write_all(cfd, response, sizeof(response) - 1) < 0)
       fprintf(stderr, "httpd-tiny: write: %s\n", strerror(errno));
     close(cfd);
   }

@@ -13,7 +13,7 @@
 
 #include <signal.h>
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   prog_name = "tcp-keepwriter";
   if (argc != 4) {
     fprintf(stderr, "usage: tcp-keepwriter HOST PORT INTERVAL_MS\n");
@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
 
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) die(1, "socket");
-  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+  if (connect(fd, (struct sockaddr*)&addr, sizeof(addr)) < 0)
     die(1, "connect %s:%s", argv[1], argv[2]);
   printf("%ld\n", (long)getpid());
   fflush(stdout);

@@ -13,7 +13,7 @@
 
 #define MAX_FDS 256
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   prog_name = "tcp-sink";
   if (argc != 2) {
     fprintf(stderr, "usage: tcp-sink PORT\n");

@@ -9,7 +9,7 @@
  */
 #include "common.h"
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   prog_name = "udp-sender";
   if (argc != 5) {
     fprintf(stderr, "usage: udp-sender HOST PORT COUNT INTERVAL_MS\n");
@@ -25,8 +25,7 @@ int main(int argc, char **argv) {
   for (long i = 0; i < count; i++) {
     char msg[64];
     int len = snprintf(msg, sizeof(msg), "datagram %ld\n", i);
-    ssize_t n = sendto(fd, msg, (size_t)len, 0, (struct sockaddr *)&addr,
-                       sizeof(addr));
+    ssize_t n = sendto(fd, msg, (size_t)len, 0, (struct sockaddr*)&addr, sizeof(addr));
     if (n < 0 && errno != ECONNREFUSED) die(1, "sendto");
     if (i + 1 < count) sleep_ms(interval);
   }
