@@ -39,6 +39,8 @@ LineReader::~LineReader() = default;
 
 bool LineReader::next(std::string_view& line) {
   Impl& s = *impl_;
+  if (line_too_long_) return false;
+  ++line_number_;
   s.carry.clear();
   bool using_carry = false;
   for (;;) {
@@ -49,6 +51,7 @@ bool LineReader::next(std::string_view& line) {
         size_t len = static_cast<const char*>(nl) - start;
         if (!saw_nul_ && std::memchr(start, '\0', len)) saw_nul_ = true;
         if (using_carry) {
+          if (s.carry.size() + len > kMaxLineBytes) return too_long();
           s.carry.append(start, len);
           line = s.carry;
         } else {
@@ -59,6 +62,7 @@ bool LineReader::next(std::string_view& line) {
       }
       // No newline in what is buffered: keep the partial line and read more.
       if (!saw_nul_ && std::memchr(start, '\0', s.end - s.begin)) saw_nul_ = true;
+      if (s.carry.size() + (s.end - s.begin) > kMaxLineBytes) return too_long();
       s.carry.append(start, s.end - s.begin);
       using_carry = true;
       s.begin = s.end = 0;
@@ -89,6 +93,16 @@ bool LineReader::next(std::string_view& line) {
     line = s.carry;
     return true;
   }
+  --line_number_;
+  return false;
+}
+
+bool LineReader::too_long() {
+  line_too_long_ = true;
+  impl_->carry.clear();
+  impl_->carry.shrink_to_fit();
+  error_ = "line " + std::to_string(line_number_) + " is longer than " +
+           std::to_string(kMaxLineBytes >> 20) + " MiB";
   return false;
 }
 
@@ -98,9 +112,16 @@ Result<std::string> read_text_file(const std::string& path) {
   std::string out;
   std::string_view line;
   while (reader->next(line)) {
+    if (out.size() + line.size() + 1 > kMaxTextFileBytes)
+      return bad_input("text file larger than " + std::to_string(kMaxTextFileBytes >> 20) +
+                           " MiB (at line " + std::to_string(reader->line_number()) + ")",
+                       path, "pass the kernel's own file, not a copy of something else");
     out.append(line);
     out.push_back('\n');
   }
+  if (reader->error_is_content())
+    return bad_input("cannot read a text file: " + reader->error(), path,
+                     "pass the kernel's own file, not a copy of something else");
   if (!reader->error().empty()) return runtime_error("cannot read", path + ": " + reader->error());
   return out;
 }

@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,6 +26,21 @@ std::string_view to_string(CallContext context) {
   return "task";
 }
 
+namespace {
+
+// Counts from a file can be anything: sums saturate instead of wrapping.
+int64_t saturating_add(int64_t a, int64_t b) {
+  int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum)) return b > 0 ? INT64_MAX : INT64_MIN;
+  return sum;
+}
+
+int64_t as_duration(uint64_t ns) {
+  return ns > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(ns);
+}
+
+}  // namespace
+
 int64_t BuildStats::lost_events_on_cpu(int cpu) const {
   auto get = [cpu](const std::unordered_map<int, int64_t>& m) {
     auto it = m.find(cpu);
@@ -44,7 +61,7 @@ std::vector<int> BuildStats::cpus_with_losses() const {
 
 int64_t BuildStats::lost_events_total() const {
   int64_t total = 0;
-  for (int cpu : cpus_with_losses()) total += lost_events_on_cpu(cpu);
+  for (int cpu : cpus_with_losses()) total = saturating_add(total, lost_events_on_cpu(cpu));
   return total;
 }
 
@@ -176,8 +193,17 @@ size_t CallTreeBuilder::functions() const {
 }
 
 void CallTreeBuilder::lost_events(int cpu, int64_t count) {
-  ++stats_.lost_markers_by_cpu[cpu];
-  if (count > 0) stats_.lost_in_stream_by_cpu[cpu] += count;
+  int64_t& markers = stats_.lost_markers_by_cpu[cpu];
+  markers = saturating_add(markers, 1);
+  if (count > 0) {
+    int64_t& lost = stats_.lost_in_stream_by_cpu[cpu];
+    lost = saturating_add(lost, count);
+  }
+}
+
+void CallTreeBuilder::kernel_dropped(int cpu, int64_t count) {
+  int64_t& dropped = stats_.kernel_dropped_by_cpu[cpu];
+  dropped = saturating_add(dropped, count);
 }
 
 namespace {
@@ -196,14 +222,23 @@ void emit(CallSink& sink, Task& task, const Frame& f, int64_t duration, uint8_t 
   r.depth = f.depth;
   r.entry_ns = f.entry_ns;
   r.duration_ns = duration;
-  r.self_ns =
-      duration < 0 ? -1 : std::max<int64_t>(0, duration - static_cast<int64_t>(f.children_ns));
+  r.self_ns = duration < 0 || f.children_ns >= static_cast<uint64_t>(duration)
+                  ? (duration < 0 ? -1 : 0)
+                  : duration - static_cast<int64_t>(f.children_ns);
   r.context = f.context;
   r.syscall_call_id = f.syscall_call_id;
   r.syscall_function_id = f.syscall_function_id;
-  r.depth_below_syscall = f.syscall_call_id != 0 ? f.depth - f.syscall_depth : -1;
+  // Depths are bounded by the sources (kMaxGraphDepth, or a line's length): no overflow.
+  r.depth_below_syscall =
+      f.syscall_call_id != 0
+          ? static_cast<int>(std::clamp<int64_t>(int64_t{f.depth} - f.syscall_depth, 0, INT32_MAX))
+          : -1;
   r.flags = flags;
-  if (!stack.empty() && duration > 0) stack.back().children_ns += static_cast<uint64_t>(duration);
+  if (!stack.empty() && duration > 0) {
+    uint64_t& children = stack.back().children_ns;
+    if (__builtin_add_overflow(children, static_cast<uint64_t>(duration), &children))
+      children = UINT64_MAX;
+  }
   if (r.parent_id == 0 && r.depth > 0) task.orphans.push_back(Orphan{r.id, r.depth});
   sink.on_call(r);
 }
@@ -230,7 +265,7 @@ void CallTreeBuilder::add(const GraphEvent& e) {
     if (!stack.empty() && stack.back().depth == e.depth) {
       Frame f = stack.back();
       stack.pop_back();
-      int64_t duration = e.has_duration ? static_cast<int64_t>(e.duration_ns) : -1;
+      int64_t duration = e.has_duration ? as_duration(e.duration_ns) : -1;
       emit(s.sink, task, f, duration, 0, stack, s.next_call_id - 1);
       return;
     }
@@ -249,14 +284,14 @@ void CallTreeBuilder::add(const GraphEvent& e) {
                                                   : e.timestamp_ns;
     f.context = e.flags_context.value_or(CallContext::kTask);
     for (auto it = task.orphans.begin(); it != task.orphans.end();) {
-      if (it->depth == e.depth + 1) {
+      if (int64_t{it->depth} == int64_t{e.depth} + 1) {
         s.sink.on_reparent(it->call_id, f.call_id);
         it = task.orphans.erase(it);
       } else {
         ++it;
       }
     }
-    int64_t duration = e.has_duration ? static_cast<int64_t>(e.duration_ns) : -1;
+    int64_t duration = e.has_duration ? as_duration(e.duration_ns) : -1;
     emit(s.sink, task, f, duration, kCallEntryMissing, stack, f.call_id);
     return;
   }
@@ -278,7 +313,8 @@ void CallTreeBuilder::add(const GraphEvent& e) {
   bool enters_nested_context =
       own && *own != CallContext::kTask && (stack.empty() || stack.back().context != *own);
   if (enters_nested_context) {
-    if (!stack.empty() && (stack.back().depth >= e.depth || stack.back().depth < e.depth - 1))
+    if (!stack.empty() &&
+        (stack.back().depth >= e.depth || int64_t{stack.back().depth} < int64_t{e.depth} - 1))
       ++stats_.interrupt_depth_skew;
   } else {
     while (!stack.empty() && stack.back().depth >= e.depth) {
@@ -287,7 +323,7 @@ void CallTreeBuilder::add(const GraphEvent& e) {
       ++stats_.entries_without_exit;
       emit(s.sink, task, f, -1, kCallExitMissing, stack, s.next_call_id - 1);
     }
-    if (!stack.empty() && stack.back().depth < e.depth - 1) ++stats_.depth_gaps;
+    if (!stack.empty() && int64_t{stack.back().depth} < int64_t{e.depth} - 1) ++stats_.depth_gaps;
   }
   // A new root at depth 0 means every earlier orphan is settled: nothing can adopt them.
   if (stack.empty() && e.depth == 0) task.orphans.clear();
@@ -311,8 +347,7 @@ void CallTreeBuilder::add(const GraphEvent& e) {
 
   if (e.kind == GraphEvent::Kind::kLeaf) {
     ++stats_.exits;
-    emit(s.sink, task, f, e.has_duration ? static_cast<int64_t>(e.duration_ns) : -1, 0, stack,
-         f.call_id);
+    emit(s.sink, task, f, e.has_duration ? as_duration(e.duration_ns) : -1, 0, stack, f.call_id);
     return;
   }
   stack.push_back(f);

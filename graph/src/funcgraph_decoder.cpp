@@ -1,5 +1,6 @@
 #include "funcgraph_decoder.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -91,6 +92,12 @@ std::string funcgraph_function_name(tep_handle* tep, uint64_t address) {
   return name;
 }
 
+// The kernel's depth is an int the return stack keeps small; clamp whatever else arrives.
+int FuncgraphDecoder::bounded_depth(uint64_t raw) {
+  auto depth = static_cast<int32_t>(raw);
+  return depth < 0 ? 0 : std::min(depth, kMaxGraphDepth);
+}
+
 std::string_view FuncgraphDecoder::function_name(uint64_t address) {
   auto it = names_.find(address);
   if (it != names_.end()) return it->second;
@@ -107,12 +114,27 @@ std::string_view FuncgraphDecoder::comm_of(int pid) {
   return last_comm_;
 }
 
+bool FuncgraphDecoder::fits(const tep_record& record, std::initializer_list<FieldAt> fields) {
+  for (FieldAt f : fields)
+    if (f.present() && (f.size < 0 || int64_t{f.offset} + f.size > int64_t{record.size}))
+      return false;
+  return true;
+}
+
 void FuncgraphDecoder::decode(const tep_record& record, int cpu) {
   if (record.missed_events != 0) builder_.lost_events(cpu, record.missed_events);
+  // A record shorter than its format's fields (or a format that puts them anywhere) is not
+  // read past its end: counted as another event.
+  if (!record.data || !fits(record, {type_, pid_, flags_})) {
+    builder_.note_other_event();
+    return;
+  }
   int type = static_cast<int>(read_field(type_, record));
   bool is_entry = type == entry_id_;
   bool is_exit = type == exit_id_;
-  if (!is_entry && !is_exit) {
+  bool fit = is_entry ? fits(record, {entry_func_, entry_depth_})
+                      : fits(record, {exit_func_, exit_depth_, exit_calltime_, exit_rettime_});
+  if (!fit || (!is_entry && !is_exit)) {
     builder_.note_other_event();
     return;
   }
@@ -139,11 +161,11 @@ void FuncgraphDecoder::decode(const tep_record& record, int cpu) {
   if (is_entry) {
     e.kind = GraphEvent::Kind::kEntry;
     e.function_address = read_field(entry_func_, record);
-    e.depth = static_cast<int>(read_field(entry_depth_, record));
+    e.depth = bounded_depth(read_field(entry_depth_, record));
   } else {
     e.kind = GraphEvent::Kind::kExit;
     e.function_address = read_field(exit_func_, record);
-    e.depth = static_cast<int>(read_field(exit_depth_, record));
+    e.depth = bounded_depth(read_field(exit_depth_, record));
     uint64_t calltime = read_field(exit_calltime_, record);
     uint64_t rettime = read_field(exit_rettime_, record);
     if (rettime >= calltime && calltime != 0) {

@@ -6,6 +6,7 @@
 
 #include <event-parse.h>
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +51,8 @@ class FuncgraphDecoder {
   uint64_t read_field(FieldAt f, const tep_record& record) const {
     return f.present() ? read_number(record.data, f) : 0;
   }
+  static bool fits(const tep_record& record, std::initializer_list<FieldAt> fields);
+  static int bounded_depth(uint64_t raw);
   std::string_view function_name(uint64_t address);
   std::string_view comm_of(int pid);
 

@@ -8,6 +8,10 @@
 // and its latency form (`report -l`), where "0d.h2." replaces "[000]" and carries the
 // hardirq/softirq flags. Depth is the indentation after '|' (two columns per level). The
 // lines are already merged across CPUs in time order by trace-cmd.
+#include <climits>
+#include <cstdint>
+#include <fstream>
+#include <optional>
 #include <string>
 
 #include "probeseek/graph.h"
@@ -18,64 +22,87 @@ namespace probeseek {
 
 namespace {
 
+// Numbers in a report can be anything: conversions are checked, and a value that does not fit
+// makes the line damaged (refused, naming the line) instead of wrapping.
+enum class Parsed { kOk, kNotANumber, kOutOfRange };
+
 // "32.337559" or "32.337559123" -> nanoseconds.
-std::optional<uint64_t> parse_seconds(std::string_view s) {
+Parsed parse_seconds(std::string_view s, uint64_t& ns) {
   size_t dot = s.find('.');
-  if (dot == std::string_view::npos) return std::nullopt;
+  if (dot == std::string_view::npos) return Parsed::kNotANumber;
   auto sec = parse_int(s.substr(0, dot));
   std::string_view frac = s.substr(dot + 1);
-  if (!sec || frac.empty() || frac.size() > 9) return std::nullopt;
+  if (!sec || frac.empty() || frac.size() > 9) return Parsed::kNotANumber;
   auto f = parse_int(frac);
-  if (!f) return std::nullopt;
-  uint64_t ns = static_cast<uint64_t>(*f);
-  for (size_t i = frac.size(); i < 9; ++i) ns *= 10;
-  return static_cast<uint64_t>(*sec) * 1000000000ull + ns;
+  if (!f || *f < 0 || frac[0] == '-' || frac[0] == '+') return Parsed::kNotANumber;
+  if (*sec < 0) return Parsed::kOutOfRange;
+  uint64_t frac_ns = static_cast<uint64_t>(*f);
+  for (size_t i = frac.size(); i < 9; ++i) frac_ns *= 10;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(*sec), 1000000000ull, &ns) ||
+      __builtin_add_overflow(ns, frac_ns, &ns))
+    return Parsed::kOutOfRange;
+  return Parsed::kOk;
 }
 
-// "121.566" (microseconds) -> nanoseconds.
-std::optional<uint64_t> parse_microseconds(std::string_view s) {
+// "121.566" (microseconds) -> nanoseconds, at most INT64_MAX (durations are stored signed).
+Parsed parse_microseconds(std::string_view s, uint64_t& ns) {
   size_t dot = s.find('.');
   std::string_view whole = dot == std::string_view::npos ? s : s.substr(0, dot);
   std::string_view frac = dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
   auto w = parse_int(whole);
-  if (!w || frac.size() > 3) return std::nullopt;
-  uint64_t ns = static_cast<uint64_t>(*w) * 1000;
+  if (!w || frac.size() > 3) return Parsed::kNotANumber;
+  uint64_t v = 0;
   if (!frac.empty()) {
     auto f = parse_int(frac);
-    if (!f) return std::nullopt;
-    uint64_t v = static_cast<uint64_t>(*f);
+    if (!f || *f < 0 || frac[0] == '-' || frac[0] == '+') return Parsed::kNotANumber;
+    v = static_cast<uint64_t>(*f);
     for (size_t i = frac.size(); i < 3; ++i) v *= 10;
-    ns += v;
   }
-  return ns;
+  if (*w < 0) return Parsed::kOutOfRange;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(*w), 1000ull, &ns) ||
+      __builtin_add_overflow(ns, v, &ns) || ns > static_cast<uint64_t>(INT64_MAX))
+    return Parsed::kOutOfRange;
+  return Parsed::kOk;
 }
 
-enum class LineKind { kGraph, kLost, kOtherEvent, kFunctionTracer, kHeader, kJunk };
+enum class LineKind { kGraph, kLost, kOtherEvent, kFunctionTracer, kHeader, kJunk, kDamaged };
 
 struct ParsedLine {
   LineKind kind = LineKind::kJunk;
   GraphEvent event;
   int lost_cpu = -1;
   int64_t lost_count = -1;
+  std::string damage;  // kDamaged: what is wrong with the line
 };
 
+std::optional<int> parse_cpu(std::string_view s) {
+  auto cpu = parse_int(s);
+  if (!cpu || *cpu < 0 || *cpu > kMaxCpu) return std::nullopt;
+  return static_cast<int>(*cpu);
+}
+
 // Parses "comm-pid [cpu] ts" or "comm-pid cpuFLAGS ts" (latency form) preceding ": event:".
-bool parse_prefix(std::string_view head, GraphEvent& e) {
+// A prefix in the right shape with a value out of range sets `damage`.
+bool parse_prefix(std::string_view head, GraphEvent& e, std::string& damage) {
   head = trim(head);
   size_t sp = head.find_last_of(' ');
   if (sp == std::string_view::npos) return false;
-  auto ts = parse_seconds(head.substr(sp + 1));
-  if (!ts) return false;
-  e.timestamp_ns = *ts;
+  Parsed ts = parse_seconds(head.substr(sp + 1), e.timestamp_ns);
+  if (ts == Parsed::kOutOfRange) damage = "timestamp out of range";
+  if (ts != Parsed::kOk) return false;
   head = trim(head.substr(0, sp));
   sp = head.find_last_of(' ');
   if (sp == std::string_view::npos) return false;
   std::string_view cpu_field = head.substr(sp + 1);
   std::string_view comm_pid = trim(head.substr(0, sp));
   if (cpu_field.size() >= 3 && cpu_field.front() == '[' && cpu_field.back() == ']') {
-    auto cpu = parse_int(cpu_field.substr(1, cpu_field.size() - 2));
-    if (!cpu) return false;
-    e.cpu = static_cast<int>(*cpu);
+    std::string_view digits = cpu_field.substr(1, cpu_field.size() - 2);
+    auto cpu = parse_cpu(digits);
+    if (!cpu) {
+      if (parse_int(digits)) damage = "CPU number out of range";
+      return false;
+    }
+    e.cpu = *cpu;
   } else {
     // Latency form: CPU digits then flag columns: irqs-off, need-resched, hardirq/softirq
     // ('h', 's', 'H' = hardirq inside softirq, 'Z'/'z' = NMI), preempt depth.
@@ -83,7 +110,12 @@ bool parse_prefix(std::string_view head, GraphEvent& e) {
     while (digits < cpu_field.size() && cpu_field[digits] >= '0' && cpu_field[digits] <= '9')
       ++digits;
     if (digits == 0) return false;
-    e.cpu = static_cast<int>(*parse_int(cpu_field.substr(0, digits)));
+    auto cpu = parse_cpu(cpu_field.substr(0, digits));
+    if (!cpu) {
+      damage = "CPU number out of range";
+      return false;
+    }
+    e.cpu = *cpu;
     std::string_view flags = cpu_field.substr(digits);
     if (flags.size() >= 3) {
       char irq = flags[2];
@@ -113,8 +145,14 @@ ParsedLine parse_line(std::string_view line) {
   if (starts_with(t, "CPU:") && t.find("[LOST") != std::string_view::npos) {
     p.kind = LineKind::kLost;
     size_t b = t.find('[');
-    auto cpu = parse_int(trim(t.substr(4, b - 4)));
-    p.lost_cpu = cpu ? static_cast<int>(*cpu) : 0;
+    std::string_view cpu_text = trim(t.substr(4, b - 4));
+    auto cpu = parse_cpu(cpu_text);
+    if (!cpu && parse_int(cpu_text)) {
+      p.kind = LineKind::kDamaged;
+      p.damage = "CPU number out of range";
+      return p;
+    }
+    p.lost_cpu = cpu.value_or(0);
     auto fields = split_ws(t.substr(b));
     if (fields.size() >= 3) {
       if (auto n = parse_int(fields[1])) p.lost_count = *n;
@@ -131,7 +169,9 @@ ParsedLine parse_line(std::string_view line) {
       size_t end = rest.find(':');
       std::string_view event = end == std::string_view::npos ? rest : rest.substr(0, end);
       GraphEvent ignored;
-      if (end != std::string_view::npos && parse_prefix(line.substr(0, colon), ignored)) {
+      std::string ignored_damage;
+      if (end != std::string_view::npos &&
+          parse_prefix(line.substr(0, colon), ignored, ignored_damage)) {
         p.kind = trim(event) == "function" ? LineKind::kFunctionTracer : LineKind::kOtherEvent;
         return p;
       }
@@ -139,7 +179,10 @@ ParsedLine parse_line(std::string_view line) {
     return p;
   }
   GraphEvent& e = p.event;
-  if (!parse_prefix(line.substr(0, graph), e)) return p;
+  if (!parse_prefix(line.substr(0, graph), e, p.damage)) {
+    if (!p.damage.empty()) p.kind = LineKind::kDamaged;
+    return p;
+  }
   std::string_view rest = line.substr(graph + 12);  // after ": funcgraph_"
   bool entry;
   if (starts_with(rest, "entry:")) {
@@ -156,8 +199,13 @@ ParsedLine parse_line(std::string_view line) {
   // Duration column: optional marker (+ ! # * @ $), number, "us".
   auto duration_fields = split_ws(rest.substr(0, bar));
   for (std::string_view field : duration_fields) {
-    if (auto us = parse_microseconds(field)) {
-      e.duration_ns = *us;
+    Parsed us = parse_microseconds(field, e.duration_ns);
+    if (us == Parsed::kOutOfRange) {
+      p.kind = LineKind::kDamaged;
+      p.damage = "duration out of range";
+      return p;
+    }
+    if (us == Parsed::kOk) {
       e.has_duration = true;
       break;
     }
@@ -230,8 +278,14 @@ Result<SourceInfo> read_report_text(const std::string& path, CallTreeBuilder& bu
         break;
       case LineKind::kHeader:
         if (starts_with(trim(line), "cpus="))
-          if (auto n = parse_int(trim(line).substr(5))) info.cpus = static_cast<int>(*n);
+          if (auto n = parse_cpu(trim(line).substr(5))) info.cpus = *n;
         break;
+      case LineKind::kDamaged:
+        return bad_input(
+            "damaged trace-cmd report text: " + p.damage + " at line " + std::to_string(line_no),
+            path + ":" + std::to_string(line_no),
+            "the report was edited or corrupted; produce it again with 'trace-cmd "
+            "report -i FILE'");
       case LineKind::kJunk:
         ++junk_lines;
         builder.note_unparsed_line();
@@ -262,10 +316,18 @@ Result<SourceInfo> read_report_text(const std::string& path, CallTreeBuilder& bu
 }
 
 Result<TraceFormat> detect_trace_format(const std::string& path) {
+  // trace.dat starts with the magic "\x17\x08\x44tracing" (read as bytes: its first "line" can
+  // be longer than a text line may be); gzip-compressed text is fine too (LineReader
+  // decompresses), but a gzipped trace.dat is not something libtracecmd reads.
+  static constexpr std::string_view kMagic("\x17\x08\x44tracing", 10);
+  {
+    std::ifstream in(path, std::ios::binary);
+    char magic[10];
+    if (in && in.read(magic, sizeof magic) && std::string_view(magic, sizeof magic) == kMagic)
+      return TraceFormat::kTraceDat;
+  }
   auto reader = LineReader::open(path);
   if (!reader) return bad_input("cannot open trace file", reader.error().message());
-  // trace.dat starts with the magic "\x17\x08\x44tracing"; gzip-compressed text is fine too
-  // (LineReader decompresses), but a gzipped trace.dat is not something libtracecmd reads.
   std::string_view first;
   if (!reader->next(first)) {
     if (!reader->error().empty())
@@ -273,8 +335,6 @@ Result<TraceFormat> detect_trace_format(const std::string& path) {
     return bad_input("empty file, not a trace", path,
                      "pass a trace.dat or the output of 'trace-cmd report -i FILE'");
   }
-  static constexpr std::string_view kMagic("\x17\x08\x44tracing", 10);
-  if (starts_with(first, kMagic)) return TraceFormat::kTraceDat;
   return TraceFormat::kReportText;
 }
 

@@ -22,6 +22,7 @@ extern "C" {
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -74,6 +75,10 @@ struct ReadState {
   std::unordered_map<int, std::string_view> comms;  // pid -> saved command line, cached
   int last_pid = -1;
   std::string_view last_comm;
+  // Set by on_record when a record is damaged (a field past its end, an impossible depth):
+  // reading stops and the caller refuses the file, naming this offset.
+  std::optional<std::string> damage;
+  uint64_t damage_offset = 0;
 };
 
 uint64_t read_number(const ReadState& s, const void* data, FieldAt f) {
@@ -121,8 +126,28 @@ std::string_view comm_of(ReadState& s, int pid) {
   return it->second;
 }
 
+// The function_graph fields a record must hold, per its event format: a format parsed from
+// the file can put a field anywhere, so each read is checked against the record's size.
+bool fields_fit(const tep_record* record, std::initializer_list<FieldAt> fields) {
+  for (FieldAt f : fields)
+    if (f.present() && (f.size < 0 || int64_t{f.offset} + f.size > int64_t{record->size}))
+      return false;
+  return true;
+}
+
+int refuse_record(ReadState& s, const tep_record* record, std::string what) {
+  s.damage = std::move(what);
+  s.damage_offset = record->offset;
+  return -1;
+}
+
 int on_record(tep_record* record, int cpu, void* data) {
   auto& s = *static_cast<ReadState*>(data);
+  if (!record->data || record->size < 0) return refuse_record(s, record, "a record without data");
+  if (!fields_fit(record, {s.f.type, s.f.pid, s.f.flags}))
+    return refuse_record(s, record,
+                         "a record of " + std::to_string(record->size) +
+                             " bytes, shorter than the common fields of its event format");
   if (record->missed_events != 0) s.builder->lost_events(cpu, record->missed_events);
   int type = static_cast<int>(read_field(s, s.f.type, record));
   bool is_entry = type == s.f.entry->id;
@@ -131,6 +156,14 @@ int on_record(tep_record* record, int cpu, void* data) {
     s.builder->note_other_event();
     return 0;
   }
+  bool fit = is_entry ? fields_fit(record, {s.f.entry_func, s.f.entry_depth})
+                      : fields_fit(record, {s.f.exit_func, s.f.exit_depth, s.f.exit_calltime,
+                                            s.f.exit_rettime});
+  if (!fit)
+    return refuse_record(s, record,
+                         std::string(is_entry ? "a funcgraph_entry" : "a funcgraph_exit") +
+                             " record of " + std::to_string(record->size) +
+                             " bytes, shorter than its event format's fields");
   GraphEvent e;
   e.cpu = cpu;
   e.pid = static_cast<int>(read_field(s, s.f.pid, record));
@@ -147,14 +180,24 @@ int on_record(tep_record* record, int cpu, void* data) {
     else
       e.flags_context = CallContext::kTask;
   }
+  // The kernel's graph depth is a small non-negative int (the return stack holds a few
+  // hundred frames); anything else is a damaged record, not a call tree to build.
+  FieldAt depth_field = is_entry ? s.f.entry_depth : s.f.exit_depth;
+  uint64_t raw_depth = read_field(s, depth_field, record);
+  int64_t depth = depth_field.size == 4   ? int64_t{static_cast<int32_t>(raw_depth)}
+                  : depth_field.size == 2 ? int64_t{static_cast<int16_t>(raw_depth)}
+                                          : static_cast<int64_t>(raw_depth);
+  if (depth < 0 || depth > kMaxGraphDepth)
+    return refuse_record(s, record,
+                         "a function_graph record with depth " + std::to_string(depth) + " (0 to " +
+                             std::to_string(kMaxGraphDepth) + " is possible)");
+  e.depth = static_cast<int>(depth);
   if (is_entry) {
     e.kind = GraphEvent::Kind::kEntry;
     e.function_address = read_field(s, s.f.entry_func, record);
-    e.depth = static_cast<int>(read_field(s, s.f.entry_depth, record));
   } else {
     e.kind = GraphEvent::Kind::kExit;
     e.function_address = read_field(s, s.f.exit_func, record);
-    e.depth = static_cast<int>(read_field(s, s.f.exit_depth, record));
     uint64_t calltime = read_field(s, s.f.exit_calltime, record);
     uint64_t rettime = read_field(s, s.f.exit_rettime, record);
     if (rettime >= calltime && calltime != 0) {
@@ -252,6 +295,19 @@ class Decompressor {
   Decompressor(const Decompressor&) = delete;
   Decompressor& operator=(const Decompressor&) = delete;
   bool supported() const { return zstd_ != nullptr || name_ == "zlib"; }
+  // Whether `in` can decompress to `size` bytes, checked before `size` bytes are allocated: a
+  // zstd frame says its content size (trace-cmd always writes it), zlib cannot expand more
+  // than 1032 to 1.
+  bool plausible(const std::vector<char>& in, uint64_t size) const {
+    if (size > kMaxContent) return false;
+    if (zstd_) {
+      unsigned long long n = ZSTD_getFrameContentSize(in.data(), in.size());
+      if (n == ZSTD_CONTENTSIZE_ERROR) return false;
+      return n == ZSTD_CONTENTSIZE_UNKNOWN || n == size;
+    }
+    return size <= uint64_t{in.size()} * 1032 + 64;
+  }
+  static constexpr uint64_t kMaxContent = uint64_t{1} << 30;
   // Fills exactly `size` bytes of `out`.
   bool run(const std::vector<char>& in, char* out, size_t size) const {
     if (zstd_) {
@@ -290,6 +346,7 @@ struct DatMeta {
   std::vector<CpuRegion> cpus;  // in the order libtracecmd numbers them
   std::string uname;
   std::string cpustats;  // the CPUSTAT options, one after the other, as libtracecmd keeps them
+  bool needs_libtracecmd = false;  // sound, but read through libtracecmd (see the top)
 };
 
 // Reads a NUL-terminated string at `pos` of `buf`; nullopt past the end.
@@ -302,26 +359,51 @@ std::optional<std::string> string_at(const std::vector<char>& buf, size_t& pos) 
   return out;
 }
 
-// A section's content (decompressed), checking its id; nullopt when anything is off.
-std::optional<std::vector<char>> read_section(const DatFile& f, const Decompressor& z, uint64_t at,
-                                              uint16_t id) {
+// Refusals of a damaged file: what is wrong, the file and the offset where it was found.
+class Damage {
+ public:
+  explicit Damage(const std::string& path) : path_(path) {}
+  tl::unexpected<Error> operator()(uint64_t offset, const std::string& what) const {
+    return bad_input("damaged trace.dat: " + what, path_ + " at offset " + std::to_string(offset),
+                     "the file is truncated or corrupted; record it again, or see what "
+                     "'trace-cmd report -i FILE' makes of it");
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  const std::string& path_;
+};
+
+// A section's content (decompressed), checking its id and every size against the file.
+Result<std::vector<char>> read_section(const DatFile& f, const Decompressor& z, uint64_t at,
+                                       uint16_t id, const Damage& damaged) {
   unsigned char sh[16];
-  if (!f.read(at, sh, sizeof sh)) return std::nullopt;
+  if (!f.read(at, sh, sizeof sh)) return damaged(at, "a section header past the end of the file");
   uint16_t sid = f.number<uint16_t>(sh), flags = f.number<uint16_t>(sh + 2);
   uint64_t size = f.number<uint64_t>(sh + 8);
-  if (sid != id || size > f.size()) return std::nullopt;
+  if (sid != id)
+    return damaged(
+        at, "section " + std::to_string(sid) + " where section " + std::to_string(id) + " belongs");
+  if (size > f.size() - std::min<uint64_t>(f.size(), at + 16))
+    return damaged(at, "a section of " + std::to_string(size) + " bytes, past the end of the file");
   std::vector<char> data;
   if (flags & kSectionCompressed) {
     uint32_t zsize, rsize;
-    if (!z.supported() || !f.read_number(at + 16, &zsize) || !f.read_number(at + 20, &rsize) ||
-        zsize > f.size() || rsize > (1u << 30))
-      return std::nullopt;
+    if (!z.supported())
+      return damaged(at, "a compressed section, but the file names no compression");
+    if (size < 8 || !f.read_number(at + 16, &zsize) || !f.read_number(at + 20, &rsize) ||
+        zsize > size - 8)
+      return damaged(at, "a compressed section whose sizes do not fit it");
     std::vector<char> in(zsize);
+    if (!f.read(at + 24, in.data(), zsize)) return damaged(at, "a truncated compressed section");
+    if (!z.plausible(in, rsize))
+      return damaged(
+          at, "a compressed section that claims " + std::to_string(rsize) + " bytes of content");
     data.resize(rsize);
-    if (!f.read(at + 24, in.data(), zsize) || !z.run(in, data)) return std::nullopt;
+    if (!z.run(in, data)) return damaged(at, "a compressed section that does not decompress");
   } else {
     data.resize(size);
-    if (!f.read(at + 16, data.data(), size)) return std::nullopt;
+    if (!f.read(at + 16, data.data(), size)) return damaged(at, "a truncated section");
   }
   return data;
 }
@@ -406,76 +488,123 @@ void register_kallsyms(tep_handle* tep, std::string text) {
   }
 }
 
-// The metadata of a version 7 file and the layout of its top flyrecord buffer, or nullopt for
-// anything else (the caller then opens the file with libtracecmd).
-std::optional<DatMeta> read_meta(DatFile& f) {
-  std::vector<char> head(512);
-  uint64_t n = std::min<uint64_t>(head.size(), f.size());
-  head.resize(n);
-  if (!f.read(0, head.data(), n) || n < 10) return std::nullopt;
-  if (std::memcmp(head.data(), "\x17\x08\x44tracing", 10) != 0) return std::nullopt;
+// The header of a trace.dat, both versions: magic, version, byte order, long size, page size.
+struct DatHeader {
+  int version = 0;
+  int long_size = 0;
+  uint32_t page_size = 0;
+  size_t end = 0;  // offset of what follows the page size
+};
+
+Result<DatHeader> read_header(DatFile& f, const std::vector<char>& head, const Damage& damaged) {
+  if (head.size() < 10 || std::memcmp(head.data(), "\x17\x08\x44tracing", 10) != 0)
+    return bad_input("not a trace.dat (no trace-cmd magic bytes)", damaged.path(),
+                     "pass a trace.dat or the output of 'trace-cmd report -i FILE'");
   size_t pos = 10;
   auto version = string_at(head, pos);
-  if (!version || *version != "7" || pos + 6 > head.size()) return std::nullopt;
+  if (!version) return damaged(10, "the header ends before its version");
+  DatHeader h;
+  if (*version == "6")
+    h.version = 6;
+  else if (*version == "7")
+    h.version = 7;
+  else
+    return bad_input("unsupported trace.dat version '" + version->substr(0, 16) + "'",
+                     damaged.path() + " at offset 10",
+                     "probeseek reads versions 6 and 7 (trace-cmd 2.x and 3.x)");
+  if (pos + 6 > head.size()) return damaged(pos, "the header ends before its page size");
   f.big_endian = head[pos] != 0;
-  int long_size = head[pos + 1];
+  h.long_size = head[pos + 1];
+  if (h.long_size != 4 && h.long_size != 8)
+    return damaged(pos + 1, "a long size of " + std::to_string(h.long_size) + " bytes");
   pos += 2;
+  h.page_size = f.number<uint32_t>(head.data() + pos);
+  // libtracecmd divides by it and sizes buffers with it: a power of two a kernel can have.
+  if (h.page_size < 1024 || h.page_size > (1u << 20) || (h.page_size & (h.page_size - 1)) != 0)
+    return damaged(pos, "a page size of " + std::to_string(h.page_size) + " bytes");
+  h.end = pos + 4;
+  return h;
+}
+
+// The metadata of a version 7 file and the layout of its top flyrecord buffer. A damaged file
+// is an error naming the offset; a sound file this reader does not stream itself (timestamps
+// libtracecmd adjusts, a latency buffer) comes back with needs_libtracecmd set, checked whole
+// all the same.
+Result<DatMeta> read_meta(DatFile& f, const DatHeader& h, const std::vector<char>& head,
+                          const Damage& damaged) {
+  size_t pos = h.end;
   DatMeta meta;
-  meta.page_size = f.number<uint32_t>(head.data() + pos);
-  pos += 4;
+  meta.page_size = h.page_size;
+  int long_size = h.long_size;
   auto zname = string_at(head, pos);
   auto zversion = string_at(head, pos);
-  if (!zname || !zversion || pos + 8 > head.size()) return std::nullopt;
+  if (!zname || !zversion) return damaged(h.end, "the header ends in its compression name");
+  if (pos + 8 > head.size()) return damaged(pos, "the header ends before its options offset");
   meta.compression = *zname;
-  if (meta.page_size == 0 || (meta.page_size & (meta.page_size - 1)) != 0) return std::nullopt;
   Decompressor z(meta.compression);
-  if (meta.compression != "none" && !z.supported()) return std::nullopt;
+  if (meta.compression != "none" && !z.supported())
+    return bad_input("unsupported trace.dat compression '" + meta.compression.substr(0, 32) + "'",
+                     damaged.path() + " at offset " + std::to_string(h.end),
+                     "trace-cmd 3.1 writes zstd or zlib; 'trace-cmd convert --compression none' "
+                     "rewrites the file without compression");
   uint64_t options = f.number<uint64_t>(head.data() + pos);
 
   std::optional<uint64_t> buffer_section, header_info, ftrace_events, kallsyms, cmdlines;
-  for (int sections = 0; options != 0; ++sections) {
-    if (sections > 64) return std::nullopt;
-    auto data = read_section(f, z, options, 0);
-    if (!data) return std::nullopt;
+  std::vector<uint64_t> seen;  // option sections read: a chain that loops is damage
+  while (options != 0) {
+    if (seen.size() >= 64 || std::find(seen.begin(), seen.end(), options) != seen.end())
+      return damaged(options, "option sections that chain in a loop");
+    seen.push_back(options);
+    uint64_t section_at = options;
+    auto data = read_section(f, z, section_at, 0, damaged);
+    if (!data) return tl::unexpected(data.error());
     options = 0;
     size_t p = 0;
     while (p + 6 <= data->size()) {
       uint16_t oid = f.number<uint16_t>(data->data() + p);
       uint32_t osize = f.number<uint32_t>(data->data() + p + 2);
       p += 6;
-      if (osize > data->size() - p) return std::nullopt;
+      if (osize > data->size() - p)
+        return damaged(section_at, "option " + std::to_string(oid) + " of " +
+                                       std::to_string(osize) + " bytes overruns its section");
       std::vector<char> o(data->begin() + static_cast<long>(p),
                           data->begin() + static_cast<long>(p + osize));
       p += osize;
-      auto offset = [&]() -> std::optional<uint64_t> {
-        if (o.size() < 8) return std::nullopt;
+      // A section offset: within the file, or the option is damaged.
+      auto offset = [&]() -> Result<uint64_t> {
+        if (o.size() < 8 || f.number<uint64_t>(o.data()) >= f.size())
+          return damaged(section_at,
+                         "option " + std::to_string(oid) + " points to no section of the file");
         return f.number<uint64_t>(o.data());
       };
+      Result<uint64_t> at;
       switch (oid) {
         case kOptionDone:
-          if (o.size() < 8) return std::nullopt;
+          if (o.size() < 8) return damaged(section_at, "a truncated end-of-options option");
           options = f.number<uint64_t>(o.data());
+          if (options >= f.size())
+            return damaged(section_at, "the next option section is past the end of the file");
           p = data->size();
           continue;
         case kOptionDate:
         case kOptionOffset:
         case kOptionTimeShift:
         case kOptionTsc2Nsec:
-          return std::nullopt;  // timestamps are adjusted on reading: libtracecmd knows how
+          meta.needs_libtracecmd = true;  // timestamps adjusted on reading: libtracecmd knows how
+          continue;
         case kOptionHeaderInfo:
-          header_info = offset();
-          continue;
         case kOptionFtraceEvents:
-          ftrace_events = offset();
-          continue;
         case kOptionKallsyms:
-          kallsyms = offset();
-          continue;
         case kOptionCmdlines:
-          cmdlines = offset();
+          at = offset();
+          if (!at) return tl::unexpected(at.error());
+          (oid == kOptionHeaderInfo     ? header_info
+           : oid == kOptionFtraceEvents ? ftrace_events
+           : oid == kOptionKallsyms     ? kallsyms
+                                        : cmdlines) = *at;
           continue;
         case kOptionUname:
-          meta.uname.assign(o.data(), strnlen(o.data(), o.size()));
+          if (!o.empty()) meta.uname.assign(o.data(), strnlen(o.data(), o.size()));
           continue;
         case kOptionCpuStat:
           // libtracecmd turns each one's last byte (its NUL) into a newline and appends it.
@@ -490,14 +619,18 @@ std::optional<DatMeta> read_meta(DatFile& f) {
         default:
           continue;
       }
-      if (osize < 8) return std::nullopt;
+      at = offset();
+      if (!at) return tl::unexpected(at.error());
       size_t q = 8;
       auto name = string_at(o, q);
       auto clock = string_at(o, q);
-      if (!name || !clock) return std::nullopt;
+      if (!name || !clock) return damaged(section_at, "a buffer option without name and clock");
       if (!name->empty()) continue;  // another instance: libtracecmd reads the top one
-      if (oid == kOptionBufferText || buffer_section) return std::nullopt;  // latency
-      buffer_section = f.number<uint64_t>(o.data());
+      if (oid == kOptionBufferText || buffer_section) {
+        meta.needs_libtracecmd = true;  // a latency trace
+        continue;
+      }
+      buffer_section = *at;
       // CPU count and CPUs, optionally preceded by the buffer's page size (trace-cmd 3.1+).
       size_t rest = o.size() - q;
       uint32_t cpus = 0;
@@ -505,70 +638,86 @@ std::optional<DatMeta> read_meta(DatFile& f) {
         cpus = f.number<uint32_t>(o.data() + q);
         q += 4;
       } else if (rest >= 8 && rest == 8 + 20ull * f.number<uint32_t>(o.data() + q + 4)) {
-        if (f.number<uint32_t>(o.data() + q) != meta.page_size) return std::nullopt;
+        if (f.number<uint32_t>(o.data() + q) != meta.page_size)
+          return damaged(section_at, "a buffer whose page size is not the file's");
         cpus = f.number<uint32_t>(o.data() + q + 4);
         q += 8;
       } else {
-        return std::nullopt;
+        return damaged(section_at, "a buffer option whose CPU list does not fit it");
       }
       for (uint32_t c = 0; c < cpus; ++c, q += 20) {
         CpuRegion r{f.number<uint64_t>(o.data() + q + 4), f.number<uint64_t>(o.data() + q + 12)};
-        if (r.offset > f.size() || r.size > f.size() - r.offset) return std::nullopt;
+        if (r.offset > f.size() || r.size > f.size() - r.offset)
+          return damaged(section_at, "CPU " + std::to_string(c) + "'s data (" +
+                                         std::to_string(r.size) + " bytes at offset " +
+                                         std::to_string(r.offset) +
+                                         ") is past the end of the file");
         meta.cpus.push_back(r);
       }
     }
   }
-  if (!buffer_section || !header_info || !ftrace_events) return std::nullopt;
+  if (!buffer_section) return damaged(h.end, "no flyrecord buffer option");
+  if (!header_info) return damaged(h.end, "no header-info option");
+  if (!ftrace_events) return damaged(h.end, "no ftrace event formats option");
   unsigned char sh[16];
   if (!f.read(*buffer_section, sh, sizeof sh) || f.number<uint16_t>(sh) != kOptionBuffer)
-    return std::nullopt;
+    return damaged(*buffer_section, "the flyrecord buffer's section header is not one");
   meta.compressed = (f.number<uint16_t>(sh + 2) & kSectionCompressed) != 0;
-  if (meta.compressed && !z.supported()) return std::nullopt;
+  if (meta.compressed && !z.supported())
+    return damaged(*buffer_section, "a compressed buffer, but the file names no compression");
 
   // The tep, as libtracecmd sets it up (tracecmd_alloc_fd, read_header_files, ...), minus
   // the formats of the events a function_graph import never decodes.
   meta.tep.reset(tep_alloc());
   tep_handle* tep = meta.tep.get();
-  if (!tep) return std::nullopt;
+  if (!tep) return runtime_error("cannot allocate a tep handle", damaged.path(), ENOMEM);
   tep_set_file_bigendian(tep, f.big_endian ? TEP_BIG_ENDIAN : TEP_LITTLE_ENDIAN);
   tep_set_local_bigendian(
       tep, __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? TEP_BIG_ENDIAN : TEP_LITTLE_ENDIAN);
   tep_set_long_size(tep, long_size);
 
-  auto header = read_section(f, z, *header_info, kOptionHeaderInfo);
-  if (!header || header->size() < 20 || std::memcmp(header->data(), "header_page", 12) != 0)
-    return std::nullopt;
+  auto header = read_section(f, z, *header_info, kOptionHeaderInfo, damaged);
+  if (!header) return tl::unexpected(header.error());
+  if (header->size() < 20 || std::memcmp(header->data(), "header_page", 12) != 0)
+    return damaged(*header_info, "a header-info section without its header_page");
   uint64_t header_size = f.number<uint64_t>(header->data() + 12);
-  if (header_size > header->size() - 20) return std::nullopt;
+  if (header_size > header->size() - 20)
+    return damaged(*header_info, "a header_page format longer than its section");
   tep_parse_header_page(tep, header->data() + 20, header_size, long_size);
 
-  auto ftrace = read_section(f, z, *ftrace_events, kOptionFtraceEvents);
-  if (!ftrace || ftrace->size() < 4) return std::nullopt;
+  auto ftrace = read_section(f, z, *ftrace_events, kOptionFtraceEvents, damaged);
+  if (!ftrace) return tl::unexpected(ftrace.error());
+  if (ftrace->size() < 4) return damaged(*ftrace_events, "an empty ftrace formats section");
   uint32_t count = f.number<uint32_t>(ftrace->data());
   size_t at = 4;
   for (uint32_t i = 0; i < count; ++i) {
-    if (ftrace->size() - at < 8) return std::nullopt;
+    if (ftrace->size() - at < 8)
+      return damaged(*ftrace_events, "fewer ftrace formats than the section's count");
     uint64_t size = f.number<uint64_t>(ftrace->data() + at);
     at += 8;
-    if (size > ftrace->size() - at) return std::nullopt;
+    if (size > ftrace->size() - at)
+      return damaged(*ftrace_events, "an ftrace format longer than its section");
     tep_parse_event(tep, ftrace->data() + at, size, "ftrace");
     at += size;
   }
 
   if (kallsyms) {
-    auto text = read_section(f, z, *kallsyms, kOptionKallsyms);
-    if (!text || text->size() < 4) return std::nullopt;
+    auto text = read_section(f, z, *kallsyms, kOptionKallsyms, damaged);
+    if (!text) return tl::unexpected(text.error());
+    if (text->size() < 4) return damaged(*kallsyms, "a truncated kallsyms section");
     uint32_t size = f.number<uint32_t>(text->data());
-    if (size > text->size() - 4) return std::nullopt;
+    if (size > text->size() - 4) return damaged(*kallsyms, "kallsyms text longer than its section");
     // libtracecmd reads it as a C string: it ends at its first NUL, if any.
     std::string symbols(text->data() + 4, strnlen(text->data() + 4, size));
     if (!symbols.empty()) register_kallsyms(tep, std::move(symbols));
   }
   if (cmdlines) {
-    auto text = read_section(f, z, *cmdlines, kOptionCmdlines);
-    if (!text || text->size() < 8) return std::nullopt;
+    auto text = read_section(f, z, *cmdlines, kOptionCmdlines, damaged);
+    if (!text) return tl::unexpected(text.error());
+    if (text->size() < 8) return damaged(*cmdlines, "a truncated command-lines section");
     uint64_t size = f.number<uint64_t>(text->data());
-    if (size > text->size() - 8) return std::nullopt;
+    if (size > text->size() - 8)
+      return damaged(*cmdlines, "command lines longer than their section");
     std::string lines(text->data() + 8, size);
     tep_parse_saved_cmdlines(tep, lines.c_str());
   }
@@ -594,18 +743,25 @@ class CpuStream {
   // Checks every chunk header (compressed data) or the page alignment, before any record is
   // used, so a damaged file is refused before the builder sees it.
   bool check() {
-    if (!kbuf_) return false;
-    if (!layout_.compressed) return (end_ - next_) % layout_.page_size == 0;
+    if (!kbuf_) return fail(next_, "cannot allocate a kbuffer");
+    if (!layout_.compressed) {
+      if ((end_ - next_) % layout_.page_size != 0)
+        return fail(next_, "a CPU's data that is not whole pages");
+      return true;
+    }
     // The region's size counts the chunks, not the chunk count before them.
     uint32_t count;
-    if (!f_.read_number(next_, &count)) return false;
+    if (!f_.read_number(next_, &count)) return fail(next_, "a truncated chunk table");
+    if (count > f_.size() / 8) return fail(next_, "more chunks than the file can hold");
     uint64_t at = next_ + 4;
     for (uint32_t i = 0; i < count; ++i) {
       uint32_t zsize, size;
-      if (!f_.read_number(at, &zsize) || !f_.read_number(at + 4, &size)) return false;
-      if (size % layout_.page_size != 0 || size > (256u << 20)) return false;
+      if (!f_.read_number(at, &zsize) || !f_.read_number(at + 4, &size))
+        return fail(at, "a chunk header past the end of the file");
+      if (size % layout_.page_size != 0 || size > (256u << 20))
+        return fail(at, "a chunk of " + std::to_string(size) + " bytes, not whole pages");
       at += 8 + uint64_t{zsize};
-      if (at > f_.size()) return false;
+      if (at > f_.size()) return fail(at - zsize - 8, "a chunk past the end of the file");
     }
     chunks_left_ = count;
     next_ += 4;
@@ -624,10 +780,13 @@ class CpuStream {
     record_.data = data;
     record_.size = kbuffer_event_size(kbuf_);
     record_.missed_events = kbuffer_missed_events(kbuf_);
+    record_.offset = page_offset_;
     return true;
   }
   tep_record* record() { return &record_; }
   bool failed() const { return failed_; }
+  uint64_t failed_at() const { return failed_at_; }
+  const std::string& failure() const { return failure_; }
 
  private:
   bool load_page() {
@@ -635,6 +794,7 @@ class CpuStream {
       if (!load_block()) return false;
     }
     char* page = buf_.data() + page_ * layout_.page_size;
+    if (!layout_.compressed) page_offset_ = block_offset_ + page_ * layout_.page_size;
     ++page_;
     // A page: its timestamp, then the size of its data (the commit field, a kernel long whose
     // top bits are flags). kbuffer trusts that size; a damaged page must not send it past the
@@ -642,7 +802,7 @@ class CpuStream {
     uint64_t commit =
         header_long_ == 8 ? f_.number<uint64_t>(page + 8) : f_.number<uint32_t>(page + 8);
     if ((commit & ((1u << 27) - 1)) > layout_.page_size - 8 - static_cast<unsigned>(header_long_))
-      return fail();
+      return fail(page_offset_, "a ring-buffer page whose data size overruns the page");
     kbuffer_load_subbuffer(kbuf_, page);
     return true;
   }
@@ -653,7 +813,8 @@ class CpuStream {
       if (left == 0) return false;
       uint64_t n = std::min<uint64_t>(left, uint64_t{layout_.page_size} * 16);
       buf_.assign(n + kSlack, 0);
-      if (!f_.read(next_, buf_.data(), n)) return fail();
+      if (!f_.read(next_, buf_.data(), n)) return fail(next_, "truncated ring-buffer pages");
+      block_offset_ = next_;
       next_ += n;
       pages_ = n / layout_.page_size;
       return true;
@@ -661,20 +822,27 @@ class CpuStream {
     while (chunks_left_ > 0) {
       --chunks_left_;
       uint32_t zsize, size;
-      if (!f_.read_number(next_, &zsize) || !f_.read_number(next_ + 4, &size)) return fail();
+      if (!f_.read_number(next_, &zsize) || !f_.read_number(next_ + 4, &size))
+        return fail(next_, "a truncated chunk header");
       zbuf_.resize(zsize);
+      if (!f_.read(next_ + 8, zbuf_.data(), zsize)) return fail(next_, "a truncated chunk");
+      if (!z_.plausible(zbuf_, size))
+        return fail(next_,
+                    "a chunk that cannot hold the " + std::to_string(size) + " bytes it claims");
       buf_.resize(size + kSlack);
       std::memset(buf_.data() + size, 0, kSlack);
-      if (!f_.read(next_ + 8, zbuf_.data(), zsize) || !z_.run(zbuf_, buf_.data(), size))
-        return fail();
+      if (!z_.run(zbuf_, buf_.data(), size)) return fail(next_, "a chunk that does not decompress");
+      page_offset_ = next_;  // records of compressed pages are named by their chunk
       next_ += 8 + uint64_t{zsize};
       pages_ = size / layout_.page_size;
       if (pages_ > 0) return true;
     }
     return false;
   }
-  bool fail() {
+  bool fail(uint64_t at, std::string what) {
     failed_ = true;
+    failed_at_ = at;
+    failure_ = std::move(what);
     return false;
   }
 
@@ -690,33 +858,38 @@ class CpuStream {
   uint32_t chunks_left_ = 0;
   std::vector<char> zbuf_, buf_;  // one compressed chunk, its pages
   size_t page_ = 0, pages_ = 0;
+  uint64_t block_offset_ = 0;  // file offset of buf_'s first page (uncompressed data)
+  uint64_t page_offset_ = 0;   // file offset of the current page, or of its chunk
   unsigned long long ts_ = 0;
   bool started_ = false;
   bool failed_ = false;
+  uint64_t failed_at_ = 0;
+  std::string failure_;
   tep_record record_{};
 };
 
-enum class StreamResult { kDone, kFailed, kNotHandled };
-
 // Streams the records of every CPU, merged by timestamp (ties: the lower CPU index first, as
-// ps_tracecmd_iterate does), into on_record. kNotHandled: the chunk tables are not what this
-// reader expects, nothing was read; kFailed: the data is damaged.
-StreamResult stream_cpu_data(const DatFile& f, const DatMeta& meta, ReadState& s) {
+// ps_tracecmd_iterate does), into on_record; with s == nullptr only checks every page (for a
+// file libtracecmd then reads). A damaged chunk table, page or record is an error naming its
+// offset, returned before the builder sees any record when the damage is in the tables.
+Status stream_cpu_data(const DatFile& f, const DatMeta& meta, tep_handle* tep, ReadState* s,
+                       const Damage& damaged) {
   Decompressor z(meta.compression);
-  int header_long = tep_get_header_page_size(s.tep);
+  int header_long = tep_get_header_page_size(tep);
   auto long_size = header_long == 8 ? KBUFFER_LSIZE_8 : KBUFFER_LSIZE_4;
-  auto endian = tep_is_file_bigendian(s.tep) ? KBUFFER_ENDIAN_BIG : KBUFFER_ENDIAN_LITTLE;
+  auto endian = tep_is_file_bigendian(tep) ? KBUFFER_ENDIAN_BIG : KBUFFER_ENDIAN_LITTLE;
   std::vector<std::unique_ptr<CpuStream>> cpus;
+  auto refuse = [&](const CpuStream& c) { return damaged(c.failed_at(), c.failure()); };
   for (const CpuRegion& region : meta.cpus) {
     kbuffer* kbuf = kbuffer_alloc(long_size, endian);
-    if (kbuf && tep_is_old_format(s.tep)) kbuffer_set_old_format(kbuf);
+    if (kbuf && tep_is_old_format(tep)) kbuffer_set_old_format(kbuf);
     cpus.push_back(std::make_unique<CpuStream>(f, meta, region, z, kbuf, header_long == 8 ? 8 : 4));
-    if (!cpus.back()->check()) return StreamResult::kNotHandled;
+    if (!cpus.back()->check()) return refuse(*cpus.back());
   }
   std::vector<bool> live(cpus.size());
   for (size_t c = 0; c < cpus.size(); ++c) {
     live[c] = cpus[c]->advance();
-    if (cpus[c]->failed()) return StreamResult::kFailed;
+    if (cpus[c]->failed()) return refuse(*cpus[c]);
   }
   for (;;) {
     int next = -1;
@@ -725,11 +898,158 @@ StreamResult stream_cpu_data(const DatFile& f, const DatMeta& meta, ReadState& s
         next = static_cast<int>(c);
     if (next < 0) break;
     cpus[next]->record()->cpu = next;
-    on_record(cpus[next]->record(), next, &s);
+    if (s && on_record(cpus[next]->record(), next, s) != 0)
+      return damaged(s->damage_offset, s->damage.value_or("a damaged record"));
     live[next] = cpus[next]->advance();
-    if (cpus[next]->failed()) return StreamResult::kFailed;
+    if (cpus[next]->failed()) return refuse(*cpus[next]);
   }
-  return StreamResult::kDone;
+  return {};
+}
+
+// Checks every page header of one CPU's raw (uncompressed) data: its data size (the commit
+// field) must stay inside the page, as load_page checks it for our own reader.
+Status check_raw_pages(const DatFile& f, uint64_t offset, uint64_t size, uint32_t page_size,
+                       int long_size, const Damage& damaged) {
+  if (size % page_size != 0) return damaged(offset, "a CPU's data that is not whole pages");
+  std::vector<char> block;
+  for (uint64_t done = 0; done < size;) {
+    uint64_t n = std::min<uint64_t>(size - done, uint64_t{page_size} * 64);
+    block.resize(n);
+    if (!f.read(offset + done, block.data(), n))
+      return damaged(offset + done, "truncated ring-buffer pages");
+    for (uint64_t page = 0; page < n; page += page_size) {
+      const char* p = block.data() + page;
+      uint64_t commit = long_size == 8 ? f.number<uint64_t>(p + 8) : f.number<uint32_t>(p + 8);
+      if ((commit & ((1u << 27) - 1)) > page_size - 8 - static_cast<unsigned>(long_size))
+        return damaged(offset + done + page,
+                       "a ring-buffer page whose data size overruns the page");
+    }
+    done += n;
+  }
+  return {};
+}
+
+// A version 6 file, walked whole before libtracecmd sees it (trace-cmd.dat.v6(5)): every size
+// and offset within the file, every label where it belongs, every page header sound.
+// libtracecmd trusts them and crashes on a truncated or damaged file.
+Status check_v6(const DatFile& f, const DatHeader& h, const Damage& damaged) {
+  uint64_t at = h.end;
+  auto need = [&](uint64_t n, const char* what) -> Status {
+    if (at > f.size() || n > f.size() - at)
+      return damaged(at, std::string(what) + " past the end of the file");
+    return {};
+  };
+  auto label = [&](std::string_view want) -> Status {
+    char buf[16];
+    if (auto ok = need(want.size(), "a section label"); !ok) return ok;
+    if (!f.read(at, buf, want.size()) || std::string_view(buf, want.size()) != want)
+      return damaged(at, "no '" + std::string(want.substr(0, want.find('\0'))) + "' label here");
+    at += want.size();
+    return {};
+  };
+  // A size field of `width` bytes, then that many bytes.
+  auto sized = [&](int width, const char* what) -> Status {
+    uint64_t size = 0;
+    if (auto ok = need(width, what); !ok) return ok;
+    if (width == 8) {
+      f.read_number(at, &size);
+    } else {
+      uint32_t s32 = 0;
+      f.read_number(at, &s32);
+      size = s32;
+    }
+    uint64_t start = at;
+    at += width;
+    if (size > f.size() - at)
+      return damaged(start, std::string(what) + " of " + std::to_string(size) +
+                                " bytes, past the end of the file");
+    at += size;
+    return {};
+  };
+  auto count = [&](const char* what, uint32_t& n) -> Status {
+    if (auto ok = need(4, what); !ok) return ok;
+    f.read_number(at, &n);
+    // Each item takes at least 8 bytes.
+    if (n > (f.size() - at) / 8)
+      return damaged(at,
+                     std::string(what) + " of " + std::to_string(n) + ", more than fit the file");
+    at += 4;
+    return {};
+  };
+  Status ok;
+  if (!(ok = label(std::string_view("header_page\0", 12)))) return ok;
+  if (!(ok = sized(8, "the header_page format"))) return ok;
+  if (!(ok = label(std::string_view("header_event\0", 13)))) return ok;
+  if (!(ok = sized(8, "the header_event format"))) return ok;
+  uint32_t n = 0;
+  if (!(ok = count("an ftrace format count", n))) return ok;
+  for (uint32_t i = 0; i < n; ++i)
+    if (!(ok = sized(8, "an ftrace event format"))) return ok;
+  uint32_t systems = 0;
+  if (!(ok = count("an event system count", systems))) return ok;
+  for (uint32_t i = 0; i < systems; ++i) {
+    // The system's name, NUL-terminated, at most a page long.
+    char name[256];
+    uint64_t left = std::min<uint64_t>(sizeof name, f.size() - std::min(at, f.size()));
+    if (!f.read(at, name, left) || !std::memchr(name, '\0', left))
+      return damaged(at, "an event system name without its end");
+    at += std::strlen(name) + 1;
+    if (!(ok = count("an event format count", n))) return ok;
+    for (uint32_t j = 0; j < n; ++j)
+      if (!(ok = sized(8, "an event format"))) return ok;
+  }
+  if (!(ok = sized(4, "the kallsyms text"))) return ok;
+  if (!(ok = sized(4, "the printk formats"))) return ok;
+  if (!(ok = sized(8, "the saved command lines"))) return ok;
+  uint32_t cpus = 0;
+  if (!(ok = need(4, "the CPU count"))) return ok;
+  f.read_number(at, &cpus);
+  if (cpus > (f.size() - at) / 16)
+    return damaged(at, "a CPU count of " + std::to_string(cpus) + ", more than fit the file");
+  at += 4;
+  for (int sections = 0;; ++sections) {
+    char buf[10];
+    if (!(ok = need(10, "a section label"))) return ok;
+    f.read(at, buf, 10);
+    std::string_view l(buf, 10);
+    if (l == std::string_view("options  \0", 10) && sections < 8) {
+      at += 10;
+      for (;;) {
+        uint16_t id = 0;
+        if (!(ok = need(2, "an option"))) return ok;
+        f.read_number(at, &id);
+        at += 2;
+        if (id == 0) break;
+        uint64_t option_at = at;
+        if (!(ok = sized(4, "an option"))) return ok;
+        if (id == kOptionBuffer) {  // another instance's flyrecord: its offset, then its name
+          uint64_t offset = 0;
+          uint32_t size = 0;
+          f.read_number(option_at, &size);
+          if (size < 9 || !f.read_number(option_at + 4, &offset) || offset >= f.size())
+            return damaged(option_at, "a buffer option pointing past the end of the file");
+        }
+      }
+      continue;
+    }
+    if (l == std::string_view("latency  \0", 10)) return {};  // text, read by libtracecmd
+    if (l != std::string_view("flyrecord\0", 10))
+      return damaged(at, "no 'flyrecord', 'latency' or 'options' label here");
+    at += 10;
+    break;
+  }
+  for (uint32_t c = 0; c < cpus; ++c, at += 16) {
+    uint64_t offset = 0, size = 0;
+    if (!(ok = need(16, "a CPU's data offset and size"))) return ok;
+    f.read_number(at, &offset);
+    f.read_number(at + 8, &size);
+    if (offset > f.size() || size > f.size() - offset)
+      return damaged(at, "CPU " + std::to_string(c) + "'s data (" + std::to_string(size) +
+                             " bytes at offset " + std::to_string(offset) +
+                             ") is past the end of the file");
+    if (!(ok = check_raw_pages(f, offset, size, h.page_size, h.long_size, damaged))) return ok;
+  }
+  return {};
 }
 
 std::string release_from_uname(const char* uname) {
@@ -834,34 +1154,49 @@ Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& buil
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     return bad_input("cannot open trace file", path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return bad_input("not a trace.dat (not a regular file)", path,
+                     "pass a trace.dat written by trace-cmd or 'probeseek record'");
   uint64_t before = builder.stats().entries + builder.stats().exits;
+  Damage damaged(path);
 
-  // Version 7 files: our own reader (see the top of this file).
+  // Every size and offset in the file is checked before anything is read through it, and
+  // before libtracecmd (which trusts them) sees the file.
   DatFile file(path);
-  std::optional<DatMeta> meta = file.ok() ? read_meta(file) : std::nullopt;
-  if (meta) {
+  if (!file.ok()) return bad_input("cannot open trace file", path + ": " + std::strerror(errno));
+  std::vector<char> head(std::min<uint64_t>(512, file.size()));
+  if (!file.read(0, head.data(), head.size())) return damaged(0, "an unreadable header");
+  auto header = read_header(file, head, damaged);
+  if (!header) return tl::unexpected(header.error());
+
+  if (header->version == 7) {
+    auto meta = read_meta(file, *header, head, damaged);
+    if (!meta) return tl::unexpected(meta.error());
     ReadState s{};
     s.tep = meta->tep.get();
     s.builder = &builder;
     if (auto found = find_fields(s, path); !found) return tl::unexpected(found.error());
-    switch (stream_cpu_data(file, *meta, s)) {
-      case StreamResult::kFailed:
-        return unreadable_data(path);
-      case StreamResult::kNotHandled:
-        break;  // nothing was read: libtracecmd below
-      case StreamResult::kDone: {
-        if (auto some = no_graph_records(builder.stats(), before, path); !some)
-          return tl::unexpected(some.error());
-        add_overruns(meta->cpustats.empty() ? nullptr : meta->cpustats.c_str(), builder);
-        SourceInfo info;
-        info.format = TraceFormat::kTraceDat;
-        info.kernel_release = release_from_uname(meta->uname.c_str());
-        info.tracer = "function_graph";
-        info.cpus = static_cast<int>(meta->cpus.size());
-        take_kallsyms(ps_tep_kallsyms(s.tep), info);
-        return info;
-      }
+    if (meta->needs_libtracecmd) {
+      // Every page checked here first; libtracecmd below reads the records.
+      if (auto sound = stream_cpu_data(file, *meta, s.tep, nullptr, damaged); !sound)
+        return tl::unexpected(sound.error());
+    } else {
+      // Version 7 files: our own reader (see the top of this file).
+      if (auto read = stream_cpu_data(file, *meta, s.tep, &s, damaged); !read)
+        return tl::unexpected(read.error());
+      if (auto some = no_graph_records(builder.stats(), before, path); !some)
+        return tl::unexpected(some.error());
+      add_overruns(meta->cpustats.empty() ? nullptr : meta->cpustats.c_str(), builder);
+      SourceInfo info;
+      info.format = TraceFormat::kTraceDat;
+      info.kernel_release = release_from_uname(meta->uname.c_str());
+      info.tracer = "function_graph";
+      info.cpus = static_cast<int>(meta->cpus.size());
+      take_kallsyms(ps_tep_kallsyms(s.tep), info);
+      return info;
     }
+  } else if (auto sound = check_v6(file, *header, damaged); !sound) {
+    return tl::unexpected(sound.error());
   }
 
   TracecmdInput handle(ps_tracecmd_open(path.c_str()));
@@ -873,7 +1208,10 @@ Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& buil
   s.tep = ps_tracecmd_tep(handle.get());
   s.builder = &builder;
   if (auto found = find_fields(s, path); !found) return tl::unexpected(found.error());
-  if (ps_tracecmd_iterate(handle.get(), on_record, &s) < 0) return unreadable_data(path);
+  if (ps_tracecmd_iterate(handle.get(), on_record, &s) < 0) {
+    if (s.damage) return damaged(s.damage_offset, *s.damage);
+    return unreadable_data(path);
+  }
   if (auto some = no_graph_records(builder.stats(), before, path); !some)
     return tl::unexpected(some.error());
   add_overruns(ps_tracecmd_cpustats(handle.get()), builder);

@@ -36,6 +36,13 @@ enum CallFlags : uint8_t {
   kCallEntryMissing = 2,  // the exit was seen, the entry was not: a synthesized frame
 };
 
+// Deeper than any kernel's function_graph return stack: sources refuse records beyond it, and
+// the builder's depth arithmetic stays far from int overflow.
+constexpr int kMaxGraphDepth = 1 << 16;
+// More CPUs than any kernel supports (x86 MAXSMP: 8192): a report line naming a CPU beyond it
+// is damaged.
+constexpr int kMaxCpu = 1 << 20;
+
 struct GraphEvent {
   enum class Kind : uint8_t { kEntry, kExit, kLeaf };  // kLeaf: report text "func();"
   Kind kind = Kind::kEntry;
@@ -117,8 +124,8 @@ class CallTreeBuilder {
   explicit CallTreeBuilder(CallSink& sink);
   ~CallTreeBuilder();
   void add(const GraphEvent& event);
-  void lost_events(int cpu, int64_t count);  // count < 0: the buffer lost an unknown number
-  void kernel_dropped(int cpu, int64_t count) { stats_.kernel_dropped_by_cpu[cpu] += count; }
+  void lost_events(int cpu, int64_t count);     // count < 0: the buffer lost an unknown number
+  void kernel_dropped(int cpu, int64_t count);  // counts saturate, never wrap
   void note_other_event() { ++stats_.other_events; }
   void note_unparsed_line() { ++stats_.unparsed_lines; }
   // Closes every call still open (recording stopped) and reports them.
@@ -126,7 +133,7 @@ class CallTreeBuilder {
   const BuildStats& stats() const { return stats_; }
   size_t tasks() const;
   size_t functions() const;
-  int cpus_seen() const { return max_cpu_ + 1; }
+  int cpus_seen() const { return max_cpu_ == INT32_MAX ? max_cpu_ : max_cpu_ + 1; }
   uint64_t first_timestamp_ns() const { return first_ts_; }
   uint64_t last_timestamp_ns() const { return last_ts_; }
 
