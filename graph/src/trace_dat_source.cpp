@@ -9,9 +9,11 @@
 // every kallsyms line, a third of an import's CPU time, and libtracecmd 3.1 keeps every
 // decompressed chunk until the file is closed, so its memory grows with the recording.
 //
-// Anything this reader does not know -- version 6 files, latency buffers, timestamps that
-// libtracecmd adjusts on reading (date, offset, TSC conversion, guest time shift), another
-// compression, an unexpected chunk table -- goes through libtracecmd, as before.
+// Version 6 files, latency buffers and timestamps that libtracecmd adjusts on reading (date,
+// offset, TSC conversion, guest time shift) go through libtracecmd. libtracecmd trusts every
+// size and offset in the file (a truncated file is a double free or a segfault in it), so the
+// whole container is checked here first, pages included, and a damaged file is refused naming
+// the offset, never handed to libtracecmd.
 #include <event-parse.h>
 #include <fcntl.h>
 extern "C" {
@@ -724,6 +726,14 @@ Result<DatMeta> read_meta(DatFile& f, const DatHeader& h, const std::vector<char
   return meta;
 }
 
+// Whether a record kbuffer returned lies inside its page (kbuffer trusts the length a record
+// gives itself; the last one of a damaged page can claim more than the page holds).
+bool inside_page(const char* page, uint32_t page_size, const void* data, int size) {
+  const char* p = static_cast<const char*>(data);
+  return p >= page && size >= 0 && p <= page + page_size &&
+         static_cast<uint64_t>(size) <= static_cast<uint64_t>(page + page_size - p);
+}
+
 // One CPU's records, page by page: the current page in a kbuffer, the chunk it came from.
 class CpuStream {
  public:
@@ -779,6 +789,9 @@ class CpuStream {
     record_.ts = ts_;
     record_.data = data;
     record_.size = kbuffer_event_size(kbuf_);
+    // kbuffer takes a record's length from the record: it must end inside its page.
+    if (!inside_page(page_start_, layout_.page_size, data, record_.size))
+      return fail(page_offset_, "a record that overruns its ring-buffer page");
     record_.missed_events = kbuffer_missed_events(kbuf_);
     record_.offset = page_offset_;
     return true;
@@ -794,6 +807,7 @@ class CpuStream {
       if (!load_block()) return false;
     }
     char* page = buf_.data() + page_ * layout_.page_size;
+    page_start_ = page;
     if (!layout_.compressed) page_offset_ = block_offset_ + page_ * layout_.page_size;
     ++page_;
     // A page: its timestamp, then the size of its data (the commit field, a kernel long whose
@@ -858,8 +872,9 @@ class CpuStream {
   uint32_t chunks_left_ = 0;
   std::vector<char> zbuf_, buf_;  // one compressed chunk, its pages
   size_t page_ = 0, pages_ = 0;
-  uint64_t block_offset_ = 0;  // file offset of buf_'s first page (uncompressed data)
-  uint64_t page_offset_ = 0;   // file offset of the current page, or of its chunk
+  uint64_t block_offset_ = 0;         // file offset of buf_'s first page (uncompressed data)
+  uint64_t page_offset_ = 0;          // file offset of the current page, or of its chunk
+  const char* page_start_ = nullptr;  // the current page, in buf_
   unsigned long long ts_ = 0;
   bool started_ = false;
   bool failed_ = false;
@@ -911,10 +926,17 @@ Status stream_cpu_data(const DatFile& f, const DatMeta& meta, tep_handle* tep, R
 Status check_raw_pages(const DatFile& f, uint64_t offset, uint64_t size, uint32_t page_size,
                        int long_size, const Damage& damaged) {
   if (size % page_size != 0) return damaged(offset, "a CPU's data that is not whole pages");
+  struct KbufferFree {
+    void operator()(kbuffer* k) const { kbuffer_free(k); }
+  };
+  std::unique_ptr<kbuffer, KbufferFree> kbuf(
+      kbuffer_alloc(long_size == 8 ? KBUFFER_LSIZE_8 : KBUFFER_LSIZE_4,
+                    f.big_endian ? KBUFFER_ENDIAN_BIG : KBUFFER_ENDIAN_LITTLE));
+  if (!kbuf) return runtime_error("cannot allocate a kbuffer", damaged.path(), ENOMEM);
   std::vector<char> block;
   for (uint64_t done = 0; done < size;) {
     uint64_t n = std::min<uint64_t>(size - done, uint64_t{page_size} * 64);
-    block.resize(n);
+    block.assign(n + 64, 0);  // slack: kbuffer reads a header of up to 8 bytes at the end
     if (!f.read(offset + done, block.data(), n))
       return damaged(offset + done, "truncated ring-buffer pages");
     for (uint64_t page = 0; page < n; page += page_size) {
@@ -923,6 +945,13 @@ Status check_raw_pages(const DatFile& f, uint64_t offset, uint64_t size, uint32_
       if ((commit & ((1u << 27) - 1)) > page_size - 8 - static_cast<unsigned>(long_size))
         return damaged(offset + done + page,
                        "a ring-buffer page whose data size overruns the page");
+      // Every record inside the page: libtracecmd's kbuffer trusts their lengths.
+      kbuffer_load_subbuffer(kbuf.get(), const_cast<char*>(p));
+      unsigned long long ts;
+      for (void* r = kbuffer_read_event(kbuf.get(), &ts); r;
+           r = kbuffer_next_event(kbuf.get(), &ts))
+        if (!inside_page(p, page_size, r, kbuffer_event_size(kbuf.get())))
+          return damaged(offset + done + page, "a record that overruns its ring-buffer page");
     }
     done += n;
   }
