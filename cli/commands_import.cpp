@@ -8,15 +8,18 @@
 #include <set>
 
 #include "commands.h"
+#include "output.h"
 #include "probeseek/btf.h"
 #include "probeseek/db.h"
 #include "probeseek/module_btf.h"
+#include "probeseek/text.h"
 
 namespace probeseek::cli {
 
 int report(const Error& error) {
-  std::cerr << "error: " << error.message() << "\n";
-  if (!error.hint.empty()) std::cerr << "hint: " << error.hint << "\n";
+  // Messages quote names from the database and the kernel: shown, never interpreted.
+  std::cerr << "error: " << printable(error.message()) << "\n";
+  if (!error.hint.empty()) std::cerr << "hint: " << printable(error.hint) << "\n";
   return error.exit_status();
 }
 
@@ -26,24 +29,56 @@ using nlohmann::json;
 
 constexpr const char* kDefaultDb = "probeseek.db";
 
-// Prints rows as a table with columns padded to their widest cell.
-void print_table(const std::vector<std::string>& header,
-                 const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width(header.size());
-  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
-  for (auto& r : rows)
-    for (size_t i = 0; i < r.size() && i < width.size(); ++i)
-      width[i] = std::max(width[i], r[i].size());
-  auto line = [&](const std::vector<std::string>& cells) {
+// Prints rows as a table, columns padded to their widest cell, every cell through printable():
+// names from a kernel may hold escape sequences. Streams: rows are printed as they are added,
+// past the first kWidthRows, which alone decide the column widths (a longer cell later just
+// pushes its line out), so a query of millions of rows neither waits nor grows in memory.
+class TablePrinter {
+ public:
+  static constexpr size_t kWidthRows = 1000;
+  explicit TablePrinter(const std::vector<std::string>& header) { add(header); }
+  ~TablePrinter() { flush(); }
+  TablePrinter(const TablePrinter&) = delete;
+  TablePrinter& operator=(const TablePrinter&) = delete;
+  void add(const std::vector<std::string>& row) {
+    std::vector<std::string> cells;
+    cells.reserve(row.size());
+    for (auto& c : row) cells.push_back(printable(c));
+    if (streaming_) return print(cells);
+    if (width_.size() < cells.size()) width_.resize(cells.size());
+    for (size_t i = 0; i < cells.size(); ++i) width_[i] = std::max(width_[i], cells[i].size());
+    held_.push_back(std::move(cells));
+    if (held_.size() > kWidthRows) flush();  // the header and kWidthRows rows
+  }
+  // Prints what is held; the widths are fixed from then on.
+  void flush() {
+    for (auto& r : held_) print(r);
+    held_.clear();
+    held_.shrink_to_fit();
+    streaming_ = true;
+  }
+
+ private:
+  void print(const std::vector<std::string>& cells) {
     std::string out;
     for (size_t i = 0; i < cells.size(); ++i) {
       out += cells[i];
-      if (i + 1 < cells.size()) out += std::string(width[i] - cells[i].size() + 2, ' ');
+      if (i + 1 == cells.size()) break;
+      size_t w = i < width_.size() ? width_[i] : 0;
+      out += std::string(w > cells[i].size() ? w - cells[i].size() + 2 : 2, ' ');
     }
-    std::cout << out << "\n";
-  };
-  line(header);
-  for (auto& r : rows) line(r);
+    out += "\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  }
+  std::vector<size_t> width_;
+  std::vector<std::vector<std::string>> held_;
+  bool streaming_ = false;
+};
+
+void print_table(const std::vector<std::string>& header,
+                 const std::vector<std::vector<std::string>>& rows) {
+  TablePrinter table(header);
+  for (auto& r : rows) table.add(r);
 }
 
 std::string us(int64_t ns) {
@@ -139,72 +174,77 @@ void register_import_commands(CLI::App& app, Context& ctx) {
                      "of its /sys/kernel/btf); needs --btf, or sessions with stored BTF");
   import->add_option("FILE", request.files, "trace.dat or report text (plain or .gz)");
   import->callback([&ctx] {
-    run(ctx, [&]() -> Status {
-      if (!kallsyms.empty()) request.symbols.kallsyms_path = kallsyms;
-  if (!filter_functions.empty()) request.symbols.filter_functions_path = filter_functions;
-  if (!blacklist.empty()) request.symbols.kprobe_blacklist_path = blacklist;
-  if (!btf.empty()) {
-    auto loaded = Btf::load(btf);
-    if (!loaded) {
-      Error e = loaded.error();
-      e.kind = ErrorKind::kBadInput;
-      return tl::unexpected(e);
+    // A database this import created is removed again if the import fails or is refused: a
+    // full disk or a bad file must not leave a new, empty database behind.
+    bool created = false;
+  run(ctx, [&]() -> Status {
+    if (!kallsyms.empty()) request.symbols.kallsyms_path = kallsyms;
+    if (!filter_functions.empty()) request.symbols.filter_functions_path = filter_functions;
+    if (!blacklist.empty()) request.symbols.kprobe_blacklist_path = blacklist;
+    if (!btf.empty()) {
+      auto loaded = Btf::load(btf);
+      if (!loaded) {
+        Error e = loaded.error();
+        e.kind = ErrorKind::kBadInput;
+        return tl::unexpected(e);
+      }
+      request.symbols.btf_bytes = loaded->raw_bytes();
+      request.symbols.btf_source = btf;
     }
-    request.symbols.btf_bytes = loaded->raw_bytes();
-    request.symbols.btf_source = btf;
-  }
-  if (!module_btf.empty()) {
-    if (!is_directory(module_btf))
-      return bad_input("--module-btf needs a directory", module_btf,
-                       "copy the traced machine's /sys/kernel/btf (one file per module)");
-    if (!request.files.empty() && btf.empty())
-      return bad_input("--module-btf needs the vmlinux BTF the modules were built against",
-                       module_btf, "pass --btf FILE (that machine's /sys/kernel/btf/vmlinux)");
-  }
-  auto db = Database::open(db_path);
-  if (!db) return tl::unexpected(db.error());
-  const bool only_module_btf =
-      !module_btf.empty() && request.files.empty() && !request.symbols.kallsyms_path &&
-      !request.symbols.filter_functions_path && !request.symbols.kprobe_blacklist_path;
-  if (only_module_btf) {
-    // Module BTF for sessions already in the database, over their stored BTF.
-    auto all = Store(*db).sessions();
-    if (!all) return tl::unexpected(all.error());
-    if (all->empty())
-      return bad_input("the database holds no session to store module BTF for", db_path,
-                       "import recordings with --btf FILE --module-btf DIR");
-    return store_module_btf_dir(*db, *all, module_btf);
-  }
-  auto result = import_recordings(*db, request);
-  if (!result) return tl::unexpected(result.error());
-  for (auto& w : result->warnings) std::cerr << "warning: " << w << "\n";
-  Store store(*db);
-  for (auto& name : result->sessions) {
-    auto s = store.session(name);
-    if (!s) return tl::unexpected(s.error());
-    std::cerr << "imported " << s->name << ": " << s->calls << " calls, " << s->tasks << " tasks, "
-              << s->functions << " functions, " << s->lost_events << " lost events (" << s->format
-              << ", " << s->source << ")\n";
-  }
-  if (result->sessions.empty())
-    std::cerr << "stored " << result->symbol_set_ids.size() << " symbol table(s)\n";
-  if (!module_btf.empty()) {
-    // The sessions just imported; without FILE, those already in the database.
-    std::vector<SessionSummary> targets;
+    if (!module_btf.empty()) {
+      if (!is_directory(module_btf))
+        return bad_input("--module-btf needs a directory", module_btf,
+                         "copy the traced machine's /sys/kernel/btf (one file per module)");
+      if (!request.files.empty() && btf.empty())
+        return bad_input("--module-btf needs the vmlinux BTF the modules were built against",
+                         module_btf, "pass --btf FILE (that machine's /sys/kernel/btf/vmlinux)");
+    }
+    auto db = Database::open(db_path);
+    if (!db) return tl::unexpected(db.error());
+    created = db->created();
+    const bool only_module_btf =
+        !module_btf.empty() && request.files.empty() && !request.symbols.kallsyms_path &&
+        !request.symbols.filter_functions_path && !request.symbols.kprobe_blacklist_path;
+    if (only_module_btf) {
+      // Module BTF for sessions already in the database, over their stored BTF.
+      auto all = Store(*db).sessions();
+      if (!all) return tl::unexpected(all.error());
+      if (all->empty())
+        return bad_input("the database holds no session to store module BTF for", db_path,
+                         "import recordings with --btf FILE --module-btf DIR");
+      return store_module_btf_dir(*db, *all, module_btf);
+    }
+    auto result = import_recordings(*db, request);
+    if (!result) return tl::unexpected(result.error());
+    for (auto& w : result->warnings) std::cerr << "warning: " << printable(w) << "\n";
+    Store store(*db);
     for (auto& name : result->sessions) {
       auto s = store.session(name);
       if (!s) return tl::unexpected(s.error());
-      targets.push_back(*s);
+      std::cerr << "imported " << printable(s->name) << ": " << s->calls << " calls, " << s->tasks
+                << " tasks, " << s->functions << " functions, " << s->lost_events
+                << " lost events (" << s->format << ", " << printable(s->source) << ")\n";
     }
-    if (result->sessions.empty()) {
-      auto all = store.sessions();
-      if (!all) return tl::unexpected(all.error());
-      targets = std::move(*all);
+    if (result->sessions.empty())
+      std::cerr << "stored " << result->symbol_set_ids.size() << " symbol table(s)\n";
+    if (!module_btf.empty()) {
+      // The sessions just imported; without FILE, those already in the database.
+      std::vector<SessionSummary> targets;
+      for (auto& name : result->sessions) {
+        auto s = store.session(name);
+        if (!s) return tl::unexpected(s.error());
+        targets.push_back(*s);
+      }
+      if (result->sessions.empty()) {
+        auto all = store.sessions();
+        if (!all) return tl::unexpected(all.error());
+        targets = std::move(*all);
+      }
+      return store_module_btf_dir(*db, targets, module_btf);
     }
-    return store_module_btf_dir(*db, targets, module_btf);
-  }
-  return {};
-});
+    return {};
+  });
+  if (ctx.status != 0 && created) remove_database_files(db_path);
 }  // namespace probeseek::cli
 );
 
@@ -256,7 +296,7 @@ sessions->callback([&ctx] {
                       notes.empty() ? "-" : notes});
     }
     if (sessions_json)
-      std::cout << out.dump(2) << "\n";
+      std::cout << dump_json(out) << "\n";
     else
       print_table({"name", "calls", "tasks", "functions", "lost_events", "kernel", "format",
                    "source", "stats"},
@@ -275,8 +315,15 @@ functions->add_option("--session", functions_session, "session name (default: th
 functions->add_option("--under", functions_under, "only calls below this function");
 functions->add_option("--limit", functions_limit, "at most N rows (0: all)");
 functions->add_flag("--json", functions_json, "JSON array on stdout");
-functions->callback([&ctx] {
+functions->callback([&ctx, functions] {
   run(ctx, [&]() -> Status {
+    // An empty name or a negative count would silently mean "no filter".
+    if (functions->count("--under") > 0 && functions_under.empty())
+      return bad_input("--under needs a function name", "",
+                       "leave --under out to list every function");
+    if (functions_limit < 0)
+      return bad_input("--limit must be 0 (all) or more", std::to_string(functions_limit),
+                       "--limit 0 lists every function");
     auto db = open_existing(functions_db);
     if (!db) return tl::unexpected(db.error());
     Store store(*db);
@@ -306,7 +353,7 @@ functions->callback([&ctx] {
                        {"callers", r.callers},
                        {"syscalls", syscalls}});
       }
-      std::cout << out.dump(2) << "\n";
+      std::cout << dump_json(out) << "\n";
       return {};
     }
     std::vector<std::vector<std::string>> table;
@@ -324,23 +371,36 @@ functions->callback([&ctx] {
 auto* tree = app.add_subcommand("tree", "Print the call tree, function_graph style");
 static std::string tree_db = kDefaultDb, tree_session;
 static Store::TreeOptions tree_options;
-static int tree_pid = -1;
+static int tree_pid = 0;
 tree->add_option("--db", tree_db, "database file")->capture_default_str();
 tree->add_option("--session", tree_session, "session name (default: the only one)");
 tree->add_option("--root", tree_options.root, "show only the subtrees of this function");
 tree->add_option("--pid", tree_pid, "only this task");
 tree->add_option("--max-depth", tree_options.max_depth, "levels shown below each root");
-tree->callback([&ctx] {
+tree->callback([&ctx, tree] {
   run(ctx, [&]() -> Status {
+    // An empty name or a negative number would silently mean "no filter".
+    if (tree->count("--root") > 0 && tree_options.root.empty())
+      return bad_input("--root needs a function name", "",
+                       "leave --root out to show every call tree");
+    if (tree->count("--pid") > 0) {
+      if (tree_pid < 0)
+        return bad_input("--pid must be a process id (0 or more)", std::to_string(tree_pid),
+                         "leave --pid out to show every task");
+      tree_options.pid = tree_pid;
+    }
+    if (tree->count("--max-depth") > 0 && tree_options.max_depth < 0)
+      return bad_input("--max-depth must be 0 or more", std::to_string(tree_options.max_depth),
+                       "leave --max-depth out to show every level");
     auto db = open_existing(tree_db);
     if (!db) return tl::unexpected(db.error());
     Store store(*db);
     auto s = store.session(tree_session);
     if (!s) return tl::unexpected(s.error());
-    if (tree_pid >= 0) tree_options.pid = tree_pid;
     auto text = store.tree(s->id, tree_options);
     if (!text) return tl::unexpected(text.error());
-    std::fwrite(text->data(), 1, text->size(), stdout);
+    std::string shown = printable(*text, /*keep_newlines=*/true);
+    std::fwrite(shown.data(), 1, shown.size(), stdout);
     return {};
   });
 });
@@ -349,37 +409,58 @@ tree->callback([&ctx] {
 auto* sql = app.add_subcommand("sql", "Run a read-only SQL query on the database");
 static std::string sql_db = kDefaultDb, sql_query;
 static bool sql_json = false;
+static double sql_timeout = 0;
 sql->add_option("--db", sql_db, "database file")->capture_default_str();
 sql->add_flag("--json", sql_json, "JSON array of objects on stdout");
+sql->add_option("--timeout", sql_timeout, "stop the query after SECONDS (0: no limit)");
 sql->add_option("QUERY", sql_query, "SELECT ...")->required();
 sql->callback([&ctx] {
   run(ctx, [&]() -> Status {
+    if (!(sql_timeout >= 0))
+      return bad_input("--timeout must be 0 (no limit) or more seconds",
+                       std::to_string(sql_timeout), "--timeout 0 lets the query run to its end");
     auto db = open_existing(sql_db);
     if (!db) return tl::unexpected(db.error());
     Store store(*db);
-    auto result = store.sql(sql_query);
-    if (!result) return tl::unexpected(result.error());
-    if (sql_json) {
-      json out = json::array();
-      for (auto& row : result->rows) {
-        json o = json::object();
-        for (size_t i = 0; i < row.size(); ++i)
-          o[result->columns[i]] = row[i] ? json(*row[i]) : json(nullptr);
-        out.push_back(o);
-      }
-      std::cout << out.dump(2) << "\n";
-      return {};
-    }
-    std::vector<std::vector<std::string>> rows;
-    for (auto& row : result->rows) {
-      std::vector<std::string> cells;
-      for (auto& c : row) cells.push_back(c ? *c : "NULL");
-      rows.push_back(std::move(cells));
-    }
-    print_table(result->columns, rows);
-    return {};
+    Store::SqlOptions options;
+    options.timeout_s = sql_timeout;
+    // Rows are printed as SQLite produces them (see TablePrinter); JSON is one array written
+    // an object at a time.
+    std::vector<std::string> columns;
+    std::optional<TablePrinter> table;
+    size_t json_rows = 0;
+    auto status = store.sql(
+        sql_query, options,
+        [&](const std::vector<std::string>& names) {
+          columns = names;
+          if (!sql_json) table.emplace(names);
+        },
+        [&](const Store::SqlRow& row) {
+          if (sql_json) {
+            json o = json::object();
+            for (size_t i = 0; i < row.size(); ++i)
+              o[columns[i]] = row[i] ? json(*row[i]) : json(nullptr);
+            std::string text = dump_json(o);
+            // Indented as a whole-array dump(2) would be.
+            std::string indented = "  ";
+            for (char c : text) {
+              indented += c;
+              if (c == '\n') indented += "  ";
+            }
+            std::fputs(json_rows++ ? ",\n" : "[\n", stdout);
+            std::fwrite(indented.data(), 1, indented.size(), stdout);
+            return;
+          }
+          std::vector<std::string> cells;
+          for (auto& c : row) cells.push_back(c ? *c : "NULL");
+          table->add(cells);
+        });
+    table.reset();  // prints what it holds, also before an error message
+    // After an error the JSON array stays open: the output is not mistaken for all the rows.
+    if (sql_json && status) std::fputs(json_rows ? "\n]\n" : "[]\n", stdout);
+    return status;
   });
 });
-}
+}  // namespace probeseek::cli
 
 }  // namespace probeseek::cli

@@ -2,9 +2,12 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "commands.h"
+#include "output.h"
 #include "probeseek/rank.h"
+#include "probeseek/text.h"
 
 namespace probeseek::cli {
 
@@ -54,7 +57,7 @@ json evidence_json(const SessionEvidence& e) {
 }
 
 void print_warnings(const std::vector<std::string>& warnings) {
-  for (auto& w : warnings) std::cerr << "warning: " << w << "\n";
+  for (auto& w : warnings) std::cerr << "warning: " << printable(w) << "\n";
 }
 
 }  // namespace
@@ -78,8 +81,12 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
   rank_cmd->add_option("--limit", limit, "at most N candidates (0: all)")->capture_default_str();
   rank_cmd->add_option("--btf", btf, "BTF of the traced kernel (raw or ELF with .BTF)");
   rank_cmd->add_flag("--json", as_json, "JSON array on stdout");
-  rank_cmd->callback([&ctx] {
+  rank_cmd->callback([&ctx, rank_cmd] {
     Status s = [&]() -> Status {
+      // An empty name would silently mean "no filter".
+      if (rank_cmd->count("--under") > 0 && request.under.empty())
+        return bad_input("--under needs a function name", "",
+                         "leave --under out to rank every function seen");
       if (!arg.empty()) request.arg = arg;
       if (!btf.empty()) request.btf_path = btf;
       request.limit = limit;
@@ -114,31 +121,34 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
                                               {"events", c.verified->events}}
                                        : json(nullptr)}});
         }
-        std::cout << out.dump(2) << "\n";
+        std::cout << dump_json(out) << "\n";
         return {};
       }
-      std::cout << "sessions: ";
+      // Function names come from the kernel: printed visible, never interpreted.
+      std::ostringstream text;
+      text << "sessions: ";
       for (size_t i = 0; i < result->sessions.size(); ++i)
-        std::cout << (i ? ", " : "") << result->sessions[i];
-      std::cout << "   BTF: " << (result->btf_source.empty() ? "none" : result->btf_source) << "\n";
-      std::cout << result->considered << " functions seen";
+        text << (i ? ", " : "") << result->sessions[i];
+      text << "   BTF: " << (result->btf_source.empty() ? "none" : result->btf_source) << "\n";
+      text << result->considered << " functions seen";
       if (result->interrupt_only)
-        std::cout << ", " << result->interrupt_only << " only in interrupt context (set aside)";
+        text << ", " << result->interrupt_only << " only in interrupt context (set aside)";
       if (result->excluded_by_coverage)
-        std::cout << ", " << result->excluded_by_coverage << " not in every session";
+        text << ", " << result->excluded_by_coverage << " not in every session";
       if (result->excluded_by_arg)
-        std::cout << ", " << result->excluded_by_arg << " without a matching argument";
-      std::cout << "\n\n";
+        text << ", " << result->excluded_by_arg << " without a matching argument";
+      text << "\n\n";
       int rank_no = 0;
       for (const Candidate& c : result->candidates) {
         char head[64];
         std::snprintf(head, sizeof head, "%2d. %6.1f  ", ++rank_no, c.score);
-        std::cout << head << c.function << "  [" << c.hookability.verdict() << "]\n";
-        if (c.prototype) std::cout << "             " << c.prototype->to_string() << "\n";
-        for (auto& r : c.reasons()) std::cout << "             " << r << "\n";
-        std::cout << "\n";
+        text << head << c.function << "  [" << c.hookability.verdict() << "]\n";
+        if (c.prototype) text << "             " << c.prototype->to_string() << "\n";
+        for (auto& r : c.reasons()) text << "             " << r << "\n";
+        text << "\n";
       }
-      if (result->candidates.empty()) std::cout << "no candidate\n";
+      if (result->candidates.empty()) text << "no candidate\n";
+      std::cout << printable(text.str(), /*keep_newlines=*/true);
       return {};
     }();
     if (!s) ctx.status = report(s.error());
@@ -169,7 +179,7 @@ void register_explain_command(CLI::App& app, Context& ctx) {
       if (!db) return tl::unexpected(db.error());
       auto ex = explain(*db, request);
       if (!ex) return tl::unexpected(ex.error());
-      for (auto& w : ex->warnings) std::cerr << "warning: " << w << "\n";
+      for (auto& w : ex->warnings) std::cerr << "warning: " << printable(w) << "\n";
       auto neighbours_json = [](const std::vector<Explanation::Neighbour>& v) {
         nlohmann::json out = nlohmann::json::array();
         for (auto& n : v) out.push_back({{"function", n.function}, {"calls", n.calls}});
@@ -201,49 +211,50 @@ void register_explain_command(CLI::App& app, Context& ctx) {
             {"sessions", sessions},
             {"better", ex->better},
             {"worse", ex->worse}};
-        std::cout << out.dump(2) << "\n";
+        std::cout << dump_json(out) << "\n";
         return {};
       }
-      std::cout << ex->function << "\n";
-      std::cout << "  prototype: "
-                << (ex->prototype ? ex->prototype->to_string() : "unknown (no BTF entry)") << "\n";
-      if (!ex->module.empty()) std::cout << "  module: " << ex->module << "\n";
-      std::cout << "  BTF: " << (ex->btf_source.empty() ? "none" : ex->btf_source) << "\n";
-      std::cout << "  ops tables it fits:\n";
-      if (ex->ops.empty()) std::cout << "    none\n";
+      std::ostringstream text;  // printed through printable(), as rank
+      text << ex->function << "\n";
+      text << "  prototype: "
+           << (ex->prototype ? ex->prototype->to_string() : "unknown (no BTF entry)") << "\n";
+      if (!ex->module.empty()) text << "  module: " << ex->module << "\n";
+      text << "  BTF: " << (ex->btf_source.empty() ? "none" : ex->btf_source) << "\n";
+      text << "  ops tables it fits:\n";
+      if (ex->ops.empty()) text << "    none\n";
       for (auto& f : ex->ops)
-        std::cout << "    " << (f.is_union ? "union " : "struct ") << f.struct_name << " member "
-                  << f.member << " [" << f.strength << "]: " << f.explanation << "\n";
-      for (auto& v : ex->verified) std::cout << "    " << v << "\n";
-      std::cout << "  hookability: " << ex->hookability.verdict() << "\n";
-      for (auto& r : ex->hookability.reasons) std::cout << "    " << r << "\n";
+        text << "    " << (f.is_union ? "union " : "struct ") << f.struct_name << " member "
+             << f.member << " [" << f.strength << "]: " << f.explanation << "\n";
+      for (auto& v : ex->verified) text << "    " << v << "\n";
+      text << "  hookability: " << ex->hookability.verdict() << "\n";
+      for (auto& r : ex->hookability.reasons) text << "    " << r << "\n";
       for (auto& ps : ex->sessions) {
         const SessionEvidence& e = ps.evidence;
-        std::cout << "  session " << e.session << ": " << e.session_calls << " calls ("
-                  << e.session_task_calls << " in task context, " << ps.softirq_calls
-                  << " softirq, " << ps.hardirq_calls << " hardirq, " << ps.exception_calls
-                  << " exception)\n";
+        text << "  session " << e.session << ": " << e.session_calls << " calls ("
+             << e.session_task_calls << " in task context, " << ps.softirq_calls << " softirq, "
+             << ps.hardirq_calls << " hardirq, " << ps.exception_calls << " exception)\n";
         std::string sys;
         for (auto& x : e.syscalls) sys += (sys.empty() ? "" : ", ") + x;
-        std::cout << "    syscalls reaching it: " << (sys.empty() ? "none" : sys);
-        if (e.min_depth_below >= 0) std::cout << " (" << e.min_depth_below << " levels below)";
-        std::cout << "\n";
-        auto print = [](const char* label, const std::vector<Explanation::Neighbour>& v) {
-          std::cout << "    " << label << ": ";
-          if (v.empty()) std::cout << "none";
+        text << "    syscalls reaching it: " << (sys.empty() ? "none" : sys);
+        if (e.min_depth_below >= 0) text << " (" << e.min_depth_below << " levels below)";
+        text << "\n";
+        auto print = [&text](const char* label, const std::vector<Explanation::Neighbour>& v) {
+          text << "    " << label << ": ";
+          if (v.empty()) text << "none";
           for (size_t i = 0; i < v.size() && i < 10; ++i)
-            std::cout << (i ? ", " : "") << v[i].function << " (" << v[i].calls << ")";
-          if (v.size() > 10) std::cout << ", ... " << v.size() - 10 << " more";
-          std::cout << "\n";
+            text << (i ? ", " : "") << v[i].function << " (" << v[i].calls << ")";
+          if (v.size() > 10) text << ", ... " << v.size() - 10 << " more";
+          text << "\n";
         };
         print("callers", ps.callers);
         print("callees", ps.callees);
       }
-      std::cout << "  a better hook because:\n";
-      for (auto& b : ex->better) std::cout << "    + " << b << "\n";
-      std::cout << "  a worse hook because:\n";
-      for (auto& w : ex->worse) std::cout << "    - " << w << "\n";
-      if (ex->better.empty() && ex->worse.empty()) std::cout << "    (no evidence either way)\n";
+      text << "  a better hook because:\n";
+      for (auto& b : ex->better) text << "    + " << b << "\n";
+      text << "  a worse hook because:\n";
+      for (auto& w : ex->worse) text << "    - " << w << "\n";
+      if (ex->better.empty() && ex->worse.empty()) text << "    (no evidence either way)\n";
+      std::cout << printable(text.str(), /*keep_newlines=*/true);
       return {};
     }();
     if (!s) ctx.status = report(s.error());

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <ctime>
@@ -58,6 +59,69 @@ bool is_kernel_symbol_name(std::string_view s) {
     if (!ok) return false;
   }
   return true;
+}
+
+namespace {
+
+// The length of the valid UTF-8 sequence at s[i] (2 to 4), or 0 when it is not one: overlong
+// forms, surrogates and code points past U+10FFFF are invalid (RFC 3629).
+size_t utf8_sequence(std::string_view s, size_t i, uint32_t& code_point) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  auto cont = [&](size_t k) { return i + k < s.size() && (b(k) & 0xc0) == 0x80; };
+  unsigned char c = b(0);
+  if (c >= 0xc2 && c <= 0xdf && cont(1)) {
+    code_point = ((c & 0x1fu) << 6) | (b(1) & 0x3fu);
+    return 2;
+  }
+  if (c >= 0xe0 && c <= 0xef && cont(1) && cont(2)) {
+    code_point = ((c & 0x0fu) << 12) | ((b(1) & 0x3fu) << 6) | (b(2) & 0x3fu);
+    if (code_point < 0x800 || (code_point >= 0xd800 && code_point <= 0xdfff)) return 0;
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4 && cont(1) && cont(2) && cont(3)) {
+    code_point =
+        ((c & 0x07u) << 18) | ((b(1) & 0x3fu) << 12) | ((b(2) & 0x3fu) << 6) | (b(3) & 0x3fu);
+    if (code_point < 0x10000 || code_point > 0x10ffff) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string printable(std::string_view s, bool keep_newlines) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  auto escape = [&](unsigned char c) {
+    out += "\\x";
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  };
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c == '\\')
+        out += "\\\\";
+      else if ((c < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f)
+        escape(c);
+      else
+        out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    uint32_t code_point = 0;
+    size_t n = utf8_sequence(s, i, code_point);
+    if (n == 0 || (code_point >= 0x80 && code_point <= 0x9f)) {  // invalid, or a C1 control
+      for (size_t k = 0; k < std::max<size_t>(n, 1); ++k)
+        escape(static_cast<unsigned char>(s[i + k]));
+      i += std::max<size_t>(n, 1);
+      continue;
+    }
+    out.append(s.substr(i, n));
+    i += n;
+  }
+  return out;
 }
 
 Result<std::string> read_whole_file(const std::string& path) {

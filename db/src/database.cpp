@@ -1,3 +1,7 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -27,8 +31,11 @@ Result<bool> Statement::step() {
   int rc = sqlite3_step(st_.get());
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
+  // Named by its file: "disk is full" alone does not say which disk.
   sqlite3* db = sqlite3_db_handle(st_.get());
-  return runtime_error("database statement failed", sqlite3_errmsg(db));
+  const char* file = sqlite3_db_filename(db, "main");
+  return runtime_error("database statement failed",
+                       std::string(file && *file ? file : "database") + ": " + sqlite3_errmsg(db));
 }
 
 Status Statement::run() {
@@ -44,8 +51,11 @@ void Statement::reset() {
 }
 
 std::string Statement::text_at(int col) const {
+  // Every byte, NULs included: names from a kernel are bytes, not C strings.
   const unsigned char* t = sqlite3_column_text(st_.get(), col);
-  return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
+  if (!t) return {};
+  return std::string(reinterpret_cast<const char*>(t),
+                     static_cast<size_t>(sqlite3_column_bytes(st_.get(), col)));
 }
 
 Error Database::error(const std::string& what) const {
@@ -77,9 +87,78 @@ Result<bool> Database::has_table(std::string_view name) {
   return st->step();
 }
 
+namespace {
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// A new database file is created here, before SQLite sees it, with mode 0600 whatever the
+// umask: it may hold kernel addresses (--kallsyms as root: commit_creds's address defeats
+// KASLR). SQLite gives its journal the database's mode. An existing file keeps its mode.
+// Returns whether this call created the file.
+Result<bool> create_private(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return false;
+    return fail(ErrorKind::kBadInput, "cannot create database", path, errno,
+                "check the path and its directory's permissions");
+  }
+  ::close(fd);
+  return true;
+}
+
+// A read-only connection cannot roll back a hot journal (an import or record that was killed
+// mid-transaction leaves one): a read-write connection does so on its first read. Done here
+// once, then the caller opens read-only again.
+Status recover_hot_journal(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<sqlite3, SqliteClose> owner(raw);
+  const std::string hint =
+      "an interrupted import or record left " + path +
+      "-journal, which holds the pages to undo it: run any probeseek command as a user who can "
+      "write " +
+      path + " and its directory (e.g. probeseek sessions --db " + path +
+      "); do not delete the journal";
+  if (rc != SQLITE_OK || sqlite3_db_readonly(raw, "main") == 1)
+    return runtime_error("database needs recovery after an interrupted write",
+                         path + ": cannot open it for writing", 0, hint);
+  sqlite3_busy_timeout(raw, 5000);
+  rc = sqlite3_exec(raw, "PRAGMA user_version", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK)
+    return runtime_error("database needs recovery after an interrupted write",
+                         path + ": " + sqlite3_errmsg(raw), 0, hint);
+  return {};
+}
+
+}  // namespace
+
+void remove_database_files(const std::string& path) {
+  for (const char* suffix : {"", "-journal", "-wal", "-shm"}) ::unlink((path + suffix).c_str());
+}
+
 Result<Database> Database::open(const std::string& path, Mode mode) {
   Database db;
   db.path_ = path;
+  if (mode == Mode::kReadWrite) {
+    auto created = create_private(path);
+    if (!created) return tl::unexpected(created.error());
+    db.created_ = *created;
+  } else if (!file_exists(path)) {
+    return fail(ErrorKind::kBadInput, "cannot open database", path, ENOENT,
+                "import a recording first: probeseek import FILE");
+  }
+  // From here on, a file this call created is removed again if the open fails.
+  auto undo = [&](Error e) {
+    if (db.created_) {
+      db.db_.reset();
+      remove_database_files(path);
+    }
+    return tl::unexpected(std::move(e));
+  };
   sqlite3* raw = nullptr;
   // One connection, one thread: no per-call mutex (Debian builds SQLite serialized, and the
   // bulk load makes millions of bind/step calls).
@@ -90,20 +169,32 @@ Result<Database> Database::open(const std::string& path, Mode mode) {
   db.db_.reset(raw);
   if (rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
-    return fail(ErrorKind::kBadInput, "cannot open database", path + ": " + msg, 0,
-                mode == Mode::kReadOnly ? "import a recording first: probeseek import FILE"
-                                        : "check the path and its directory's permissions");
+    return undo(Error{ErrorKind::kBadInput, "cannot open database", path + ": " + msg, 0,
+                      mode == Mode::kReadOnly ? "import a recording first: probeseek import FILE"
+                                              : "check the path and its directory's permissions"});
   }
   sqlite3_busy_timeout(raw, 5000);
   // Up to 64 MiB of page cache for the read side (an import sets its own, small one).
   (void)db.exec("PRAGMA cache_size = -65536");
   // A corrupt or foreign file fails here, before anything is written to it.
   auto version = db.prepare("PRAGMA user_version");
-  if (!version) return tl::unexpected(db.error("not a probeseek database"));
+  if (!version) return undo(db.error("cannot read database"));
   auto has_row = version->step();
-  if (!has_row)
-    return fail(ErrorKind::kBadInput, "not a probeseek database",
-                path + ": " + has_row.error().object);
+  if (!has_row) {
+    int code = sqlite3_extended_errcode(raw);
+    if (code == SQLITE_READONLY_ROLLBACK && mode == Mode::kReadOnly) {
+      version = {};
+      db.db_.reset();
+      if (auto s = recover_hot_journal(path); !s) return tl::unexpected(s.error());
+      return open(path, mode);
+    }
+    if ((code & 0xff) == SQLITE_NOTADB)
+      return undo(Error{ErrorKind::kBadInput, "not a probeseek database (not an SQLite file)", path,
+                        0, "choose another file with --db"});
+    // Locked, unreadable, an I/O error: the file may be a good database.
+    return undo(Error{
+        ErrorKind::kRuntime, "cannot read database", path + ": " + sqlite3_errmsg(raw), 0, {}});
+  }
   int64_t user_version = version->int_at(0);
   version->reset();
   if (mode == Mode::kReadWrite) {
@@ -111,24 +202,25 @@ Result<Database> Database::open(const std::string& path, Mode mode) {
       // Refuse to add tables to someone else's SQLite database.
       {
         auto count = db.prepare("SELECT count(*) FROM sqlite_master");
-        if (!count) return tl::unexpected(count.error());
+        if (!count) return undo(count.error());
         (void)count->step();
         bool foreign = count->int_at(0) > 0;
         count->reset();  // no statement may be active when the page size is set
         if (foreign)
-          return bad_input("not a probeseek database (it holds other tables)", path,
-                           "choose another file with --db");
+          return undo(Error{ErrorKind::kBadInput,
+                            "not a probeseek database (it holds other tables)", path, 0,
+                            "choose another file with --db"});
       }
       // Before the first write. The schema in one transaction: one sync, not one per table.
       // Larger pages: fewer B-tree levels and splits for the call rows.
-      if (auto s = db.exec("PRAGMA page_size = 8192"); !s) return tl::unexpected(s.error());
-      if (auto s = db.exec("BEGIN IMMEDIATE"); !s) return tl::unexpected(s.error());
+      if (auto s = db.exec("PRAGMA page_size = 8192"); !s) return undo(s.error());
+      if (auto s = db.exec("BEGIN IMMEDIATE"); !s) return undo(s.error());
       if (auto s =
               db.exec(std::string(schema::kTables) + schema::kAdditions +
                       "PRAGMA user_version = " + std::to_string(schema::kVersion) + ";\nCOMMIT;");
           !s) {
         (void)db.exec("ROLLBACK");
-        return tl::unexpected(s.error());
+        return undo(s.error());
       }
     } else if (user_version == schema::kVersion) {
       if (auto s = db.exec(schema::kAdditions); !s) return tl::unexpected(s.error());
@@ -138,9 +230,14 @@ Result<Database> Database::open(const std::string& path, Mode mode) {
                            std::to_string(schema::kVersion) + ")",
                        path, "import into a new database with --db NEW.db");
     }
-  } else if (user_version != schema::kVersion) {
+  } else if (user_version == 0) {
     return bad_input("not a probeseek database", path,
                      "import a recording first: probeseek import --db FILE TRACE");
+  } else if (user_version != schema::kVersion) {
+    return bad_input("database schema version " + std::to_string(user_version) +
+                         " is not the version this probeseek uses (" +
+                         std::to_string(schema::kVersion) + ")",
+                     path, "read it with the probeseek that wrote it");
   }
   return db;
 }

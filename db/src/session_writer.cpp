@@ -263,8 +263,12 @@ struct SessionWriter::Impl {
     sqlite3_bind_int64(st, first + 11, r.flags);
   }
 
+  // After the first error nothing more is written: SQLite may have rolled the whole
+  // transaction back (SQLITE_FULL, SQLITE_IOERR), and a statement run now would commit on its
+  // own, in autocommit mode, rows of a session that will never exist.
   void run(Statement& st) {
-    if (auto s = st.run(); !s && !error) error = s.error();
+    if (error) return;
+    if (auto s = st.run(); !s) error = s.error();
   }
 
   void insert_explicit(const CallRow& r) {
@@ -275,6 +279,7 @@ struct SessionWriter::Impl {
   // The batch is a run of consecutive ids, each one more than the largest id in the table:
   // SQLite assigns exactly those ids (max(rowid) + 1) and appends without a uniqueness seek.
   void flush_batch() {
+    if (error) batch.clear();
     if (batch.empty()) return;
     run(insert_call_batch);
     if (!error &&
@@ -465,7 +470,10 @@ SessionWriter::~SessionWriter() {
   if (cache_size) (void)db_.exec("PRAGMA cache_size = " + std::to_string(*cache_size));
 }
 
+// Each callback does nothing once a write has failed (see Impl::run): the import stops with
+// that error and the destructor rolls back whatever SQLite has not already.
 void SessionWriter::on_function(uint32_t id, std::string_view name, uint64_t address) {
+  if (stream_error_) return;
   Impl& m = *impl_;
   if (m.functions.size() <= id) m.functions.resize(id + 1);
   Statement& st = m.insert_function;
@@ -497,6 +505,7 @@ void SessionWriter::on_function(uint32_t id, std::string_view name, uint64_t add
 }
 
 void SessionWriter::on_task(uint32_t id, int pid, int idle_cpu, std::string_view comm) {
+  if (stream_error_) return;
   Impl& m = *impl_;
   ++m.tasks;
   Statement& st = m.insert_task;
@@ -510,6 +519,7 @@ void SessionWriter::on_task(uint32_t id, int pid, int idle_cpu, std::string_view
 }
 
 void SessionWriter::on_call(const CallRecord& c) {
+  if (stream_error_) return;
   Impl& m = *impl_;
   ++m.calls;
   int64_t id = m.call_base + static_cast<int64_t>(c.id);
@@ -567,6 +577,7 @@ void SessionWriter::on_call(const CallRecord& c) {
 }
 
 void SessionWriter::on_reparent(uint64_t call_id, uint64_t new_parent_id) {
+  if (stream_error_) return;
   Impl& m = *impl_;
   int64_t id = m.call_base + static_cast<int64_t>(call_id);
   int64_t parent = m.call_base + static_cast<int64_t>(new_parent_id);

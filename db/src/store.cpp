@@ -1,8 +1,10 @@
 #include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "probeseek/db.h"
@@ -138,41 +140,108 @@ Result<std::vector<Store::FunctionRow>> Store::functions(int64_t session_id,
   return out;
 }
 
-Result<Store::QueryResult> Store::sql(const std::string& query) {
+namespace {
+
+// Interrupts a statement past its deadline: SQLite calls this every kProgressOps virtual
+// machine instructions, and a non-zero return ends the step with SQLITE_INTERRUPT.
+struct Deadline {
+  std::chrono::steady_clock::time_point at;
+  bool passed = false;
+};
+constexpr int kProgressOps = 10000;
+int past_deadline(void* arg) {
+  auto* d = static_cast<Deadline*>(arg);
+  d->passed = std::chrono::steady_clock::now() >= d->at;
+  return d->passed ? 1 : 0;
+}
+// Removes the progress handler when the query ends, however it ends.
+struct ProgressHandler {
+  sqlite3* db;
+  ProgressHandler(sqlite3* db, Deadline* d) : db(db) {
+    sqlite3_progress_handler(db, kProgressOps, past_deadline, d);
+  }
+  ~ProgressHandler() { sqlite3_progress_handler(db, 0, nullptr, nullptr); }
+  ProgressHandler(const ProgressHandler&) = delete;
+  ProgressHandler& operator=(const ProgressHandler&) = delete;
+};
+
+constexpr const char* kTablesHint =
+    "tables: sessions, tasks, functions, calls, function_stats, function_edges, "
+    "function_syscalls, session_stats (docs/schema.md)";
+
+}  // namespace
+
+Status Store::sql(const std::string& query, const SqlOptions& options,
+                  const std::function<void(const std::vector<std::string>&)>& on_columns,
+                  const std::function<void(const SqlRow&)>& on_row) {
+  sqlite3* db = db_.raw();
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
-  if (sqlite3_prepare_v2(db_.raw(), query.c_str(), static_cast<int>(query.size()), &raw, &tail) !=
+  if (sqlite3_prepare_v2(db, query.c_str(), static_cast<int>(query.size()), &raw, &tail) !=
       SQLITE_OK)
-    return bad_input("SQL error", sqlite3_errmsg(db_.raw()),
-                     "tables: sessions, tasks, functions, calls, function_stats, "
-                     "function_edges, function_syscalls, session_stats (docs/schema.md)");
+    return bad_input("SQL error", sqlite3_errmsg(db), kTablesHint);
   Statement st(raw);
-  if (!raw) return bad_input("empty SQL statement");
-  std::string_view rest = tail ? std::string_view(tail) : std::string_view();
-  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\n' || rest.front() == ';' ||
-                           rest.front() == '\t' || rest.front() == '\r'))
-    rest.remove_prefix(1);
-  if (!rest.empty()) return bad_input("one SQL statement at a time", std::string(rest));
+  if (!raw) return bad_input("empty SQL statement", "", "pass a query: probeseek sql 'SELECT ...'");
+  // What follows the statement may be whitespace, semicolons and comments: SQLite's parser
+  // says so by preparing nothing from it. Anything it can prepare is a second statement.
+  const char* end = query.c_str() + query.size();
+  while (tail && tail < end) {
+    sqlite3_stmt* next = nullptr;
+    const char* rest = nullptr;
+    int rc = sqlite3_prepare_v2(db, tail, static_cast<int>(end - tail), &next, &rest);
+    Statement owner(next);
+    if (rc != SQLITE_OK || next)
+      return bad_input("one SQL statement at a time", std::string(tail),
+                       "run each statement with its own probeseek sql");
+    if (rest == tail) break;
+    tail = rest;
+  }
   if (!sqlite3_stmt_readonly(raw))
     return bad_input("only read-only SQL is allowed", query,
                      "probeseek sql runs SELECT queries; the database is changed by import");
-  QueryResult out;
+  std::vector<std::string> columns;
   int n = sqlite3_column_count(raw);
-  for (int i = 0; i < n; ++i) out.columns.push_back(sqlite3_column_name(raw, i));
+  for (int i = 0; i < n; ++i) {
+    const char* name = sqlite3_column_name(raw, i);
+    columns.push_back(name ? name : "");
+  }
+  on_columns(columns);
+  Deadline deadline;
+  std::optional<ProgressHandler> handler;
+  if (options.timeout_s > 0) {
+    deadline.at = std::chrono::steady_clock::now() +
+                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                      std::chrono::duration<double>(options.timeout_s));
+    handler.emplace(db, &deadline);
+  }
+  SqlRow row(static_cast<size_t>(n));
   for (;;) {
     int rc = sqlite3_step(raw);
     if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return bad_input("SQL error", sqlite3_errmsg(db_.raw()));
-    std::vector<std::optional<std::string>> row;
+    if (rc != SQLITE_ROW) {
+      if (rc == SQLITE_INTERRUPT && deadline.passed) {
+        char secs[32];
+        std::snprintf(secs, sizeof secs, "%g", options.timeout_s);
+        return runtime_error(std::string("query stopped: it ran past --timeout ") + secs + " s",
+                             db_.path(), 0,
+                             "narrow it (WHERE, LIMIT), or allow it more time with --timeout");
+      }
+      int code = rc & 0xff;
+      if (code == SQLITE_CORRUPT || code == SQLITE_IOERR || code == SQLITE_NOMEM ||
+          code == SQLITE_FULL || code == SQLITE_BUSY || code == SQLITE_LOCKED ||
+          code == SQLITE_CANTOPEN || code == SQLITE_NOTADB)
+        return runtime_error("SQL failed", db_.path() + ": " + sqlite3_errmsg(db));
+      return bad_input("SQL error", sqlite3_errmsg(db), kTablesHint);
+    }
     for (int i = 0; i < n; ++i) {
       if (sqlite3_column_type(raw, i) == SQLITE_NULL)
-        row.emplace_back(std::nullopt);
+        row[static_cast<size_t>(i)].reset();
       else
-        row.emplace_back(st.text_at(i));
+        row[static_cast<size_t>(i)] = st.text_at(i);
     }
-    out.rows.push_back(std::move(row));
+    on_row(row);
   }
-  return out;
+  return {};
 }
 
 }  // namespace probeseek

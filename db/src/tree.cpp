@@ -1,9 +1,13 @@
 // Renders call trees the way function_graph prints them, with two additions a reader of a
 // 300k-line trace needs: identical sibling subtrees folded into one with a count, and the
 // context (hardirq, softirq, exception) marked where it changes.
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "probeseek/db.h"
 
@@ -21,6 +25,7 @@ struct Node {
   int flags;
   std::vector<uint32_t> children;
   uint64_t shape = 0;  // hash of the subtree's function names and structure
+  int64_t size = 1;    // calls in the subtree, itself included
 };
 
 const char* context_name(int c) {
@@ -35,69 +40,96 @@ std::string format_duration(int64_t ns) {
   return buf;
 }
 
+// Iterative throughout: a call chain can be as deep as the recording (35,796 levels were seen
+// in one), and recursion that deep overflows the stack.
 class Renderer {
  public:
   Renderer(std::vector<Node>& nodes, int max_depth) : nodes_(nodes), max_depth_(max_depth) {}
 
-  uint64_t shape_of(uint32_t i) {
-    // Recursion depth is the call depth, which function_graph's bounded return stack caps.
-    Node& n = nodes_[i];
-    uint64_t h = std::hash<std::string_view>()(n.function) * 1099511628211ull + n.context;
-    for (uint32_t c : n.children) h = (h ^ shape_of(c)) * 1099511628211ull + 0x9e3779b97f4a7c15ull;
-    n.shape = h;
-    return h;
+  // Fills shape and size for the subtree at `root`, children before their parent.
+  void measure(uint32_t root) {
+    std::vector<std::pair<uint32_t, size_t>> stack;  // node, next child to visit
+    stack.emplace_back(root, 0);
+    while (!stack.empty()) {
+      auto& [i, next] = stack.back();
+      Node& n = nodes_[i];
+      if (next < n.children.size()) {
+        uint32_t child = n.children[next++];
+        stack.emplace_back(child, 0);  // invalidates i and next: not used below
+        continue;
+      }
+      uint64_t h = std::hash<std::string_view>()(n.function) * 1099511628211ull +
+                   static_cast<uint64_t>(n.context);
+      int64_t size = 1;
+      for (uint32_t c : n.children) {
+        h = (h ^ nodes_[c].shape) * 1099511628211ull + 0x9e3779b97f4a7c15ull;
+        size += nodes_[c].size;
+      }
+      n.shape = h;
+      n.size = size;
+      stack.pop_back();
+    }
   }
 
-  void render(uint32_t i, int level, int parent_context, int64_t repeat, int64_t total_ns,
-              std::string& out) {
+  // Renders the children of `top` at `level`, identical siblings folded, each open subtree
+  // closed by a "}" line at its own indentation.
+  void render_children(const Node& top, int level, std::string& out) {
+    struct Frame {
+      const Node* node;
+      int level;  // of the node's children
+      size_t next;
+    };
+    std::vector<Frame> stack{{&top, level, 0}};
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      const Node& parent = *f.node;
+      if (f.next >= parent.children.size()) {
+        if (stack.size() > 1) out += "              |" + std::string(2 * f.level, ' ') + "}\n";
+        stack.pop_back();
+        continue;
+      }
+      uint32_t c = parent.children[f.next];
+      int64_t repeat = 1, total = std::max<int64_t>(nodes_[c].duration_ns, 0);
+      size_t j = f.next + 1;
+      while (j < parent.children.size() && nodes_[parent.children[j]].shape == nodes_[c].shape) {
+        ++repeat;
+        total += std::max<int64_t>(nodes_[parent.children[j]].duration_ns, 0);
+        ++j;
+      }
+      f.next = j;
+      int child_level = f.level;
+      if (open(c, child_level, parent.context, repeat, total, out))
+        stack.push_back({&nodes_[c], child_level + 1, 0});  // f is not used after this
+    }
+  }
+
+ private:
+  // Prints one call's line; returns whether its children follow (an open "{").
+  bool open(uint32_t i, int level, int parent_context, int64_t repeat, int64_t total_ns,
+            std::string& out) {
     const Node& n = nodes_[i];
-    std::string indent(2 + 2 * level, ' ');
-    std::string line = format_duration(repeat > 1 ? total_ns : n.duration_ns) + " |" + indent;
+    std::string line = format_duration(repeat > 1 ? total_ns : n.duration_ns) + " |" +
+                       std::string(2 + 2 * static_cast<size_t>(level), ' ');
     line += n.function;
     std::string note;
     if (n.context != parent_context) note += std::string(" [") + context_name(n.context) + "]";
     if (n.flags & kCallEntryMissing) note += " [entered before the recording]";
     if (n.duration_ns < 0) note += " [no exit recorded]";
     if (repeat > 1) note += " [x" + std::to_string(repeat) + ", total time]";
-    bool cut = max_depth_ >= 0 && level >= max_depth_ && !n.children.empty();
     if (n.children.empty()) {
       out += line + "();" + note + "\n";
-      return;
+      return false;
     }
-    if (cut) {
-      int64_t hidden = count(i) - 1;
+    if (max_depth_ >= 0 && level >= max_depth_) {
+      int64_t hidden = n.size - 1;
       out += line + "() { ... " + std::to_string(hidden) + (hidden == 1 ? " call }" : " calls }") +
              note + "\n";
-      return;
+      return false;
     }
     out += line + "() {" + note + "\n";
-    render_children(n, level + 1, out);
-    out += "              |" + indent + "}\n";
+    return true;
   }
 
-  void render_children(const Node& n, int level, std::string& out) {
-    size_t k = 0;
-    while (k < n.children.size()) {
-      uint32_t c = n.children[k];
-      int64_t repeat = 1, total = std::max<int64_t>(nodes_[c].duration_ns, 0);
-      size_t j = k + 1;
-      while (j < n.children.size() && nodes_[n.children[j]].shape == nodes_[c].shape) {
-        ++repeat;
-        total += std::max<int64_t>(nodes_[n.children[j]].duration_ns, 0);
-        ++j;
-      }
-      render(c, level, n.context, repeat, total, out);
-      k = j;
-    }
-  }
-
-  int64_t count(uint32_t i) {
-    int64_t total = 1;
-    for (uint32_t c : nodes_[i].children) total += count(c);
-    return total;
-  }
-
- private:
   std::vector<Node>& nodes_;
   int max_depth_;
 };
@@ -189,7 +221,7 @@ Result<std::string> Store::tree(int64_t session_id, const TreeOptions& options) 
   std::stable_sort(ordered.begin(), ordered.end(), [&](uint32_t a, uint32_t b) {
     return nodes[a].task != nodes[b].task ? nodes[a].task < nodes[b].task : a < b;
   });
-  for (uint32_t root : ordered) r.shape_of(root);
+  for (uint32_t root : ordered) r.measure(root);
   Node group{};
   for (size_t k = 0; k < ordered.size();) {
     int64_t task = nodes[ordered[k]].task;

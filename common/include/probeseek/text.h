@@ -32,6 +32,13 @@ std::optional<int64_t> parse_int(std::string_view s);
 // a tracefs write or generated code.
 bool is_kernel_symbol_name(std::string_view s);
 
+// Text from a kernel or a database (comm, file and function names, SQL results) made safe for a
+// terminal: every text view prints through this. Control characters (C0, DEL, C1) and bytes
+// that are not valid UTF-8 are shown as \xNN, so an escape sequence in a name is visible, not
+// active; a backslash is doubled so the escapes cannot be forged; valid UTF-8 passes through.
+// With keep_newlines, '\n' stays a line break (for multi-line views such as `tree`).
+std::string printable(std::string_view s, bool keep_newlines = false);
+
 // Reads a whole file (also /proc and tracefs files, whose stat size is 0).
 Result<std::string> read_whole_file(const std::string& path);
 

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,8 +63,13 @@ class Statement {
 class Database {
  public:
   enum class Mode { kReadWrite, kReadOnly };
-  // Creates the file and the schema when missing (read-write mode).
+  // Creates the file (mode 0600: it may hold kernel addresses) and the schema when missing
+  // (read-write mode); an existing file's mode is left as it is. A read-only open first rolls
+  // back a hot journal an interrupted write left, through a read-write connection, or says how.
   static Result<Database> open(const std::string& path, Mode mode = Mode::kReadWrite);
+  // Whether open() created the file: a command that fails may remove it again
+  // (remove_database_files), so a failed first import leaves nothing behind.
+  bool created() const { return created_; }
   sqlite3* raw() const { return db_.get(); }
   const std::string& path() const { return path_; }
   Status exec(const std::string& sql);
@@ -76,7 +82,11 @@ class Database {
  private:
   std::unique_ptr<sqlite3, SqliteClose> db_;
   std::string path_;
+  bool created_ = false;
 };
+
+// Removes a database file and its journals (a new database a failed command created).
+void remove_database_files(const std::string& path);
 
 struct SessionSummary {
   int64_t id = 0;
@@ -281,12 +291,18 @@ class Store {
   // The call tree as function_graph-like text, identical sibling subtrees folded.
   Result<std::string> tree(int64_t session_id, const TreeOptions& options);
 
-  struct QueryResult {
-    std::vector<std::string> columns;
-    std::vector<std::vector<std::optional<std::string>>> rows;
+  // One read-only statement (checked by sqlite3_stmt_readonly; comments and whitespace may
+  // follow it), streamed: on_columns once, then on_row per row as SQLite produces it, so a
+  // runaway query prints as it goes and memory does not grow. With timeout_s > 0 the query is
+  // interrupted past that many seconds (runtime error). Values are text (NUL bytes kept),
+  // nullopt for NULL.
+  struct SqlOptions {
+    double timeout_s = 0;
   };
-  // Read-only: the statement must not write (checked by sqlite3_stmt_readonly).
-  Result<QueryResult> sql(const std::string& query);
+  using SqlRow = std::vector<std::optional<std::string>>;
+  Status sql(const std::string& query, const SqlOptions& options,
+             const std::function<void(const std::vector<std::string>&)>& on_columns,
+             const std::function<void(const SqlRow&)>& on_row);
 
  private:
   Database& db_;
