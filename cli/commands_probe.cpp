@@ -162,12 +162,14 @@ void register_gen(CLI::App& app, Context& ctx) {
                                  "that probes a kernel function");
   static std::string function, type = "kprobe", btf_path, session, out_dir;
   static std::string db_path = "probeseek.db";
+  static bool force = false;
   cmd->add_option("FUNC", function, "kernel function")->required();
   cmd->add_option("--type", type, "kprobe, kretprobe, fentry or fexit")->capture_default_str();
   cmd->add_option("--btf", btf_path, "BTF of the kernel the probe is for (raw or ELF with .BTF)");
   cmd->add_option("--session", session, "use the BTF stored with this session");
   cmd->add_option("--db", db_path, "database file (with --session)")->capture_default_str();
   cmd->add_option("-o,--output", out_dir, "directory to write (default: ./FUNC)");
+  cmd->add_flag("--force", force, "replace the files of an earlier gen (never through a link)");
   cmd->callback([&ctx] {
     Status s = [&]() -> Status {
       auto t = parse_probe_type(type);
@@ -205,6 +207,7 @@ void register_gen(CLI::App& app, Context& ctx) {
       request.btf = &*btf;
       request.btf_source = source;
       request.out_dir = out_dir;
+      request.force = force;
       if (request.out_dir.empty() && is_kernel_symbol_name(function)) request.out_dir = function;
       auto result = generate_probe(request);
       if (!result) return tl::unexpected(result.error());

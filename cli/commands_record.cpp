@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "probeseek/attach.h"
 #include "probeseek/btf.h"
 #include "probeseek/db.h"
 #include "probeseek/kallsyms.h"
@@ -239,6 +240,9 @@ void register_record_commands(CLI::App& app, Context& ctx) {
   rec->add_option("--state-dir", state_dir, "where the saved tracing state is kept")
       ->default_str(KernelPaths{}.state_dir);
   rec->add_option("--tracing-dir", tracing_dir, "tracefs mount (default: the mounted one)");
+  rec->add_option("--user", options.user,
+                  "run the command as this user (name or uid), not as root; tracing still needs "
+                  "root");
   rec->add_option("command", options.command, "the command to run and trace, after '--'");
   rec->callback([&ctx] {
     run(ctx, [&]() -> Status {
@@ -308,6 +312,11 @@ void register_record_commands(CLI::App& app, Context& ctx) {
       if (!report) return tl::unexpected(report.error());
       for (auto& a : report->actions) std::cout << a << "\n";
       for (auto& s : report->skipped) std::cerr << "skipped: " << s << "\n";
+      // What was restored is shown above; what was not, one error line each, the first as the
+      // command's error (exit 1; 2 when that state file was refused as bad input).
+      for (size_t i = 1; i < report->failures.size(); ++i)
+        std::cerr << "error: " << report->failures[i].message() << "\n";
+      if (!report->failures.empty()) return tl::unexpected(report->failures.front());
       if (report->actions.empty() && report->skipped.empty())
         std::cout << "nothing to reset: no probeseek recording left the tracing state changed\n";
       return {};
@@ -321,7 +330,12 @@ void register_record_commands(CLI::App& app, Context& ctx) {
   doctor_cmd->add_flag("--json", doctor_json, "JSON array on stdout");
   doctor_cmd->callback([&ctx] {
     run(ctx, [&]() -> Status {
-      auto checks = doctor(KernelPaths{});
+      // The fentry line loads a program, as 'attach --type fentry' does: same kernel, same answer.
+      auto checks = doctor(KernelPaths{}, []() -> std::optional<std::string> {
+        TrampolineSupport t = trampoline_support(AttachPaths{});
+        if (t.available) return std::nullopt;
+        return t.why_not;
+      });
       if (doctor_json) {
         nlohmann::json out = nlohmann::json::array();
         for (auto& c : checks)

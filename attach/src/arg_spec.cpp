@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "probeseek/text.h"
+
 namespace probeseek::internal {
 namespace {
 
@@ -159,7 +161,7 @@ PrototypeSpec describe_prototype(const Btf& btf, const FunctionPrototype& protot
   spec.total_params = prototype.params.size();
   for (size_t i = 0; i < prototype.params.size(); ++i) {
     const Parameter& p = prototype.params[i];
-    std::string name = p.name.empty() ? "arg" + std::to_string(i) : p.name;
+    std::string name = is_c_identifier(p.name) ? p.name : "arg" + std::to_string(i);
     ArgSpec arg = describe_type(btf, p.type_id, name);
     if (!arg.fits_register) {
       // A struct passed by value takes one or more registers (or the stack): the parameters

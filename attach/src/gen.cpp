@@ -8,12 +8,15 @@
 
 #include <bpf/btf.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <unordered_set>
@@ -78,7 +81,9 @@ Result<std::string> vmlinux_h(const struct btf* btf) {
   const uint32_t count = btf__type_cnt(btf);
   for (uint32_t id = 1; id < count; ++id) {
     int err = btf_dump__dump_type(dumper->get(), id);
-    if (err) return runtime_error("cannot dump BTF type " + std::to_string(id), "", -err);
+    if (err)
+      return bad_input("cannot write BTF type " + std::to_string(id) + " as C", "",
+                       std::string("libbpf's btf_dump refused it: ") + std::strerror(-err));
   }
   std::string out =
       "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n"
@@ -140,6 +145,36 @@ struct Item {
   bool is_return = false;
 };
 
+// The inside of a C string literal holding `s`: quotes, backslashes and anything not printable
+// ASCII escaped (octal, three digits, so that a following digit cannot extend the escape).
+std::string c_string(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u >= 0x7f || c == '?') {  // '?': no trigraphs
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\%03o", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// The same inside a printf format: '%' doubled.
+std::string format_literal(std::string_view s) {
+  std::string out;
+  for (char c : c_string(s)) {
+    out += c;
+    if (c == '%') out += '%';
+  }
+  return out;
+}
+
 std::string upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
@@ -199,7 +234,7 @@ std::string event_field(const Item& it, const Names& names) {
           break;
       }
   }
-  return "\t" + type + align_comment(8 + type.size(), 40) + "/* " + comment + " */\n";
+  return "\t" + type + align_comment(8 + type.size(), 40) + "/* " + comment_safe(comment) + " */\n";
 }
 
 // The statement(s) that put one value into the event `e`, reading it from `src`.
@@ -266,7 +301,8 @@ struct Plan {
 };
 
 // Text as the lines of a block comment (" * ..."), wrapped at 80 columns.
-std::string comment_block(const std::string& text) {
+std::string comment_block(const std::string& raw) {
+  const std::string text = comment_safe(raw);
   std::string out, line;
   size_t start = 0;
   while (start < text.size()) {
@@ -417,7 +453,7 @@ std::string bpf_file(const Plan& p, const Names& names) {
                      std::string(p.type == ProbeType::kFentry || p.type == ProbeType::kFexit
                                      ? "n "
                                      : " ") + type) +
-                    " on\n *\n *\t" + p.prototype.to_string() + "\n *\n";
+                    " on\n *\n *\t" + comment_safe(p.prototype.to_string()) + "\n *\n";
   if (p.function != p.base)
     out += comment_block("attached to " + p.function + ", the compiler's clone of " + p.base +
                          ": a clone may drop or reorder arguments, so check that the values "
@@ -469,19 +505,19 @@ std::string bpf_file(const Plan& p, const Names& names) {
   auto direct = [](const Item& it) { return it.field; };
   switch (p.type) {
     case ProbeType::kKprobe:
-      out += "SEC(\"kprobe/" + p.function + "\")\nint BPF_KPROBE(" + p.app + "_entry" +
+      out += "SEC(\"kprobe/" + c_string(p.function) + "\")\nint BPF_KPROBE(" + p.app + "_entry" +
              join_decls(p.params) + ")\n{\n\t__u64 id = bpf_get_current_pid_tgid();\n\t" + ev +
              " *e;\n\n" + filter + emit_event(p.params, direct, names) + "}\n";
       break;
     case ProbeType::kKretprobe: {
-      out += "SEC(\"kprobe/" + p.function + "\")\nint BPF_KPROBE(" + p.app + "_entry" +
+      out += "SEC(\"kprobe/" + c_string(p.function) + "\")\nint BPF_KPROBE(" + p.app + "_entry" +
              join_decls(p.params) + ")\n{\n\t__u64 id = bpf_get_current_pid_tgid();\n\t" +
              args_struct + " args = {};\n\n" + filter;
       for (const Item& it : p.params) out += "\targs." + it.field + " = " + it.field + ";\n";
       out += "\tbpf_map_update_elem(&" + names("inflight") +
              ", &id, &args, BPF_ANY);\n\treturn 0;\n}\n\n";
       std::string ret_decl = p.ret ? p.ret->decl : "";
-      out += "SEC(\"kretprobe/" + p.function + "\")\nint BPF_KRETPROBE(" + p.app + "_exit" +
+      out += "SEC(\"kretprobe/" + c_string(p.function) + "\")\nint BPF_KRETPROBE(" + p.app + "_exit" +
              (p.ret ? ", " + ret_decl : "") +
              ")\n{\n\t__u64 id = bpf_get_current_pid_tgid();\n\t" + args_struct + " *a;\n\t" + ev +
              " *e;\n\n\ta = bpf_map_lookup_elem(&" + names("inflight") +
@@ -508,7 +544,7 @@ std::string bpf_file(const Plan& p, const Names& names) {
       if (ret_in_sig) sig.push_back(*p.ret);
       if (fexit && p.ret && !ret_in_sig) from_helpers.push_back(&*p.ret);
       if (fexit) out += "/* fexit sees the arguments and, after them, the return value. */\n";
-      out += "SEC(\"" + type + "/" + p.function + "\")\nint BPF_PROG(" + p.app +
+      out += "SEC(\"" + type + "/" + c_string(p.function) + "\")\nint BPF_PROG(" + p.app +
              (fexit ? "_exit" : "_entry") + join_decls(sig) +
              ")\n{\n\t__u64 id = bpf_get_current_pid_tgid();\n\t" + ev + " *e;\n";
       for (const Item* it : from_helpers) out += "\t" + it->decl + ";\n";
@@ -598,7 +634,7 @@ std::string loader_file(const Plan& p, const Names& names) {
   const std::string ev = "struct " + p.app + "_event";
   std::string out = "// SPDX-License-Identifier: GPL-2.0\n/*\n * " + p.app + ".c: loads " +
                     p.app + ".bpf.c through the skeleton bpftool generates from it,\n"
-                    " * attaches it and prints one line per call of " + p.function +
+                    " * attaches it and prints one line per call of " + comment_safe(p.function) +
                     " until Ctrl-C.\n *\n * Generated by probeseek gen.\n */\n";
   out += "#include <arpa/inet.h>\n#include <errno.h>\n#include <signal.h>\n#include <stdio.h>\n"
          "#include <stdlib.h>\n#include <string.h>\n#include <sys/socket.h>\n#include <time.h>\n"
@@ -646,7 +682,7 @@ std::string loader_file(const Plan& p, const Names& names) {
            "\t\tsnprintf(buf, size, \"{family %u}\", a->family);\n"
            "\t\treturn buf;\n\t}\n"
            "\treturn format_endpoint(buf, size, a->family, a->addr, ntohs(a->port));\n}\n\n";
-  std::string format = "%s %-16s %7u %7u " + p.function, args, prelude;
+  std::string format = "%s %-16s %7u %7u " + format_literal(p.function), args, prelude;
   for (const Item& it : p.params) print_item(it, names, format, args, prelude);
   if (p.ret) print_item(*p.ret, names, format, args, prelude);
   out += "static int handle_event(void *ctx, void *data, size_t size)\n{\n"
@@ -659,7 +695,7 @@ std::string loader_file(const Plan& p, const Names& names) {
          ");\n\tfflush(stdout);\n\treturn 0;\n}\n\n";
   out += "static void usage(const char *prog)\n{\n"
          "\tfprintf(stderr, \"usage: %s [-p PID] [-v]\\n\"\n"
-         "\t\t\"Prints one line per call of " + p.function + " until Ctrl-C.\\n\"\n"
+         "\t\t\"Prints one line per call of " + format_literal(p.function) + " until Ctrl-C.\\n\"\n"
          "\t\t\"  -p PID  only calls made by this process\\n\"\n"
          "\t\t\"  -v      libbpf debug output\\n\", prog);\n}\n\n";
   out += "int main(int argc, char **argv)\n{\n"
@@ -686,7 +722,7 @@ std::string loader_file(const Plan& p, const Names& names) {
          "\t\tgoto cleanup;\n\t}\n"
          "\terr = " + skel + "__attach(skel);\n"
          "\tif (err) {\n"
-         "\t\tfprintf(stderr, \"cannot attach to " + p.function + ": %s\\n\", strerror(-err));\n"
+         "\t\tfprintf(stderr, \"cannot attach to " + format_literal(p.function) + ": %s\\n\", strerror(-err));\n"
          "\t\tgoto cleanup;\n\t}\n"
          "\trb = ring_buffer__new(bpf_map__fd(skel->maps." + names("events") +
          "), handle_event, NULL, NULL);\n"
@@ -747,7 +783,7 @@ std::string makefile(const Plan& p) {
 
 std::string readme(const Plan& p) {
   return "# " + p.app + "\n\nA " + std::string(to_string(p.type)) + " on `" +
-         p.prototype.to_string() + "`,\ngenerated by `probeseek gen` from the BTF of " +
+         comment_safe(p.prototype.to_string()) + "`,\ngenerated by `probeseek gen` from the BTF of " +
          p.btf_source + ".\n\n"
          "```sh\nmake                      # needs clang, bpftool, libbpf-dev (see the Makefile)\n"
          "sudo ./" + p.app + "          # one line per call; Ctrl-C to stop\n"
@@ -773,8 +809,10 @@ std::string readme(const Plan& p) {
 // Parameter names become variables in the program and fields of the event: they must not
 // collide with the names the generated code itself uses there (a parameter called `events`
 // would hide the ring buffer map from the function body).
-std::string field_name(std::string name, const Names& names,
+std::string field_name(std::string name, size_t index, const Names& names,
                        std::unordered_set<std::string>& used) {
+  // BTF names reach C code here: anything but a plain identifier is renamed.
+  if (!is_c_identifier(name)) name = "arg" + std::to_string(index);
   static const std::unordered_set<std::string> locals = {"ctx", "e",     "id",  "a",   "args",
                                                          "ret", "ts_ns", "pid", "tid", "comm"};
   auto global = [&](const std::string& n) {
@@ -789,23 +827,116 @@ std::string field_name(std::string name, const Names& names,
   return name;
 }
 
-// Creates or replaces a file (text.h's write_whole_file only writes files that exist, as
-// tracefs wants).
-Status create_file(const std::string& path, std::string_view text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return runtime_error("cannot create", path, errno);
+// An open file descriptor, closed once.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  // close(2) reports a delayed write error (NFS, a full disk): the caller wants to see it.
+  int close() { return ::close(std::exchange(fd_, -1)); }
+
+ private:
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int fd_;
+};
+
+// The output directory: created when missing (its parents too), then opened without following
+// a link, so that every file below is created relative to this very directory.
+Result<Fd> open_output_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return runtime_error("cannot create the output directory", dir, ec.value());
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ELOOP || errno == ENOTDIR)
+      return bad_input("the output directory is a symbolic link or not a directory", dir,
+                       "pass -o with the directory's real path");
+    return runtime_error("cannot open the output directory", dir, errno);
+  }
+  return fd;
+}
+
+// Whether `name` may be written in `dir`: absent, or (with force) a regular file.
+Status check_target(int dir, const std::string& dir_name, const std::string& name, bool force) {
+  struct stat st {};
+  if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return {};
+    return runtime_error("cannot check", dir_name + "/" + name, errno);
+  }
+  if (S_ISLNK(st.st_mode))
+    return bad_input("will not write through a symbolic link", dir_name + "/" + name,
+                     "remove the link, or pass another -o DIR");
+  if (!S_ISREG(st.st_mode))
+    return bad_input("is in the way and not a regular file", dir_name + "/" + name,
+                     "remove it, or pass another -o DIR");
+  if (!force)
+    return bad_input("already exists", dir_name + "/" + name,
+                     "pass --force to replace the generated files, or another -o DIR");
+  return {};
+}
+
+// Writes `text` to DIR/name: a new temporary file, renamed over the name once complete, so that
+// a full disk leaves no truncated file behind (the temporary file is removed on failure).
+Status write_file_at(int dir, const std::string& dir_name, const std::string& name,
+                     std::string_view text, bool force) {
+  const std::string path = dir_name + "/" + name;
+  std::string tmp;
+  Fd fd;
+  for (int attempt = 0; attempt < 100 && fd.get() < 0; ++attempt) {
+    tmp = "." + name + ".tmp" + std::to_string(::getpid()) + "_" + std::to_string(attempt);
+    fd = Fd(::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (fd.get() < 0 && errno != EEXIST) return runtime_error("cannot create", path, errno);
+  }
+  if (fd.get() < 0) return runtime_error("cannot create a temporary file for", path, EEXIST);
+  auto fail_with = [&](int err, const char* what) -> Status {
+    ::unlinkat(dir, tmp.c_str(), 0);
+    return runtime_error(what, path, err);
+  };
   size_t done = 0;
   while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      return runtime_error("cannot write", path, e);
-    }
+    if (n < 0) return fail_with(errno, "cannot write");
     done += static_cast<size_t>(n);
   }
-  if (::close(fd) != 0) return runtime_error("cannot write", path, errno);
+  if (fd.close() != 0) return fail_with(errno, "cannot write");
+  // Without --force, the name must still be free: RENAME_NOREPLACE, or link(2) where the
+  // filesystem does not have it. rename(2) replaces a link itself, never what it points to.
+  if (force) {
+    if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0)
+      return fail_with(errno, "cannot rename into place");
+    return {};
+  }
+  if (::renameat2(dir, tmp.c_str(), dir, name.c_str(), RENAME_NOREPLACE) == 0) return {};
+  if (errno != EINVAL && errno != ENOSYS) {
+    if (errno == EEXIST) {
+      ::unlinkat(dir, tmp.c_str(), 0);
+      return bad_input("already exists", path,
+                       "pass --force to replace the generated files, or another -o DIR");
+    }
+    return fail_with(errno, "cannot rename into place");
+  }
+  if (::linkat(dir, tmp.c_str(), dir, name.c_str(), 0) != 0) {
+    if (errno == EEXIST) {
+      ::unlinkat(dir, tmp.c_str(), 0);
+      return bad_input("already exists", path,
+                       "pass --force to replace the generated files, or another -o DIR");
+    }
+    return fail_with(errno, "cannot link into place");
+  }
+  ::unlinkat(dir, tmp.c_str(), 0);
   return {};
 }
 
@@ -820,12 +951,18 @@ Result<GenResult> render_probe(const GenRequest& request) {
     return bad_input("no BTF to generate from", function,
                      "pass --btf FILE with the BTF of the kernel the probe is for");
   const Btf& btf = *request.btf;
+  // Before anything walks the types: btf_dump trusts them, and btf__parse does not check what
+  // it relies on (cycles, nesting, names).
+  if (auto s = check_c_dumpable(btf, request.btf_source.empty() ? function : request.btf_source);
+      !s)
+    return tl::unexpected(s.error());
   Plan p;
   p.function = function;
   p.base = std::string(strip_clone_suffix(function));
   p.app = app_name(function);
   p.type = request.type;
-  p.btf_source = request.btf_source.empty() ? "the given kernel" : request.btf_source;
+  // A path (or the source stored in the database) is quoted in comments: never raw.
+  p.btf_source = request.btf_source.empty() ? "the given kernel" : comment_safe(request.btf_source);
   auto prototype = btf.prototype(p.base);
   if (!prototype)
     return bad_input("no BTF prototype for " + p.base, p.btf_source,
@@ -860,7 +997,7 @@ Result<GenResult> render_probe(const GenRequest& request) {
                        "", "use --type kretprobe");
     p.not_captured.push_back("Not every parameter is read: " + spec.not_captured_why + ".");
   }
-  for (const std::string& n : p.not_captured) result.warnings.push_back(n);
+  for (const std::string& n : p.not_captured) result.warnings.push_back(comment_safe(n));
 
   Names names(btf.raw(), p.app);
   auto dumper = Dumper::make(btf.raw());
@@ -869,7 +1006,7 @@ Result<GenResult> render_probe(const GenRequest& request) {
   for (size_t i = 0; i < capture; ++i) {
     Item it;
     it.spec = spec.args[i];
-    it.field = field_name(it.spec.name, names, used);
+    it.field = field_name(it.spec.name, i, names, used);
     it.decl = declaration(*dumper, it.spec.type_id, it.field);
     p.params.push_back(std::move(it));
   }
@@ -898,13 +1035,15 @@ Result<GenResult> generate_probe(const GenRequest& request) {
   if (!result) return result;
   const std::string& dir = request.out_dir;
   if (dir.empty()) return bad_input("no output directory", "", "pass -o DIR");
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return runtime_error("cannot create the output directory", dir, ec.value());
-  for (const GeneratedFile& f : result->files) {
-    auto s = create_file(dir + "/" + f.name, f.text);
-    if (!s) return tl::unexpected(s.error());
-  }
+  auto fd = open_output_dir(dir);
+  if (!fd) return tl::unexpected(fd.error());
+  // Every name is checked before the first is written: a refusal leaves the directory as it was.
+  for (const GeneratedFile& f : result->files)
+    if (auto s = check_target(fd->get(), dir, f.name, request.force); !s)
+      return tl::unexpected(s.error());
+  for (const GeneratedFile& f : result->files)
+    if (auto s = write_file_at(fd->get(), dir, f.name, f.text, request.force); !s)
+      return tl::unexpected(s.error());
   return result;
 }
 

@@ -1,6 +1,15 @@
 #include "kernel.h"
 
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <memory>
 
 #include "probeseek/btf.h"
 #include "probeseek/line_reader.h"
@@ -132,3 +141,68 @@ std::optional<bool> listed_in(const KernelTable& table, const std::string& name,
 }
 
 }  // namespace probeseek::internal
+
+namespace probeseek {
+
+std::string trampoline_refusal(int err, const AttachPaths& paths, const std::string& what) {
+  if (err == EPERM || err == EACCES) {
+    const std::string lockdown = internal::lockdown_mode(paths);
+    return "refused by the kernel: loading the " + what + " program failed with " +
+           std::strerror(err) +
+           (lockdown.empty() || lockdown == "none"
+                ? " (lockdown or a security module forbids BPF trampolines)"
+                : " (kernel lockdown: " + lockdown + ")");
+  }
+  if (err == EOPNOTSUPP || err == 524 /* the kernel's internal ENOTSUPP */)
+    return "BPF trampolines are not supported by this kernel or architecture";
+  return "";
+}
+
+TrampolineSupport trampoline_support(const AttachPaths& paths) {
+  TrampolineSupport s;
+  errno = 0;
+  std::unique_ptr<struct btf, void (*)(struct btf*)> btf(btf__parse(paths.btf.c_str(), nullptr),
+                                                         btf__free);
+  if (!btf) {
+    s.err_no = errno ? errno : ENOENT;
+    s.why_not = "no kernel BTF (" + paths.btf + ": " + std::strerror(s.err_no) +
+                "): fentry attaches by BTF";
+    return s;
+  }
+  // A function every kernel with BPF has; bpf_fentry_test1 exists for this very purpose.
+  int id = -1;
+  for (const char* f : {"bpf_fentry_test1", "bpf_prog_put", "do_nanosleep", "vfs_read"})
+    if ((id = btf__find_by_name_kind(btf.get(), f, BTF_KIND_FUNC)) > 0) break;
+  if (id <= 0) {
+    s.why_not = "no function in " + paths.btf + " to try an fentry program on";
+    return s;
+  }
+  // r0 = 0; exit
+  const struct bpf_insn insns[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY,
+              .attach_btf_id = static_cast<__u32>(id));
+  const int prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, "probeseek_ft", "GPL", insns, 2, &opts);
+  if (prog < 0) {
+    s.err_no = -prog;
+    s.why_not = trampoline_refusal(s.err_no, paths, "fentry");
+    if (s.why_not.empty())
+      s.why_not = std::string("loading an fentry program failed: ") + std::strerror(s.err_no);
+    return s;
+  }
+  const int link = bpf_raw_tracepoint_open(nullptr, prog);
+  if (link < 0) {
+    s.err_no = -link;
+    s.why_not =
+        std::string("the kernel refused to attach an fentry program: ") + std::strerror(s.err_no);
+  } else {
+    s.available = true;
+    ::close(link);
+  }
+  ::close(prog);
+  return s;
+}
+
+}  // namespace probeseek

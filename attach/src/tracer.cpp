@@ -525,18 +525,10 @@ Result<Tracer::Impl::Loaded> Tracer::Impl::load_trampoline(const std::string& fu
     return runtime_error(failure.why);
   }
   err = (*object)->load();
-  if (err == -EPERM || err == -EACCES) {
-    std::string lockdown = internal::lockdown_mode(options.paths);
-    failure = {true, "refused by the kernel: loading the " +
-                         std::string(at_return ? "fexit" : "fentry") + " program failed with " +
-                         std::strerror(-err) +
-                         (lockdown.empty() || lockdown == "none"
-                              ? " (lockdown or a security module forbids BPF trampolines)"
-                              : " (kernel lockdown: " + lockdown + ")")};
-    return runtime_error(failure.why);
-  }
-  if (err == -EOPNOTSUPP || err == -524 /* the kernel's internal ENOTSUPP */) {
-    failure = {true, "BPF trampolines are not supported by this kernel or architecture"};
+  // The same words as trampoline_support(), which doctor shows.
+  if (std::string why = trampoline_refusal(-err, options.paths, at_return ? "fexit" : "fentry");
+      err && !why.empty()) {
+    failure = {true, why};
     return runtime_error(failure.why);
   }
   if (err) {

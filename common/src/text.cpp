@@ -124,6 +124,50 @@ std::string printable(std::string_view s, bool keep_newlines) {
   return out;
 }
 
+bool is_c_identifier(std::string_view s) {
+  if (s.empty() || s.size() > 512) return false;
+  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  if (!letter(s[0])) return false;
+  for (char c : s)
+    if (!letter(c) && !(c >= '0' && c <= '9')) return false;
+  // C11 keywords (and C23's that are not kernel type names: bool and true/false are typedefs
+  // and enumerators in the kernel's own headers, so they stay allowed).
+  static constexpr std::string_view kKeywords[] = {
+      "auto",       "break",     "case",           "char",
+      "const",      "continue",  "default",        "do",
+      "double",     "else",      "enum",           "extern",
+      "float",      "for",       "goto",           "if",
+      "inline",     "int",       "long",           "register",
+      "restrict",   "return",    "short",          "signed",
+      "sizeof",     "static",    "struct",         "switch",
+      "typedef",    "union",     "unsigned",       "void",
+      "volatile",   "while",     "_Alignas",       "_Alignof",
+      "_Atomic",    "_Bool",     "_Complex",       "_Generic",
+      "_Imaginary", "_Noreturn", "_Static_assert", "_Thread_local",
+      "typeof",     "asm",       "__asm__",        "__attribute__"};
+  for (std::string_view k : kKeywords)
+    if (s == k) return false;
+  return true;
+}
+
+std::string comment_safe(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) {
+      out += '?';
+    } else if ((c == '/' && !out.empty() && out.back() == '*') ||
+               (c == '*' && !out.empty() && out.back() == '/')) {
+      out += ' ';
+      out += c;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 Result<std::string> read_whole_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return runtime_error("cannot open", path, errno);

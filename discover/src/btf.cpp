@@ -1,15 +1,21 @@
 #include "probeseek/btf.h"
 
 #include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <unordered_set>
 
 #include "btf_types.h"
+#include "probeseek/text.h"
 
 namespace probeseek {
 namespace {
@@ -26,6 +32,55 @@ std::string_view name_of(const struct btf* btf, const struct btf_type* t) {
 // libbpf 1.x reports failure as NULL with errno set; keep a usable errno even if it did not.
 int last_errno_or(int fallback) {
   return errno != 0 ? errno : fallback;
+}
+
+// Why libbpf refused BTF, from its first bytes: libbpf's errno alone misleads (ENOENT for an ELF
+// without .BTF reads "No such file or directory", garbage gives LIBBPF_ERRNO__FORMAT, printed by
+// strerror as "Unknown error 4001").
+Error load_failure(std::string_view head, uint64_t size, int err, const std::string& object,
+                   const std::string& hint) {
+  char text[128] = "";
+  if (err >= __LIBBPF_ERRNO__START) libbpf_strerror(err, text, sizeof text);
+  const std::string why = err >= __LIBBPF_ERRNO__START ? std::string(text) : std::strerror(err);
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(head[i]); };
+  if (size == 0) return Error{ErrorKind::kBadInput, "empty file, not BTF", object, 0, hint};
+  if (head.size() >= 4 && head.substr(0, 4) ==
+                              "\x7f"
+                              "ELF") {
+    if (err == ENOENT || err == ESRCH)
+      return Error{ErrorKind::kBadInput, "no .BTF section in ELF", object, 0,
+                   "the kernel was built without CONFIG_DEBUG_INFO_BTF, or this is not a "
+                   "vmlinux; " +
+                       hint};
+    return Error{ErrorKind::kBadInput, "cannot read the .BTF section of ELF (" + why + ")", object,
+                 0, hint};
+  }
+  if (head.size() >= 2 &&
+      ((byte(0) == 0x9f && byte(1) == 0xeb) || (byte(0) == 0xeb && byte(1) == 0x9f)))
+    return Error{ErrorKind::kBadInput, "malformed BTF data (" + why + ")", object, 0,
+                 "the file is truncated or damaged; " + hint};
+  char magic[32] = "";
+  if (head.size() >= 2) std::snprintf(magic, sizeof magic, " 0x%02x%02x", byte(0), byte(1));
+  return Error{ErrorKind::kBadInput, std::string("not BTF data (bad magic") + magic + ")", object,
+               0,
+               "expected raw BTF (magic 0xeb9f, as /sys/kernel/btf/vmlinux) or an ELF with a "
+               ".BTF section; " +
+                   hint};
+}
+
+// The first bytes and the size of a file, to explain a load failure; nullopt when it cannot be
+// read (the errno then says it all).
+std::optional<std::pair<std::string, uint64_t>> file_head(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  char buf[8];
+  const ssize_t n = ::fstat(fd, &st) == 0 ? ::read(fd, buf, sizeof buf) : -1;
+  ::close(fd);
+  if (n < 0) return std::nullopt;
+  // /sys files have a stat size of 0 and may still hold data.
+  const uint64_t size = n > 0 ? std::max<uint64_t>(static_cast<uint64_t>(st.st_size), 1) : 0;
+  return std::pair{std::string(buf, static_cast<size_t>(n)), size};
 }
 
 }  // namespace
@@ -81,17 +136,22 @@ Result<Btf> Btf::load(const std::string& path) {
   errno = 0;
   struct btf* raw = btf__parse(path.c_str(), nullptr);
   if (raw == nullptr) {
-    return runtime_error("cannot load BTF", path, last_errno_or(EINVAL), std::string(kLoadHint));
+    const int err = last_errno_or(EINVAL);
+    if (auto head = file_head(path))
+      return tl::unexpected(
+          load_failure(head->first, head->second, err, path, std::string(kLoadHint)));
+    return runtime_error("cannot load BTF", path, errno ? errno : err, std::string(kLoadHint));
   }
   return Btf(raw);
 }
 
 Result<Btf> Btf::from_bytes(std::string_view bytes, const std::string& origin) {
   errno = 0;
+  if (bytes.size() > UINT32_MAX) return bad_input("BTF larger than 4 GB", origin);
   struct btf* raw = btf__new(bytes.data(), static_cast<__u32>(bytes.size()));
   if (raw == nullptr)
-    return runtime_error("cannot parse stored BTF", origin, last_errno_or(EINVAL),
-                         "import the BTF again with --btf FILE");
+    return tl::unexpected(load_failure(bytes.substr(0, 8), bytes.size(), last_errno_or(EINVAL),
+                                       origin, "import the BTF again with --btf FILE"));
   return Btf(raw);
 }
 
@@ -106,9 +166,13 @@ Result<Btf> Btf::load_split(const std::string& path, const Btf& base) {
   // libbpf takes the base non-const but only reads it.
   struct btf* raw = btf__parse_split(path.c_str(), const_cast<struct btf*>(base.raw()));
   if (raw == nullptr) {
-    return runtime_error("cannot load module BTF", path, last_errno_or(EINVAL),
-                         "pass the module's BTF (/sys/kernel/btf/MODULE) from the kernel whose "
-                         "vmlinux BTF is the base");
+    const int err = last_errno_or(EINVAL);
+    const std::string hint =
+        "pass the module's BTF (/sys/kernel/btf/MODULE) from the kernel whose vmlinux BTF is the "
+        "base";
+    if (auto head = file_head(path))
+      return tl::unexpected(load_failure(head->first, head->second, err, path, hint));
+    return runtime_error("cannot load module BTF", path, errno ? errno : err, hint);
   }
   return Btf(raw);
 }
@@ -133,9 +197,10 @@ Result<Btf> Btf::from_bytes_split(std::string_view bytes, const Btf& base,
   errno = 0;
   struct btf* raw = btf__parse_raw_split(path.c_str(), const_cast<struct btf*>(base.raw()));
   if (raw == nullptr)
-    return runtime_error("cannot parse stored module BTF", origin, last_errno_or(EINVAL),
-                         "import it again with --module-btf DIR, next to the --btf it was built "
-                         "against");
+    return tl::unexpected(load_failure(bytes.substr(0, 8), bytes.size(), last_errno_or(EINVAL),
+                                       origin,
+                                       "import it again with --module-btf DIR, next to the --btf "
+                                       "it was built against"));
   return Btf(raw);
 }
 
@@ -218,9 +283,13 @@ std::optional<FunctionPrototype> Btf::prototype(std::string_view function) const
       out.variadic = true;
       break;
     }
-    const char* name = btf__name_by_offset(btf, params[i].name_off);
-    out.params.push_back(Parameter{name != nullptr ? name : "",
-                                   detail::render_type(btf, params[i].type), params[i].type});
+    // A name that is not a C identifier is dropped (as if BTF had recorded none): it would
+    // otherwise reach generated code, comments and the terminal as it is.
+    const char* raw_name = btf__name_by_offset(btf, params[i].name_off);
+    std::string name = raw_name != nullptr ? raw_name : "";
+    if (!is_c_identifier(name)) name.clear();
+    out.params.push_back(
+        Parameter{std::move(name), detail::render_type(btf, params[i].type), params[i].type});
   }
   return out;
 }

@@ -131,7 +131,7 @@ std::optional<std::string> try_function_tracer(const std::string& tracing_dir, b
 
 }  // namespace
 
-std::vector<DoctorCheck> doctor(const KernelPaths& paths) {
+std::vector<DoctorCheck> doctor(const KernelPaths& paths, const FentryProbe& fentry_probe) {
   std::vector<DoctorCheck> out;
   bool root = ::geteuid() == 0;
   out.push_back(
@@ -296,13 +296,26 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths) {
                         std::to_string(k.symbols) +
                             " symbols with addresses: " + std::to_string(k.text_symbols) +
                             " text, " + std::to_string(k.data_symbols) + " data (complete)"));
+  // The code being there is not the kernel letting it run (lockdown refuses the load): when it
+  // can, doctor asks the kernel by loading a program, exactly as attach will.
   bool fentry = btf && k.trampolines;
-  out.push_back(
-      fentry ? check("fentry (BPF trampolines)", Status_::kOk,
-                     "BTF and the BPF trampoline code are present")
-             : check("fentry (BPF trampolines)", k.readable ? Status_::kMissing : Status_::kUnknown,
-                     btf ? "no BPF trampoline code in kallsyms" : "no BTF", "fentry/fexit probes",
-                     kprobe_events ? "kprobes" : std::string("use ") + kLab));
+  std::optional<std::string> refused;
+  if (fentry_probe && (btf || k.trampolines)) {
+    refused = fentry_probe();
+    fentry = !refused;
+  }
+  const std::string instead = kprobe_events ? "kprobes" : std::string("use ") + kLab;
+  if (fentry)
+    out.push_back(check("fentry (BPF trampolines)", Status_::kOk,
+                        fentry_probe ? "an fentry program loads and attaches"
+                                     : "BTF and the BPF trampoline code are present"));
+  else if (refused)
+    out.push_back(check("fentry (BPF trampolines)", Status_::kMissing, *refused,
+                        "fentry/fexit probes", instead));
+  else
+    out.push_back(check(
+        "fentry (BPF trampolines)", k.readable ? Status_::kMissing : Status_::kUnknown,
+        btf ? "no BPF trampoline code in kallsyms" : "no BTF", "fentry/fexit probes", instead));
 
   // Kernel memory
   int kcore = ::open(paths.kcore.c_str(), O_RDONLY | O_CLOEXEC);

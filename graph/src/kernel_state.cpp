@@ -113,7 +113,7 @@ Result<SavedState> read_state_file(const std::string& path) {
                                   f.at("restore").get<std::string>()});
     return s;
   } catch (const nlohmann::json::exception& e) {
-    return bad_input("not a probeseek state file (" + std::string(e.what()) + ")", path,
+    return bad_input("not a probeseek state file (" + comment_safe(e.what()) + ")", path,
                      "remove it if no probeseek recording is running");
   }
 }
@@ -184,6 +184,73 @@ bool recorder_alive(const SavedState& state) {
          process_start_time(state.recorder_pid) == state.recorder_start;
 }
 
+bool is_tracefs_file_name(std::string_view file) {
+  if (file.empty() || file.size() > 256) return false;
+  int components = 0;
+  size_t start = 0;
+  while (start <= file.size()) {
+    size_t end = file.find('/', start);
+    if (end == std::string_view::npos) end = file.size();
+    std::string_view c = file.substr(start, end - start);
+    if (c.empty() || c.front() == '.' || c.front() == '-') return false;
+    for (char ch : c)
+      if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '_' || ch == '-' || ch == '.'))
+        return false;
+    if (++components > 3) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+bool is_probeseek_instance_name(std::string_view name) {
+  if (!starts_with(name, "probeseek-") || name.size() == 10 || name.size() > 30) return false;
+  for (char c : name.substr(10))
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+Status write_tracefs_file(const std::string& tracing_dir, const std::string& file,
+                          std::string_view text) {
+  const std::string path = tracing_dir + "/" + file;
+  if (!is_tracefs_file_name(file))
+    return bad_input("refusing to write outside the tracing directory", path,
+                     "a state file names tracefs files only (\"current_tracer\", "
+                     "\"options/function-fork\"); remove the state file if you did not expect it");
+  int dir = ::open(tracing_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return runtime_error("cannot open the tracing directory", tracing_dir, errno);
+  size_t start = 0;
+  for (;;) {
+    const size_t slash = file.find('/', start);
+    const std::string part =
+        file.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    const int flags = slash == std::string::npos ? O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC
+                                                 : O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    const int next = ::openat(dir, part.c_str(), flags);
+    const int err = errno;
+    ::close(dir);
+    if (next < 0) return runtime_error("cannot open", path, err);
+    dir = next;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  // tracefs takes a write in one piece (a list of functions or pids as one write).
+  const int fd = dir;
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return runtime_error("cannot write", path, err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) return runtime_error("cannot write", path, errno);
+  return {};
+}
+
 RestoreReport restore_state(const SavedState& state, const std::string& state_file) {
   RestoreReport report;
   // current_tracer first: the tracer stops before its settings change under it; tracing_on last.
@@ -195,18 +262,22 @@ RestoreReport restore_state(const SavedState& state, const std::string& state_fi
   for (const SavedFile& f : state.files)
     if (f.file == "tracing_on") order.push_back(&f);
   for (const SavedFile* f : order) {
-    std::string path = state.tracing_dir + "/" + f->file;
-    if (auto s = write_whole_file(path, f->restore_text); !s) {
+    if (auto s = write_tracefs_file(state.tracing_dir, f->file, f->restore_text); !s) {
       Error e = s.error();
-      e.what = "cannot restore " + f->file + " to '" + f->restore_text + "' (" + e.what + ")";
+      e.what = "cannot restore " + comment_safe(f->file) + " to '" + comment_safe(f->restore_text) +
+               "' (" + e.what + ")";
       report.failures.push_back(e);
       continue;
     }
-    report.actions.push_back(f->file + " restored to '" +
-                             (f->restore_text.empty() ? std::string("(empty)") : f->restore_text) +
-                             "'");
+    report.actions.push_back(
+        f->file + " restored to '" +
+        (f->restore_text.empty() ? std::string("(empty)") : comment_safe(f->restore_text)) + "'");
   }
-  if (!state.instance.empty()) {
+  if (!state.instance.empty() && !is_probeseek_instance_name(state.instance)) {
+    report.failures.push_back(
+        Error{ErrorKind::kBadInput, "refusing to remove an instance not named probeseek-PID",
+              comment_safe(state.instance), 0, "remove the state file if you did not expect it"});
+  } else if (!state.instance.empty()) {
     std::string dir = state.tracing_dir + "/instances/" + state.instance;
     // rmdir of an instance stops its tracer and frees its buffers.
     if (::rmdir(dir.c_str()) == 0)

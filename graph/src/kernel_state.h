@@ -52,6 +52,19 @@ unsigned long long process_start_time(pid_t pid);  // 0 when the process does no
 // The process that wrote the state still runs (same pid, same start time).
 bool recorder_alive(const SavedState& state);
 
+// A state file names tracefs files by their path below the tracing directory; only names of the
+// shape tracefs uses are written to: 1 to 3 components of [A-Za-z0-9_.-], none starting with
+// '.' (so no "..", no absolute path), e.g. "current_tracer", "options/function-fork",
+// "per_cpu/cpu0/buffer_size_kb". A state file is data, and may have been tampered with.
+bool is_tracefs_file_name(std::string_view file);
+// "probeseek-PID": the only instances a state file may ask to remove.
+bool is_probeseek_instance_name(std::string_view name);
+// Writes `text` to tracing_dir/file, opening each component relative to the one before with
+// O_NOFOLLOW (tracefs has no links: a link on the way means something else is mounted there).
+// The name must pass is_tracefs_file_name; the file must exist (it is never created).
+Status write_tracefs_file(const std::string& tracing_dir, const std::string& file,
+                          std::string_view text);
+
 // Puts every saved file back -- current_tracer first (stop tracing), tracing_on last, the rest
 // in reverse order of change -- then removes the private instance. Every step is tried; the
 // state file is removed only when all of them worked.

@@ -1,6 +1,7 @@
 // `probeseek reset`: what a killed recorder could not undo. Its state file says which tracefs
 // files it changed and what they held; its private instance is named after its pid.
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,16 +15,24 @@ namespace probeseek {
 namespace {
 
 // The raw pages a killed recorder left (only a directory probeseek made: probeseek-record-*).
+// The path comes from a state file: an absolute path without ".." whose last component is
+// probeseek-record-*, opened without following a link, its files removed relative to it.
 void remove_spill_dir(const std::string& path, ResetReport& report) {
   size_t slash = path.rfind('/');
-  if (path.empty() || slash == std::string::npos ||
+  if (path.empty() || path.front() != '/' || slash == std::string::npos ||
+      path.find("/../") != std::string::npos || path.find("/./") != std::string::npos ||
       !starts_with(std::string_view(path).substr(slash + 1), "probeseek-record-"))
     return;
-  DIR* dir = ::opendir(path.c_str());
-  if (!dir) return;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return;
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    ::close(fd);
+    return;
+  }
   while (dirent* e = ::readdir(dir)) {
     std::string_view name = e->d_name;
-    if (name != "." && name != "..") ::unlink((path + "/" + std::string(name)).c_str());
+    if (name != "." && name != "..") ::unlinkat(fd, e->d_name, 0);
   }
   ::closedir(dir);
   if (::rmdir(path.c_str()) == 0) report.actions.push_back("spill files removed: " + path);
@@ -43,7 +52,11 @@ Result<ResetReport> reset(const KernelPaths& paths, bool force) {
   std::vector<std::string> kept_instances;  // belong to recordings still running
   for (const std::string& path : detail::list_state_files(paths.state_dir)) {
     auto state = detail::read_state_file(path);
-    if (!state) return tl::unexpected(state.error());
+    if (!state) {
+      // One damaged file must not keep the others from being restored.
+      failures.push_back(state.error());
+      continue;
+    }
     if (state->recorder_pid == ::getpid()) continue;
     if (detail::recorder_alive(*state) && !force) {
       report.skipped.push_back("probeseek (pid " + std::to_string(state->recorder_pid) +
@@ -86,11 +99,9 @@ Result<ResetReport> reset(const KernelPaths& paths, bool force) {
                                  path, errno, "something still reads its trace files"});
     }
   }
-  if (!failures.empty()) {
-    Error e = failures.front();
-    if (failures.size() > 1) e.what += " (and " + std::to_string(failures.size() - 1) + " more)";
+  for (Error& e : failures) {
     if (e.hint.empty()) e.hint = "the state files stay in " + paths.state_dir + "; run reset again";
-    return tl::unexpected(e);
+    report.failures.push_back(std::move(e));
   }
   return report;
 }

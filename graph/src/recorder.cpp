@@ -8,7 +8,9 @@
 // per-task call-tree builder needs and which live pages arriving CPU by CPU cannot give.
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -176,7 +178,34 @@ std::optional<std::string> resolve_command(const std::string& name) {
 
 }  // namespace
 
-Result<CommandChild> CommandChild::spawn(const std::vector<std::string>& argv) {
+Result<RunAs> resolve_run_as(const std::string& user) {
+  RunAs as;
+  std::vector<char> buf(16384);
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  auto uid = parse_int(user);
+  int rc = uid && *uid >= 0 && *uid <= INT32_MAX
+               ? ::getpwuid_r(static_cast<uid_t>(*uid), &pw, buf.data(), buf.size(), &found)
+               : ::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
+  if (rc != 0 && rc != ENOENT && rc != ESRCH)
+    return runtime_error("cannot look the user up", comment_safe(user), rc);
+  if (found == nullptr)
+    return bad_input("no such user", comment_safe(user),
+                     "give --user a user name or uid that exists on this machine (getent passwd)");
+  as.name = pw.pw_name;
+  as.uid = pw.pw_uid;
+  as.gid = pw.pw_gid;
+  int count = 32;
+  as.groups.resize(static_cast<size_t>(count));
+  while (::getgrouplist(pw.pw_name, pw.pw_gid, as.groups.data(), &count) < 0) {
+    as.groups.resize(static_cast<size_t>(count) + 16);
+    count = static_cast<int>(as.groups.size());
+  }
+  as.groups.resize(static_cast<size_t>(count));
+  return as;
+}
+
+Result<CommandChild> CommandChild::spawn(const std::vector<std::string>& argv, const RunAs* as) {
   auto path = resolve_command(argv.front());
   if (!path)
     return bad_input("command not found", argv.front(),
@@ -207,8 +236,15 @@ Result<CommandChild> CommandChild::spawn(const std::vector<std::string>& argv) {
     while (n < 0 && errno == EINTR);
     if (n != 1) ::_exit(126);  // the recorder gave up before tracing started
     ::close(go[0]);
-    ::execv(path->c_str(), args.data());
-    int e = errno;
+    int e = 0;
+    // Groups first, the uid last: once it is dropped the others cannot be changed any more.
+    if (as != nullptr && (::setgroups(as->groups.size(), as->groups.data()) != 0 ||
+                          ::setgid(as->gid) != 0 || ::setuid(as->uid) != 0))
+      e = errno;
+    if (e == 0) {
+      ::execv(path->c_str(), args.data());
+      e = errno;
+    }
     ssize_t ignored = ::write(err[1], &e, sizeof e);
     (void)ignored;
     ::_exit(127);
@@ -447,6 +483,12 @@ Status validate(const RecordOptions& o) {
   if (!o.command.empty() && !o.pids.empty())
     return bad_input("-p and a command do not go together", "",
                      "record a command, or running processes, not both");
+  if (!o.user.empty()) {
+    if (o.command.empty())
+      return bad_input("--user goes with a command", "",
+                       "probeseek record --user USER -- CMD ARGS runs CMD as USER");
+    if (auto as = detail::resolve_run_as(o.user); !as) return tl::unexpected(as.error());
+  }
   for (pid_t pid : o.pids)
     if (pid <= 0 || !process_exists(pid))
       return bad_input("no such process", "pid " + std::to_string(pid),
@@ -606,7 +648,13 @@ Result<Recording> record(const RecordOptions& options) {
   std::optional<CommandChild> command;
   std::vector<pid_t> traced;
   if (!options.command.empty()) {
-    auto child = CommandChild::spawn(options.command);
+    std::optional<detail::RunAs> as;
+    if (!options.user.empty()) {
+      auto resolved = detail::resolve_run_as(options.user);
+      if (!resolved) return tl::unexpected(resolved.error());
+      as = std::move(*resolved);
+    }
+    auto child = CommandChild::spawn(options.command, as ? &*as : nullptr);
     if (!child) return tl::unexpected(child.error());
     command.emplace(std::move(*child));
     traced.push_back(command->pid());

@@ -37,11 +37,25 @@ class SpillDir {
   std::string path_;
 };
 
+// Who `record --user USER -- CMD` runs the command as: resolved before forking (the C library's
+// user database calls are not safe between fork and exec).
+struct RunAs {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups, as initgroups(3) would set them
+};
+// A user name or a numeric uid; bad input when there is no such user.
+Result<RunAs> resolve_run_as(const std::string& user);
+
 // The command run under `record -- CMD`: forked before tracing is armed, it waits on a pipe and
 // execs only when released, so its first system calls are in the trace.
 class CommandChild {
  public:
-  static Result<CommandChild> spawn(const std::vector<std::string>& argv);
+  // With `as`, the child drops to that user (setgroups, setgid, setuid, as perf and strace -u
+  // do) before it execs: the workload runs unprivileged while probeseek traces it as root.
+  static Result<CommandChild> spawn(const std::vector<std::string>& argv,
+                                    const RunAs* as = nullptr);
   CommandChild(CommandChild&& o) noexcept;
   CommandChild& operator=(CommandChild&&) = delete;
   ~CommandChild();  // not released: it is told to give up, and reaped; running: left to run

@@ -383,8 +383,49 @@ TEST(BtfLoad, FileThatIsNotBtfIsAnError) {
   std::filesystem::remove(path);
   ASSERT_FALSE(btf.has_value());
   EXPECT_EQ(btf.error().object, path);
-  EXPECT_NE(btf.error().err_no, 0);
   EXPECT_FALSE(btf.error().hint.empty());
+  // Issue 9: libbpf's errno said "Unknown error 4001"; what is wrong is the magic.
+  EXPECT_EQ(btf.error().kind, ErrorKind::kBadInput);
+  EXPECT_NE(btf.error().message().find("not BTF data (bad magic 0x7468)"), std::string::npos)
+      << btf.error().message();
+  EXPECT_EQ(btf.error().message().find("Unknown error"), std::string::npos);
+}
+
+// Issue 9: an ELF without .BTF read "No such file or directory" although the file is there.
+TEST(BtfLoad, AnElfWithoutBtfSaysSo) {
+  auto btf = Btf::load("/bin/true");
+  ASSERT_FALSE(btf.has_value());
+  EXPECT_EQ(btf.error().message(), "no .BTF section in ELF: /bin/true") << btf.error().message();
+  EXPECT_NE(btf.error().hint.find("CONFIG_DEBUG_INFO_BTF"), std::string::npos);
+}
+
+std::string test_data_dir();  // below
+
+TEST(BtfLoad, EmptyAndTruncatedFilesSayWhat) {
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("probeseek_btf_test_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  { std::ofstream(dir + "/empty"); }
+  std::ifstream in(test_data_dir() + "/linux-6.1.0-56-cloud-amd64/vmlinux.btf", std::ios::binary);
+  std::string head(4096, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  { std::ofstream(dir + "/truncated", std::ios::binary) << head; }
+  auto empty = Btf::load(dir + "/empty");
+  auto truncated = Btf::load(dir + "/truncated");
+  auto bytes = Btf::from_bytes(head, "session 3");
+  auto garbage = Btf::from_bytes("\x01\x02\x03\x04", "session 4");
+  std::filesystem::remove_all(dir);
+  ASSERT_FALSE(empty);
+  EXPECT_NE(empty.error().message().find("empty file, not BTF"), std::string::npos);
+  ASSERT_FALSE(truncated);
+  EXPECT_NE(truncated.error().message().find("malformed BTF data"), std::string::npos)
+      << truncated.error().message();
+  ASSERT_FALSE(bytes);
+  EXPECT_NE(bytes.error().message().find("malformed BTF data"), std::string::npos);
+  EXPECT_NE(bytes.error().message().find("session 3"), std::string::npos);
+  ASSERT_FALSE(garbage);
+  EXPECT_NE(garbage.error().message().find("not BTF data (bad magic 0x0102)"), std::string::npos)
+      << garbage.error().message();
 }
 
 // ---------------------------------------------------------------------------------------------

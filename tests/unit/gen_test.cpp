@@ -5,7 +5,11 @@
 
 #include <bpf/btf.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include "arg_spec.h"
 #include "probeseek/gen.h"
@@ -223,6 +227,291 @@ TEST(Gen, GenerateWritesTheFilesIntoTheDirectory) {
   ASSERT_TRUE(r) << r.error().message();
   for (auto& f : r->files)
     EXPECT_EQ(test::read_file(dir.file("out/sub/" + f.name)), f.text) << f.name;
+}
+
+// ---- issue 9: names from BTF and paths never become code; BTF that would make libbpf's dumper
+// run away is refused; files are never written through a link, nor left half-written.
+
+// A small BTF: int, struct sock { int x; }, f(struct sock *sk, int NAME).
+struct btf* small_btf(const char* param_name) {
+  struct btf* raw = btf__new_empty();
+  int int_id = btf__add_int(raw, "int", 4, BTF_INT_SIGNED);
+  int sock = btf__add_struct(raw, "sock", 4);
+  btf__add_field(raw, "x", int_id, 0, 0);
+  int sock_ptr = btf__add_ptr(raw, sock);
+  int proto = btf__add_func_proto(raw, int_id);
+  btf__add_func_param(raw, "sk", sock_ptr);
+  btf__add_func_param(raw, param_name, int_id);
+  btf__add_func(raw, "f", BTF_FUNC_GLOBAL, proto);
+  return raw;
+}
+
+GenRequest small_request(const Btf& btf, const std::string& dir = "") {
+  GenRequest req;
+  req.function = "f";
+  req.btf = &btf;
+  req.btf_source = "small.btf";
+  req.out_dir = dir;
+  return req;
+}
+
+bool any_file_contains(const GenResult& r, const std::string& part) {
+  for (const GeneratedFile& f : r.files)
+    if (contains(f.text, part)) return true;
+  return false;
+}
+
+TEST(GenSafety, AParameterNameThatIsNotAnIdentifierIsRenamed) {
+  Btf btf = Btf::adopt(small_btf("x\"); system(\"touch PWNED\"); printf((\""));
+  for (ProbeType type :
+       {ProbeType::kKprobe, ProbeType::kKretprobe, ProbeType::kFentry, ProbeType::kFexit}) {
+    GenRequest req = small_request(btf);
+    req.type = type;
+    auto r = render_probe(req);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_FALSE(any_file_contains(*r, "PWNED")) << to_string(type);
+    EXPECT_FALSE(any_file_contains(*r, "system(")) << to_string(type);
+    EXPECT_TRUE(contains(file(*r, "f.bpf.c"), "struct sock *sk, int arg1")) << file(*r, "f.bpf.c");
+    EXPECT_TRUE(contains(file(*r, "f.c"), " arg1=%lld")) << file(*r, "f.c");
+  }
+}
+
+TEST(GenSafety, CKeywordsAsParameterNamesAreRenamed) {
+  Btf btf = Btf::adopt(small_btf("int"));
+  auto r = render_probe(small_request(btf));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(contains(file(*r, "f.bpf.c"), "int BPF_KPROBE(f_entry, struct sock *sk, int arg1)"))
+      << file(*r, "f.bpf.c");
+}
+
+TEST(GenSafety, TheBtfSourceNeverEndsAComment) {
+  Btf btf = Btf::adopt(small_btf("n"));
+  GenRequest req = small_request(btf);
+  req.btf_source = "/tmp/a*/ int pwned; /*\n#include \"/etc/shadow\"\n.btf";
+  auto r = render_probe(req);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_FALSE(any_file_contains(*r, "*/ int pwned"));
+  EXPECT_FALSE(any_file_contains(*r, "\n#include \"/etc/shadow\""));
+  EXPECT_TRUE(contains(file(*r, "f.bpf.c"), "/tmp/a* / int pwned; / *?#include"))
+      << file(*r, "f.bpf.c");
+}
+
+TEST(GenSafety, TypeNamesThatAreNotIdentifiersAreRefused) {
+  struct btf* raw = small_btf("n");
+  int int_id = 1;
+  int evil = btf__add_struct(raw, "a { int x; }; int pwned; struct b", 4);
+  btf__add_field(raw, "x", int_id, 0, 0);
+  Btf btf = Btf::adopt(raw);
+  auto r = render_probe(small_request(btf));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kBadInput);
+  EXPECT_TRUE(contains(r.error().message(), "BTF type " + std::to_string(evil)))
+      << r.error().message();
+  EXPECT_TRUE(contains(r.error().message(), "small.btf")) << r.error().message();
+}
+
+TEST(GenSafety, MemberAndEnumeratorNamesAreChecked) {
+  struct btf* raw = small_btf("n");
+  btf__add_struct(raw, "s", 4);
+  btf__add_field(raw, "x; int pwned", 1, 0, 0);
+  Btf a = Btf::adopt(raw);
+  EXPECT_FALSE(render_probe(small_request(a)));
+  raw = small_btf("n");
+  btf__add_enum(raw, "e", 4);
+  btf__add_enum_value(raw, "A = 1 }; int pwned; enum z { B", 0);
+  Btf b = Btf::adopt(raw);
+  EXPECT_FALSE(render_probe(small_request(b)));
+}
+
+// The BTF as import --btf would have stored it: its raw bytes, parsed again by libbpf.
+Btf reparsed(struct btf* raw) {
+  Btf built = Btf::adopt(raw);
+  std::string bytes = built.raw_bytes();
+  auto b = Btf::from_bytes(bytes, "test");
+  EXPECT_TRUE(b) << b.error().message();  // libbpf 1.1 accepts all of these
+  return std::move(*b);
+}
+
+// Points type `id`'s reference at `to` (libbpf's btf__add_* refuse forward references).
+void retarget(struct btf* raw, int id, int to) {
+  const_cast<struct btf_type*>(btf__type_by_id(raw, static_cast<__u32>(id)))->type =
+      static_cast<__u32>(to);
+}
+
+void set_member_type(struct btf* raw, int id, int member, int to) {
+  const_cast<struct btf_member*>(btf_members(btf__type_by_id(raw, static_cast<__u32>(id))))[member]
+      .type = static_cast<__u32>(to);
+}
+
+void expect_refused(const Btf& btf, const std::string& why) {
+  auto r = render_probe(small_request(btf));
+  ASSERT_FALSE(r) << why;
+  EXPECT_EQ(r.error().kind, ErrorKind::kBadInput) << why;
+  EXPECT_TRUE(contains(r.error().message(), "BTF type ")) << r.error().message();
+  EXPECT_TRUE(contains(r.error().message(), why)) << r.error().message();
+}
+
+TEST(GenSafety, APointerToItselfIsRefused) {
+  struct btf* raw = small_btf("n");
+  int ptr = btf__add_ptr(raw, 1);
+  retarget(raw, ptr, ptr);
+  expect_refused(reparsed(raw), "cycle");
+}
+
+TEST(GenSafety, ATypedefCycleIsRefused) {
+  struct btf* raw = small_btf("n");
+  int a = btf__add_typedef(raw, "a_t", 1);
+  int b = btf__add_typedef(raw, "b_t", a);
+  retarget(raw, a, b);
+  expect_refused(reparsed(raw), "cycle");
+}
+
+TEST(GenSafety, AStructContainingItselfByValueIsRefused) {
+  struct btf* raw = small_btf("n");
+  int s = btf__add_struct(raw, "loop", 4);
+  btf__add_field(raw, "self", 1, 0, 0);
+  set_member_type(raw, s, 0, s);
+  expect_refused(reparsed(raw), "cycle");
+}
+
+TEST(GenSafety, AnAnonymousStructPointingToItselfIsRefused) {
+  struct btf* raw = small_btf("n");
+  int s = btf__add_struct(raw, "", 8);
+  btf__add_field(raw, "next", 1, 0, 0);
+  int ptr = btf__add_ptr(raw, s);
+  set_member_type(raw, s, 0, ptr);
+  btf__add_struct(raw, "holder", 8);
+  btf__add_field(raw, "anon", s, 0, 0);
+  expect_refused(reparsed(raw), "cycle");
+}
+
+TEST(GenSafety, AReferenceBeyondTheLastTypeIsRefused) {
+  struct btf* raw = small_btf("n");
+  int s = btf__add_struct(raw, "far", 4);
+  btf__add_field(raw, "x", 1, 0, 0);
+  set_member_type(raw, s, 0, 100000);
+  expect_refused(reparsed(raw), "beyond the last");
+}
+
+TEST(GenSafety, AnonymousStructsNestedToBlowUpTheOutputAreRefused) {
+  // Each level holds the one below twice: written out inline, 2^40 declarations from 2 KB.
+  struct btf* raw = small_btf("n");
+  int below = 1;
+  for (int level = 0; level < 40; ++level) {
+    int s = btf__add_struct(raw, "", 8);
+    btf__add_field(raw, "a", below, 0, 0);
+    btf__add_field(raw, "b", below, 32, 0);
+    below = s;
+  }
+  btf__add_struct(raw, "top", 8);
+  btf__add_field(raw, "t", below, 0, 0);
+  expect_refused(reparsed(raw), "declarations");
+}
+
+TEST(GenSafety, CyclesThroughPointersToNamedStructsAreFine) {
+  // struct node { struct node *next; node_t *prev; }; typedef struct node node_t;
+  struct btf* raw = small_btf("n");
+  int node = btf__add_struct(raw, "node", 16);
+  btf__add_field(raw, "next", 1, 0, 0);
+  btf__add_field(raw, "prev", 1, 64, 0);
+  int node_ptr = btf__add_ptr(raw, node);
+  int node_t = btf__add_typedef(raw, "node_t", node);
+  int node_t_ptr = btf__add_ptr(raw, node_t);
+  set_member_type(raw, node, 0, node_ptr);
+  set_member_type(raw, node, 1, node_t_ptr);
+  Btf btf = reparsed(raw);
+  auto r = render_probe(small_request(btf));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(contains(file(*r, "vmlinux.h"), "struct node *next;")) << file(*r, "vmlinux.h");
+}
+
+TEST(GenSafety, TheKernelsBtfPasses) {
+  EXPECT_TRUE(check_c_dumpable(kernel_btf(), "vmlinux.btf"));
+}
+
+// An attacker who can write in the output directory plants DIR/Makefile -> a file of theirs
+// (or of root's): gen must not write through it, with or without --force.
+TEST(GenSafety, GenerateNeverWritesThroughASymlink) {
+  Btf btf = Btf::adopt(small_btf("n"));
+  test::TempDir dir;
+  std::filesystem::create_directories(dir.file("out"));
+  { std::ofstream(dir.file("victim")) << "precious\n"; }
+  std::filesystem::create_symlink(dir.file("victim"), dir.file("out/Makefile"));
+  for (bool force : {false, true}) {
+    GenRequest req = small_request(btf, dir.file("out"));
+    req.force = force;
+    auto r = generate_probe(req);
+    ASSERT_FALSE(r) << "force " << force;
+    EXPECT_EQ(r.error().kind, ErrorKind::kBadInput);
+    EXPECT_TRUE(contains(r.error().message(), "symbolic link")) << r.error().message();
+    EXPECT_EQ(test::read_file(dir.file("victim")), "precious\n");
+    // Nothing was written: the names are all checked first.
+    EXPECT_FALSE(std::filesystem::exists(dir.file("out/vmlinux.h")));
+  }
+}
+
+TEST(GenSafety, AnOutputDirectoryThatIsASymlinkIsRefused) {
+  Btf btf = Btf::adopt(small_btf("n"));
+  test::TempDir dir;
+  std::filesystem::create_directories(dir.file("elsewhere"));
+  std::filesystem::create_directory_symlink(dir.file("elsewhere"), dir.file("out"));
+  auto r = generate_probe(small_request(btf, dir.file("out")));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kBadInput);
+  EXPECT_TRUE(std::filesystem::is_empty(dir.file("elsewhere")));
+}
+
+TEST(GenSafety, ExistingFilesAreReplacedOnlyWithForce) {
+  Btf btf = Btf::adopt(small_btf("n"));
+  test::TempDir dir;
+  ASSERT_TRUE(generate_probe(small_request(btf, dir.file("out"))));
+  auto again = generate_probe(small_request(btf, dir.file("out")));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().kind, ErrorKind::kBadInput);
+  EXPECT_TRUE(contains(again.error().hint, "--force"));
+  GenRequest req = small_request(btf, dir.file("out"));
+  req.force = true;
+  auto forced = generate_probe(req);
+  ASSERT_TRUE(forced) << forced.error().message();
+  size_t entries = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir.file("out"))) {
+    ++entries;
+    EXPECT_NE(e.path().filename().string()[0], '.') << e.path();  // no temporary file left
+  }
+  EXPECT_EQ(entries, forced->files.size());
+}
+
+// A full disk (here: a file size limit) while vmlinux.h is written leaves no file behind.
+TEST(GenSafety, AFailedWriteLeavesNoFileBehind) {
+  test::TempDir dir;
+  struct rlimit old {};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old;
+  small.rlim_cur = 64 * 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  auto r = generate_probe(request("tcp_sendmsg", ProbeType::kKprobe, dir.file("out")));
+  setrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, old_handler);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kRuntime);
+  EXPECT_TRUE(std::filesystem::is_empty(dir.file("out")));
+}
+
+TEST(GenSafety, CommandLineRefusalsExitWith2) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir.file("out"));
+  { std::ofstream(dir.file("victim")) << "precious\n"; }
+  std::filesystem::create_symlink(dir.file("victim"), dir.file("out/Makefile"));
+  auto r = test::run_probeseek("gen tcp_sendmsg --btf " + kernel_61("vmlinux.btf") + " -o " +
+                               dir.file("out") + " --force");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(test::read_file(dir.file("victim")), "precious\n");
+  { std::ofstream(dir.file("garbage.btf")) << "this is not BTF at all\n"; }
+  r = test::run_probeseek("gen tcp_sendmsg --btf " + dir.file("garbage.btf") + " -o " +
+                          dir.file("out2"));
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "not BTF data (bad magic")) << r.err;
 }
 
 // The project as a user would build it: make, with clang -target bpf, bpftool gen skeleton and

@@ -16,6 +16,7 @@
 #include "funcgraph_decoder.h"
 #include "kernel_state.h"
 #include "probeseek/record.h"
+#include "recorder_internal.h"
 #include "test_support.h"
 
 namespace probeseek {
@@ -201,6 +202,143 @@ TEST(KernelState, ResetRestoresWhatAKilledRecorderLeftAndRemovesItsInstance) {
   auto again = reset(paths, false);
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->actions.empty());
+}
+
+// Issue 9: a damaged state file is reported and the others are restored all the same; a state
+// file can only name files inside the tracing directory, and nothing is written through a link.
+TEST(KernelState, ResetRestoresTheOtherStateFilesWhenOneIsDamaged) {
+  FakeTracefs t;
+  std::filesystem::create_directories(t.state);
+  write_file(t.state + "/state-1.json", "{ not json \x1b[31m");
+  pid_t dead = dead_pid();
+  detail::SavedState s;
+  s.recorder_pid = dead;
+  s.recorder_start = 12345;
+  s.files = {{"current_tracer", "nop", "nop"}};
+  ASSERT_TRUE(detail::write_state_file(detail::state_file_path(t.state, dead), s));
+  t.set("current_tracer", "function_graph\n");
+  KernelPaths paths;
+  paths.tracing_dir = t.root;
+  paths.state_dir = t.state;
+  auto report = reset(paths, false);
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_EQ(t.get("current_tracer"), "nop");
+  ASSERT_EQ(report->failures.size(), 1u);
+  EXPECT_NE(report->failures[0].message().find("state-1.json"), std::string::npos);
+  EXPECT_EQ(report->failures[0].message().find('\x1b'), std::string::npos);
+  // The damaged file stays for a person to look at; the restored one is gone.
+  EXPECT_EQ(detail::list_state_files(t.state), std::vector<std::string>{t.state + "/state-1.json"});
+}
+
+TEST(KernelState, ResetNeverWritesOutsideTheTracingDirectory) {
+  FakeTracefs t;
+  std::filesystem::create_directories(t.state);
+  write_file(t.dir.file("victim.txt"), "precious\n");
+  pid_t dead = dead_pid();
+  detail::SavedState s;
+  s.recorder_pid = dead;
+  s.recorder_start = 12345;
+  s.files = {{"../victim.txt", "", "owned"},
+             {t.dir.file("victim.txt"), "", "owned"},
+             {"options/../../victim.txt", "", "owned"},
+             {"current_tracer", "nop", "nop"}};
+  s.instance = "../../victim-dir";
+  std::filesystem::create_directories(t.dir.file("victim-dir"));
+  ASSERT_TRUE(detail::write_state_file(detail::state_file_path(t.state, dead), s));
+  t.set("current_tracer", "function_graph\n");
+  KernelPaths paths;
+  paths.tracing_dir = t.root;
+  paths.state_dir = t.state;
+  auto report = reset(paths, false);
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_EQ(read_file(t.dir.file("victim.txt")), "precious\n");
+  EXPECT_TRUE(std::filesystem::exists(t.dir.file("victim-dir")));
+  EXPECT_EQ(t.get("current_tracer"), "nop");  // what is valid is restored
+  EXPECT_EQ(report->failures.size(), 4u);
+  for (const Error& e : report->failures) EXPECT_EQ(e.kind, ErrorKind::kBadInput) << e.message();
+  EXPECT_EQ(detail::list_state_files(t.state).size(), 1u);  // kept: not everything was restored
+}
+
+TEST(KernelState, RestoringNeverFollowsALinkInTheTracingDirectory) {
+  FakeTracefs t;
+  write_file(t.dir.file("victim.txt"), "precious\n");
+  std::filesystem::create_directories(t.dir.file("outside"));
+  write_file(t.dir.file("outside/function-fork"), "precious\n");
+  std::filesystem::remove_all(t.root + "/options");
+  std::filesystem::create_directory_symlink(t.dir.file("outside"), t.root + "/options");
+  std::filesystem::create_symlink(t.dir.file("victim.txt"), t.root + "/tracing_thresh");
+  EXPECT_FALSE(detail::write_tracefs_file(t.root, "options/function-fork", "1"));
+  EXPECT_FALSE(detail::write_tracefs_file(t.root, "tracing_thresh", "1"));
+  EXPECT_EQ(read_file(t.dir.file("victim.txt")), "precious\n");
+  EXPECT_EQ(read_file(t.dir.file("outside/function-fork")), "precious\n");
+  EXPECT_TRUE(detail::write_tracefs_file(t.root, "per_cpu/cpu0/buffer_size_kb", "1408"));
+  EXPECT_EQ(t.get("per_cpu/cpu0/buffer_size_kb"), "1408");
+}
+
+TEST(KernelState, TracefsFileNamesAreStrict) {
+  for (const char* good : {"current_tracer", "options/function-fork",
+                           "per_cpu/cpu12/buffer_size_kb", "set_ftrace_pid"})
+    EXPECT_TRUE(detail::is_tracefs_file_name(good)) << good;
+  for (const char* bad : {"", "/etc/passwd", "..", "../x", "options/../../x", "a//b", "a/",
+                          ".hidden", "a/b/c/d", "a b", "x\n", "-rf"})
+    EXPECT_FALSE(detail::is_tracefs_file_name(bad)) << bad;
+  EXPECT_TRUE(detail::is_probeseek_instance_name("probeseek-123"));
+  for (const char* bad : {"probeseek-", "probeseek-../x", "theirs", "probeseek-1/.."})
+    EXPECT_FALSE(detail::is_probeseek_instance_name(bad)) << bad;
+}
+
+TEST(KernelState, ResetExitsNonZeroButRestoresTheRest) {
+  FakeTracefs t;
+  std::filesystem::create_directories(t.state);
+  write_file(t.state + "/state-1.json", "garbage");
+  pid_t dead = dead_pid();
+  detail::SavedState s;
+  s.recorder_pid = dead;
+  s.recorder_start = 12345;
+  s.files = {{"current_tracer", "nop", "nop"}};
+  ASSERT_TRUE(detail::write_state_file(detail::state_file_path(t.state, dead), s));
+  t.set("current_tracer", "function_graph\n");
+  auto r = run_probeseek("reset --state-dir " + t.state + " --tracing-dir " + t.root);
+  EXPECT_EQ(r.status, 2) << r.err;  // the damaged state file is bad input
+  EXPECT_NE(r.out.find("current_tracer restored to 'nop'"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("state-1.json"), std::string::npos) << r.err;
+  EXPECT_EQ(t.get("current_tracer"), "nop");
+}
+
+// record --user USER -- CMD: the workload runs without root, as perf and strace -u run it.
+TEST(RecordUser, TheCommandRunsAsThatUserWithItsGroups) {
+  if (::geteuid() != 0) GTEST_SKIP() << "dropping to another user needs root";
+  auto nobody = detail::resolve_run_as("nobody");
+  ASSERT_TRUE(nobody) << nobody.error().message();
+  test::TempDir dir;
+  const std::string out = dir.file("out");
+  std::filesystem::permissions(dir.file(""), std::filesystem::perms::all);
+  auto child = detail::CommandChild::spawn(
+      {"/bin/sh", "-c", "echo $(id -u) $(id -g) $(id -G) > " + out}, &*nobody);
+  ASSERT_TRUE(child) << child.error().message();
+  ASSERT_TRUE(child->release());
+  EXPECT_EQ(child->wait(), 0);
+  std::string expected = std::to_string(nobody->uid) + " " + std::to_string(nobody->gid);
+  EXPECT_EQ(read_file(out).rfind(expected, 0), 0u) << read_file(out);
+  EXPECT_EQ(read_file(out).find(" 0 "), std::string::npos)
+      << "root's groups kept: " << read_file(out);
+  // By uid too.
+  auto by_uid = detail::resolve_run_as(std::to_string(nobody->uid));
+  ASSERT_TRUE(by_uid);
+  EXPECT_EQ(by_uid->name, nobody->name);
+}
+
+TEST(RecordUser, UnknownUsersAreRefusedWithExit2) {
+  auto none = detail::resolve_run_as("no_such_user_probeseek");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().kind, ErrorKind::kBadInput);
+  test::TempDir dir;
+  auto r = run_probeseek("record --db " + dir.file("p.db") +
+                         " --user no_such_user_probeseek -- /bin/true");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("no such user: no_such_user_probeseek"), std::string::npos) << r.err;
+  r = run_probeseek("record --db " + dir.file("p.db") + " --user nobody -p 1");
+  EXPECT_EQ(r.status, 2) << r.err;
 }
 
 TEST(KernelState, ResetLeavesARunningRecordingAlone) {

@@ -42,6 +42,22 @@ struct AttachPaths {
   std::string lockdown = "/sys/kernel/security/lockdown";
 };
 
+// Whether this kernel runs BPF trampolines (fentry/fexit), found out the way retsnoop does: by
+// loading a minimal fentry program (return 0) on a function of the running kernel's BTF and
+// attaching it, then closing both. Kallsyms and BTF alone say the code is there, not that the
+// kernel lets it run (lockdown refuses the load with EPERM). doctor and attach share it, so
+// they give the same answer on the same kernel.
+struct TrampolineSupport {
+  bool available = false;
+  int err_no = 0;  // what the kernel answered, 0 when it worked or was not asked
+  std::string
+      why_not;  // "refused by the kernel: ... Operation not permitted (kernel lockdown: ...)"
+};
+TrampolineSupport trampoline_support(const AttachPaths& paths);
+// The sentence for a kernel that refuses an fentry/fexit load with `err` (positive errno), or ""
+// when err says nothing about the kernel's support (a verifier error, say).
+std::string trampoline_refusal(int err, const AttachPaths& paths, const std::string& what);
+
 struct TracerOptions {
   std::optional<int> pid;        // only this process (tgid)...
   bool follow_children = false;  // ...and its descendants

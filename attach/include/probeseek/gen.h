@@ -27,7 +27,8 @@ struct GenRequest {
   ProbeType type = ProbeType::kKprobe;
   const Btf* btf = nullptr;  // the BTF of the kernel the probe is for (required)
   std::string btf_source;    // named in the generated comments
-  std::string out_dir;       // created when missing; the files above are replaced
+  std::string out_dir;       // created when missing
+  bool force = false;        // replace files that exist (regular files only, never a link)
 };
 
 struct GeneratedFile {
@@ -44,7 +45,11 @@ struct GenResult {
 
 // The files, in memory (nothing is written).
 Result<GenResult> render_probe(const GenRequest& request);
-// render_probe(), then writes the files into request.out_dir.
+// render_probe(), then writes the files into request.out_dir: each to a new temporary file in
+// that directory (O_EXCL, O_NOFOLLOW, through a descriptor of the directory opened with
+// O_NOFOLLOW), renamed into place once complete; on failure the temporary file is removed.
+// A file that exists is refused (bad input) unless request.force, and a name that is a symbolic
+// link or not a regular file always is; so is an out_dir that is itself a symbolic link.
 Result<GenResult> generate_probe(const GenRequest& request);
 
 }  // namespace probeseek

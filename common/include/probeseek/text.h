@@ -39,6 +39,15 @@ bool is_kernel_symbol_name(std::string_view s);
 // With keep_newlines, '\n' stays a line break (for multi-line views such as `tree`).
 std::string printable(std::string_view s, bool keep_newlines = false);
 
+// A C identifier ([A-Za-z_][A-Za-z0-9_]*, at most 512 characters) that is not a C keyword:
+// what a name from BTF must be before it reaches generated code.
+bool is_c_identifier(std::string_view s);
+
+// Text that is safe inside a C block comment and on one terminal line: control and non-ASCII
+// bytes become '?', and "*/" and "/*" are broken up ("* /", "/ *"), so a file name or a name
+// from kernel data cannot end the comment it is quoted in.
+std::string comment_safe(std::string_view s);
+
 // Reads a whole file (also /proc and tracefs files, whose stat size is 0).
 Result<std::string> read_whole_file(const std::string& path);
 

@@ -153,6 +153,14 @@ class Btf {
   std::unique_ptr<Index> index_;
 };
 
+// Whether libbpf's C dumper (btf_dump: vmlinux.h and the declarations gen writes) can print this
+// BTF: every reference in range, no type cycle except through a pointer to a named struct or
+// union (a forward declaration breaks those), references nested at most 256 deep, at most 5
+// million declarations written, and every name printed a C identifier (base types: words).
+// btf__parse accepts BTF that breaks each of these, and btf_dump then overflows the stack or
+// runs out of memory. A bad-input Error names `source` and the first bad type id.
+Status check_c_dumpable(const Btf& btf, const std::string& source);
+
 // How a function's name relates to an ops member's name; best first.
 enum class NameAffinity {
   kExactSuffix,  // function is the member name or ends in "_" + member: tcp_v4_connect/connect

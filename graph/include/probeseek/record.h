@@ -35,8 +35,9 @@ struct KernelPaths {
 
 struct RecordOptions {
   KernelPaths paths;
-  std::vector<pid_t> pids;                   // -p: trace these processes (all their threads)
-  std::vector<std::string> command;          // -- CMD ARGS: run and trace this (children followed)
+  std::vector<pid_t> pids;           // -p: trace these processes (all their threads)
+  std::vector<std::string> command;  // -- CMD ARGS: run and trace this (children followed)
+  std::string user;  // --user: run the command as this user (name or uid); "" = as probeseek
   std::optional<double> duration_s;          // stop after this long
   std::vector<std::string> graph_functions;  // set_graph_function (top-level instance only)
   std::optional<int> max_depth;              // max_graph_depth (top-level instance only)
@@ -105,9 +106,13 @@ Result<Recording> record(const RecordOptions& options);
 // `probeseek reset`: restores the tracing state that killed recordings left (their state files)
 // and removes stale probeseek instances. Recordings still running are left alone unless
 // force is set.
+// Every state file is tried: one that cannot be read or restored (or that names files outside
+// the tracing directory, which is refused) is reported in failures, and the others are restored
+// all the same.
 struct ResetReport {
   std::vector<std::string> actions;  // "current_tracer: nop (was function_graph)", ...
   std::vector<std::string> skipped;  // recordings still running
+  std::vector<Error> failures;       // what could not be restored; its state file stays
 };
 Result<ResetReport> reset(const KernelPaths& paths, bool force);
 
@@ -120,7 +125,11 @@ struct DoctorCheck {
   std::string cannot;   // when not ok: what probeseek cannot do
   std::string instead;  // and what to do instead
 };
-std::vector<DoctorCheck> doctor(const KernelPaths& paths);
+// Asks the kernel whether an fentry program loads and attaches: empty when it does, else why not
+// (attach's trampoline_support(), which the command line passes in; graph/ has no libbpf).
+using FentryProbe = std::function<std::optional<std::string>()>;
+// Without a probe, the fentry line only says whether BTF and the trampoline code are there.
+std::vector<DoctorCheck> doctor(const KernelPaths& paths, const FentryProbe& fentry_probe = {});
 std::string_view to_string(DoctorCheck::Status status);
 
 }  // namespace probeseek
