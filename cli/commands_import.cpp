@@ -36,7 +36,11 @@ constexpr const char* kDefaultDb = "probeseek.db";
 class TablePrinter {
  public:
   static constexpr size_t kWidthRows = 1000;
-  explicit TablePrinter(const std::vector<std::string>& header) { add(header); }
+  // width_rows: how many rows decide the widths (all of them, when the caller has them all).
+  explicit TablePrinter(const std::vector<std::string>& header, size_t width_rows = kWidthRows)
+      : width_rows_(width_rows) {
+    add(header);
+  }
   ~TablePrinter() { flush(); }
   TablePrinter(const TablePrinter&) = delete;
   TablePrinter& operator=(const TablePrinter&) = delete;
@@ -48,7 +52,7 @@ class TablePrinter {
     if (width_.size() < cells.size()) width_.resize(cells.size());
     for (size_t i = 0; i < cells.size(); ++i) width_[i] = std::max(width_[i], cells[i].size());
     held_.push_back(std::move(cells));
-    if (held_.size() > kWidthRows) flush();  // the header and kWidthRows rows
+    if (held_.size() > width_rows_) flush();  // the header and width_rows_ rows
   }
   // Prints what is held; the widths are fixed from then on.
   void flush() {
@@ -70,6 +74,7 @@ class TablePrinter {
     out += "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
   }
+  size_t width_rows_;
   std::vector<size_t> width_;
   std::vector<std::vector<std::string>> held_;
   bool streaming_ = false;
@@ -77,7 +82,7 @@ class TablePrinter {
 
 void print_table(const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows) {
-  TablePrinter table(header);
+  TablePrinter table(header, rows.size());
   for (auto& r : rows) table.add(r);
 }
 
