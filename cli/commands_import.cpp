@@ -36,7 +36,11 @@ constexpr const char* kDefaultDb = "probeseek.db";
 class TablePrinter {
  public:
   static constexpr size_t kWidthRows = 1000;
-  explicit TablePrinter(const std::vector<std::string>& header) { add(header); }
+  // width_rows: how many rows decide the widths (all of them, when the caller has them all).
+  explicit TablePrinter(const std::vector<std::string>& header, size_t width_rows = kWidthRows)
+      : width_rows_(width_rows) {
+    add(header);
+  }
   ~TablePrinter() { flush(); }
   TablePrinter(const TablePrinter&) = delete;
   TablePrinter& operator=(const TablePrinter&) = delete;
@@ -48,7 +52,7 @@ class TablePrinter {
     if (width_.size() < cells.size()) width_.resize(cells.size());
     for (size_t i = 0; i < cells.size(); ++i) width_[i] = std::max(width_[i], cells[i].size());
     held_.push_back(std::move(cells));
-    if (held_.size() > kWidthRows) flush();  // the header and kWidthRows rows
+    if (held_.size() > width_rows_) flush();  // the header and width_rows_ rows
   }
   // Prints what is held; the widths are fixed from then on.
   void flush() {
@@ -70,6 +74,7 @@ class TablePrinter {
     out += "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
   }
+  size_t width_rows_;
   std::vector<size_t> width_;
   std::vector<std::vector<std::string>> held_;
   bool streaming_ = false;
@@ -77,7 +82,7 @@ class TablePrinter {
 
 void print_table(const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows) {
-  TablePrinter table(header);
+  TablePrinter table(header, rows.size());
   for (auto& r : rows) table.add(r);
 }
 
@@ -244,16 +249,28 @@ void register_import_commands(CLI::App& app, Context& ctx) {
     }
     return {};
   });
-  if (ctx.status != 0 && created) remove_database_files(db_path);
+  // Only when nothing was committed: with several files, the sessions imported before the
+  // failing one stay.
+  if (ctx.status != 0 && created) {
+    bool empty = false;
+    {
+      auto db = Database::open(db_path, Database::Mode::kReadOnly);
+      empty = db && db->holds_nothing().value_or(false);
+    }  // closed before its file goes
+    if (empty) remove_database_files(db_path);
+  }
 }  // namespace probeseek::cli
 );
 
 // ---- sessions
 auto* sessions = app.add_subcommand("sessions", "List the sessions in the database");
-static bool sessions_json = false;
+static bool sessions_json = false, sessions_check = false;
 static std::string sessions_db = kDefaultDb;
 sessions->add_option("--db", sessions_db, "database file")->capture_default_str();
 sessions->add_flag("--json", sessions_json, "JSON array on stdout");
+sessions->add_flag("--check", sessions_check,
+                   "also check the database file's integrity (PRAGMA quick_check; reads every "
+                   "page): problems are printed, and the exit status is 1");
 sessions->callback([&ctx] {
   run(ctx, [&]() -> Status {
     auto db = open_existing(sessions_db);
@@ -301,6 +318,18 @@ sessions->callback([&ctx] {
       print_table({"name", "calls", "tasks", "functions", "lost_events", "kernel", "format",
                    "source", "stats"},
                   rows);
+    if (sessions_check) {
+      std::fflush(stdout);
+      auto problems = db->quick_check();
+      if (!problems) return tl::unexpected(problems.error());
+      for (auto& p : *problems) std::cerr << "warning: " << printable(p) << "\n";
+      if (!problems->empty())
+        return runtime_error("the database is damaged (" + std::to_string(problems->size()) +
+                                 " problem(s) found by PRAGMA quick_check)",
+                             sessions_db, 0,
+                             "re-import the recordings into a new database with --db NEW.db");
+      std::cerr << "integrity: ok (PRAGMA quick_check)\n";
+    }
     return {};
   });
 });

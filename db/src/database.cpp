@@ -34,8 +34,12 @@ Result<bool> Statement::step() {
   // Named by its file: "disk is full" alone does not say which disk.
   sqlite3* db = sqlite3_db_handle(st_.get());
   const char* file = sqlite3_db_filename(db, "main");
-  return runtime_error("database statement failed",
-                       std::string(file && *file ? file : "database") + ": " + sqlite3_errmsg(db));
+  std::string object = std::string(file && *file ? file : "database") + ": " + sqlite3_errmsg(db);
+  if ((rc & 0xff) == SQLITE_CORRUPT)
+    return runtime_error("the database is damaged", object, 0,
+                         "see what is damaged with: probeseek sessions --check --db FILE; "
+                         "re-import the recordings into a new database");
+  return runtime_error("database statement failed", object);
 }
 
 Status Statement::run() {
@@ -78,6 +82,23 @@ Result<Statement> Database::prepare(const std::string& sql) {
       SQLITE_OK)
     return tl::unexpected(error("cannot prepare SQL"));
   return Statement(st);
+}
+
+Result<std::vector<std::string>> Database::quick_check() {
+  auto st = prepare("PRAGMA quick_check(100)");
+  if (!st) return tl::unexpected(st.error());
+  std::vector<std::string> problems;
+  for (;;) {
+    auto row = st->step();
+    if (!row) {
+      problems.push_back(row.error().object);
+      break;
+    }
+    if (!*row) break;
+    std::string line = st->text_at(0);
+    if (line != "ok") problems.push_back(std::move(line));
+  }
+  return problems;
 }
 
 Result<bool> Database::has_table(std::string_view name) {
@@ -141,6 +162,18 @@ void remove_database_files(const std::string& path) {
 }
 
 Result<Database> Database::open(const std::string& path, Mode mode) {
+  return open(path, mode, /*may_recover=*/true);
+}
+
+Result<bool> Database::holds_nothing() {
+  auto st = prepare("SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM symbol_sets)");
+  if (!st) return tl::unexpected(st.error());
+  auto row = st->step();
+  if (!row) return tl::unexpected(row.error());
+  return *row && st->int_at(0) == 0;
+}
+
+Result<Database> Database::open(const std::string& path, Mode mode, bool may_recover) {
   Database db;
   db.path_ = path;
   if (mode == Mode::kReadWrite) {
@@ -182,12 +215,17 @@ Result<Database> Database::open(const std::string& path, Mode mode) {
   auto has_row = version->step();
   if (!has_row) {
     int code = sqlite3_extended_errcode(raw);
-    if (code == SQLITE_READONLY_ROLLBACK && mode == Mode::kReadOnly) {
+    if (code == SQLITE_READONLY_ROLLBACK && mode == Mode::kReadOnly && may_recover) {
       version = {};
       db.db_.reset();
       if (auto s = recover_hot_journal(path); !s) return tl::unexpected(s.error());
-      return open(path, mode);
+      return open(path, mode, /*may_recover=*/false);
     }
+    if (code == SQLITE_READONLY_ROLLBACK)
+      return runtime_error("database needs recovery after an interrupted write",
+                           path + ": " + sqlite3_errmsg(raw), 0,
+                           "run any probeseek command as a user who can write " + path +
+                               " and its directory; do not delete " + path + "-journal");
     if ((code & 0xff) == SQLITE_NOTADB)
       return undo(Error{ErrorKind::kBadInput, "not a probeseek database (not an SQLite file)", path,
                         0, "choose another file with --db"});

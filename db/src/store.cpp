@@ -227,6 +227,10 @@ Status Store::sql(const std::string& query, const SqlOptions& options,
                              "narrow it (WHERE, LIMIT), or allow it more time with --timeout");
       }
       int code = rc & 0xff;
+      if (code == SQLITE_CORRUPT)
+        return runtime_error("the database is damaged", db_.path() + ": " + sqlite3_errmsg(db), 0,
+                             "see what is damaged with: probeseek sessions --check --db FILE; "
+                             "re-import the recordings into a new database");
       if (code == SQLITE_CORRUPT || code == SQLITE_IOERR || code == SQLITE_NOMEM ||
           code == SQLITE_FULL || code == SQLITE_BUSY || code == SQLITE_LOCKED ||
           code == SQLITE_CANTOPEN || code == SQLITE_NOTADB)

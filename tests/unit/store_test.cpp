@@ -79,6 +79,19 @@ TEST(NewDatabase, ARefusedFirstImportLeavesNoFile) {
   EXPECT_FALSE(std::filesystem::exists(db + "-journal"));
 }
 
+TEST(NewDatabase, SessionsImportedBeforeAFailingFileStay) {
+  test::TempDir dir;
+  std::string garbage = dir.file("garbage.txt");
+  test::write_file(garbage, "this is not a trace\n");
+  std::string db = dir.file("new.db");
+  auto r = run_probeseek("import --db " + db + " " + kernel_61("stream.dat") + " " + garbage);
+  EXPECT_EQ(r.status, 2) << r.err;
+  ASSERT_TRUE(std::filesystem::exists(db));
+  json sessions = json::parse(run_probeseek("sessions --json --db " + db).out);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0]["calls"], 36155);
+}
+
 // ---- finding 8: kernel addresses are not for every user to read
 
 TEST(Permissions, NewDatabasesAreOwnerOnlyAndExistingOnesKeepTheirMode) {
@@ -218,10 +231,10 @@ TEST(Printable, EscapesControlsAndInvalidBytesOnly) {
 // ---- finding 10: a call chain deeper than the stack
 
 // A synthetic chain, one call per level, each the only child of the one before.
-TEST(DeepTree, AHundredThousandLevelsAreMeasuredWithoutRecursion) {
+TEST(DeepTree, ThreeHundredThousandLevelsAreMeasuredWithoutRecursion) {
   test::TempDir dir;
   std::string db_path = dir.file("deep.db");
-  constexpr int kLevels = 100000;
+  constexpr int kLevels = 300000;  // the recursive renderer overflowed (release build)
   {
     auto db = Database::open(db_path);
     ASSERT_TRUE(db) << db.error().message();
@@ -304,6 +317,30 @@ TEST(Sql, TrailingCommentsAndWhitespaceAreOneStatement) {
     EXPECT_EQ(r.status, 2) << q << ": " << r.err;
   }
   EXPECT_TRUE(test::read_file(db) == before);
+}
+
+// ---- finding 14: a damaged database is not served without a word
+
+TEST(Damaged, SessionsCheckReportsWhatQuickCheckFinds) {
+  test::TempDir dir;
+  std::string db = import_stream(dir);
+  auto ok = run_probeseek("sessions --check --db " + db);
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.err.find("integrity: ok"), std::string::npos) << ok.err;
+  // Garbage over pages in the middle of the file: the calls table, which `sessions` alone
+  // does not read.
+  std::string bytes = test::read_file(db);
+  ASSERT_GT(bytes.size(), 400000u);
+  for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 3 * 8192; ++i) bytes[i] = '\xa5';
+  test::write_file(db, bytes);
+  auto r = run_probeseek("sessions --check --db " + db);
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("damaged"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(db), std::string::npos) << r.err;
+  EXPECT_TRUE(test::read_file(db) == bytes) << "checking wrote to the file";
+  auto q = run_probeseek("sql --db " + db + " \"SELECT sum(duration_ns) FROM calls\"");
+  EXPECT_EQ(q.status, 1) << q.err;
+  EXPECT_NE(q.err.find("sessions --check"), std::string::npos) << q.err;
 }
 
 // ---- finding 14: options that would silently mean "no filter" are refused
