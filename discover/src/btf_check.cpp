@@ -75,6 +75,11 @@ class Checker {
   }
 
   Status name(uint32_t id, uint32_t off, bool required, const char* what) const {
+    // libbpf 1.1's btf__new does not check every name offset; btf_dump strdup()s what
+    // btf__name_by_offset returns, NULL included (found by fuzz_btf).
+    if (btf__name_by_offset(btf_, off) == nullptr)
+      return refuse(id, std::string(what) + " name offset " + std::to_string(off) +
+                            " is outside the string section");
     std::string n = name_at(btf_, off);
     if (n.empty()) {
       if (required) return refuse(id, std::string(what) + " without a name");
@@ -90,6 +95,9 @@ class Checker {
     const struct btf_type* t = btf__type_by_id(btf_, id);
     if (t == nullptr) return refuse(id, "missing");
     const uint16_t vlen = btf_vlen(t);
+    if (btf__name_by_offset(btf_, t->name_off) == nullptr)
+      return refuse(
+          id, "name offset " + std::to_string(t->name_off) + " is outside the string section");
     switch (btf_kind(t)) {
       case BTF_KIND_INT:
       case BTF_KIND_FLOAT:

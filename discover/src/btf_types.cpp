@@ -11,6 +11,11 @@ namespace {
 // Well-formed BTF has no cycles that do not pass through a struct/union (where we stop), but a
 // corrupt file could; this bounds the recursion instead of trusting the input.
 constexpr int kMaxDepth = 64;
+// Function prototypes whose parameters are pointers to prototypes can also branch: depth alone
+// still allows width^64 steps (fuzz_btf found one). One rendering takes at most this many;
+// vmlinux's largest types take a few dozen.
+constexpr int kMaxSteps = 4096;
+thread_local int steps_left = kMaxSteps;
 
 std::string_view name_of(const struct btf* btf, const struct btf_type* t) {
   const char* name = btf__name_by_offset(btf, t->name_off);
@@ -97,7 +102,8 @@ std::string render(const struct btf* btf, uint32_t id, const std::string& declar
                    Qualifiers qualifiers, int depth) {
   if (id == 0) return leaf(qualifiers, "void", declarator);
   const struct btf_type* t = btf__type_by_id(btf, id);
-  if (t == nullptr || depth > kMaxDepth) return join_declarator("?", declarator);
+  if (t == nullptr || depth > kMaxDepth || --steps_left < 0)
+    return join_declarator("?", declarator);
   switch (btf_kind(t)) {
     case BTF_KIND_INT:
     case BTF_KIND_FLOAT:
@@ -227,6 +233,7 @@ uint32_t skip_modifiers(const struct btf* btf, uint32_t id, bool also_typedefs) 
 }
 
 std::string render_type(const struct btf* btf, uint32_t id, const std::string& declarator) {
+  steps_left = kMaxSteps;
   return render(btf, id, declarator, {}, 0);
 }
 
