@@ -6,40 +6,13 @@
 #   3. SIGINT, SIGTERM, SIGKILL (+ probeseek reset) during recordings: the state comes back
 #   4. another tracer active: record is refused and changes nothing
 # Everything the host checks lands in $OUT: results.txt ("key=value"), snapshots of the
-# tracing state (snap-*.txt), stderr of every command, the databases. The host decides.
-T=/sys/kernel/tracing
+# tracing state (snap-*.txt, written by snapshot from /lab/lib.sh), stderr of every command,
+# the databases. The host decides.
+. /lab/lib.sh
 R=$OUT/results.txt
 : >"$R"
 result() { echo "$1=$2" | tee -a "$R"; }
 now() { date +%s; }
-
-# The tracing state that must come back, one "key=value" per line.
-snapshot() {
-    {
-        echo "current_tracer=$(cat $T/current_tracer)"
-        echo "tracing_on=$(cat $T/tracing_on)"
-        echo "set_ftrace_pid=$(tr '\n' ' ' <$T/set_ftrace_pid)"
-        echo "set_ftrace_filter=$(tr '\n' ' ' <$T/set_ftrace_filter)"
-        echo "set_graph_function=$(tr '\n' ' ' <$T/set_graph_function)"
-        echo "max_graph_depth=$(cat $T/max_graph_depth)"
-        echo "buffer_size_kb=$(cat $T/buffer_size_kb)"
-        echo "trace_options=$(tr '\n' ' ' <$T/trace_options)"
-        echo "events_enable=$(cat $T/events/enable)"
-        echo "instances=$(ls $T/instances | tr '\n' ' ')"
-        echo "state_files=$(ls /run/probeseek 2>/dev/null | tr '\n' ' ')"
-        echo "spill_dirs=$(ls -d /tmp/probeseek-record-* 2>/dev/null | tr '\n' ' ')"
-    } >"$OUT/snap-$1.txt"
-}
-
-# Waits until a file has a line matching a pattern (at most 120 s).
-wait_for() {
-    i=0
-    while ! grep -q "$2" "$1" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -lt 1200 ] || return 1
-        usleep 100000
-    done
-}
 
 uname -r >"$OUT/uname.txt"
 snapshot s0-before
@@ -75,7 +48,7 @@ result s1_rank_explain_seconds $(($(now) - t))
 tcp-sink 9000 >/tmp/sink.pid &
 lab-wait-listen 9000 60
 tcp-keepwriter 127.0.0.1 9000 100 >/tmp/writer.pid &
-wait_for /tmp/writer.pid '[0-9]'
+wait_for /tmp/writer.pid '[0-9]' 120
 WRITER=$(cat /tmp/writer.pid)
 result writer_pid "$WRITER"
 t=$(now)
@@ -97,7 +70,7 @@ crash() { # NAME SIGNAL ARGS...
     t=$(now)
     probeseek record --db "$OUT/crash.db" --name "crash-$name" "$@" 2>"$OUT/s3-$name.err" &
     pid=$!
-    if wait_for "$OUT/s3-$name.err" '^probeseek: recording '; then
+    if wait_for "$OUT/s3-$name.err" '^probeseek: recording ' 120; then
         sleep 2
         kill -"$sig" "$pid"
     else

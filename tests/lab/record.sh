@@ -12,6 +12,8 @@ set -euo pipefail
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly LAB_DIR
 readonly LAB=$LAB_DIR/lab
+# shellcheck source=host-lib.sh
+. "$LAB_DIR/host-lib.sh"
 
 kernels=()
 binary=''
@@ -46,13 +48,8 @@ expect_result() { # KEY VALUE
 }
 # One value from the host's probeseek on a guest database.
 sql() { "$binary" sql --db "$1" "$2" | sed -n 2p | sed 's/[[:space:]]*$//'; }
-# A snapshot, with the ring buffer's size as the kernel allocates it: whole pages of 4080 data
-# bytes. The kernel shows its boot-time size as "7 (expanded: 1408)" until first use and "1408"
-# after; 6.12 shows the same 354 pages as 1410 once they were resized (restored) by a write.
-normalized() {
-    sed 's/^buffer_size_kb=[0-9]* (expanded: \([0-9]*\))$/buffer_size_kb=\1/' "$out/snap-$1.txt" |
-        awk -F= '$1 == "buffer_size_kb" { printf "buffer_pages=%d\n", int(($2 * 1024 + 4079) / 4080); next } { print }'
-}
+# A snapshot as it is compared (tests/lab/host-lib.sh).
+normalized() { normalized_snapshot "$out/snap-$1.txt"; }
 same_state() { # BEFORE AFTER WHAT
     local diff
     if ! diff=$(diff <(normalized "$1") <(normalized "$2")); then
