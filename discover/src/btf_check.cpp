@@ -224,6 +224,32 @@ class Checker {
     std::erase(out, 0u);
   }
 
+  // The padding lines btf_dump writes into a struct (a `long: 64;` line per 64 bits of a gap
+  // between members and after the last one), so a struct claiming a huge size counts for what
+  // it makes the dumper print. At most one line per 32 bits of gap, plus one per gap.
+  uint64_t padding_lines(uint32_t id) const {
+    const struct btf_type* t = btf__type_by_id(btf_, id);
+    if (!btf_is_struct(t)) return 0;
+    uint64_t lines = 0;
+    uint64_t end_bits = 0;
+    auto gap = [&](uint64_t to_bits) {
+      if (to_bits > end_bits) lines += (to_bits - end_bits) / 32 + 1;
+    };
+    const struct btf_member* m = btf_members(t);
+    for (uint16_t i = 0; i < btf_vlen(t); ++i) {
+      const uint64_t off = btf_member_bit_offset(t, i);
+      gap(off);
+      uint64_t bits = btf_member_bitfield_size(t, i);
+      if (bits == 0) {
+        const long long size = btf__resolve_size(btf_, m[i].type);
+        bits = size > 0 ? static_cast<uint64_t>(size) * 8 : 0;
+      }
+      end_bits = std::max(end_bits, off + bits);
+    }
+    gap(static_cast<uint64_t>(t->size) * 8);
+    return lines;
+  }
+
   // Whether a reference to this type is written as its name alone (no recursion into it).
   bool written_by_name(uint32_t id) const {
     const struct btf_type* t = btf__type_by_id(btf_, id);
@@ -283,7 +309,7 @@ class Checker {
         // Every reference is done.
         const uint32_t id = f.id;
         uint32_t d = 0;
-        uint64_t body = 1;
+        uint64_t body = add(1, padding_lines(id));
         for (uint32_t to : f.next) {
           d = std::max(d, depth[to]);
           body = add(body, written_by_name(to) ? 1 : inline_size[to]);
