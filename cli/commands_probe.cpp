@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "output.h"
 #include "probeseek/attach.h"
 #include "probeseek/gen.h"
 #include "probeseek/rank.h"
@@ -130,7 +131,7 @@ void register_attach(CLI::App& app, Context& ctx) {
       auto print = [&](const Event& e) {
         ++events;
         if (as_json)
-          std::cout << event_json(e).dump() << "\n";
+          std::cout << dump_json_line(event_json(e)) << "\n";
         else
           std::cout << format_event(e) << "\n";
         std::cout.flush();  // one line at a time: a pipe or a file sees events as they happen
@@ -283,7 +284,7 @@ void register_verify(CLI::App& app, Context& ctx) {
                     {"timed_out", r->timed_out},
                     {"lost_events", r->lost_events},
                     {"candidates", candidates}};
-        std::cout << out.dump(2) << "\n";
+        std::cout << dump_json(out) << "\n";
         return {};
       }
       std::cout << "workload: " << r->command << " (exit status " << r->exit_status;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "output.h"
 #include "probeseek/attach.h"
 #include "probeseek/btf.h"
 #include "probeseek/db.h"
@@ -344,7 +345,7 @@ void register_record_commands(CLI::App& app, Context& ctx) {
                          {"detail", c.detail},
                          {"cannot", c.cannot},
                          {"instead", c.instead}});
-        std::cout << out.dump(2) << "\n";
+        std::cout << dump_json(out) << "\n";
       } else {
         print_doctor(checks);
       }

@@ -13,4 +13,9 @@ inline std::string dump_json(const nlohmann::json& j) {
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// The same on one line, for streams of events (one JSON object per line).
+inline std::string dump_json_line(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace probeseek::cli

@@ -274,7 +274,8 @@ std::string format_event(const Event& e) {
     std::snprintf(d, sizeof d, " (%.1f us)", static_cast<double>(e.duration_ns) / 1000.0);
     out += d;
   }
-  return out;
+  // comm, file names and strings read from kernel memory are bytes: shown, never sent.
+  return printable(out);
 }
 
 struct Tracer::Impl {
