@@ -411,6 +411,9 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
   Impl& m = *w->impl_;
   m.call_base = max_id(db, "calls");
   m.max_written = m.call_base;
+  // No call yet: the session's calls are the empty range (call_base, call_base]. With 0 here, a
+  // session without calls in a database that has some would make commit() drain ~2^64 ids.
+  m.last_call_id = m.call_base;
   m.task_base = max_id(db, "tasks");
   m.function_base = max_id(db, "functions");
   auto prep = [&](Statement& into, const char* sql) -> Status {

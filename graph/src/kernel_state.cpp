@@ -108,6 +108,7 @@ Result<SavedState> read_state_file(const std::string& path) {
     s.tracing_dir = j.at("tracing_dir").get<std::string>();
     s.instance = j.value("instance", "");
     s.spill_dir = j.value("spill_dir", "");
+    s.restored = j.value("restored", false);
     for (const auto& f : j.at("files"))
       s.files.push_back(SavedFile{f.at("file").get<std::string>(), f.value("found", ""),
                                   f.at("restore").get<std::string>()});
@@ -126,6 +127,7 @@ Status write_state_file(const std::string& path, const SavedState& state) {
   j["tracing_dir"] = state.tracing_dir;
   j["instance"] = state.instance;
   j["spill_dir"] = state.spill_dir;
+  if (state.restored) j["restored"] = true;
   j["files"] = nlohmann::json::array();
   for (const SavedFile& f : state.files)
     j["files"].push_back({{"file", f.file}, {"found", f.found}, {"restore", f.restore_text}});
@@ -201,6 +203,27 @@ bool is_tracefs_file_name(std::string_view file) {
     start = end + 1;
   }
   return true;
+}
+
+bool remove_spill_dir(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (path.empty() || path.front() != '/' || slash == std::string::npos ||
+      path.find("/../") != std::string::npos || path.find("/./") != std::string::npos ||
+      !starts_with(std::string_view(path).substr(slash + 1), "probeseek-record-"))
+    return false;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    ::close(fd);
+    return false;
+  }
+  while (dirent* e = ::readdir(dir)) {
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") ::unlinkat(fd, e->d_name, 0);
+  }
+  ::closedir(dir);
+  return ::rmdir(path.c_str()) == 0;
 }
 
 bool is_probeseek_instance_name(std::string_view name) {
@@ -319,23 +342,35 @@ Result<KernelStateGuard> KernelStateGuard::create(const std::string& state_dir,
 }
 
 KernelStateGuard::KernelStateGuard(KernelStateGuard&& o) noexcept
-    : state_(std::move(o.state_)), path_(std::move(o.path_)), active_(o.active_) {
-  o.active_ = false;
+    : state_(std::move(o.state_)),
+      path_(std::move(o.path_)),
+      active_(o.active_),
+      spill_pending_(o.spill_pending_) {
+  o.active_ = o.spill_pending_ = false;
 }
 
 KernelStateGuard& KernelStateGuard::operator=(KernelStateGuard&& o) noexcept {
   if (this != &o) {
-    if (active_) restore();
+    finish();
     state_ = std::move(o.state_);
     path_ = std::move(o.path_);
     active_ = o.active_;
-    o.active_ = false;
+    spill_pending_ = o.spill_pending_;
+    o.active_ = o.spill_pending_ = false;
   }
   return *this;
 }
 
 KernelStateGuard::~KernelStateGuard() {
+  finish();
+}
+
+void KernelStateGuard::finish() {
   if (active_) restore();
+  if (!spill_pending_) return;
+  spill_pending_ = false;
+  remove_spill_dir(state_.spill_dir);
+  ::unlink(path_.c_str());
 }
 
 Status KernelStateGuard::note_instance(const std::string& name) {
@@ -373,9 +408,22 @@ Status KernelStateGuard::save(const std::string& file) {
 
 RestoreReport KernelStateGuard::restore() {
   if (!active_) return {};
-  RestoreReport r = restore_state(state_, path_);
   // Restored or not, this object is done: a failure leaves the state file for 'probeseek reset'.
   active_ = false;
+  if (state_.spill_dir.empty()) return restore_state(state_, path_);
+  RestoreReport r = restore_state(state_, "");
+  if (!r.failures.empty()) return r;
+  // Nothing of the tracing state is left to undo; the spill directory is, until finish().
+  SavedState left = state_;
+  left.files.clear();
+  left.instance.clear();
+  left.restored = true;
+  if (write_state_file(path_, left)) {
+    state_ = std::move(left);
+    spill_pending_ = true;
+  } else {
+    ::unlink(path_.c_str());  // never leave the full state behind to be "restored" again
+  }
   return r;
 }
 
@@ -400,7 +448,8 @@ TopLevelUse top_level_users(const std::string& tracing_dir, const std::string& s
     use.others.push_back("max_graph_depth is " + *depth);
   for (const std::string& path : list_state_files(state_dir)) {
     auto state = read_state_file(path);
-    if (!state || state->recorder_pid == ::getpid()) continue;
+    // A restored one (its recorder saves, or was killed saving) left only a spill directory.
+    if (!state || state->recorder_pid == ::getpid() || state->restored) continue;
     if (recorder_alive(*state)) {
       if (state->instance.empty())
         use.others.push_back("probeseek (pid " + std::to_string(state->recorder_pid) +

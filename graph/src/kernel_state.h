@@ -30,6 +30,9 @@ struct SavedState {
   std::string instance;          // "probeseek-123": a private instance to remove ("" = none)
   std::string spill_dir;         // the recorder's raw pages: removed by reset, not by restore
   std::vector<SavedFile> files;  // top-level files, in the order they were changed
+  // The recorder has put the tracing state back and is saving its recording: only spill_dir is
+  // left, and this file stays until that is gone (so reset can remove it after a SIGKILL).
+  bool restored = false;
 };
 
 // Whitespace-separated words, newlines included (tracefs lists are one entry per line).
@@ -47,6 +50,11 @@ Result<SavedState> read_state_file(const std::string& path);
 Status write_state_file(const std::string& path, const SavedState& state);
 // The state files in a directory (none when it does not exist).
 std::vector<std::string> list_state_files(const std::string& state_dir);
+
+// Removes a spill directory and the files in it; only an absolute path without "." or ".."
+// components whose last one is probeseek-record-* (a state file is data), never following a link.
+// True when the directory was removed.
+bool remove_spill_dir(const std::string& path);
 
 unsigned long long process_start_time(pid_t pid);  // 0 when the process does not exist
 // The process that wrote the state still runs (same pid, same start time).
@@ -75,14 +83,17 @@ struct RestoreReport {
 RestoreReport restore_state(const SavedState& state, const std::string& state_file);
 
 // The recorder's side. Owns the state file: created (exclusively) before the first change,
-// rewritten before every later one, removed by restore().
+// rewritten before every later one. restore() puts the tracing state back; while a spill
+// directory is noted, the state file then says only that (SavedState::restored) and stays until
+// finish() (or the destructor) has removed the directory, so a recorder killed while saving
+// leaves nothing that reset does not know about.
 class KernelStateGuard {
  public:
   static Result<KernelStateGuard> create(const std::string& state_dir,
                                          const std::string& tracing_dir);
   KernelStateGuard(KernelStateGuard&&) noexcept;
   KernelStateGuard& operator=(KernelStateGuard&&) noexcept;
-  ~KernelStateGuard();  // restores whatever restore() has not
+  ~KernelStateGuard();  // finish()
 
   // Records the private instance before it is created.
   Status note_instance(const std::string& name);
@@ -93,6 +104,9 @@ class KernelStateGuard {
   Status save(const std::string& file);
   // Restores everything; idempotent.
   RestoreReport restore();
+  // restore(), then removes the spill directory and, after it, the state file (unless a restore
+  // failed: then the state file stays for 'probeseek reset'). Idempotent.
+  void finish();
   const SavedState& state() const { return state_; }
   const std::string& path() const { return path_; }
 
@@ -101,6 +115,7 @@ class KernelStateGuard {
   SavedState state_;
   std::string path_;
   bool active_ = false;
+  bool spill_pending_ = false;  // restored; the state file stays until the spill dir is gone
 };
 
 // Who else uses the top-level instance right now: another tracer, enabled events, pid or

@@ -12,34 +12,6 @@
 
 namespace probeseek {
 
-namespace {
-
-// The raw pages a killed recorder left (only a directory probeseek made: probeseek-record-*).
-// The path comes from a state file: an absolute path without ".." whose last component is
-// probeseek-record-*, opened without following a link, its files removed relative to it.
-void remove_spill_dir(const std::string& path, ResetReport& report) {
-  size_t slash = path.rfind('/');
-  if (path.empty() || path.front() != '/' || slash == std::string::npos ||
-      path.find("/../") != std::string::npos || path.find("/./") != std::string::npos ||
-      !starts_with(std::string_view(path).substr(slash + 1), "probeseek-record-"))
-    return;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return;
-  DIR* dir = ::fdopendir(fd);
-  if (!dir) {
-    ::close(fd);
-    return;
-  }
-  while (dirent* e = ::readdir(dir)) {
-    std::string_view name = e->d_name;
-    if (name != "." && name != "..") ::unlinkat(fd, e->d_name, 0);
-  }
-  ::closedir(dir);
-  if (::rmdir(path.c_str()) == 0) report.actions.push_back("spill files removed: " + path);
-}
-
-}  // namespace
-
 Result<ResetReport> reset(const KernelPaths& paths, bool force) {
   std::string tracing_dir = paths.tracing_dir;
   if (tracing_dir.empty()) {
@@ -58,6 +30,20 @@ Result<ResetReport> reset(const KernelPaths& paths, bool force) {
       continue;
     }
     if (state->recorder_pid == ::getpid()) continue;
+    const std::string of_pid = " (recording of pid " + std::to_string(state->recorder_pid) + ")";
+    if (state->restored) {
+      // It put the tracing state back itself and was saving: only its spill files can be left.
+      // While it runs they are its recording, --force or not.
+      if (detail::recorder_alive(*state)) {
+        report.skipped.push_back("probeseek (pid " + std::to_string(state->recorder_pid) +
+                                 ") is saving its recording (the tracing state is restored)");
+        continue;
+      }
+      if (detail::remove_spill_dir(state->spill_dir))
+        report.actions.push_back("spill files removed: " + state->spill_dir + of_pid);
+      ::unlink(path.c_str());
+      continue;
+    }
     if (detail::recorder_alive(*state) && !force) {
       report.skipped.push_back("probeseek (pid " + std::to_string(state->recorder_pid) +
                                ") is still recording; stop it with Ctrl-C or 'kill " +
@@ -67,12 +53,14 @@ Result<ResetReport> reset(const KernelPaths& paths, bool force) {
     }
     // The recorder may have mounted tracefs privately; ours is the same filesystem.
     state->tracing_dir = tracing_dir;
-    detail::RestoreReport r = detail::restore_state(*state, path);
-    for (std::string& a : r.actions)
-      report.actions.push_back(a + " (recording of pid " + std::to_string(state->recorder_pid) +
-                               ")");
+    // The state file goes last: while it is there, a later reset still knows the spill files.
+    detail::RestoreReport r = detail::restore_state(*state, "");
+    for (std::string& a : r.actions) report.actions.push_back(a + of_pid);
     for (Error& e : r.failures) failures.push_back(std::move(e));
-    if (r.failures.empty()) remove_spill_dir(state->spill_dir, report);
+    if (!r.failures.empty()) continue;
+    if (detail::remove_spill_dir(state->spill_dir))
+      report.actions.push_back("spill files removed: " + state->spill_dir);
+    ::unlink(path.c_str());
   }
   // Instances whose recorder died before its state file named them, or whose state file is gone.
   if (DIR* dir = ::opendir((tracing_dir + "/instances").c_str())) {

@@ -119,6 +119,14 @@ Result<SpillDir> SpillDir::create(const std::string& parent) {
     const char* tmp = std::getenv("TMPDIR");
     base = tmp && *tmp ? tmp : "/tmp";
   }
+  // Absolute: the state file names it for 'probeseek reset', which runs elsewhere.
+  if (base.front() != '/') {
+    char cwd[4096];
+    if (!::getcwd(cwd, sizeof cwd))
+      return runtime_error("cannot resolve the spill directory", base, errno,
+                           "pass --spill-dir an absolute path");
+    base = std::string(cwd) + "/" + base;
+  }
   std::string tmpl = base + "/probeseek-record-XXXXXX";
   if (!::mkdtemp(tmpl.data()))
     return runtime_error("cannot create a directory for the raw trace pages", tmpl, errno,
@@ -810,6 +818,7 @@ Result<Recording> record(const RecordOptions& options) {
     return tl::unexpected(e);
   }
   if (command) impl->command.emplace(std::move(*command));
+  impl->state.emplace(std::move(*guard));
   return Recording(std::move(impl));
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_state.h"
 #include "probeseek/record.h"
 
 namespace probeseek {
@@ -97,6 +98,9 @@ struct Recording::Impl {
   pid_t recorder_pid = 0;
   std::optional<detail::CommandChild> command;
   std::shared_ptr<void> signal_guard;  // keeps the recorder's signal handlers installed
+  // The state file, saying only "spill" now that the tracing state is restored: it goes after
+  // the spill directory, so that 'probeseek reset' can remove that after a SIGKILL while saving.
+  std::optional<detail::KernelStateGuard> state;
 };
 
 }  // namespace probeseek

@@ -372,6 +372,85 @@ TEST(KernelState, ResetLeavesARunningRecordingAlone) {
   EXPECT_TRUE(std::filesystem::exists(t.root + "/instances/" + s.instance));
 }
 
+// A recorder stopped by a signal restores the tracing state itself, then saves; killed while
+// saving (lab trial int-11 on 6.1), it must not leave a spill directory reset cannot know
+// about: the state file stays, saying only "spill", until the directory is gone.
+TEST(KernelState, TheStateFileOutlivesTheSpillDirectory) {
+  FakeTracefs t;
+  std::string spill = t.dir.file("probeseek-record-test01");
+  std::filesystem::create_directories(spill);
+  write_file(spill + "/cpu0.raw", "pages");
+  auto guard = KernelStateGuard::create(t.state, t.root);
+  ASSERT_TRUE(guard) << guard.error().message();
+  ASSERT_TRUE(guard->note_spill_dir(spill));
+  ASSERT_TRUE(guard->save("current_tracer"));
+  t.set("current_tracer", "function_graph");
+
+  detail::RestoreReport r = guard->restore();
+  EXPECT_TRUE(r.failures.empty());
+  EXPECT_EQ(t.get("current_tracer"), "nop");
+  ASSERT_TRUE(std::filesystem::exists(guard->path())) << "removed while the spill dir exists";
+  auto left = detail::read_state_file(guard->path());
+  ASSERT_TRUE(left) << left.error().message();
+  EXPECT_TRUE(left->restored);
+  EXPECT_TRUE(left->files.empty()) << "nothing of the tracing state is left to restore";
+  EXPECT_EQ(left->spill_dir, spill);
+  EXPECT_TRUE(std::filesystem::exists(spill + "/cpu0.raw")) << "the recording is still read";
+
+  guard->finish();
+  EXPECT_FALSE(std::filesystem::exists(spill));
+  EXPECT_FALSE(std::filesystem::exists(guard->path()));
+  EXPECT_EQ(t.get("current_tracer"), "nop");
+}
+
+TEST(KernelState, ResetRemovesTheSpillFilesOfARecorderKilledWhileSaving) {
+  FakeTracefs t;
+  std::filesystem::create_directories(t.state);
+  auto leave = [&](pid_t pid, unsigned long long start, const std::string& name) {
+    detail::SavedState s;
+    s.recorder_pid = pid;
+    s.recorder_start = start;
+    s.tracing_dir = t.root;
+    s.spill_dir = t.dir.file(name);
+    s.restored = true;
+    std::filesystem::create_directories(s.spill_dir);
+    write_file(s.spill_dir + "/cpu0.raw", "pages");
+    EXPECT_TRUE(detail::write_state_file(detail::state_file_path(t.state, pid), s));
+    return s.spill_dir;
+  };
+  std::string killed = leave(dead_pid(), 12345, "probeseek-record-killed");
+  pid_t child = fork();
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  std::string saving = leave(child, detail::process_start_time(child), "probeseek-record-saving");
+  t.set("current_tracer", "function_graph\n");  // someone else's, after the recordings
+
+  // Neither is in the way of a new recording: the tracing state is theirs no longer.
+  detail::TopLevelUse use = detail::top_level_users(t.root, t.state);
+  EXPECT_TRUE(use.killed_recordings.empty());
+  ASSERT_EQ(use.others.size(), 1u);
+  EXPECT_EQ(use.others[0], "current_tracer is function_graph");
+
+  KernelPaths paths;
+  paths.tracing_dir = t.root;
+  paths.state_dir = t.state;
+  auto report = reset(paths, /*force=*/true);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_TRUE(report->failures.empty());
+  ASSERT_EQ(report->actions.size(), 1u);
+  EXPECT_NE(report->actions[0].find("spill files removed: " + killed), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(killed));
+  ASSERT_EQ(report->skipped.size(), 1u);
+  EXPECT_NE(report->skipped[0].find("is saving its recording"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(saving + "/cpu0.raw")) << "--force or not: it reads them";
+  EXPECT_EQ(detail::list_state_files(t.state).size(), 1u);
+  EXPECT_EQ(t.get("current_tracer"), "function_graph\n") << "nothing was restored";
+}
+
 TEST(KernelState, TopLevelUsersNameWhatIsInTheWay) {
   FakeTracefs t;
   EXPECT_TRUE(detail::top_level_users(t.root, t.state).others.empty());

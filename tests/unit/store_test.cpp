@@ -149,6 +149,51 @@ TEST(KilledImport, ReadCommandsRollTheHotJournalBack) {
   EXPECT_FALSE(std::filesystem::exists(db_path + "-journal"));
 }
 
+// ---- a session without a single call, in a database that has calls already
+
+// `probeseek record` stopped before the kernel wrote a record (a signal right after tracing
+// was switched on) saves an empty session; into a database with earlier sessions its commit
+// used to count its last call id from 0 and spin through ~2^64 ids. In a child with a deadline.
+TEST(EmptySession, CommitsPromptlyIntoADatabaseThatHasCalls) {
+  test::TempDir dir;
+  std::string db_path = import_stream(dir);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::alarm(30);  // a hang ends as SIGALRM (the commit takes well under a second)
+    auto db = Database::open(db_path);
+    if (!db) ::_exit(3);
+    SessionWriter::Options options;
+    options.name = "empty";
+    options.source = "probeseek record -p 1";
+    auto writer = SessionWriter::begin(*db, options);
+    if (!writer) ::_exit(4);
+    CallTreeBuilder builder(**writer);
+    builder.finish();
+    SourceInfo info;
+    info.format = TraceFormat::kLive;
+    info.tracer = "function_graph";
+    info.cpus = 1;
+    ::_exit((*writer)->commit(info, builder, {}) ? 0 : 5);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status)
+                                 << " (SIGALRM: the commit hung)";
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+
+  auto r = run_probeseek("sessions --json --db " + db_path);
+  ASSERT_EQ(r.status, 0) << r.err;
+  json sessions = json::parse(r.out);
+  ASSERT_EQ(sessions.size(), 2u);
+  EXPECT_EQ(sessions[0]["calls"], 36155);
+  EXPECT_EQ(sessions[1]["name"], "empty");
+  EXPECT_EQ(sessions[1]["calls"], 0);
+  r = run_probeseek("tree --session empty --db " + db_path);
+  EXPECT_EQ(r.out.find("tcp_"), std::string::npos) << "the empty session shows no calls:\n"
+                                                   << r.out;
+}
+
 // ---- finding 4: bytes that are not UTF-8, and terminal escapes, in names
 
 class HostileNames : public ::testing::Test {
