@@ -204,12 +204,9 @@ TEST(KernelState, ResetRestoresWhatAKilledRecorderLeftAndRemovesItsInstance) {
   EXPECT_TRUE(again->actions.empty());
 }
 
-// Issue 9: a damaged state file is reported and the others are restored all the same; a state
-// file can only name files inside the tracing directory, and nothing is written through a link.
-TEST(KernelState, ResetRestoresTheOtherStateFilesWhenOneIsDamaged) {
-  FakeTracefs t;
-  std::filesystem::create_directories(t.state);
-  write_file(t.state + "/state-1.json", "{ not json \x1b[31m");
+// A recorder that died with function_graph on, leaving a valid state file that says the
+// tracer was nop.
+void leave_a_dead_recorders_state(FakeTracefs& t) {
   pid_t dead = dead_pid();
   detail::SavedState s;
   s.recorder_pid = dead;
@@ -217,6 +214,15 @@ TEST(KernelState, ResetRestoresTheOtherStateFilesWhenOneIsDamaged) {
   s.files = {{"current_tracer", "nop", "nop"}};
   ASSERT_TRUE(detail::write_state_file(detail::state_file_path(t.state, dead), s));
   t.set("current_tracer", "function_graph\n");
+}
+
+// Issue 9: a damaged state file is reported and the others are restored all the same; a state
+// file can only name files inside the tracing directory, and nothing is written through a link.
+TEST(KernelState, ResetRestoresTheOtherStateFilesWhenOneIsDamaged) {
+  FakeTracefs t;
+  std::filesystem::create_directories(t.state);
+  write_file(t.state + "/state-1.json", "{ not json \x1b[31m");
+  leave_a_dead_recorders_state(t);
   KernelPaths paths;
   paths.tracing_dir = t.root;
   paths.state_dir = t.state;
@@ -291,13 +297,7 @@ TEST(KernelState, ResetExitsNonZeroButRestoresTheRest) {
   FakeTracefs t;
   std::filesystem::create_directories(t.state);
   write_file(t.state + "/state-1.json", "garbage");
-  pid_t dead = dead_pid();
-  detail::SavedState s;
-  s.recorder_pid = dead;
-  s.recorder_start = 12345;
-  s.files = {{"current_tracer", "nop", "nop"}};
-  ASSERT_TRUE(detail::write_state_file(detail::state_file_path(t.state, dead), s));
-  t.set("current_tracer", "function_graph\n");
+  leave_a_dead_recorders_state(t);
   auto r = run_probeseek("reset --state-dir " + t.state + " --tracing-dir " + t.root);
   EXPECT_EQ(r.status, 2) << r.err;  // the damaged state file is bad input
   EXPECT_NE(r.out.find("current_tracer restored to 'nop'"), std::string::npos) << r.out;
