@@ -1,12 +1,14 @@
 #include "probeseek/text.h"
 
 #include <fcntl.h>
+#include <zlib.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <ctime>
+#include <memory>
 
 namespace probeseek {
 
@@ -185,6 +187,35 @@ Result<std::string> read_whole_file(const std::string& path) {
     out.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
+  return out;
+}
+
+Result<std::string> read_binary_file(const std::string& path, size_t max_bytes) {
+  struct GzClose {
+    void operator()(gzFile f) const { gzclose(f); }
+  };
+  errno = 0;
+  // gzread passes a file that is not gzip through unchanged.
+  std::unique_ptr<gzFile_s, GzClose> file(gzopen(path.c_str(), "rb"));
+  if (!file) return runtime_error("cannot open", path, errno ? errno : ENOMEM);
+  gzbuffer(file.get(), 1 << 17);
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    int n = gzread(file.get(), buf, sizeof buf);
+    if (n < 0) {
+      int errnum = 0;
+      const char* msg = gzerror(file.get(), &errnum);
+      if (errnum == Z_ERRNO) return runtime_error("cannot read", path, errno);
+      return bad_input(std::string("damaged gzip data: ") + (msg ? msg : "?"), path,
+                       "pass the file as the kernel or package wrote it");
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > max_bytes)
+      return bad_input("file larger than " + std::to_string(max_bytes >> 20) + " MiB", path,
+                       "pass the kernel's own file, not something else");
+    out.append(buf, static_cast<size_t>(n));
+  }
   return out;
 }
 

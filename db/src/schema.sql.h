@@ -144,6 +144,40 @@ CREATE TABLE IF NOT EXISTS module_btfs(
   bytes INTEGER NOT NULL,
   data BLOB NOT NULL,
   UNIQUE(base_btf_id, module));
+CREATE TABLE IF NOT EXISTS kernels(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  build_id TEXT NOT NULL,
+  source TEXT NOT NULL,
+  added_at TEXT NOT NULL,
+  compression TEXT NOT NULL,
+  symbols_from TEXT NOT NULL,
+  config TEXT NOT NULL,
+  symbols INTEGER NOT NULL,
+  functions INTEGER NOT NULL,
+  traceable INTEGER,
+  blacklisted INTEGER,
+  btf_bytes INTEGER NOT NULL,
+  btf_zstd BLOB NOT NULL,
+  symbols_bytes INTEGER NOT NULL,
+  symbols_zstd BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS kernel_names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS kernel_prototypes(id INTEGER PRIMARY KEY, signature TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS kernel_functions(
+  kernel_id INTEGER NOT NULL,
+  name_id INTEGER NOT NULL,
+  prototype_id INTEGER,
+  flags INTEGER NOT NULL,
+  symbols INTEGER NOT NULL,
+  clones TEXT,
+  PRIMARY KEY(kernel_id, name_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kernel_members(
+  kernel_id INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  member TEXT NOT NULL,
+  member_type TEXT NOT NULL,
+  offset_bits INTEGER NOT NULL,
+  PRIMARY KEY(kernel_id, type, member)) WITHOUT ROWID;
 )sql";
 
 inline constexpr const char* kIndexes = R"sql(

@@ -50,6 +50,9 @@ std::string comment_safe(std::string_view s);
 
 // Reads a whole file (also /proc and tracefs files, whose stat size is 0).
 Result<std::string> read_whole_file(const std::string& path);
+// A whole binary file, gunzipped when it is gzip (decided by content), refused as bad input
+// naming the file when it (or what it inflates to) is larger than max_bytes.
+Result<std::string> read_binary_file(const std::string& path, size_t max_bytes);
 
 // Writes text to a file, replacing it; errors name the path and the errno text.
 Status write_whole_file(const std::string& path, std::string_view text);

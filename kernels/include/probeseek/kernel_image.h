@@ -81,16 +81,22 @@ Result<KernelFacts> read_kernel_package(const std::string& deb_or_dir);
 // A raw BTF file (or an ELF with .BTF); symbols only from a System.map when given.
 Result<KernelFacts> read_btf_file(const std::string& path, const std::string& system_map = "");
 
-// The running kernel, every path a parameter with the live default.
-struct LiveKernelPaths {
+// A kernel described by loose files, the running kernel's by default: every path a parameter,
+// "" for a file the source does not have. Symbols may be a /proc/kallsyms or a System.map.
+struct KernelFiles {
+  std::string release;  // "" = uname -r (only right for the running kernel)
   std::string btf = "/sys/kernel/btf/vmlinux";
-  std::string kallsyms = "/proc/kallsyms";
+  std::string symbols = "/proc/kallsyms";
   std::string notes = "/sys/kernel/notes";  // ELF notes: the build id
-  std::string tracefs = "/sys/kernel/tracing";
+  std::string filter_functions = "/sys/kernel/tracing/available_filter_functions";
   std::string blacklist = "/sys/kernel/debug/kprobes/blacklist";
-  std::string config = "";  // "" = /boot/config-$(uname -r) when readable
+  std::string config;  // "" = /boot/config-RELEASE when readable
 };
-Result<KernelFacts> read_live_kernel(const LiveKernelPaths& paths = {});
+Result<KernelFacts> read_kernel_files(const KernelFiles& files, const std::string& source);
+// The GNU build id in a blob of ELF notes (a .notes section, /sys/kernel/notes); "" if none.
+std::string build_id_from_notes(std::string_view notes);
+// The tracing-related settings of a kernel config file's text (see KernelFacts::config).
+std::vector<std::pair<std::string, std::string>> tracing_config(std::string_view config_text);
 
 // Debian's archive: package names and a download cache.
 // The linux-image packages apt knows (apt-cache, no network): one per kernel build, signed

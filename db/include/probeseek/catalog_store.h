@@ -1,0 +1,91 @@
+// The kernel catalogue's tables (docs/schema.md, docs/kernels.md): one row per kernel build,
+// its BTF and symbols kept compressed so a database can be investigated anywhere, and per
+// function what compat needs, derived once when the kernel is added.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "probeseek/db.h"
+
+namespace probeseek {
+
+// Bits of CatalogFunction::flags.
+inline constexpr uint32_t kCatalogTraceable = 1;    // in the ftrace call-site table
+inline constexpr uint32_t kCatalogBlacklisted = 2;  // in the kprobe blacklist
+
+struct CatalogFunction {
+  std::string name;       // "tcp_v4_connect" (clones are listed under their base name)
+  std::string signature;  // encode_signature() of its BTF prototype; "" when not in BTF
+  uint32_t flags = 0;
+  uint32_t symbols = 0;  // text symbols of exactly this name (2+: several statics)
+  std::string clones;    // "f.isra.0 f.cold" (space-separated), "" when none
+};
+
+// A struct member the generated and built-in probes read (compat's data check).
+struct CatalogMember {
+  std::string type;         // "struct sock"
+  std::string member;       // "__sk_common.skc_daddr"
+  std::string member_type;  // "__be32"; "" when the member does not exist on that kernel
+  int64_t offset_bits = -1;
+};
+
+struct CatalogKernel {
+  int64_t id = 0;
+  std::string name;  // the release: "6.1.0-56-cloud-amd64"
+  std::string build_id;
+  std::string source;
+  std::string added_at;
+  std::string compression;
+  std::string symbols_from;
+  std::string config;  // "CONFIG_KPROBES=y\n..."
+  int64_t symbols = 0;
+  int64_t functions = 0;  // distinct BTF functions
+  std::optional<int64_t> traceable;
+  std::optional<int64_t> blacklisted;
+  int64_t btf_bytes = 0;
+};
+
+struct CatalogKernelInput {
+  CatalogKernel kernel;       // id and added_at are filled in by store_catalog_kernel
+  std::string btf;            // raw BTF
+  std::string symbols_text;   // "ADDR TYPE NAME" lines
+  std::vector<CatalogFunction> functions;
+  std::vector<CatalogMember> members;
+};
+
+// Adds a kernel in one transaction. A kernel whose build id (or, without one, whose name) is
+// already catalogued is not added again: the existing id comes back with added == false.
+// Another build under a catalogued name is bad input unless `replace`.
+struct StoredKernel {
+  int64_t id = 0;
+  bool added = false;
+};
+Result<StoredKernel> store_catalog_kernel(Database& db, const CatalogKernelInput& input,
+                                          bool replace);
+
+Result<std::vector<CatalogKernel>> list_catalog_kernels(Database& db);
+// Functions of one kernel by name; missing names are absent from the result.
+Result<std::vector<CatalogFunction>> catalog_functions(Database& db, int64_t kernel_id,
+                                                       const std::vector<std::string>& names);
+// Every function of `kernel_id` that `reference_id` does not have (by name).
+Result<std::vector<CatalogFunction>> catalog_new_functions(Database& db, int64_t kernel_id,
+                                                           int64_t reference_id);
+Result<std::vector<CatalogMember>> catalog_members(Database& db, int64_t kernel_id);
+Result<std::string> catalog_btf(Database& db, int64_t kernel_id);  // raw BTF, decompressed
+Result<std::string> catalog_symbols_text(Database& db, int64_t kernel_id);
+
+// Prototype encoding shared by the writer and compat: return type, then "type\x1fname" per
+// parameter, fields separated by \x1e, and a trailing "..." field when variadic.
+struct SignatureParts {
+  std::string return_type;
+  std::vector<std::pair<std::string, std::string>> params;  // (type, name)
+  bool variadic = false;
+};
+std::string encode_signature(const SignatureParts& parts);
+SignatureParts decode_signature(std::string_view signature);
+
+}  // namespace probeseek

@@ -1,0 +1,482 @@
+// compat: verdicts per function and kernel from the catalogue (docs/compat.md), and the
+// derivation of a kernel's catalogue rows from what a reader found in its files.
+#include "probeseek/compat.h"
+
+#include <bpf/btf.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "probeseek/btf.h"
+#include "probeseek/text.h"
+
+namespace probeseek {
+namespace {
+
+std::string_view type_name_of(const struct btf* btf, const struct btf_type* t) {
+  const char* name = btf__name_by_offset(btf, t->name_off);
+  return name ? std::string_view(name) : std::string_view();
+}
+
+// Follows typedefs and qualifiers to the underlying type id (bounded: BTF may loop).
+uint32_t skip_modifiers(const struct btf* btf, uint32_t id) {
+  for (int depth = 0; depth < 64; ++depth) {
+    const struct btf_type* t = btf__type_by_id(btf, id);
+    if (t == nullptr) return 0;
+    if (!btf_is_typedef(t) && !btf_is_const(t) && !btf_is_volatile(t) && !btf_is_restrict(t) &&
+        !btf_is_type_tag(t))
+      return id;
+    id = t->type;
+  }
+  return 0;
+}
+
+// A member of a struct/union by name, looking into anonymous members as C does.
+bool find_member(const struct btf* btf, uint32_t struct_id, std::string_view name, int depth,
+                 uint32_t* type_id, int64_t* offset_bits) {
+  if (depth > 16) return false;
+  const struct btf_type* t = btf__type_by_id(btf, struct_id);
+  if (t == nullptr || !btf_is_composite(t)) return false;
+  const struct btf_member* m = btf_members(t);
+  for (uint16_t i = 0; i < btf_vlen(t); ++i, ++m) {
+    const char* n = btf__name_by_offset(btf, m->name_off);
+    const int64_t off = btf_member_bit_offset(t, i);
+    if (n != nullptr && *n != '\0') {
+      if (name == n) {
+        *type_id = m->type;
+        *offset_bits = off;
+        return true;
+      }
+      continue;
+    }
+    uint32_t inner = skip_modifiers(btf, m->type);
+    int64_t inner_off = 0;
+    if (find_member(btf, inner, name, depth + 1, type_id, &inner_off)) {
+      *offset_bits = off + inner_off;
+      return true;
+    }
+  }
+  return false;
+}
+
+CatalogMember resolve_member(const Btf& btf, const ProbeRead& read) {
+  CatalogMember out{read.type, read.member, "", -1};
+  const struct btf* raw = btf.raw();
+  std::string_view type = read.type;
+  const bool is_union = type.rfind("union ", 0) == 0;
+  std::string tag(type.substr(type.find(' ') + 1));
+  int id = btf__find_by_name_kind(raw, tag.c_str(), is_union ? BTF_KIND_UNION : BTF_KIND_STRUCT);
+  if (id <= 0) return out;
+  uint32_t current = static_cast<uint32_t>(id);
+  int64_t offset = 0;
+  std::string_view path = read.member;
+  uint32_t member_type = 0;
+  while (!path.empty()) {
+    size_t dot = path.find('.');
+    std::string_view part = path.substr(0, dot);
+    int64_t off = 0;
+    if (!find_member(raw, current, part, 0, &member_type, &off)) return out;
+    offset += off;
+    path = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
+    current = skip_modifiers(raw, member_type);
+  }
+  out.member_type = btf.type_name(member_type);
+  out.offset_bits = offset;
+  return out;
+}
+
+std::vector<std::string> words_of(std::string_view name) {
+  std::vector<std::string> words;
+  size_t at = 0;
+  while (at <= name.size()) {
+    size_t end = name.find('_', at);
+    if (end == std::string_view::npos) end = name.size();
+    if (end - at >= 2) words.emplace_back(name.substr(at, end - at));
+    at = end + 1;
+  }
+  return words;
+}
+
+std::string declaration(const std::string& name, const SignatureParts& parts) {
+  std::string out = parts.return_type;
+  if (!out.empty() && out.back() != '*') out += ' ';
+  out += name + "(";
+  for (size_t i = 0; i < parts.params.size(); ++i) {
+    if (i) out += ", ";
+    const auto& [type, pname] = parts.params[i];
+    out += type;
+    if (!pname.empty()) {
+      if (!type.empty() && type.back() != '*') out += ' ';
+      out += pname;
+    }
+  }
+  if (parts.variadic) out += parts.params.empty() ? "..." : ", ...";
+  if (parts.params.empty() && !parts.variadic) out += "void";
+  return out + ")";
+}
+
+std::string quoted(const std::string& name) { return name.empty() ? "(unnamed)" : "'" + name + "'"; }
+
+// What changed from the reference prototype, in the words a probe author needs: a BPF_KPROBE
+// argument is a register, so a parameter that moves or is retyped reads the wrong thing.
+std::vector<std::string> prototype_changes(const SignatureParts& ref, const SignatureParts& now) {
+  std::vector<std::string> changes;
+  if (ref.return_type != now.return_type)
+    changes.push_back("return type " + ref.return_type + " -> " + now.return_type);
+  std::vector<bool> matched(now.params.size(), false);
+  for (size_t i = 0; i < ref.params.size(); ++i) {
+    const auto& [type, name] = ref.params[i];
+    std::optional<size_t> same_name;
+    for (size_t j = 0; j < now.params.size() && !name.empty(); ++j)
+      if (!matched[j] && now.params[j].second == name) {
+        same_name = j;
+        break;
+      }
+    const std::string pos = "parameter " + std::to_string(i + 1) + " " + quoted(name);
+    if (same_name) {
+      matched[*same_name] = true;
+      if (*same_name != i)
+        changes.push_back(pos + " moved to position " + std::to_string(*same_name + 1));
+      if (now.params[*same_name].first != type)
+        changes.push_back(pos + " retyped " + type + " -> " + now.params[*same_name].first);
+      continue;
+    }
+    if (i < now.params.size() && !matched[i] && now.params[i].first == type) {
+      matched[i] = true;
+      changes.push_back(pos + " renamed to " + quoted(now.params[i].second));
+      continue;
+    }
+    changes.push_back(pos + " (" + type + ") removed");
+  }
+  for (size_t j = 0; j < now.params.size(); ++j)
+    if (!matched[j])
+      changes.push_back("parameter " + std::to_string(j + 1) + " " + quoted(now.params[j].second) +
+                        " (" + now.params[j].first + ") added");
+  if (ref.variadic != now.variadic)
+    changes.push_back(now.variadic ? "became variadic" : "no longer variadic");
+  return changes;
+}
+
+struct KernelRef {
+  int64_t id;
+  std::string name;
+  bool knows_traceable;
+  bool knows_blacklist;
+  bool has_symbols;
+};
+
+}  // namespace
+
+const std::vector<ProbeRead>& probe_reads() {
+  // Kept in step with bpf/probe.bpf.c (read_sock, read_sockaddr, read_name, the parent walk) and
+  // attach/src/gen.cpp's readers.
+  static const std::vector<ProbeRead> kReads = {
+      {"struct sock", "__sk_common.skc_family"},
+      {"struct sock", "__sk_common.skc_num"},
+      {"struct sock", "__sk_common.skc_dport"},
+      {"struct sock", "__sk_common.skc_state"},
+      {"struct sock", "__sk_common.skc_rcv_saddr"},
+      {"struct sock", "__sk_common.skc_daddr"},
+      {"struct sock", "__sk_common.skc_v6_rcv_saddr"},
+      {"struct sock", "__sk_common.skc_v6_daddr"},
+      {"struct sock", "sk_protocol"},
+      {"struct socket", "sk"},
+      {"struct sk_buff", "len"},
+      {"struct sk_buff", "protocol"},
+      {"struct filename", "name"},
+      {"struct dentry", "d_name.name"},
+      {"struct file", "f_path.dentry"},
+      {"struct path", "dentry"},
+      {"struct sockaddr", "sa_family"},
+      {"struct sockaddr_in", "sin_port"},
+      {"struct sockaddr_in", "sin_addr"},
+      {"struct sockaddr_in6", "sin6_port"},
+      {"struct sockaddr_in6", "sin6_addr"},
+      {"struct task_struct", "real_parent"},
+      {"struct task_struct", "tgid"},
+  };
+  return kReads;
+}
+
+Result<CatalogKernelInput> catalog_input(const KernelFacts& facts) {
+  if (facts.btf.empty())
+    return bad_input("no BTF in " + printable(facts.source), facts.source,
+                     "compat compares prototypes from BTF: add a kernel built with "
+                     "CONFIG_DEBUG_INFO_BTF, or its raw BTF file");
+  auto btf = Btf::from_bytes(facts.btf, facts.source);
+  if (!btf) return tl::unexpected(btf.error());
+  if (facts.release.empty() || printable(facts.release) != facts.release ||
+      facts.release.size() > 200)
+    return bad_input("no usable kernel release name in " + printable(facts.source), facts.source,
+                     "name it with --name RELEASE");
+
+  CatalogKernelInput in;
+  CatalogKernel& k = in.kernel;
+  k.name = facts.release;
+  k.build_id = facts.build_id;
+  k.source = facts.source;
+  k.compression = facts.compression;
+  k.symbols_from = facts.symbols_from;
+  for (const auto& [key, value] : facts.config) k.config += key + "=" + value + "\n";
+  k.symbols = static_cast<int64_t>(facts.symbols.size());
+  if (facts.traceable) k.traceable = static_cast<int64_t>(facts.traceable->size());
+  if (facts.blacklist) k.blacklisted = static_cast<int64_t>(facts.blacklist->size());
+  in.btf = facts.btf;
+
+  std::map<std::string, CatalogFunction> functions;
+  const struct btf* raw = btf->raw();
+  const uint32_t count = btf__type_cnt(raw);
+  for (uint32_t id = 1; id < count; ++id) {
+    const struct btf_type* t = btf__type_by_id(raw, id);
+    if (t == nullptr || !btf_is_func(t)) continue;
+    std::string name(type_name_of(raw, t));
+    if (name.empty() || functions.count(name)) continue;
+    auto proto = btf->prototype(name);
+    if (!proto) continue;
+    SignatureParts parts;
+    parts.return_type = proto->return_type;
+    for (const Parameter& p : proto->params) parts.params.emplace_back(p.type, p.name);
+    parts.variadic = proto->variadic;
+    CatalogFunction f;
+    f.name = name;
+    f.signature = encode_signature(parts);
+    functions.emplace(name, std::move(f));
+  }
+  k.functions = static_cast<int64_t>(functions.size());
+
+  std::string& text = in.symbols_text;
+  text.reserve(facts.symbols.size() * 40);
+  for (const KernelSymbol& s : facts.symbols) {
+    char addr[20];
+    std::snprintf(addr, sizeof addr, "%016llx", static_cast<unsigned long long>(s.address));
+    text += addr;
+    text += ' ';
+    text += s.type;
+    text += ' ';
+    text += s.name;
+    if (!s.module.empty()) text += "\t[" + s.module + "]";
+    text += '\n';
+    if (!s.is_text() || !s.module.empty()) continue;
+    std::string base(strip_clone_suffix(s.name));
+    CatalogFunction& f = functions[base];
+    f.name = base;
+    if (base == s.name) {
+      ++f.symbols;
+    } else if (f.clones.size() < 512) {
+      if (!f.clones.empty()) f.clones += ' ';
+      f.clones += s.name;
+    }
+  }
+  auto flag = [&](const std::optional<std::vector<std::string>>& names, uint32_t bit) {
+    if (!names) return;
+    for (const std::string& n : *names)
+      if (auto it = functions.find(n); it != functions.end()) it->second.flags |= bit;
+  };
+  flag(facts.traceable, kCatalogTraceable);
+  flag(facts.blacklist, kCatalogBlacklisted);
+  in.functions.reserve(functions.size());
+  for (auto& [name, f] : functions) in.functions.push_back(std::move(f));
+  for (const ProbeRead& read : probe_reads()) in.members.push_back(resolve_member(*btf, read));
+  return in;
+}
+
+void sort_kernel_names(std::vector<std::string>& names) {
+  // Compare runs of digits as numbers, everything else as text.
+  auto less = [](const std::string& a, const std::string& b) {
+    size_t i = 0, j = 0;
+    while (i < a.size() && j < b.size()) {
+      if (std::isdigit(static_cast<unsigned char>(a[i])) &&
+          std::isdigit(static_cast<unsigned char>(b[j]))) {
+        size_t ie = i, je = j;
+        while (ie < a.size() && std::isdigit(static_cast<unsigned char>(a[ie]))) ++ie;
+        while (je < b.size() && std::isdigit(static_cast<unsigned char>(b[je]))) ++je;
+        std::string_view da(a.data() + i, ie - i), db(b.data() + j, je - j);
+        while (da.size() > 1 && da[0] == '0') da.remove_prefix(1);
+        while (db.size() > 1 && db[0] == '0') db.remove_prefix(1);
+        if (da.size() != db.size()) return da.size() < db.size();
+        if (da != db) return da < db;
+        i = ie;
+        j = je;
+      } else {
+        if (a[i] != b[j]) return a[i] < b[j];
+        ++i;
+        ++j;
+      }
+    }
+    return a.size() - i < b.size() - j;
+  };
+  std::stable_sort(names.begin(), names.end(), less);
+}
+
+Result<CompatReport> compat(Database& db, const CompatRequest& request) {
+  auto catalogued = list_catalog_kernels(db);
+  if (!catalogued) return tl::unexpected(catalogued.error());
+  if (catalogued->empty())
+    return bad_input("the kernel catalogue is empty", db.path(),
+                     "add kernels first: probeseek kernels add --debian 6.1 (or a .deb, a "
+                     "vmlinuz, a BTF file, or live)");
+  std::unordered_map<std::string, const CatalogKernel*> by_name;
+  for (const CatalogKernel& k : *catalogued) by_name.emplace(k.name, &k);
+
+  std::vector<std::string> names = request.kernels;
+  if (names.empty())
+    for (const CatalogKernel& k : *catalogued) names.push_back(k.name);
+  for (const std::string& n : names)
+    if (!by_name.count(n))
+      return bad_input("no kernel " + printable(n) + " in the catalogue", db.path(),
+                       "list them with: probeseek kernels");
+  std::string reference = request.reference.empty() ? names.front() : request.reference;
+  if (!by_name.count(reference))
+    return bad_input("no reference kernel " + printable(reference) + " in the catalogue",
+                     db.path(), "list them with: probeseek kernels");
+  sort_kernel_names(names);
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+
+  auto ref_of = [&](const std::string& name) {
+    const CatalogKernel* k = by_name.at(name);
+    return KernelRef{k->id, k->name, k->traceable.has_value(), k->blacklisted.has_value(),
+                     k->symbols > 0};
+  };
+  const KernelRef ref = ref_of(reference);
+  auto ref_functions = catalog_functions(db, ref.id, request.functions);
+  if (!ref_functions) return tl::unexpected(ref_functions.error());
+  std::unordered_map<std::string, CatalogFunction> ref_by_name;
+  for (CatalogFunction& f : *ref_functions) ref_by_name.emplace(f.name, std::move(f));
+
+  CompatReport report;
+  report.reference = reference;
+  report.kernels = names;
+  std::map<std::string, std::vector<CatalogFunction>> new_functions;  // per kernel, lazily
+
+  for (const std::string& function : request.functions) {
+    const CatalogFunction* in_ref =
+        ref_by_name.count(function) ? &ref_by_name.at(function) : nullptr;
+    const SignatureParts ref_sig =
+        in_ref && !in_ref->signature.empty() ? decode_signature(in_ref->signature) : SignatureParts{};
+    for (const std::string& kname : names) {
+      const KernelRef kernel = ref_of(kname);
+      auto rows = catalog_functions(db, kernel.id, {function});
+      if (!rows) return tl::unexpected(rows.error());
+      CompatEntry e;
+      e.function = function;
+      e.kernel = kname;
+      const CatalogFunction* f = rows->empty() ? nullptr : &rows->front();
+      SignatureParts sig;
+      if (f && !f->signature.empty()) {
+        sig = decode_signature(f->signature);
+        e.prototype = declaration(function, sig);
+      }
+      if (f && !f->clones.empty()) {
+        size_t at = 0;
+        while (at < f->clones.size()) {
+          size_t end = f->clones.find(' ', at);
+          if (end == std::string::npos) end = f->clones.size();
+          e.clones.push_back(f->clones.substr(at, end - at));
+          at = end + 1;
+        }
+      }
+      const bool has_symbol = f && (kernel.has_symbols ? f->symbols > 0 : !f->signature.empty());
+      if (in_ref && !in_ref->signature.empty() && f && !f->signature.empty())
+        e.changes = prototype_changes(ref_sig, sig);
+      if (!has_symbol && e.clones.empty()) {
+        e.status = "absent";
+      } else if (!has_symbol) {
+        e.status = "clone_only";
+      } else if (f->symbols > 1) {
+        e.status = "duplicate";
+        e.notes.push_back(std::to_string(f->symbols) +
+                          " functions of this name: a kprobe by name is ambiguous (6.6+ refuse "
+                          "it); hook by address, or choose a caller");
+      } else if (kernel.knows_blacklist && (f->flags & kCatalogBlacklisted)) {
+        e.status = "blacklisted";
+      } else if (kernel.knows_traceable && !(f->flags & kCatalogTraceable)) {
+        e.status = "not_traceable";
+      } else if (!e.changes.empty()) {
+        e.status = "prototype_changed";
+      } else {
+        e.status = "ok";
+      }
+      if (e.status == "duplicate" && !e.changes.empty())
+        e.notes.push_back("its prototype also changed");
+      if (!kernel.knows_traceable && has_symbol)
+        e.notes.push_back("traceability unknown: the source has no ftrace call-site table");
+      if (!kernel.has_symbols)
+        e.notes.push_back("presence judged from BTF alone: the source has no symbols");
+      if (in_ref && in_ref->signature.empty() && f && !f->signature.empty())
+        e.notes.push_back("not in the reference kernel's BTF: prototype not compared");
+      if (e.status == "absent" && kname != reference && in_ref) {
+        auto& fresh = new_functions[kname];
+        if (fresh.empty()) {
+          auto got = catalog_new_functions(db, kernel.id, ref.id);
+          if (!got) return tl::unexpected(got.error());
+          fresh = std::move(*got);
+        }
+        const std::vector<std::string> words = words_of(function);
+        std::set<std::string> ref_types;
+        for (const auto& [type, name] : ref_sig.params) ref_types.insert(type);
+        struct Scored {
+          int score;
+          Replacement r;
+        };
+        std::vector<Scored> scored;
+        for (const CatalogFunction& c : fresh) {
+          if (c.signature.empty() || c.symbols == 0) continue;
+          std::vector<std::string> shared;
+          for (const std::string& w : words_of(c.name))
+            if (std::find(words.begin(), words.end(), w) != words.end() &&
+                std::find(shared.begin(), shared.end(), w) == shared.end())
+              shared.push_back(w);
+          if (shared.empty()) continue;
+          const SignatureParts cs = decode_signature(c.signature);
+          std::vector<std::string> types;
+          for (const auto& [type, name] : cs.params)
+            if (ref_types.count(type) && std::find(types.begin(), types.end(), type) == types.end())
+              types.push_back(type);
+          if (!ref_types.empty() && types.empty()) continue;
+          Scored s{static_cast<int>(shared.size()) * 2 + static_cast<int>(types.size()), {}};
+          if (cs.return_type == ref_sig.return_type) s.score += 1;
+          s.r.function = c.name;
+          s.r.prototype = declaration(c.name, cs);
+          s.r.why = "new in " + kname + "; shares ";
+          for (size_t i = 0; i < shared.size(); ++i) s.r.why += (i ? ", " : "") + shared[i];
+          if (!types.empty()) {
+            s.r.why += "; takes ";
+            for (size_t i = 0; i < types.size(); ++i) s.r.why += (i ? ", " : "") + types[i];
+          }
+          if (kernel.knows_traceable && !(c.flags & kCatalogTraceable)) s.r.why += "; not traceable";
+          scored.push_back(std::move(s));
+        }
+        std::stable_sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
+          return a.score != b.score ? a.score > b.score : a.r.function < b.r.function;
+        });
+        for (size_t i = 0; i < scored.size() && i < 3; ++i)
+          e.replacements.push_back(std::move(scored[i].r));
+      }
+      report.entries.push_back(std::move(e));
+    }
+  }
+
+  auto ref_members = catalog_members(db, ref.id);
+  if (!ref_members) return tl::unexpected(ref_members.error());
+  std::map<std::pair<std::string, std::string>, std::string> ref_types;
+  for (const CatalogMember& m : *ref_members) ref_types[{m.type, m.member}] = m.member_type;
+  for (const std::string& kname : names) {
+    auto members = catalog_members(db, ref_of(kname).id);
+    if (!members) return tl::unexpected(members.error());
+    for (const CatalogMember& m : *members) {
+      MemberCheck c{kname, m.type, m.member, "ok", m.member_type, ref_types[{m.type, m.member}]};
+      if (m.member_type.empty())
+        c.status = "missing";
+      else if (!c.reference_type.empty() && c.reference_type != m.member_type)
+        c.status = "retyped";
+      if (c.status != "ok") report.members.push_back(std::move(c));
+    }
+  }
+  return report;
+}
+
+}  // namespace probeseek
