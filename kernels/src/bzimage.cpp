@@ -10,7 +10,7 @@
 #include <string>
 
 #include "bytes.h"
-#include "probeseek/kernel_image.h"
+#include "internal.h"
 
 namespace probeseek {
 namespace kernels {
@@ -136,6 +136,12 @@ Result<std::string> gunzip(std::string_view in, const std::string& origin, uint6
 }  // namespace
 
 Result<KernelPayload> bzimage_payload(std::string_view file, const std::string& origin) {
+  return kernels::bzimage_payload_capped(file, origin, kMaxOutput);
+}
+
+Result<KernelPayload> kernels::bzimage_payload_capped(std::string_view file,
+                                                      const std::string& origin,
+                                                      uint64_t max_output) {
   const char* hint = "expected an x86 vmlinuz (bzImage, boot protocol 2.08 or later)";
   auto magic = read_le<uint32_t>(file, 0x202);
   if (!magic || *magic != 0x53726448)  // "HdrS"
@@ -155,7 +161,7 @@ Result<KernelPayload> bzimage_payload(std::string_view file, const std::string& 
 
   // The build appends the decompressed size as a u32 to every compressed vmlinux.
   uint32_t recorded = *read_le<uint32_t>(payload, payload.size() - 4);
-  if (recorded == 0 || recorded > kMaxOutput)
+  if (recorded == 0 || recorded > max_output)
     return bad_input("bzImage payload records an implausible decompressed size (" +
                          std::to_string(recorded) + " bytes)",
                      origin, "the file is corrupt: download the package again");

@@ -136,6 +136,7 @@ std::optional<Names> find_names(const Rodata& r, uint64_t token_table) {
   auto rounded = [](uint64_t x) { return (x + 7) & ~uint64_t{7}; };
   for (uint64_t n = 1; n <= kMaxSymbols; ++n) {
     uint64_t mlen = rounded(4 * ((n + 255) / 256));
+    if (mlen > tt) break;  // the markers alone would start before .rodata
     // Without seqs_of_names the markers end at the token table: one candidate per marker count.
     if (n % 256 == 1 && tt >= mlen) {
       // Every n with this marker count shares the markers; num_syms tells which n it is.

@@ -13,6 +13,10 @@ namespace probeseek::kernels {
 // A whole file, refused (bad_input) when larger than max_bytes.
 Result<std::string> read_file_bounded(const std::string& path, uint64_t max_bytes);
 
+// bzimage_payload with its own cap on the decompressed size (the fuzz target's is small).
+Result<KernelPayload> bzimage_payload_capped(std::string_view file, const std::string& origin,
+                                             uint64_t max_output);
+
 // What ftrace can hook and what kprobes refuse, derived from the image's tables and symbols.
 struct HookTables {
   std::optional<std::vector<std::string>> traceable;
