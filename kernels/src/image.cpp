@@ -87,11 +87,62 @@ bool is_placeholder_map(std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+// Text symbols by address, looked up as kernel/kallsyms.c does (get_symbol_pos): the nearest
+// start at or below an address, and among aliases at that start the first in table order, the
+// name /proc, ftrace and kprobes print.
+class TextIndex {
+ public:
+  explicit TextIndex(const SymbolTable& t) : t_(t) {
+    for (uint32_t i = 0; i < t.symbols().size(); ++i)
+      if (t.symbols()[i].is_text()) order_.push_back(i);
+    std::stable_sort(order_.begin(), order_.end(), [&](uint32_t a, uint32_t b) {
+      return t.symbols()[a].address < t.symbols()[b].address;
+    });
+  }
+  const KernelSymbol* at(uint64_t addr) const {
+    auto it = std::upper_bound(order_.begin(), order_.end(), addr,
+                               [&](uint64_t a, uint32_t i) { return a < sym(i).address; });
+    if (it == order_.begin()) return nullptr;
+    uint64_t start = sym(*std::prev(it)).address;
+    auto first = std::lower_bound(order_.begin(), it, start,
+                                  [&](uint32_t i, uint64_t a) { return sym(i).address < a; });
+    return &sym(*first);
+  }
+  // Distinct symbol starts in [lo, hi), each with its first alias.
+  template <typename Fn>
+  void each_start(uint64_t lo, uint64_t hi, Fn&& fn) const {
+    auto it = std::lower_bound(order_.begin(), order_.end(), lo,
+                               [&](uint32_t i, uint64_t a) { return sym(i).address < a; });
+    for (uint64_t last = 0; it != order_.end() && sym(*it).address < hi; ++it) {
+      if (it != order_.begin() && sym(*it).address == last) continue;
+      last = sym(*it).address;
+      fn(sym(*it));
+    }
+  }
+
+ private:
+  const KernelSymbol& sym(uint32_t i) const { return t_.symbols()[i]; }
+  const SymbolTable& t_;
+  std::vector<uint32_t> order_;
+};
+
+bool starts_with_endbr64(const KernelElf& elf, uint64_t addr) {
+  return elf.at(addr, 4) == std::string_view("\xf3\x0f\x1e\xfa", 4);
+}
+
+}  // namespace
+
 HookTables hook_tables(const KernelElf& elf, const SymbolTable& t) {
   HookTables out;
+  TextIndex text(t);
   // ftrace's call sites: scripts/recordmcount (or objtool --mcount) lists every __fentry__ call
   // in __mcount_loc; ftrace_init() turns them into the records available_filter_functions
-  // prints, and ftrace_free_init_mem() drops the ones in init text after boot.
+  // prints, and ftrace_free_init_mem() drops the ones in init text after boot. A site further
+  // into its symbol than FTRACE_MCOUNT_MAX_OFFSET (0, or the endbr64 before it with IBT) is the
+  // leftover of a weak function the linker dropped: ftrace disables it and prints it as
+  // "__ftrace_invalid_address___N" (kernel/trace/ftrace.c: test_for_valid_rec).
   if (auto sites = u64_array(elf, t, "__start_mcount_loc", "__stop_mcount_loc")) {
     auto init_begin = address_of(t, "__init_begin"), init_end = address_of(t, "__init_end");
     std::set<std::string> names;
@@ -99,34 +150,36 @@ HookTables hook_tables(const KernelElf& elf, const SymbolTable& t) {
       uint64_t addr = load_le<uint64_t>(sites->data() + i);
       if (addr == 0) continue;  // sorttable may zero the sites of weak functions left out
       if (init_begin && init_end && addr >= *init_begin && addr < *init_end) continue;
-      if (const KernelSymbol* s = t.text_symbol_at(addr)) names.insert(s->name);
+      const KernelSymbol* s = text.at(addr);
+      if (!s) continue;
+      uint64_t offset = addr - s->address;
+      if (offset == 0 || (offset == 4 && starts_with_endbr64(elf, s->address)))
+        names.insert(s->name);
     }
     out.traceable = sorted_distinct(std::move(names));
   }
-  // kprobes' blacklist (kernel/kprobes.c: populate_kprobe_blacklist): NOKPROBE_SYMBOL()
-  // addresses in _kprobe_blacklist, then whole text ranges (kprobes, noinstr, and on x86 the
-  // entry, irqentry and softirqentry text: arch_populate_kprobe_blacklist).
+  // kprobes' blacklist (kernel/kprobes.c: populate_kprobe_blacklist): the functions holding the
+  // NOKPROBE_SYMBOL() addresses in _kprobe_blacklist, then every function in whole text ranges
+  // (kprobes and noinstr text, and on x86 the entry and irqentry text:
+  // arch_populate_kprobe_blacklist), each named as kallsyms_lookup names it.
   if (auto entries = u64_array(elf, t, "__start_kprobe_blacklist", "__stop_kprobe_blacklist")) {
     std::set<std::string> names;
     for (size_t i = 0; i + 8 <= entries->size(); i += 8)
-      if (const KernelSymbol* s = t.text_symbol_at(load_le<uint64_t>(entries->data() + i)))
+      if (const KernelSymbol* s = text.at(load_le<uint64_t>(entries->data() + i)))
         names.insert(s->name);
     static const std::pair<const char*, const char*> kRanges[] = {
         {"__kprobes_text_start", "__kprobes_text_end"},
         {"__noinstr_text_start", "__noinstr_text_end"},
         {"__entry_text_start", "__entry_text_end"},
         {"__irqentry_text_start", "__irqentry_text_end"},
-        {"__softirqentry_text_start", "__softirqentry_text_end"},
+        // Not .softirqentry.text: the booted 6.1.0-56's debugfs blacklist has __irqentry_text
+        // but not __do_softirq (and 6.3 removed the section).
     };
-    std::vector<std::pair<uint64_t, uint64_t>> ranges;
     for (auto [a, b] : kRanges) {
-      auto s = address_of(t, a), e = address_of(t, b);
-      if (s && e && *s < *e) ranges.emplace_back(*s, *e);
-    }
-    for (const KernelSymbol& s : t.symbols()) {
-      if (!s.is_text()) continue;
-      for (auto [lo, hi] : ranges)
-        if (s.address >= lo && s.address < hi) names.insert(s.name);
+      auto lo = address_of(t, a), hi = address_of(t, b);
+      if (!lo || !hi || *lo >= *hi) continue;
+      if (const KernelSymbol* s = text.at(*lo)) names.insert(s->name);  // the range's first
+      text.each_start(*lo, *hi, [&](const KernelSymbol& s) { names.insert(s.name); });
     }
     out.blacklist = sorted_distinct(std::move(names));
   }
