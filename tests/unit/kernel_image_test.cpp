@@ -1,0 +1,424 @@
+// kernels/: real Debian kernel packages, read without booting them, checked against what the
+// booted 6.1.0-56 kernel itself reported (tests/data/linux-6.1.0-56-cloud-amd64). The packages
+// are downloaded once with apt-get download into PROBESEEK_KERNEL_CACHE (default:
+// build/kernel-cache); without network or apt sources the tests skip, saying why.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "internal.h"
+#include "probeseek/child.h"
+#include "probeseek/kernel_image.h"
+#include "probeseek/line_reader.h"
+#include "probeseek/text.h"
+#include "test_support.h"
+
+namespace probeseek {
+namespace {
+
+using test::kernel_61;
+using test::TempDir;
+
+const char kPackage61[] = "linux-image-6.1.0-56-cloud-amd64";
+const char kPackage612[] = "linux-image-6.12.117+deb12-cloud-amd64-unsigned";
+
+std::string cache_dir() {
+  const char* env = std::getenv("PROBESEEK_KERNEL_CACHE");
+  return env && *env ? env : PROBESEEK_KERNEL_CACHE;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+void spit(const std::string& path, std::string_view bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
+}
+
+struct Kernel {
+  std::string deb, skip;  // skip: why the package is unavailable
+  std::optional<KernelFacts> facts;
+  double seconds = 0;
+};
+
+// The newest 6.12 cloud -unsigned package apt knows, when the pinned one is gone from the archive.
+std::string newest_612_unsigned() {
+  auto run = run_child({"apt-cache", "search", "--names-only",
+                        "^linux-image-6\\.12\\.[0-9]+.*-cloud-amd64-unsigned$"});
+  if (!run || !run->ok()) return "";
+  std::vector<std::string> names;
+  for_each_line(run->out,
+                [&](std::string_view l) { names.emplace_back(l.substr(0, l.find(' '))); });
+  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());
+  });
+  return names.empty() ? "" : names.back();
+}
+
+Kernel load(const std::vector<std::string>& packages) {
+  Kernel k;
+  for (const std::string& p : packages) {
+    if (p.empty()) continue;
+    auto deb = fetch_debian_package(p, cache_dir());
+    if (!deb) {
+      k.skip += p + ": " + deb.error().message() + " (" + deb.error().hint + "); ";
+      continue;
+    }
+    k.deb = *deb;
+    auto t0 = std::chrono::steady_clock::now();
+    auto facts = read_kernel_package(k.deb);
+    k.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!facts) {
+      ADD_FAILURE() << facts.error().message();
+      k.skip = "reading failed";
+      return k;
+    }
+    k.facts = std::move(*facts);
+    std::printf("read_kernel_package(%s): %.2f s\n", k.deb.c_str(), k.seconds);
+    return k;
+  }
+  return k;
+}
+
+const Kernel& kernel_61_package() {
+  static const Kernel k = load({kPackage61});
+  return k;
+}
+const Kernel& kernel_612_package() {
+  static const Kernel k = load({kPackage612, newest_612_unsigned()});
+  return k;
+}
+
+// Measured on 6.1.0-56: all 346 names in debugfs, and no other.
+constexpr double BLACKLIST_LOWER_BOUND = 0.99;
+
+#define REQUIRE_KERNEL(k)                                              \
+  do {                                                                 \
+    if (!(k).facts) GTEST_SKIP() << "no kernel package: " << (k).skip; \
+  } while (0)
+
+std::string config(const KernelFacts& f, const std::string& key) {
+  for (const auto& [k, v] : f.config)
+    if (k == key) return v;
+  return "";
+}
+
+TEST(KernelImage61, FactsOfTheImage) {
+  const Kernel& k = kernel_61_package();
+  REQUIRE_KERNEL(k);
+  const KernelFacts& f = *k.facts;
+  EXPECT_EQ(f.release, "6.1.0-56-cloud-amd64");
+  EXPECT_EQ(f.compression, "lz4");
+  EXPECT_EQ(f.source, k.deb);
+  EXPECT_EQ(f.symbols_from, "image kallsyms tables");  // Debian's System.map is a placeholder
+  EXPECT_EQ(f.build_id.size(), 40u);
+  EXPECT_EQ(config(f, "CONFIG_KPROBES"), "y");
+  EXPECT_EQ(config(f, "CONFIG_DEBUG_INFO_BTF"), "y");
+  // The BTF in the image is the BTF the booted kernel served in /sys/kernel/btf/vmlinux.
+  std::string btf = slurp(kernel_61("vmlinux.btf"));
+  ASSERT_FALSE(btf.empty());
+  EXPECT_TRUE(f.btf == btf) << "image .BTF " << f.btf.size() << " bytes, vmlinux.btf "
+                            << btf.size();
+}
+
+TEST(KernelImage61, SymbolsEqualTheBootedKernelsKallsyms) {
+  const Kernel& k = kernel_61_package();
+  REQUIRE_KERNEL(k);
+  auto live = SymbolTable::load(kernel_61("kallsyms.txt.gz"));
+  ASSERT_TRUE(live) << live.error().message();
+  std::vector<const KernelSymbol*> vmlinux;
+  for (const KernelSymbol& s : live->symbols())
+    if (s.module.empty()) vmlinux.push_back(&s);
+  const auto& image = k.facts->symbols;
+  ASSERT_EQ(image.size(), vmlinux.size());  // 87,347
+
+  std::multiset<std::string> live_names, image_names;
+  for (const KernelSymbol* s : vmlinux) live_names.insert(s->name);
+  for (const KernelSymbol& s : image) image_names.insert(s.name);
+  EXPECT_TRUE(live_names == image_names);
+
+  // One KASLR shift for every text symbol; the table is in the same order in both.
+  uint64_t shift = live->by_name("_text").front()->address - 0xffffffff81000000ull;
+  size_t name_mismatch = 0, type_mismatch = 0, address_mismatch = 0, text = 0;
+  for (size_t i = 0; i < image.size(); ++i) {
+    name_mismatch += image[i].name != vmlinux[i]->name;
+    type_mismatch += image[i].type != vmlinux[i]->type;
+    if (!image[i].is_text()) continue;
+    ++text;
+    address_mismatch += image[i].address + shift != vmlinux[i]->address;
+  }
+  std::printf(
+      "6.1 symbols: %zu image, %zu live; %zu names differ by position, %zu type letters "
+      "differ, %zu of %zu text addresses differ after the KASLR shift %#lx\n",
+      image.size(), vmlinux.size(), name_mismatch, type_mismatch, address_mismatch, text,
+      static_cast<unsigned long>(shift));
+  EXPECT_EQ(name_mismatch, 0u);
+  EXPECT_EQ(address_mismatch, 0u);
+  EXPECT_LE(type_mismatch, 30u);  // measured on 6.1.0-56: 0
+}
+
+template <typename Names>
+std::set<std::string> as_set(const Names& names) {
+  return std::set<std::string>(names.begin(), names.end());
+}
+
+// How far two name lists agree: printed, so the figures can be quoted.
+struct Agreement {
+  size_t ours = 0, real = 0, both = 0;
+  double covered() const { return real ? double(both) / double(real) : 0; }
+};
+Agreement agree(const std::set<std::string>& ours, const std::set<std::string>& real) {
+  Agreement a{ours.size(), real.size(), 0};
+  for (const std::string& n : real) a.both += ours.count(n);
+  return a;
+}
+
+TEST(KernelImage61, TraceableCoversAvailableFilterFunctions) {
+  const Kernel& k = kernel_61_package();
+  REQUIRE_KERNEL(k);
+  ASSERT_TRUE(k.facts->traceable);
+  auto text = read_text_file(kernel_61("available_filter_functions.txt.gz"));
+  ASSERT_TRUE(text) << text.error().message();
+  auto list = parse_filter_functions(*text, "available_filter_functions");
+  ASSERT_TRUE(list);
+  // ftrace prints the disabled records of dropped weak functions as
+  // "__ftrace_invalid_address___N": not functions, so not in the image's list either.
+  std::set<std::string> real;
+  size_t invalid = 0;
+  for (const FilterFunction& f : *list) {
+    if (!f.module.empty()) continue;
+    if (f.name.rfind("__ftrace_invalid_address___", 0) == 0)
+      ++invalid;
+    else
+      real.insert(f.name);
+  }
+  Agreement a = agree(as_set(*k.facts->traceable), real);
+  std::printf(
+      "6.1 traceable: %zu from the image, %zu in available_filter_functions (vmlinux, "
+      "without %zu __ftrace_invalid_address___N), %zu in both: %.2f%% of the real list, "
+      "%zu only in the image\n",
+      a.ours, a.real, invalid, a.both, 100 * a.covered(), a.ours - a.both);
+  EXPECT_LE(a.ours - a.both, a.real / 100);
+  EXPECT_GE(a.covered(), 0.99);
+}
+
+TEST(KernelImage61, BlacklistAgreesWithTheBootedKernels) {
+  const Kernel& k = kernel_61_package();
+  REQUIRE_KERNEL(k);
+  ASSERT_TRUE(k.facts->blacklist);
+  auto text = read_text_file(kernel_61("kprobes_blacklist.txt"));
+  ASSERT_TRUE(text) << text.error().message();
+  auto list = parse_kprobe_blacklist(*text, "kprobes_blacklist.txt");
+  ASSERT_TRUE(list);
+  std::set<std::string> real;
+  for (const BlacklistEntry& e : *list) real.insert(e.name);
+  Agreement a = agree(as_set(*k.facts->blacklist), real);
+  std::printf(
+      "6.1 kprobe blacklist: %zu from the image, %zu in debugfs, %zu in both: %.2f%% of "
+      "the real list, %zu only in the image\n",
+      a.ours, a.real, a.both, 100 * a.covered(), a.ours - a.both);
+  EXPECT_GE(a.covered(), BLACKLIST_LOWER_BOUND);
+  EXPECT_LE(a.ours - a.both, 5u);
+}
+
+TEST(KernelImage612, FactsOfTheImage) {
+  const Kernel& k = kernel_612_package();
+  REQUIRE_KERNEL(k);
+  const KernelFacts& f = *k.facts;
+  EXPECT_EQ(f.compression, "zstd");
+  EXPECT_EQ(f.release.rfind("6.12.", 0), 0u) << f.release;
+  EXPECT_GT(f.symbols.size(), 100000u);
+  SymbolTable table = SymbolTable::from_symbols(f.symbols);
+  ASSERT_FALSE(table.by_name("_text").empty());
+  EXPECT_EQ(table.by_name("_text").front()->address, 0xffffffff81000000ull);
+  EXPECT_FALSE(table.by_name("tcp_v4_connect").empty());
+  ASSERT_TRUE(f.traceable);
+  EXPECT_TRUE(std::binary_search(f.traceable->begin(), f.traceable->end(), "tcp_v4_connect"));
+  ASSERT_TRUE(f.blacklist);
+  EXPECT_FALSE(f.blacklist->empty());
+  EXPECT_FALSE(f.btf.empty());
+  EXPECT_EQ(config(f, "CONFIG_KPROBES"), "y");
+  std::printf("6.12 (%s): %zu symbols, %zu traceable, %zu blacklisted, %zu bytes of BTF\n",
+              f.release.c_str(), f.symbols.size(), f.traceable->size(), f.blacklist->size(),
+              f.btf.size());
+}
+
+// The 6.1 package's boot/ files, unpacked once for the tests that damage them.
+struct Unpacked {
+  TempDir dir;
+  std::string vmlinuz, skip;
+};
+const Unpacked& unpacked_61() {
+  static Unpacked u = [] {
+    Unpacked u;
+    const Kernel& k = kernel_61_package();
+    if (!k.facts) {
+      u.skip = k.skip;
+      return u;
+    }
+    auto run = run_child({"sh", "-c", "dpkg-deb --fsys-tarfile \"$0\" | tar -x -C \"$1\" ./boot",
+                          k.deb, u.dir.file("")});
+    if (!run || !run->ok()) {
+      u.skip = "cannot unpack " + k.deb + (run ? ": " + run->err : "");
+      return u;
+    }
+    u.vmlinuz = u.dir.file("boot/vmlinuz-6.1.0-56-cloud-amd64");
+    return u;
+  }();
+  return u;
+}
+
+#define REQUIRE_UNPACKED(u)                                                     \
+  do {                                                                          \
+    if ((u).vmlinuz.empty()) GTEST_SKIP() << "no kernel package: " << (u).skip; \
+  } while (0)
+
+TEST(KernelImageInput, UnpackedDirectoryReadsLikeTheDeb) {
+  const Unpacked& u = unpacked_61();
+  REQUIRE_UNPACKED(u);
+  auto facts = read_kernel_package(u.dir.file(""));
+  ASSERT_TRUE(facts) << facts.error().message();
+  EXPECT_EQ(facts->release, "6.1.0-56-cloud-amd64");
+  EXPECT_EQ(facts->symbols.size(), kernel_61_package().facts->symbols.size());
+  EXPECT_EQ(config(*facts, "CONFIG_FUNCTION_GRAPH_TRACER"), "y");
+}
+
+// Where the compressed payload starts (arch/x86/boot/header.S).
+size_t payload_start(const std::string& image) {
+  size_t sects = static_cast<unsigned char>(image[0x1f1]);
+  uint32_t offset;
+  std::memcpy(&offset, image.data() + 0x248, 4);
+  return ((sects ? sects : 4) + 1) * 512 + offset;
+}
+
+void expect_bad_input(const Result<KernelFacts>& r, const std::string& file,
+                      const std::string& words) {
+  ASSERT_FALSE(r) << "accepted " << file;
+  EXPECT_EQ(r.error().kind, ErrorKind::kBadInput) << r.error().message();
+  EXPECT_NE(r.error().message().find(file), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find(words), std::string::npos) << r.error().message();
+}
+
+TEST(KernelImageInput, UnknownPayloadCompression) {
+  const Unpacked& u = unpacked_61();
+  REQUIRE_UNPACKED(u);
+  std::string image = slurp(u.vmlinuz);
+  TempDir tmp;
+  image.replace(payload_start(image), 4, "ABCD");
+  spit(tmp.file("vmlinuz"), image);
+  auto r = read_kernel_image(tmp.file("vmlinuz"));
+  expect_bad_input(r, tmp.file("vmlinuz"), "unknown kernel payload compression (magic 41 42 43 44");
+  EXPECT_NE(r.error().hint.find("lz4, zstd, gzip"), std::string::npos);
+  image.replace(payload_start(image), 6,
+                std::string("\xfd"
+                            "7zXZ\0",
+                            6));
+  spit(tmp.file("vmlinuz"), image);
+  expect_bad_input(read_kernel_image(tmp.file("vmlinuz")), tmp.file("vmlinuz"),
+                   "xz kernel payload compression is not supported");
+}
+
+TEST(KernelImageInput, TruncatedVmlinuz) {
+  const Unpacked& u = unpacked_61();
+  REQUIRE_UNPACKED(u);
+  std::string image = slurp(u.vmlinuz);
+  TempDir tmp;
+  spit(tmp.file("vmlinuz"), std::string_view(image).substr(0, image.size() / 2));
+  expect_bad_input(read_kernel_image(tmp.file("vmlinuz")), tmp.file("vmlinuz"), "truncated");
+  spit(tmp.file("vmlinuz"), std::string_view(image).substr(0, 0x200));
+  expect_bad_input(read_kernel_image(tmp.file("vmlinuz")), tmp.file("vmlinuz"), "not a bzImage");
+}
+
+TEST(KernelImageInput, DestroyedTokenTable) {
+  const Unpacked& u = unpacked_61();
+  REQUIRE_UNPACKED(u);
+  auto payload = bzimage_payload(slurp(u.vmlinuz), u.vmlinuz);
+  ASSERT_TRUE(payload) << payload.error().message();
+  // kallsyms_token_table holds the digits as single-character tokens: "0\0" "1\0" ... "9\0".
+  const std::string digits(
+      "0\0"
+      "1\0"
+      "2\0"
+      "3\0"
+      "4\0"
+      "5\0"
+      "6\0"
+      "7\0"
+      "8\0"
+      "9\0",
+      20);
+  std::string& elf = payload->elf;
+  size_t hits = 0;
+  for (size_t p = elf.find(digits); p != std::string::npos; p = elf.find(digits, p + 1), ++hits)
+    elf.replace(p, digits.size(), std::string(digits.size(), 'x'));
+  ASSERT_GT(hits, 0u);
+  TempDir tmp;
+  spit(tmp.file("vmlinux"), elf);
+  expect_bad_input(read_kernel_image(tmp.file("vmlinux")), tmp.file("vmlinux"),
+                   "kallsyms tables not found");
+}
+
+TEST(KernelImageInput, SystemMapOfAnotherKernel) {
+  const Unpacked& u = unpacked_61();
+  REQUIRE_UNPACKED(u);
+  TempDir tmp;
+  spit(tmp.file("System.map"), "ffffffff82000000 T _text\nffffffff82000100 T start_kernel\n");
+  expect_bad_input(read_kernel_image(u.vmlinuz, tmp.file("System.map")), tmp.file("System.map"),
+                   "System.map does not match the image");
+  // Debian's placeholder is no symbol table: the image's own tables are used, silently.
+  spit(tmp.file("System.map"),
+       "ffffffffffffffff B The real System.map is in the linux-image-<version>-dbg package\n");
+  auto facts = read_kernel_image(u.vmlinuz, tmp.file("System.map"));
+  ASSERT_TRUE(facts) << facts.error().message();
+  EXPECT_EQ(facts->symbols_from, "image kallsyms tables");
+}
+
+TEST(KernelImageInput, DebThatIsNotAKernel) {
+  TempDir tmp;
+  std::string root = tmp.file("pkg");
+  std::filesystem::create_directories(root + "/DEBIAN");
+  std::filesystem::create_directories(root + "/usr/share/doc/hello");
+  spit(root + "/DEBIAN/control",
+       "Package: probeseek-not-a-kernel\nVersion: 1.0\nArchitecture: all\n"
+       "Maintainer: probeseek tests <tests@example.org>\nDescription: not a kernel\n");
+  spit(root + "/usr/share/doc/hello/README", "hello\n");
+  auto run = run_child({"dpkg-deb", "--root-owner-group", "--build", root, tmp.file("x.deb")});
+  if (!run || !run->ok()) GTEST_SKIP() << "dpkg-deb cannot build a package here";
+  expect_bad_input(read_kernel_package(tmp.file("x.deb")), tmp.file("x.deb"),
+                   "not a kernel package");
+  spit(tmp.file("junk.deb"), "!<arch>\nthis is no ar member at all");
+  auto junk = read_kernel_package(tmp.file("junk.deb"));
+  ASSERT_FALSE(junk);
+  EXPECT_EQ(junk.error().kind, ErrorKind::kBadInput) << junk.error().message();
+}
+
+TEST(KernelImageInput, PackageNamesAreChecked) {
+  TempDir tmp;
+  for (const char* name : {"../etc/passwd", "linux-image-6.1;rm -rf", "bash", "linux-image-A"}) {
+    auto r = fetch_debian_package(name, tmp.file("cache"));
+    ASSERT_FALSE(r) << name;
+    EXPECT_EQ(r.error().kind, ErrorKind::kBadInput);
+  }
+}
+
+TEST(KernelImageInput, DebianKernelPackages) {
+  auto list = debian_kernel_packages();
+  if (!list) GTEST_SKIP() << list.error().message();
+  if (list->empty()) GTEST_SKIP() << "apt knows no linux-image packages here";
+  for (const std::string& n : *list) {
+    EXPECT_EQ(n.rfind("linux-image-", 0), 0u) << n;
+    EXPECT_FALSE(n.ends_with("-dbg")) << n;
+    EXPECT_EQ(n.find("template"), std::string::npos) << n;
+    EXPECT_NE(n, "linux-image-6.12-amd64");
+  }
+}
+
+}  // namespace
+}  // namespace probeseek
