@@ -18,5 +18,6 @@ void register_import_commands(CLI::App& app, Context& ctx);
 void register_rank_commands(CLI::App& app, Context& ctx);
 void register_record_commands(CLI::App& app, Context& ctx);
 void register_probe_commands(CLI::App& app, Context& ctx);  // gen, attach, verify
+void register_kernel_commands(CLI::App& app, Context& ctx);  // kernels, kernels add, compat
 
 }  // namespace probeseek::cli

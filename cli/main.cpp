@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   probeseek::cli::register_rank_commands(app, ctx);
   probeseek::cli::register_record_commands(app, ctx);
   probeseek::cli::register_probe_commands(app, ctx);
+  probeseek::cli::register_kernel_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

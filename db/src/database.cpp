@@ -166,7 +166,11 @@ Result<Database> Database::open(const std::string& path, Mode mode) {
 }
 
 Result<bool> Database::holds_nothing() {
-  auto st = prepare("SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM symbol_sets)");
+  auto kernels = has_table("kernels");  // the catalogue; absent from older databases
+  if (!kernels) return tl::unexpected(kernels.error());
+  auto st = prepare(std::string("SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM "
+                                "symbol_sets)") +
+                    (*kernels ? " + (SELECT count(*) FROM kernels)" : ""));
   if (!st) return tl::unexpected(st.error());
   auto row = st->step();
   if (!row) return tl::unexpected(row.error());

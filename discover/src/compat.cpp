@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <map>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "btf_types.h"
 #include "probeseek/btf.h"
 #include "probeseek/text.h"
 
@@ -22,17 +24,8 @@ std::string_view type_name_of(const struct btf* btf, const struct btf_type* t) {
   return name ? std::string_view(name) : std::string_view();
 }
 
-// Follows typedefs and qualifiers to the underlying type id (bounded: BTF may loop).
 uint32_t skip_modifiers(const struct btf* btf, uint32_t id) {
-  for (int depth = 0; depth < 64; ++depth) {
-    const struct btf_type* t = btf__type_by_id(btf, id);
-    if (t == nullptr) return 0;
-    if (!btf_is_typedef(t) && !btf_is_const(t) && !btf_is_volatile(t) && !btf_is_restrict(t) &&
-        !btf_is_type_tag(t))
-      return id;
-    id = t->type;
-  }
-  return 0;
+  return detail::skip_modifiers(btf, id, /*also_typedefs=*/true);
 }
 
 // A member of a struct/union by name, looking into anonymous members as C does.
@@ -89,6 +82,15 @@ CatalogMember resolve_member(const Btf& btf, const ProbeRead& read) {
   return out;
 }
 
+// A type's key for comparing kernels: typedefs resolved, qualifiers dropped. An anonymous
+// struct behind a typedef (nodemask_t, atomic_t, pm_message_t) has no name to compare by, only a
+// BTF id that differs between kernels: such a type keeps its typedef names instead.
+std::string structural_key(const struct btf* btf, uint32_t id) {
+  std::string key = detail::type_key(btf, id, /*resolve_typedefs=*/true);
+  if (key.find('#') != std::string::npos) key = detail::type_key(btf, id, /*resolve_typedefs=*/false);
+  return key;
+}
+
 std::vector<std::string> words_of(std::string_view name) {
   std::vector<std::string> words;
   size_t at = 0;
@@ -107,7 +109,8 @@ std::string declaration(const std::string& name, const SignatureParts& parts) {
   out += name + "(";
   for (size_t i = 0; i < parts.params.size(); ++i) {
     if (i) out += ", ";
-    const auto& [type, pname] = parts.params[i];
+    const std::string& type = parts.params[i].type;
+    const std::string& pname = parts.params[i].name;
     out += type;
     if (!pname.empty()) {
       if (!type.empty() && type.back() != '*') out += ' ';
@@ -122,43 +125,54 @@ std::string declaration(const std::string& name, const SignatureParts& parts) {
 std::string quoted(const std::string& name) { return name.empty() ? "(unnamed)" : "'" + name + "'"; }
 
 // What changed from the reference prototype, in the words a probe author needs: a BPF_KPROBE
-// argument is a register, so a parameter that moves or is retyped reads the wrong thing.
+// argument is a register, so a parameter that moves or is retyped reads the wrong thing. Types
+// compare by structural key: "u32" and "unsigned int", or an added const, are no change.
 std::vector<std::string> prototype_changes(const SignatureParts& ref, const SignatureParts& now) {
   std::vector<std::string> changes;
-  if (ref.return_type != now.return_type)
+  if (ref.return_key != now.return_key)
     changes.push_back("return type " + ref.return_type + " -> " + now.return_type);
   std::vector<bool> matched(now.params.size(), false);
   for (size_t i = 0; i < ref.params.size(); ++i) {
-    const auto& [type, name] = ref.params[i];
+    const SignatureParam& p = ref.params[i];
     std::optional<size_t> same_name;
-    for (size_t j = 0; j < now.params.size() && !name.empty(); ++j)
-      if (!matched[j] && now.params[j].second == name) {
+    for (size_t j = 0; j < now.params.size() && !p.name.empty(); ++j)
+      if (!matched[j] && now.params[j].name == p.name) {
         same_name = j;
         break;
       }
-    const std::string pos = "parameter " + std::to_string(i + 1) + " " + quoted(name);
+    const std::string pos = "parameter " + std::to_string(i + 1) + " " + quoted(p.name);
     if (same_name) {
       matched[*same_name] = true;
       if (*same_name != i)
         changes.push_back(pos + " moved to position " + std::to_string(*same_name + 1));
-      if (now.params[*same_name].first != type)
-        changes.push_back(pos + " retyped " + type + " -> " + now.params[*same_name].first);
+      if (now.params[*same_name].key != p.key)
+        changes.push_back(pos + " retyped " + p.type + " -> " + now.params[*same_name].type);
       continue;
     }
-    if (i < now.params.size() && !matched[i] && now.params[i].first == type) {
+    if (i < now.params.size() && !matched[i] && now.params[i].key == p.key) {
       matched[i] = true;
-      changes.push_back(pos + " renamed to " + quoted(now.params[i].second));
+      changes.push_back(pos + " renamed to " + quoted(now.params[i].name) +
+                        " (same type and register)");
       continue;
     }
-    changes.push_back(pos + " (" + type + ") removed");
+    changes.push_back(pos + " (" + p.type + ") removed");
   }
   for (size_t j = 0; j < now.params.size(); ++j)
     if (!matched[j])
-      changes.push_back("parameter " + std::to_string(j + 1) + " " + quoted(now.params[j].second) +
-                        " (" + now.params[j].first + ") added");
+      changes.push_back("parameter " + std::to_string(j + 1) + " " + quoted(now.params[j].name) +
+                        " (" + now.params[j].type + ") added");
   if (ref.variadic != now.variadic)
     changes.push_back(now.variadic ? "became variadic" : "no longer variadic");
   return changes;
+}
+
+// Functions that are tracing plumbing, not kernel logic: never a replacement.
+bool is_tracing_stub(std::string_view name) {
+  for (std::string_view prefix : {"__probestub_", "__bpf_trace_", "__traceiter_",
+                                  "trace_event_raw_event_", "perf_trace_", "trace_raw_output_",
+                                  "__pfx_", "__cfi_"})
+    if (name.substr(0, prefix.size()) == prefix) return true;
+  return false;
 }
 
 struct KernelRef {
@@ -239,7 +253,9 @@ Result<CatalogKernelInput> catalog_input(const KernelFacts& facts) {
     if (!proto) continue;
     SignatureParts parts;
     parts.return_type = proto->return_type;
-    for (const Parameter& p : proto->params) parts.params.emplace_back(p.type, p.name);
+    parts.return_key = structural_key(raw, proto->return_type_id);
+    for (const Parameter& p : proto->params)
+      parts.params.push_back(SignatureParam{p.type, p.name, structural_key(raw, p.type_id)});
     parts.variadic = proto->variadic;
     CatalogFunction f;
     f.name = name;
@@ -329,7 +345,21 @@ Result<CompatReport> compat(Database& db, const CompatRequest& request) {
     if (!by_name.count(n))
       return bad_input("no kernel " + printable(n) + " in the catalogue", db.path(),
                        "list them with: probeseek kernels");
-  std::string reference = request.reference.empty() ? names.front() : request.reference;
+  // The reference: given, else the kernel of the newest recorded session that is catalogued,
+  // else the first kernel given (or catalogued).
+  std::string reference = request.reference;
+  if (reference.empty()) {
+    auto releases = session_kernel_releases(db);
+    if (!releases) return tl::unexpected(releases.error());
+    for (const std::string& r : *releases)
+      if (by_name.count(r) && (request.kernels.empty() ||
+                               std::find(names.begin(), names.end(), r) != names.end())) {
+        reference = r;
+        break;
+      }
+  }
+  if (reference.empty()) reference = names.front();
+  if (std::find(names.begin(), names.end(), reference) == names.end()) names.push_back(reference);
   if (!by_name.count(reference))
     return bad_input("no reference kernel " + printable(reference) + " in the catalogue",
                      db.path(), "list them with: probeseek kernels");
@@ -351,6 +381,7 @@ Result<CompatReport> compat(Database& db, const CompatRequest& request) {
   report.reference = reference;
   report.kernels = names;
   std::map<std::string, std::vector<CatalogFunction>> new_functions;  // per kernel, lazily
+  std::map<std::string, std::map<std::string, int>> word_counts;       // per kernel, lazily
 
   for (const std::string& function : request.functions) {
     const CatalogFunction* in_ref =
@@ -415,30 +446,54 @@ Result<CompatReport> compat(Database& db, const CompatRequest& request) {
           if (!got) return tl::unexpected(got.error());
           fresh = std::move(*got);
         }
+        // Words count by how rare they are among the kernel's new functions: sharing "blk" or
+        // "bpf" says little, sharing "path" or "connect" says much.
+        auto& df = word_counts[kname];
+        if (df.empty())
+          for (const CatalogFunction& c : fresh)
+            for (const std::string& w : words_of(c.name)) ++df[w];
         const std::vector<std::string> words = words_of(function);
-        std::set<std::string> ref_types;
-        for (const auto& [type, name] : ref_sig.params) ref_types.insert(type);
+        // Only pointers and aggregates say what a function works on: an int or a gfp_t says
+        // nothing (and many typedefs share one integer type).
+        auto telling = [](const std::string& type) {
+          return type.find('*') != std::string::npos || type.rfind("struct ", 0) == 0 ||
+                 type.rfind("const struct ", 0) == 0 || type.rfind("union ", 0) == 0;
+        };
+        std::map<std::string, std::string> ref_types;  // key -> spelling
+        for (const SignatureParam& p : ref_sig.params)
+          if (telling(p.type)) ref_types.emplace(p.key, p.type);
         struct Scored {
-          int score;
+          double score;
           Replacement r;
         };
         std::vector<Scored> scored;
         for (const CatalogFunction& c : fresh) {
-          if (c.signature.empty() || c.symbols == 0) continue;
+          if (c.signature.empty() || c.symbols == 0 || is_tracing_stub(c.name)) continue;
+          if (kernel.knows_traceable && !(c.flags & kCatalogTraceable)) continue;
           std::vector<std::string> shared;
+          double word_score = 0;
           for (const std::string& w : words_of(c.name))
             if (std::find(words.begin(), words.end(), w) != words.end() &&
-                std::find(shared.begin(), shared.end(), w) == shared.end())
+                std::find(shared.begin(), shared.end(), w) == shared.end()) {
               shared.push_back(w);
+              word_score += std::log(static_cast<double>(fresh.size() + 1) / (df[w] + 1));
+            }
           if (shared.empty()) continue;
           const SignatureParts cs = decode_signature(c.signature);
           std::vector<std::string> types;
-          for (const auto& [type, name] : cs.params)
-            if (ref_types.count(type) && std::find(types.begin(), types.end(), type) == types.end())
-              types.push_back(type);
+          for (const SignatureParam& p : cs.params)
+            if (auto it = ref_types.find(p.key); it != ref_types.end() &&
+                std::find(types.begin(), types.end(), it->second) == types.end())
+              types.push_back(it->second);
           if (!ref_types.empty() && types.empty()) continue;
-          Scored s{static_cast<int>(shared.size()) * 2 + static_cast<int>(types.size()), {}};
-          if (cs.return_type == ref_sig.return_type) s.score += 1;
+          Scored s{word_score + 2.0 * static_cast<double>(types.size()), {}};
+          if (cs.return_key == ref_sig.return_key) s.score += 1;
+          bool same_params = cs.params.size() == ref_sig.params.size();
+          for (size_t i = 0; same_params && i < cs.params.size(); ++i)
+            same_params = cs.params[i].key == ref_sig.params[i].key;
+          if (same_params && cs.return_key == ref_sig.return_key) s.score += 4;
+          // Weak evidence is no answer: a common word or two and nothing else.
+          if (s.score < 7.0) continue;
           s.r.function = c.name;
           s.r.prototype = declaration(c.name, cs);
           s.r.why = "new in " + kname + "; shares ";
@@ -447,7 +502,6 @@ Result<CompatReport> compat(Database& db, const CompatRequest& request) {
             s.r.why += "; takes ";
             for (size_t i = 0; i < types.size(); ++i) s.r.why += (i ? ", " : "") + types[i];
           }
-          if (kernel.knows_traceable && !(c.flags & kCatalogTraceable)) s.r.why += "; not traceable";
           scored.push_back(std::move(s));
         }
         std::stable_sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {

@@ -105,9 +105,13 @@ std::optional<uint64_t> KernelElf::section_address(std::string_view name) const 
 }
 
 std::string KernelElf::build_id() const {
-  // vmlinux keeps its notes in .notes (arch/x86/kernel/vmlinux.lds.S: NOTES); each note is
-  // namesz, descsz, type, then name and desc, each padded to 4 bytes.
-  std::string_view notes = section(".notes");
+  // vmlinux keeps its notes in .notes (arch/x86/kernel/vmlinux.lds.S: NOTES).
+  return build_id_from_notes(section(".notes"));
+}
+
+std::string build_id_from_notes(std::string_view notes) {
+  // Each note is namesz, descsz, type, then name and desc, each padded to 4 bytes. Every note
+  // is walked: 6.1 puts Xen's notes before the GNU one, 6.12 after.
   uint64_t pos = 0;
   while (notes.size() - pos >= 12) {
     uint32_t namesz = *read_le<uint32_t>(notes, pos), descsz = *read_le<uint32_t>(notes, pos + 4);

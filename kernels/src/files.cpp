@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <set>
 
 #include "probeseek/kernel_image.h"
 #include "probeseek/line_reader.h"
@@ -69,73 +68,6 @@ std::string release_from_file_name(const std::string& path) {
 }
 
 }  // namespace
-
-std::string build_id_from_notes(std::string_view notes) {
-  // Elf64_Nhdr: namesz, descsz, type (u32 each), then the name and the descriptor, each
-  // padded to 4 bytes. NT_GNU_BUILD_ID is 3, owner "GNU\0".
-  auto u32 = [&](size_t at) {
-    uint32_t v;
-    std::memcpy(&v, notes.data() + at, 4);
-    return v;
-  };
-  size_t at = 0;
-  while (notes.size() - at >= 12) {
-    const uint64_t namesz = u32(at), descsz = u32(at + 4), type = u32(at + 8);
-    const uint64_t name_at = at + 12;
-    const uint64_t desc_at = name_at + ((namesz + 3) & ~uint64_t{3});
-    const uint64_t next = desc_at + ((descsz + 3) & ~uint64_t{3});
-    if (desc_at > notes.size() || next > notes.size() + 3 || desc_at + descsz > notes.size())
-      return "";
-    if (type == 3 && namesz == 4 && notes.substr(name_at, 4) == std::string_view("GNU\0", 4) &&
-        descsz > 0 && descsz <= 64) {
-      static const char* kHex = "0123456789abcdef";
-      std::string hex;
-      for (uint64_t i = 0; i < descsz; ++i) {
-        const auto b = static_cast<unsigned char>(notes[desc_at + i]);
-        hex += kHex[b >> 4];
-        hex += kHex[b & 15];
-      }
-      return hex;
-    }
-    if (next <= at) return "";
-    at = std::min<uint64_t>(next, notes.size());
-  }
-  return "";
-}
-
-std::vector<std::pair<std::string, std::string>> tracing_config(std::string_view text) {
-  // What decides whether a probe can work: kprobes and their tracefs events, ftrace (and the
-  // graph tracer record uses), BPF programs on kprobes/tracepoints, BTF, fprobe (multi-kprobe
-  // links), the JIT, and whether kallsyms lists data symbols (ops tables).
-  static const char* const kKeys[] = {
-      "CONFIG_KPROBES",         "CONFIG_KPROBE_EVENTS",         "CONFIG_FUNCTION_TRACER",
-      "CONFIG_FUNCTION_GRAPH_TRACER", "CONFIG_DYNAMIC_FTRACE", "CONFIG_BPF_SYSCALL",
-      "CONFIG_BPF_EVENTS",      "CONFIG_DEBUG_INFO_BTF",        "CONFIG_DEBUG_INFO_BTF_MODULES",
-      "CONFIG_KALLSYMS_ALL",    "CONFIG_FPROBE",                "CONFIG_BPF_JIT"};
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const char* key : kKeys) {
-    const std::string set = std::string(key) + "=";
-    const std::string unset = std::string("# ") + key + " is not set";
-    size_t line_start = 0;
-    std::string value;
-    while (line_start < text.size()) {
-      size_t end = text.find('\n', line_start);
-      if (end == std::string_view::npos) end = text.size();
-      std::string_view line = text.substr(line_start, end - line_start);
-      if (line.substr(0, set.size()) == set) {
-        value = std::string(line.substr(set.size(), 64));
-        break;
-      }
-      if (line == unset) {
-        value = "n";
-        break;
-      }
-      line_start = end + 1;
-    }
-    if (!value.empty() && printable(value) == value) out.emplace_back(key, value);
-  }
-  return out;
-}
 
 Result<KernelFacts> read_kernel_files(const KernelFiles& files, const std::string& source) {
   KernelFacts facts;

@@ -142,6 +142,8 @@ Status read_dir(const std::string& dir, BootFiles& files) {
   return {};
 }
 
+}  // namespace
+
 // The tracing-related options of a kernel config ("CONFIG_X=y", "# CONFIG_X is not set").
 std::vector<std::pair<std::string, std::string>> tracing_config(std::string_view text) {
   static const char* const kWanted[] = {"CONFIG_KPROBES",
@@ -175,8 +177,6 @@ std::vector<std::pair<std::string, std::string>> tracing_config(std::string_view
   });
   return out;
 }
-
-}  // namespace
 
 Result<KernelFacts> read_kernel_package(const std::string& deb_or_dir) {
   BootFiles files;

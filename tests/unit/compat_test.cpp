@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <vector>
 
 #include "probeseek/compat.h"
 #include "test_support.h"
@@ -61,43 +62,208 @@ class CompatTest : public ::testing::Test {
 };
 test::TempDir* CompatTest::dir_ = nullptr;
 
-TEST_F(CompatTest, Explore) {
-  auto db = Database::open(db_path());
+const CompatEntry& entry(const CompatReport& r, const std::string& function,
+                        const std::string& kernel) {
+  for (const CompatEntry& e : r.entries)
+    if (e.function == function && e.kernel == kernel) return e;
+  static CompatEntry none;
+  ADD_FAILURE() << "no entry for " << function << " on " << kernel;
+  return none;
+}
+
+constexpr const char* k61 = "6.1.0-56-cloud-amd64";
+constexpr const char* k612 = "6.12.118+deb12-cloud-amd64";
+
+CompatReport run_compat(const std::string& db_path, std::vector<std::string> functions,
+                        std::string reference = k61) {
+  auto db = Database::open(db_path, Database::Mode::kReadOnly);
+  EXPECT_TRUE(db) << db.error().message();
+  CompatRequest req;
+  req.functions = std::move(functions);
+  req.reference = std::move(reference);
+  auto r = compat(*db, req);
+  EXPECT_TRUE(r) << r.error().message();
+  return r ? *r : CompatReport{};
+}
+
+TEST_F(CompatTest, CataloguesBothKernelsFromTheirBootedFiles) {
+  auto db = Database::open(db_path(), Database::Mode::kReadOnly);
   ASSERT_TRUE(db);
   auto kernels = list_catalog_kernels(*db);
   ASSERT_TRUE(kernels);
-  for (auto& k : *kernels)
-    std::printf("%s build=%s symbols=%ld functions=%ld traceable=%ld blacklisted=%ld\n",
-                k.name.c_str(), k.build_id.c_str(), (long)k.symbols, (long)k.functions,
-                (long)k.traceable.value_or(-1), (long)k.blacklisted.value_or(-1));
-  // Functions of 6.1 (traceable) whose status on 6.12 is not ok.
-  auto fresh = catalog_new_functions(*db, (*kernels)[0].id, (*kernels)[1].id);  // in 6.1 not 6.12
-  ASSERT_TRUE(fresh);
-  std::printf("in 6.1 not in 6.12: %zu\n", fresh->size());
-  std::vector<std::string> names;
-  for (auto& f : *fresh)
-    if ((f.flags & kCatalogTraceable) && !f.signature.empty()) names.push_back(f.name);
-  std::printf("traceable with BTF: %zu\n", names.size());
-  if (names.size() > 400) names.resize(400);
-  CompatRequest req;
-  req.functions = names;
-  req.reference = "6.1.0-56-cloud-amd64";
-  auto r = compat(*db, req);
-  ASSERT_TRUE(r) << r.error().message();
-  std::map<std::string, int> counts;
-  for (auto& e : r->entries) {
-    if (e.kernel == req.reference) continue;
-    counts[e.status]++;
-    if (!e.replacements.empty() || e.status != "absent")
-      std::printf("%s: %s clones=%zu repl=%s %s\n", e.function.c_str(), e.status.c_str(),
-                  e.clones.size(),
-                  e.replacements.empty() ? "" : e.replacements[0].function.c_str(),
-                  e.replacements.empty() ? "" : e.replacements[0].why.c_str());
+  ASSERT_EQ(kernels->size(), 2u);
+  std::map<std::string, CatalogKernel> by_name;
+  for (auto& k : *kernels) by_name[k.name] = k;
+  const CatalogKernel& a = by_name.at(k61);
+  const CatalogKernel& b = by_name.at(k612);
+  EXPECT_EQ(a.symbols, 87347);
+  EXPECT_EQ(b.symbols, 154718);
+  EXPECT_EQ(a.build_id, "");  // the 6.1 fixture has no notes
+  EXPECT_EQ(b.build_id, "ebc52e2876d4430baf9b7b6f3226b56fe99c2d5f");  // from notes.bin
+  EXPECT_GT(a.functions, 40000);
+  EXPECT_GT(b.functions, a.functions);
+  ASSERT_TRUE(a.traceable && b.traceable && a.blacklisted && b.blacklisted);
+  EXPECT_GT(*b.traceable, *a.traceable);
+  // The BTF comes back byte for byte.
+  auto btf = catalog_btf(*db, b.id);
+  ASSERT_TRUE(btf);
+  EXPECT_EQ(btf->size(), 4687168u);
+}
+
+// The hooks the lab proves on both kernels (docs/lab.md) keep their prototypes.
+TEST_F(CompatTest, TheLabsHooksAreStableFrom61To612) {
+  auto r = run_compat(db_path(), {"tcp_v4_connect", "tcp_v6_connect", "tcp_sendmsg", "tcp_connect",
+                                  "vfs_read", "do_sys_openat2", "kernel_clone"});
+  ASSERT_EQ(r.entries.size(), 14u);
+  for (const CompatEntry& e : r.entries) {
+    EXPECT_EQ(e.status, "ok") << e.function << " on " << e.kernel;
+    EXPECT_TRUE(e.changes.empty()) << e.function;
   }
-  for (auto& [s, n] : counts) std::printf("%s %d\n", s.c_str(), n);
-  for (auto& m : r->members)
-    std::printf("member %s %s.%s %s %s\n", m.kernel.c_str(), m.type.c_str(), m.member.c_str(),
-                m.status.c_str(), m.member_type.c_str());
+  EXPECT_EQ(entry(r, "tcp_v4_connect", k612).prototype,
+            "int tcp_v4_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len)");
+  EXPECT_TRUE(r.members.empty()) << r.members.front().member;  // every member the probes read
+}
+
+// 6.10 replaced inet_csk_accept's flags/err/kern with struct proto_accept_arg *: a BPF_KPROBE
+// written for 6.1 would read garbage from its second register.
+TEST_F(CompatTest, InetCskAcceptChangedItsPrototypeIn612) {
+  auto r = run_compat(db_path(), {"inet_csk_accept"});
+  EXPECT_EQ(entry(r, "inet_csk_accept", k61).status, "ok");
+  const CompatEntry& e = entry(r, "inet_csk_accept", k612);
+  EXPECT_EQ(e.status, "prototype_changed");
+  EXPECT_EQ(e.prototype, "struct sock *inet_csk_accept(struct sock *sk, struct proto_accept_arg *arg)");
+  const std::vector<std::string> want = {"parameter 2 'flags' (int) removed",
+                                         "parameter 3 'err' (int *) removed",
+                                         "parameter 4 'kern' (bool) removed",
+                                         "parameter 2 'arg' (struct proto_accept_arg *) added"};
+  EXPECT_EQ(e.changes, want);
+}
+
+// __blk_alloc_disk gained struct queue_limits * in front: its parameters moved.
+TEST_F(CompatTest, ParametersThatMoveAreNamed) {
+  auto r = run_compat(db_path(), {"__blk_alloc_disk"});
+  const CompatEntry& e = entry(r, "__blk_alloc_disk", k612);
+  EXPECT_EQ(e.status, "prototype_changed");
+  const std::vector<std::string> want = {"parameter 1 'node' moved to position 2",
+                                         "parameter 2 'lkclass' moved to position 3",
+                                         "parameter 1 'lim' (struct queue_limits *) added"};
+  EXPECT_EQ(e.changes, want);
+}
+
+// Functions that left between 6.1 and 6.12, and what took their work, as kernel history has it.
+TEST_F(CompatTest, AbsentFunctionsNameTheirReplacements) {
+  auto r = run_compat(db_path(), {"blkdev_get_by_path", "__close_fd_get_file", "__alloc_pages"});
+  const std::map<std::string, std::string> want = {
+      {"blkdev_get_by_path", "bdev_file_open_by_path"},  // 6.9: block devices opened as files
+      {"__close_fd_get_file", "file_close_fd"},          // 6.8: renamed
+      {"__alloc_pages", "__alloc_pages_noprof"},         // 6.10: memory allocation profiling
+  };
+  for (const auto& [gone, replacement] : want) {
+    EXPECT_EQ(entry(r, gone, k61).status, "ok") << gone;
+    const CompatEntry& e = entry(r, gone, k612);
+    EXPECT_EQ(e.status, "absent") << gone;
+    ASSERT_FALSE(e.replacements.empty()) << gone;
+    EXPECT_LE(e.replacements.size(), 3u);
+    EXPECT_EQ(e.replacements.front().function, replacement) << gone;
+    EXPECT_NE(e.replacements.front().why.find("new in 6.12.118"), std::string::npos);
+  }
+  // Against 6.12 as the reference, the new function is the one missing from 6.1.
+  auto back = run_compat(db_path(), {"bdev_file_open_by_path"}, k612);
+  EXPECT_EQ(entry(back, "bdev_file_open_by_path", k612).status, "ok");
+  EXPECT_EQ(entry(back, "bdev_file_open_by_path", k61).status, "absent");
+}
+
+TEST_F(CompatTest, ClonesDuplicatesBlacklistAndTraceability) {
+  auto r = run_compat(db_path(), {"finish_task_switch", "active_show", "__die", "tcp_v4_connect"});
+  for (const char* k : {k61, k612}) {
+    const CompatEntry& fts = entry(r, "finish_task_switch", k);
+    EXPECT_EQ(fts.status, "clone_only") << k;
+    EXPECT_EQ(fts.clones, std::vector<std::string>{"finish_task_switch.isra.0"}) << k;
+    EXPECT_EQ(entry(r, "active_show", k).status, "duplicate") << k;  // several sysfs statics
+    EXPECT_EQ(entry(r, "__die", k).status, "blacklisted") << k;       // NOKPROBE_SYMBOL
+  }
+}
+
+TEST_F(CompatTest, UnknownKernelsAndEmptyCataloguesAreBadInput) {
+  auto db = Database::open(db_path(), Database::Mode::kReadOnly);
+  ASSERT_TRUE(db);
+  CompatRequest req;
+  req.functions = {"tcp_v4_connect"};
+  req.kernels = {"5.4.0-nope"};
+  auto r = compat(*db, req);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kBadInput);
+  EXPECT_NE(r.error().what.find("5.4.0-nope"), std::string::npos);
+
+  test::TempDir dir;
+  auto empty = Database::open(dir.file("empty.db"));
+  ASSERT_TRUE(empty);
+  auto none = compat(*empty, req);
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().hint.find("kernels add"), std::string::npos);
+}
+
+// The same build twice is stored once; a damaged BTF file is refused and changes nothing.
+TEST_F(CompatTest, AddingIsIdempotentAndBadBtfLeavesTheCatalogueAsItWas) {
+  test::TempDir dir;
+  const std::string db_file = dir.file("c.db");
+  {
+    auto db = Database::open(db_file);
+    ASSERT_TRUE(db);
+    auto facts = read_kernel_files(files_612(), "612");
+    ASSERT_TRUE(facts);
+    auto input = catalog_input(*facts);
+    ASSERT_TRUE(input);
+    auto first = store_catalog_kernel(*db, *input, false);
+    ASSERT_TRUE(first);
+    EXPECT_TRUE(first->added);
+    auto again = store_catalog_kernel(*db, *input, false);
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(again->added);
+    EXPECT_EQ(again->id, first->id);
+  }
+  const std::string before = test::read_file(db_file);
+  // The 6.1 BTF cut in half.
+  const std::string btf = test::read_file(kernel_61("vmlinux.btf"));
+  test::write_file(dir.file("cut.btf"), btf.substr(0, btf.size() / 2));
+  auto facts = read_btf_file(dir.file("cut.btf"));
+  ASSERT_TRUE(facts);  // the bytes are read; the BTF is parsed when the rows are derived
+  EXPECT_EQ(facts->release, "cut");
+  auto input = catalog_input(*facts);
+  ASSERT_FALSE(input);
+  EXPECT_EQ(input.error().kind, ErrorKind::kBadInput);
+  EXPECT_NE(input.error().message().find("cut.btf"), std::string::npos) << input.error().message();
+  EXPECT_EQ(test::read_file(db_file), before);
+}
+
+TEST_F(CompatTest, KernelNamesSortByVersion) {
+  std::vector<std::string> names = {"6.12.100+deb12-amd64", "6.1.0-9-amd64", "6.1.0-47-amd64",
+                                    "6.12.9+deb12-amd64"};
+  sort_kernel_names(names);
+  const std::vector<std::string> want = {"6.1.0-9-amd64", "6.1.0-47-amd64", "6.12.9+deb12-amd64",
+                                         "6.12.100+deb12-amd64"};
+  EXPECT_EQ(names, want);
+}
+
+TEST_F(CompatTest, TheCommandGroupsKernelsAndSpeaksJson) {
+  auto text = test::run_probeseek("compat --db " + db_path() + " tcp_v4_connect inet_csk_accept");
+  ASSERT_EQ(text.status, 0) << text.err;
+  EXPECT_NE(text.out.find("6.1.0-56-cloud-amd64 .. 6.12.118+deb12-cloud-amd64, 2 kernels: ok"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("6.12.118+deb12-cloud-amd64, 1 kernel: prototype_changed"),
+            std::string::npos);
+  auto json = test::run_probeseek("compat --json --db " + db_path() + " inet_csk_accept");
+  ASSERT_EQ(json.status, 0) << json.err;
+  for (const char* key : {"\"function\"", "\"kernel\"", "\"status\"", "\"prototype\"",
+                          "\"changes\"", "\"replacements\""})
+    EXPECT_NE(json.out.find(key), std::string::npos) << key;
+  auto list = test::run_probeseek("kernels --json --db " + db_path());
+  ASSERT_EQ(list.status, 0) << list.err;
+  for (const char* key : {"\"name\"", "\"functions\"", "\"traceable\"", "\"source\""})
+    EXPECT_NE(list.out.find(key), std::string::npos) << key;
+  auto bad = test::run_probeseek("compat --db " + db_path() + " 'x;y'");
+  EXPECT_EQ(bad.status, 2);
 }
 
 }  // namespace

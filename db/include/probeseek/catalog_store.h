@@ -75,14 +75,23 @@ Result<std::vector<CatalogFunction>> catalog_functions(Database& db, int64_t ker
 Result<std::vector<CatalogFunction>> catalog_new_functions(Database& db, int64_t kernel_id,
                                                            int64_t reference_id);
 Result<std::vector<CatalogMember>> catalog_members(Database& db, int64_t kernel_id);
+// Kernel releases of the recorded sessions, newest session first (compat's default reference).
+Result<std::vector<std::string>> session_kernel_releases(Database& db);
 Result<std::string> catalog_btf(Database& db, int64_t kernel_id);  // raw BTF, decompressed
 Result<std::string> catalog_symbols_text(Database& db, int64_t kernel_id);
 
-// Prototype encoding shared by the writer and compat: return type, then "type\x1fname" per
-// parameter, fields separated by \x1e, and a trailing "..." field when variadic.
+// Prototype encoding shared by the writer and compat. Each type is kept twice: as C spells it
+// ("u32", "const char *") and as a structural key (typedefs resolved, qualifiers dropped,
+// structs by name) that compares equal across kernels whatever the BTF ids.
+struct SignatureParam {
+  std::string type;
+  std::string name;
+  std::string key;
+};
 struct SignatureParts {
   std::string return_type;
-  std::vector<std::pair<std::string, std::string>> params;  // (type, name)
+  std::string return_key;
+  std::vector<SignatureParam> params;
   bool variadic = false;
 };
 std::string encode_signature(const SignatureParts& parts);
