@@ -1,9 +1,14 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <ostream>
 #include <string>
 
 #include "probeseek/error.h"
+
+namespace probeseek {
+struct CompatReport;
+}
 
 namespace probeseek::cli {
 
@@ -19,5 +24,7 @@ void register_rank_commands(CLI::App& app, Context& ctx);
 void register_record_commands(CLI::App& app, Context& ctx);
 void register_probe_commands(CLI::App& app, Context& ctx);  // gen, attach, verify
 void register_kernel_commands(CLI::App& app, Context& ctx);  // kernels, kernels add, compat
+// compat's text view, also printed by explain --kernels.
+void print_compat_text(const CompatReport& report, std::ostream& out);
 
 }  // namespace probeseek::cli

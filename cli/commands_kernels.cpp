@@ -157,57 +157,6 @@ void register_list(CLI::App& app, Context& ctx) {
   });
 }
 
-// "6.1.0-47 .. 6.1.0-57, 33 kernels: ok": neighbouring kernels (in version order) with the same
-// verdict, changes and prototype are one line.
-void print_compat_text(const CompatReport& r, std::ostream& out) {
-  out << "reference: " << printable(r.reference) << "\n";
-  size_t i = 0;
-  while (i < r.entries.size()) {
-    const std::string& function = r.entries[i].function;
-    out << "\n" << printable(function) << "\n";
-    std::string last_prototype;
-    while (i < r.entries.size() && r.entries[i].function == function) {
-      const CompatEntry& first = r.entries[i];
-      size_t j = i + 1;
-      while (j < r.entries.size() && r.entries[j].function == function &&
-             r.entries[j].status == first.status && r.entries[j].changes == first.changes &&
-             r.entries[j].prototype == first.prototype && r.entries[j].clones == first.clones)
-        ++j;
-      const size_t n = j - i;
-      if (!first.prototype.empty() && first.prototype != last_prototype)
-        out << "  " << printable(first.prototype) << "\n";
-      last_prototype = first.prototype;
-      out << "    " << printable(first.kernel);
-      if (n > 1) out << " .. " << printable(r.entries[j - 1].kernel);
-      out << ", " << n << (n == 1 ? " kernel: " : " kernels: ") << first.status << "\n";
-      for (const std::string& c : first.changes) out << "      " << printable(c) << "\n";
-      if (!first.clones.empty()) {
-        out << "      clones:";
-        for (const std::string& c : first.clones) out << " " << printable(c);
-        out << "\n";
-      }
-      for (const std::string& note : first.notes) out << "      note: " << printable(note) << "\n";
-      for (const Replacement& rep : first.replacements)
-        out << "      maybe " << printable(rep.function) << ": " << printable(rep.why) << "\n"
-            << "        " << printable(rep.prototype) << "\n";
-      i = j;
-    }
-  }
-  out << "\ndata the probes read (" << probe_reads().size() << " struct members): ";
-  if (r.members.empty()) {
-    out << "present with the reference's types on every kernel\n";
-  } else {
-    out << r.members.size() << " problems\n";
-    for (const MemberCheck& m : r.members)
-      out << "    " << printable(m.kernel) << ": " << printable(m.type) << "." << printable(m.member)
-          << " " << m.status
-          << (m.status == "retyped" ? " " + printable(m.reference_type) + " -> " +
-                                          printable(m.member_type)
-                                    : std::string())
-          << "\n";
-  }
-}
-
 void register_compat(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("compat", "Will these functions hook the same way on every kernel?");
   static std::string db_path = "probeseek.db";
@@ -271,6 +220,57 @@ void register_compat(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
+
+// "6.1.0-47 .. 6.1.0-57, 33 kernels: ok": neighbouring kernels (in version order) with the same
+// verdict, changes and prototype are one line.
+void print_compat_text(const CompatReport& r, std::ostream& out) {
+  out << "reference: " << printable(r.reference) << "\n";
+  size_t i = 0;
+  while (i < r.entries.size()) {
+    const std::string& function = r.entries[i].function;
+    out << "\n" << printable(function) << "\n";
+    std::string last_prototype;
+    while (i < r.entries.size() && r.entries[i].function == function) {
+      const CompatEntry& first = r.entries[i];
+      size_t j = i + 1;
+      while (j < r.entries.size() && r.entries[j].function == function &&
+             r.entries[j].status == first.status && r.entries[j].changes == first.changes &&
+             r.entries[j].prototype == first.prototype && r.entries[j].clones == first.clones)
+        ++j;
+      const size_t n = j - i;
+      if (!first.prototype.empty() && first.prototype != last_prototype)
+        out << "  " << printable(first.prototype) << "\n";
+      last_prototype = first.prototype;
+      out << "    " << printable(first.kernel);
+      if (n > 1) out << " .. " << printable(r.entries[j - 1].kernel);
+      out << ", " << n << (n == 1 ? " kernel: " : " kernels: ") << first.status << "\n";
+      for (const std::string& c : first.changes) out << "      " << printable(c) << "\n";
+      if (!first.clones.empty()) {
+        out << "      clones:";
+        for (const std::string& c : first.clones) out << " " << printable(c);
+        out << "\n";
+      }
+      for (const std::string& note : first.notes) out << "      note: " << printable(note) << "\n";
+      for (const Replacement& rep : first.replacements)
+        out << "      maybe " << printable(rep.function) << ": " << printable(rep.why) << "\n"
+            << "        " << printable(rep.prototype) << "\n";
+      i = j;
+    }
+  }
+  out << "\ndata the probes read (" << probe_reads().size() << " struct members): ";
+  if (r.members.empty()) {
+    out << "present with the reference's types on every kernel\n";
+  } else {
+    out << r.members.size() << " problems\n";
+    for (const MemberCheck& m : r.members)
+      out << "    " << printable(m.kernel) << ": " << printable(m.type) << "." << printable(m.member)
+          << " " << m.status
+          << (m.status == "retyped" ? " " + printable(m.reference_type) + " -> " +
+                                          printable(m.member_type)
+                                    : std::string())
+          << "\n";
+  }
+}
 
 void register_kernel_commands(CLI::App& app, Context& ctx) {
   register_list(app, ctx);

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "output.h"
+#include "probeseek/compat.h"
 #include "probeseek/rank.h"
 #include "probeseek/text.h"
 
@@ -80,6 +81,11 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
   rank_cmd->add_flag("--require-all", request.require_all, "only functions seen in every session");
   rank_cmd->add_option("--limit", limit, "at most N candidates (0: all)")->capture_default_str();
   rank_cmd->add_option("--btf", btf, "BTF of the traced kernel (raw or ELF with .BTF)");
+  static std::vector<std::string> rank_kernels;
+  rank_cmd
+      ->add_option("--kernels", rank_kernels,
+                   "weigh stability over these catalogued kernels (none named: all of them)")
+      ->expected(0, -1);
   rank_cmd->add_flag("--json", as_json, "JSON array on stdout");
   rank_cmd->callback([&ctx, rank_cmd] {
     Status s = [&]() -> Status {
@@ -90,6 +96,7 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
       if (!arg.empty()) request.arg = arg;
       if (!btf.empty()) request.btf_path = btf;
       request.limit = limit;
+      if (rank_cmd->count("--kernels") > 0) request.kernels = rank_kernels;
       auto db = Database::open(db_path, Database::Mode::kReadOnly);
       if (!db) return tl::unexpected(db.error());
       auto result = rank(*db, request);
@@ -171,14 +178,29 @@ void register_explain_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--vmlinux", vmlinux,
                   "the traced kernel's vmlinux ELF, to verify ops tables offline");
   cmd->add_flag("--json", as_json, "JSON object on stdout");
-  cmd->callback([&ctx] {
+  static std::vector<std::string> explain_kernels;
+  cmd->add_option("--kernels", explain_kernels,
+                  "its compat table over these catalogued kernels (none named: all of them)")
+      ->expected(0, -1);
+  cmd->callback([&ctx, cmd] {
     Status s = [&]() -> Status {
+      if (cmd->count("--kernels") > 0) request.kernels = explain_kernels;
       if (!btf.empty()) request.btf_path = btf;
       if (!vmlinux.empty()) request.vmlinux_path = vmlinux;
       auto db = Database::open(db_path, Database::Mode::kReadOnly);
       if (!db) return tl::unexpected(db.error());
       auto ex = explain(*db, request);
       if (!ex) return tl::unexpected(ex.error());
+      std::optional<CompatReport> stability;
+      if (request.kernels) {
+        auto catalogued = list_catalog_kernels(*db);
+        if (!catalogued) return tl::unexpected(catalogued.error());
+        if (!catalogued->empty()) {
+          auto r = compat(*db, CompatRequest{{request.function}, *request.kernels, ""});
+          if (!r) return tl::unexpected(r.error());
+          stability = std::move(*r);
+        }
+      }
       for (auto& w : ex->warnings) std::cerr << "warning: " << printable(w) << "\n";
       auto neighbours_json = [](const std::vector<Explanation::Neighbour>& v) {
         nlohmann::json out = nlohmann::json::array();
@@ -211,6 +233,15 @@ void register_explain_command(CLI::App& app, Context& ctx) {
             {"sessions", sessions},
             {"better", ex->better},
             {"worse", ex->worse}};
+        if (stability) {
+          nlohmann::json rows = nlohmann::json::array();
+          for (const CompatEntry& e : stability->entries)
+            rows.push_back({{"kernel", e.kernel},
+                            {"status", e.status},
+                            {"prototype", e.prototype},
+                            {"changes", e.changes}});
+          out["compat"] = {{"reference", stability->reference}, {"kernels", rows}};
+        }
         std::cout << dump_json(out) << "\n";
         return {};
       }
@@ -254,6 +285,14 @@ void register_explain_command(CLI::App& app, Context& ctx) {
       text << "  a worse hook because:\n";
       for (auto& w : ex->worse) text << "    - " << w << "\n";
       if (ex->better.empty() && ex->worse.empty()) text << "    (no evidence either way)\n";
+      if (stability) {
+        text << "  on the catalogued kernels:\n";
+        std::ostringstream table;
+        print_compat_text(*stability, table);
+        std::istringstream lines(table.str());
+        for (std::string line; std::getline(lines, line);)
+          if (!line.empty()) text << "    " << line << "\n";
+      }
       std::cout << printable(text.str(), /*keep_newlines=*/true);
       return {};
     }();

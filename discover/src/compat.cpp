@@ -328,6 +328,13 @@ void sort_kernel_names(std::vector<std::string>& names) {
   std::stable_sort(names.begin(), names.end(), less);
 }
 
+std::string describe_kernels(const std::vector<std::string>& kernels) {
+  if (kernels.empty()) return "no kernel";
+  if (kernels.size() == 1) return kernels.front();
+  return kernels.front() + " .. " + kernels.back() + " (" + std::to_string(kernels.size()) +
+         " kernels)";
+}
+
 Result<CompatReport> compat(Database& db, const CompatRequest& request) {
   auto catalogued = list_catalog_kernels(db);
   if (!catalogued) return tl::unexpected(catalogued.error());

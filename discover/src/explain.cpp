@@ -153,6 +153,7 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
   rr.live_btf_path = req.live_btf_path;
   rr.limit = 0;
   rr.only_function = req.function;
+  rr.kernels = req.kernels;
   rr.btf = choice->btf ? &*choice->btf : nullptr;
   rr.ops = ops ? &*ops : nullptr;
   rr.modules = modules ? &*modules : nullptr;

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "probeseek/compat.h"
 #include "probeseek/ops_store.h"
 
 namespace probeseek {
@@ -341,6 +342,62 @@ Status add_verifications(Database& db, const std::vector<SessionSummary>& sessio
     c.verified = Candidate::Verified{st->text_at(0), st->text_at(1), st->text_at(2), st->int_at(3)};
     c.terms.push_back({0, "verified live " + c.verified->at + ": " + c.verified->summary +
                               " under `" + c.verified->command + "`"});
+  }
+  return {};
+}
+
+// --kernels: each candidate's compat verdicts over the catalogue, as scored terms. A hook that
+// works the same everywhere gains a little; one that is missing, untraceable or blacklisted
+// somewhere loses as much as being unhookable costs there; a changed prototype loses less (a
+// probe per kernel family still works).
+Status add_stability(Database& db, const std::vector<std::string>& kernels,
+                     std::vector<Candidate>& candidates, std::vector<std::string>& warnings) {
+  auto catalogued = list_catalog_kernels(db);
+  if (!catalogued) return tl::unexpected(catalogued.error());
+  if (catalogued->empty()) {
+    warnings.push_back(
+        "--kernels: the kernel catalogue is empty, stability not considered (add kernels with "
+        "'probeseek kernels add --debian 6.1' or a .deb, a vmlinuz, a BTF file, live)");
+    return {};
+  }
+  if (candidates.empty()) return {};
+  CompatRequest request;
+  request.kernels = kernels;
+  for (const Candidate& c : candidates) request.functions.push_back(c.function);
+  auto report = compat(db, request);
+  if (!report) return tl::unexpected(report.error());
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> by_status;
+  std::map<std::string, std::string> first_change;
+  for (const CompatEntry& e : report->entries) {
+    by_status[e.function][e.status].push_back(e.kernel);
+    if (!e.changes.empty() && !first_change.count(e.function))
+      first_change[e.function] = e.changes.front();
+  }
+  const size_t total = report->kernels.size();
+  for (Candidate& c : candidates) {
+    const auto& statuses = by_status[c.function];
+    double points = 0;
+    std::vector<std::string> why;
+    for (const auto& [status, where] : statuses) {
+      if (status == "ok") continue;
+      double cost = status == "prototype_changed" ? -10 : status == "duplicate" ? -5 : -20;
+      points = std::min(points, cost);
+      std::string text = status + " on " + describe_kernels(where);
+      if (status == "prototype_changed" && first_change.count(c.function))
+        text += ": " + first_change[c.function];
+      why.push_back(text);
+    }
+    if (why.empty()) {
+      c.terms.push_back({5, "stable: ok on all " + std::to_string(total) +
+                                " catalogued kernels (" + describe_kernels(report->kernels) +
+                                "), reference " + report->reference});
+      c.score += 5;
+    } else {
+      std::string text;
+      for (const std::string& w : why) text += (text.empty() ? "" : "; ") + w;
+      c.terms.push_back({points, "unstable: " + text + " (reference " + report->reference + ")"});
+      c.score += points;
+    }
   }
   return {};
 }
@@ -692,6 +749,8 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
   auto& all = result.candidates;
   size_t settled = 0;
   const size_t want = request.limit > 0 ? request.limit : all.size();
+  // With --kernels, stability can lift a candidate: settle a wider pool for it to reorder.
+  const size_t settle = request.kernels ? std::min(all.size(), std::max<size_t>(want * 3, 60)) : want;
   while (settled < all.size()) {
     Candidate& c = all[settled];
     c.hookability = assess_hookability(c.function, hook_inputs);
@@ -713,9 +772,14 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
     // Re-sort the settled prefix; stop once it holds `want` candidates that beat every
     // unsettled upper bound.
     std::stable_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(settled), better);
-    if (settled >= want && settled < all.size() && better(all[want - 1], all[settled])) break;
+    if (settled >= settle && settled < all.size() && better(all[settle - 1], all[settled])) break;
   }
   all.resize(std::min(all.size(), settled));
+  if (request.kernels) {
+    if (auto s = add_stability(db, *request.kernels, all, result.warnings); !s)
+      return tl::unexpected(s.error());
+    std::stable_sort(all.begin(), all.end(), better);
+  }
   if (all.size() > want) all.resize(want);
   if (auto s = add_verifications(db, *sessions, all); !s) return tl::unexpected(s.error());
   return result;

@@ -96,6 +96,10 @@ struct CompatReport {
 };
 Result<CompatReport> compat(Database& db, const CompatRequest& request);
 
+// "6.12.100+deb12-amd64 .. 6.12.117+deb12-amd64 (18 kernels)", or the one name; the names in
+// version order, as compat reports them.
+std::string describe_kernels(const std::vector<std::string>& kernels);
+
 // Kernel names in natural version order ("6.1.0-9" before "6.1.0-47", "6.12.100+deb12").
 void sort_kernel_names(std::vector<std::string>& names);
 

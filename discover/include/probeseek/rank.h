@@ -22,6 +22,9 @@ struct RankRequest {
   std::string under;                  // --under FUNC: only calls below it
   bool require_all = false;           // keep functions seen in every session
   size_t limit = 20;
+  // --kernels: weigh each candidate's stability over these catalogued kernels (empty: all of
+  // them), as compat judges it (docs/compat.md). nullopt: stability is not considered.
+  std::optional<std::vector<std::string>> kernels;
   std::optional<std::string> btf_path;  // --btf FILE; else the sessions' stored BTF, else live
   // The running kernel's vmlinux BTF; its directory holds the running modules' BTF.
   std::string live_btf_path = "/sys/kernel/btf/vmlinux";
@@ -143,6 +146,7 @@ struct ExplainRequest {
   std::optional<std::string> vmlinux_path;
   std::string kcore_path = "/proc/kcore";
   std::string live_kallsyms_path = "/proc/kallsyms";
+  std::optional<std::vector<std::string>> kernels;  // --kernels, as RankRequest::kernels
 };
 Result<Explanation> explain(Database& db, const ExplainRequest& request);
 
