@@ -50,16 +50,12 @@ struct Kernel {
 
 // The newest 6.12 cloud -unsigned package apt knows, when the pinned one is gone from the archive.
 std::string newest_612_unsigned() {
-  auto run = run_child({"apt-cache", "search", "--names-only",
-                        "^linux-image-6\\.12\\.[0-9]+.*-cloud-amd64-unsigned$"});
+  auto run = run_child({"sh", "-c",
+                        "apt-cache search --names-only "
+                        "'^linux-image-6\\.12\\.[0-9]+.*-cloud-amd64-unsigned$' | "
+                        "cut -d' ' -f1 | sort -V | tail -n 1"});
   if (!run || !run->ok()) return "";
-  std::vector<std::string> names;
-  for_each_line(run->out,
-                [&](std::string_view l) { names.emplace_back(l.substr(0, l.find(' '))); });
-  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
-    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());
-  });
-  return names.empty() ? "" : names.back();
+  return std::string(trim(run->out));
 }
 
 Kernel load(const std::vector<std::string>& packages) {
