@@ -416,5 +416,38 @@ TEST(KernelImageInput, DebianKernelPackages) {
   }
 }
 
+// common/child.h, which fetch_debian_package and debian_kernel_packages run apt through.
+TEST(ChildProcess, StatusOutputCwdCapAndTimeout) {
+  TempDir tmp;
+  ChildOptions opts;
+  opts.cwd = tmp.file("");
+  auto run = run_child({"sh", "-c", "pwd; echo oops >&2; exit 3"}, opts);
+  ASSERT_TRUE(run) << run.error().message();
+  EXPECT_EQ(run->exit_status, 3);
+  EXPECT_EQ(std::filesystem::path(std::string(trim(run->out))),
+            std::filesystem::path(tmp.file("")).lexically_normal().parent_path());
+  EXPECT_EQ(run->err, "oops\n");
+
+  opts.output_cap = 1000;
+  run = run_child({"sh", "-c", "head -c 100000 /dev/zero"}, opts);
+  ASSERT_TRUE(run);
+  EXPECT_TRUE(run->ok());
+  EXPECT_EQ(run->out.size(), 1000u);
+  EXPECT_TRUE(run->truncated);
+
+  opts.timeout = std::chrono::milliseconds(200);
+  auto t0 = std::chrono::steady_clock::now();
+  run = run_child({"sleep", "30"}, opts);
+  ASSERT_TRUE(run);
+  EXPECT_TRUE(run->timed_out);
+  EXPECT_FALSE(run->ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+
+  auto missing = run_child({"probeseek-no-such-program"});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().err_no, ENOENT);
+  EXPECT_FALSE(missing.error().hint.empty());
+}
+
 }  // namespace
 }  // namespace probeseek
