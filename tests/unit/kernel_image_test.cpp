@@ -338,18 +338,8 @@ TEST(KernelImageInput, DestroyedTokenTable) {
   auto payload = bzimage_payload(slurp(u.vmlinuz), u.vmlinuz);
   ASSERT_TRUE(payload) << payload.error().message();
   // kallsyms_token_table holds the digits as single-character tokens: "0\0" "1\0" ... "9\0".
-  const std::string digits(
-      "0\0"
-      "1\0"
-      "2\0"
-      "3\0"
-      "4\0"
-      "5\0"
-      "6\0"
-      "7\0"
-      "8\0"
-      "9\0",
-      20);
+  std::string digits;
+  for (char c = '0'; c <= '9'; ++c) digits += std::string{c, '\0'};
   std::string& elf = payload->elf;
   size_t hits = 0;
   for (size_t p = elf.find(digits); p != std::string::npos; p = elf.find(digits, p + 1), ++hits)
