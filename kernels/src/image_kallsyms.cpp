@@ -76,10 +76,24 @@ std::optional<TokenTable> find_token_table(const Rodata& r) {
       "9";
   std::string_view digits(kDigits, sizeof kDigits);  // with the last NUL
   for (size_t p = r.b.find(digits); p != std::string_view::npos; p = r.b.find(digits, p + 1)) {
-    // Walk back over preceding tokens: each candidate start is one string earlier.
+    // ends[j]: where the j-th string from p ends (NUL included), for j up to 256.
+    std::vector<uint64_t> ends{p};
+    for (uint64_t x = p; ends.size() <= 256; ends.push_back(x)) {
+      const void* nul = x < r.b.size() ? std::memchr(r.b.data() + x, 0, r.b.size() - x) : nullptr;
+      if (!nul || nul == r.b.data() + x) break;
+      x = static_cast<uint64_t>(static_cast<const char*>(nul) - r.b.data()) + 1;
+    }
+    // Walk back over preceding tokens: candidate q, k strings before p, ends its 256 tokens at
+    // ends[256 - k]; its index must then start with 0 and give "0" the offset p - q.
     uint64_t q = p;
-    for (int k = 0; k < 256; ++k) {
-      if (auto tt = tokens_at(r, q)) return tt;
+    for (uint64_t k = 0; k < 256; ++k) {
+      if (256 - k < ends.size()) {
+        uint64_t index = r.align8(ends[256 - k]);
+        if (index <= r.b.size() && r.b.size() - index >= 512 &&
+            load_le<uint16_t>(r.b.data() + index) == 0 &&
+            load_le<uint16_t>(r.b.data() + index + 2 * k) == p - q)
+          if (auto tt = tokens_at(r, q)) return tt;
+      }
       if (q < 2 || r.b[q - 1] != 0 || r.b[q - 2] == 0) break;
       uint64_t s = q - 2;
       while (s > 0 && r.b[s - 1] != 0) --s;
@@ -112,20 +126,26 @@ bool names_fit(const Rodata& r, uint64_t start, uint64_t n, uint64_t ms) {
   return x <= ms && x + 7 >= ms;
 }
 
-// Markers at ms for n symbols: cheap checks, then num_syms before the names.
-std::optional<Names> names_for(const Rodata& r, uint64_t ms, uint64_t n) {
-  uint64_t m = (n + 255) / 256;
+// Markers at ms for between n_lo and n_hi symbols (one marker count): cheap checks, then
+// num_syms before the names the markers describe.
+std::optional<Names> names_for(const Rodata& r, uint64_t ms, uint64_t n_lo, uint64_t n_hi) {
+  uint64_t m = (n_lo + 255) / 256;
   if (!r.aligned(ms) || ms > r.b.size() || (r.b.size() - ms) / 4 < m) return std::nullopt;
   if (r.u32(ms) != 0) return std::nullopt;
   for (uint64_t k = 1; k < m; ++k)  // each entry is at least a length byte and one token
-    if (r.u32(ms + 4 * k) < r.u32(ms + 4 * (k - 1)) + 2 * 256) return std::nullopt;
+    if (r.u32(ms + 4 * k) < uint64_t{r.u32(ms + 4 * (k - 1))} + 2 * 256) return std::nullopt;
   uint64_t last = r.u32(ms + 4 * (m - 1));
   if (last + 8 > ms) return std::nullopt;
-  uint64_t top = ms - last - 8;  // num_syms sits 8 bytes before the names
+  // num_syms sits 8 bytes before the names, and the last block of at most 256 entries lies
+  // between the last marker and the markers themselves.
+  uint64_t top = ms - last - 8;
   uint64_t bottom = top > 256 * kMaxEntry ? top - 256 * kMaxEntry : 0;
-  for (uint64_t p = top - ((r.base + top) & 7); p >= bottom && p + 8 <= top + 8; p -= 8) {
-    if (r.u32(p) == n && names_fit(r, p + 8, n, ms)) return Names{p, p + 8, ms, n};
-    if (p < 8) break;
+  uint64_t misalign = (r.base + top) & 7;
+  if (misalign > top) return std::nullopt;
+  for (uint64_t p = top - misalign;; p -= 8) {
+    uint32_t n = r.u32(p);
+    if (n >= n_lo && n <= n_hi && names_fit(r, p + 8, n, ms)) return Names{p, p + 8, ms, n};
+    if (p < bottom + 8) break;
   }
   return std::nullopt;
 }
@@ -137,18 +157,14 @@ std::optional<Names> find_names(const Rodata& r, uint64_t token_table) {
   for (uint64_t n = 1; n <= kMaxSymbols; ++n) {
     uint64_t mlen = rounded(4 * ((n + 255) / 256));
     if (mlen > tt) break;  // the markers alone would start before .rodata
-    // Without seqs_of_names the markers end at the token table: one candidate per marker count.
-    if (n % 256 == 1 && tt >= mlen) {
-      // Every n with this marker count shares the markers; num_syms tells which n it is.
-      uint64_t ms = tt - mlen;
-      if (r.aligned(ms) && r.u32(ms) == 0)
-        for (uint64_t k = n; k < n + 256 && k <= kMaxSymbols; ++k)
-          if (auto found = names_for(r, ms, k)) return found;
-    }
+    // Without seqs_of_names the markers end at the token table: every n with this marker
+    // count shares the markers, and num_syms tells which n it is.
+    if (n % 256 == 1)
+      if (auto found = names_for(r, tt - mlen, n, std::min(n + 255, kMaxSymbols))) return found;
     // With kallsyms_seqs_of_names (3 bytes a symbol) between markers and token table.
     uint64_t slen = rounded(3 * n);
     if (tt >= slen + mlen)
-      if (auto found = names_for(r, tt - slen - mlen, n)) return found;
+      if (auto found = names_for(r, tt - slen - mlen, n, n)) return found;
   }
   return std::nullopt;
 }

@@ -3,6 +3,9 @@
 // Only boot/vmlinuz-*, boot/config-* and boot/System.map-* are kept.
 #include <archive.h>
 #include <archive_entry.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <filesystem>
 #include <memory>
@@ -78,6 +81,8 @@ Result<std::string> read_entry(archive* a, const std::string& deb, const std::st
 }
 
 Status read_deb(const std::string& deb, BootFiles& files) {
+  if (::access(deb.c_str(), R_OK) != 0)
+    return runtime_error("cannot read", deb, errno, "check the path and permissions");
   ArchivePtr outer(archive_read_new());
   if (!outer) return runtime_error("cannot start libarchive", deb, ENOMEM);
   archive_read_support_format_ar(outer.get());
@@ -100,6 +105,9 @@ Status read_deb(const std::string& deb, BootFiles& files) {
     int rc;
     while ((rc = archive_read_next_header(inner.get(), &e)) == ARCHIVE_OK) {
       const char* p = archive_entry_pathname(e);
+      // dpkg-deb writes entries sorted by path: once past boot/ with the image in hand, the
+      // rest (lib/modules, most of the package) need not be decompressed.
+      if (files.vmlinuz && p && !starts_with(p, "./boot/") && !starts_with(p, "boot/")) break;
       if (!p || archive_entry_filetype(e) != AE_IFREG) continue;
       auto* s = slot(files, p, true);
       if (!s) continue;
@@ -110,7 +118,8 @@ Status read_deb(const std::string& deb, BootFiles& files) {
       if (s == &files.vmlinuz) files.vmlinuz_name = deb + ": " + std::string(base);
       if (s == &files.system_map) files.system_map_name = deb + ": " + std::string(base);
     }
-    if (rc != ARCHIVE_EOF) return archive_error(inner.get(), "damaged data archive", deb);
+    if (rc != ARCHIVE_EOF && rc != ARCHIVE_OK)
+      return archive_error(inner.get(), "damaged data archive", deb);
     break;
   }
   if (!had_data)

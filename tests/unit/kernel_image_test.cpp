@@ -50,16 +50,12 @@ struct Kernel {
 
 // The newest 6.12 cloud -unsigned package apt knows, when the pinned one is gone from the archive.
 std::string newest_612_unsigned() {
-  auto run = run_child({"apt-cache", "search", "--names-only",
-                        "^linux-image-6\\.12\\.[0-9]+.*-cloud-amd64-unsigned$"});
+  auto run = run_child({"sh", "-c",
+                        "apt-cache search --names-only "
+                        "'^linux-image-6\\.12\\.[0-9]+.*-cloud-amd64-unsigned$' | "
+                        "cut -d' ' -f1 | sort -V | tail -n 1"});
   if (!run || !run->ok()) return "";
-  std::vector<std::string> names;
-  for_each_line(run->out,
-                [&](std::string_view l) { names.emplace_back(l.substr(0, l.find(' '))); });
-  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
-    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());
-  });
-  return names.empty() ? "" : names.back();
+  return std::string(trim(run->out));
 }
 
 Kernel load(const std::vector<std::string>& packages) {
@@ -342,18 +338,8 @@ TEST(KernelImageInput, DestroyedTokenTable) {
   auto payload = bzimage_payload(slurp(u.vmlinuz), u.vmlinuz);
   ASSERT_TRUE(payload) << payload.error().message();
   // kallsyms_token_table holds the digits as single-character tokens: "0\0" "1\0" ... "9\0".
-  const std::string digits(
-      "0\0"
-      "1\0"
-      "2\0"
-      "3\0"
-      "4\0"
-      "5\0"
-      "6\0"
-      "7\0"
-      "8\0"
-      "9\0",
-      20);
+  std::string digits;
+  for (char c = '0'; c <= '9'; ++c) digits += std::string{c, '\0'};
   std::string& elf = payload->elf;
   size_t hits = 0;
   for (size_t p = elf.find(digits); p != std::string::npos; p = elf.find(digits, p + 1), ++hits)
@@ -418,6 +404,39 @@ TEST(KernelImageInput, DebianKernelPackages) {
     EXPECT_EQ(n.find("template"), std::string::npos) << n;
     EXPECT_NE(n, "linux-image-6.12-amd64");
   }
+}
+
+// common/child.h, which fetch_debian_package and debian_kernel_packages run apt through.
+TEST(ChildProcess, StatusOutputCwdCapAndTimeout) {
+  TempDir tmp;
+  ChildOptions opts;
+  opts.cwd = tmp.file("");
+  auto run = run_child({"sh", "-c", "pwd; echo oops >&2; exit 3"}, opts);
+  ASSERT_TRUE(run) << run.error().message();
+  EXPECT_EQ(run->exit_status, 3);
+  EXPECT_EQ(std::filesystem::path(std::string(trim(run->out))),
+            std::filesystem::path(tmp.file("")).lexically_normal().parent_path());
+  EXPECT_EQ(run->err, "oops\n");
+
+  opts.output_cap = 1000;
+  run = run_child({"sh", "-c", "head -c 100000 /dev/zero"}, opts);
+  ASSERT_TRUE(run);
+  EXPECT_TRUE(run->ok());
+  EXPECT_EQ(run->out.size(), 1000u);
+  EXPECT_TRUE(run->truncated);
+
+  opts.timeout = std::chrono::milliseconds(200);
+  auto t0 = std::chrono::steady_clock::now();
+  run = run_child({"sleep", "30"}, opts);
+  ASSERT_TRUE(run);
+  EXPECT_TRUE(run->timed_out);
+  EXPECT_FALSE(run->ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+
+  auto missing = run_child({"probeseek-no-such-program"});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().err_no, ENOENT);
+  EXPECT_FALSE(missing.error().hint.empty());
 }
 
 }  // namespace
