@@ -3,6 +3,7 @@
 // Documentation/arch/x86/boot.rst; the trailing size word from scripts/Makefile.lib (size_append).
 #include <lz4.h>
 #include <zlib.h>
+#include <lzma.h>
 #include <zstd.h>
 
 #include <cstdio>
@@ -35,7 +36,7 @@ constexpr uint64_t kMaxOutput = 512ull << 20;  // a vmlinux is ~60 MB; more is n
 constexpr uint32_t kLz4LegacyMagic = 0x184C2102;
 constexpr uint64_t kLz4LegacyBlock =
     8ull << 20;  // lib/decompress_unlz4.c: LZ4_DEFAULT_UNCOMPRESSED_CHUNK_SIZE
-constexpr char kSupported[] = "supported: lz4, zstd, gzip";
+constexpr char kSupported[] = "supported: lz4, zstd, xz, gzip";
 
 tl::unexpected<Error> damaged(const std::string& origin, const std::string& what) {
   return bad_input("damaged " + what + " in the kernel image's payload", origin,
@@ -133,6 +134,36 @@ Result<std::string> gunzip(std::string_view in, const std::string& origin, uint6
   return out;
 }
 
+// xz (Debian's generic and rt 6.1 kernels): scripts/xz_wrap.sh writes a plain .xz stream with
+// CRC32 and the x86 BCJ filter, which liblzma's stream decoder handles; its memory use is
+// bounded by the dictionary (the kernel uses at most 32 MiB), capped here at 256 MiB.
+Result<std::string> unxz(std::string_view in, const std::string& origin, uint64_t cap) {
+  struct Stream {
+    lzma_stream s = LZMA_STREAM_INIT;
+    ~Stream() { lzma_end(&s); }
+  } x;
+  if (lzma_stream_decoder(&x.s, 256ull << 20, 0) != LZMA_OK)
+    return runtime_error("cannot start liblzma", origin, ENOMEM);
+  x.s.next_in = reinterpret_cast<const uint8_t*>(in.data());
+  x.s.avail_in = in.size();
+  std::string out;
+  size_t used = 0;
+  for (;;) {
+    if (used == out.size() && !grow(out, used, std::max<size_t>(used, 1 << 20), cap))
+      return damaged(origin, "xz stream (larger than the recorded size)");
+    size_t room = out.size() - used;
+    x.s.next_out = reinterpret_cast<uint8_t*>(out.data() + used);
+    x.s.avail_out = room;
+    lzma_ret rc = lzma_code(&x.s, LZMA_FINISH);
+    used += room - x.s.avail_out;
+    if (rc == LZMA_STREAM_END) break;
+    if (rc == LZMA_BUF_ERROR) return damaged(origin, "xz stream (truncated)");
+    if (rc != LZMA_OK) return damaged(origin, "xz stream (error " + std::to_string(rc) + ")");
+  }
+  out.resize(used);
+  return out;
+}
+
 }  // namespace
 
 Result<KernelPayload> bzimage_payload(std::string_view file, const std::string& origin) {
@@ -175,12 +206,14 @@ Result<KernelPayload> kernels::bzimage_payload_capped(std::string_view file,
   } else if (has("\x28\xb5\x2f\xfd")) {
     out.compression = "zstd";
     elf = unzstd(payload.substr(0, payload.size() - 4), origin, recorded);
+  } else if (has(std::string_view("\xfd\x37\x7a\x58\x5a\x00", 6))) {
+    out.compression = "xz";
+    elf = unxz(payload.substr(0, payload.size() - 4), origin, recorded);
   } else if (has("\x1f\x8b")) {
     out.compression = "gzip";
     elf = gunzip(payload, origin, recorded);  // gzip's own trailer ends with the size
   } else {
     std::string name;
-    if (has("\xfd\x37\x7a\x58\x5a\x00")) name = "xz";
     if (has("BZh")) name = "bzip2";
     if (has(std::string_view("\x5d\x00\x00", 3))) name = "lzma";
     if (has("\x89LZO")) name = "lzo";
