@@ -83,21 +83,18 @@ std::optional<TokenTable> find_token_table(const Rodata& r) {
       if (!nul || nul == r.b.data() + x) break;
       x = static_cast<uint64_t>(static_cast<const char*>(nul) - r.b.data()) + 1;
     }
-    // Walk back over preceding tokens: candidate q, k strings before p, ends its 256 tokens at
-    // ends[256 - k]; its index must then start with 0 and give "0" the offset p - q.
-    uint64_t q = p;
+    // If k tokens precede "0", the index starts at align8(ends[256 - k]) and its k-th entry is
+    // the distance from the table's start to "0": that gives the start. It is not found by
+    // walking back over NUL-terminated strings: the table before it (seqs_of_names, binary)
+    // may end in a non-NUL byte that runs into the first token (6.1.0-47-rt: "...Pz" + "na").
     for (uint64_t k = 0; k < 256; ++k) {
-      if (256 - k < ends.size()) {
-        uint64_t index = r.align8(ends[256 - k]);
-        if (index <= r.b.size() && r.b.size() - index >= 512 &&
-            load_le<uint16_t>(r.b.data() + index) == 0 &&
-            load_le<uint16_t>(r.b.data() + index + 2 * k) == p - q)
-          if (auto tt = tokens_at(r, q)) return tt;
-      }
-      if (q < 2 || r.b[q - 1] != 0 || r.b[q - 2] == 0) break;
-      uint64_t s = q - 2;
-      while (s > 0 && r.b[s - 1] != 0) --s;
-      q = s;
+      if (256 - k >= ends.size()) continue;
+      uint64_t index = r.align8(ends[256 - k]);
+      if (index > r.b.size() || r.b.size() - index < 512 || load_le<uint16_t>(r.b.data() + index))
+        continue;
+      uint64_t to_digits = load_le<uint16_t>(r.b.data() + index + 2 * k);
+      if (to_digits > p || (k == 0) != (to_digits == 0)) continue;
+      if (auto tt = tokens_at(r, p - to_digits); tt && tt->index == index) return tt;
     }
   }
   return std::nullopt;

@@ -86,6 +86,10 @@ const Kernel& kernel_612_package() {
   static const Kernel k = load({kPackage612});
   return k;
 }
+const Kernel& kernel_61_rt_package() {
+  static const Kernel k = load({"linux-image-6.1.0-47-rt-amd64"});
+  return k;
+}
 const Kernel& kernel_61_generic_package() {
   static const Kernel k = load({kPackage61Generic});
   return k;
@@ -295,6 +299,17 @@ TEST(KernelImage61Generic, XzPayload) {
   EXPECT_GT(f.symbols.size(), 80000u);
   ASSERT_TRUE(f.traceable);
   EXPECT_TRUE(std::binary_search(f.traceable->begin(), f.traceable->end(), "tcp_v4_connect"));
+}
+
+// In 6.1.0-47-rt the byte before kallsyms_token_table (the last of seqs_of_names) is not NUL, so
+// the first token ("na") reads as the tail of a longer string: the table is found from its index.
+TEST(KernelImage61Rt, TokenTableThatNoNulPrecedes) {
+  const Kernel& k = kernel_61_rt_package();
+  REQUIRE_KERNEL(k);
+  EXPECT_EQ(k.facts->release, "6.1.0-47-rt-amd64");
+  EXPECT_EQ(k.facts->compression, "xz");
+  EXPECT_EQ(k.facts->symbols_from, "image kallsyms tables");
+  EXPECT_GT(k.facts->symbols.size(), 80000u);
 }
 
 // The 6.1 package's boot/ files, unpacked once for the tests that damage them.
