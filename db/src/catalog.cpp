@@ -261,16 +261,31 @@ Result<std::vector<CatalogFunction>> catalog_functions(Database& db, int64_t ker
   return out;
 }
 
-Result<std::vector<CatalogFunction>> catalog_new_functions(Database& db, int64_t kernel_id,
-                                                           int64_t reference_id) {
-  std::vector<CatalogFunction> out;
-  auto st = db.prepare(std::string(kFunctionColumns) +
-                       "WHERE f.kernel_id = ?1 AND NOT EXISTS (SELECT 1 FROM kernel_functions r "
-                       "WHERE r.kernel_id = ?2 AND r.name_id = f.name_id)");
+Result<std::vector<std::pair<int64_t, std::string>>> catalog_names(Database& db) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  auto st = db.prepare("SELECT id, name FROM kernel_names");
   if (!st) return tl::unexpected(st.error());
-  st->bind(1, kernel_id).bind(2, reference_id);
-  auto s = st->for_each_row([&](Statement& r) { out.push_back(function_from_row(r)); });
+  auto s = st->for_each_row([&](Statement& r) { out.emplace_back(r.int_at(0), r.text_at(1)); });
   if (!s) return tl::unexpected(s.error());
+  return out;
+}
+
+Result<CatalogLookup> CatalogLookup::make(Database& db) {
+  auto st = db.prepare(std::string(kFunctionColumns) + "WHERE f.kernel_id = ? AND f.name_id = ?");
+  if (!st) return tl::unexpected(st.error());
+  CatalogLookup lookup;
+  lookup.st_ = std::move(*st);
+  return lookup;
+}
+
+Result<std::optional<CatalogFunction>> CatalogLookup::get(int64_t kernel_id, int64_t name_id) {
+  st_.reset();
+  st_.bind(1, kernel_id).bind(2, name_id);
+  auto row = st_.step();
+  if (!row) return tl::unexpected(row.error());
+  std::optional<CatalogFunction> out;
+  if (*row) out = function_from_row(st_);
+  st_.reset();
   return out;
 }
 

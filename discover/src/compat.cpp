@@ -175,6 +175,137 @@ bool is_tracing_stub(std::string_view name) {
   return false;
 }
 
+// Where an absent function's work went, best first: functions the reference kernel does not
+// have whose names share its words (weighted by how rare each word is among all catalogued
+// names: sharing "blk" says little, sharing "path" much) and whose parameters take the same
+// pointers and structs. A word index over every catalogued name is built once per compat run;
+// each candidate is then two point lookups, so sixty kernels cost milliseconds.
+class ReplacementSearch {
+ public:
+  static Result<ReplacementSearch> make(Database& db, int64_t reference_id,
+                                       const std::string& reference_name) {
+    ReplacementSearch r;
+    r.reference_name_ = reference_name;
+    auto names = catalog_names(db);
+    if (!names) return tl::unexpected(names.error());
+    auto lookup = CatalogLookup::make(db);
+    if (!lookup) return tl::unexpected(lookup.error());
+    r.lookup_.emplace(std::move(*lookup));
+    r.reference_id_ = reference_id;
+    r.names_ = std::move(*names);
+    for (uint32_t i = 0; i < r.names_.size(); ++i)
+      for (const std::string& w : words_of(r.names_[i].second)) r.by_word_[w].push_back(i);
+    return r;
+  }
+
+  Result<std::vector<Replacement>> find(const std::string& function, const SignatureParts& ref_sig,
+                                        int64_t kernel_id, bool knows_traceable) {
+    const std::vector<std::string> words = words_of(function);
+    auto idf = [&](const std::string& w) {
+      auto it = by_word_.find(w);
+      const double df = it == by_word_.end() ? 0 : static_cast<double>(it->second.size());
+      return std::log(static_cast<double>(names_.size() + 1) / (df + 1));
+    };
+    // Candidates by shared words, best 400 by word weight alone.
+    std::unordered_map<uint32_t, double> pre;
+    for (const std::string& w : words) {
+      auto it = by_word_.find(w);
+      if (it == by_word_.end()) continue;
+      const double weight = idf(w);
+      for (uint32_t i : it->second) pre[i] += weight;
+    }
+    std::vector<std::pair<double, uint32_t>> ranked;
+    for (const auto& [i, weight] : pre)
+      if (names_[i].second != function && !is_tracing_stub(names_[i].second))
+        ranked.emplace_back(weight, i);
+    const size_t keep = std::min<size_t>(ranked.size(), 400);
+    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep),
+                      ranked.end(), [](const auto& a, const auto& b) {
+                        return a.first != b.first ? a.first > b.first : a.second < b.second;
+                      });
+    ranked.resize(keep);
+
+    // Only pointers and aggregates say what a function works on: an int or a gfp_t says
+    // nothing (and many typedefs share one integer type).
+    auto telling = [](const std::string& type) {
+      return type.find('*') != std::string::npos || type.rfind("struct ", 0) == 0 ||
+             type.rfind("const struct ", 0) == 0 || type.rfind("union ", 0) == 0;
+    };
+    std::map<std::string, std::string> ref_types;  // key -> spelling
+    for (const SignatureParam& p : ref_sig.params)
+      if (telling(p.type)) ref_types.emplace(p.key, p.type);
+
+    struct Scored {
+      double score;
+      Replacement r;
+    };
+    std::vector<Scored> scored;
+    for (const auto& [word_weight, i] : ranked) {
+      const int64_t name_id = names_[i].first;
+      auto in_ref = in_reference(name_id);
+      if (!in_ref) return tl::unexpected(in_ref.error());
+      if (*in_ref) continue;  // not new: the reference has it too
+      auto row = lookup_->get(kernel_id, name_id);
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) continue;
+      const CatalogFunction& c = **row;
+      if (c.signature.empty() || c.symbols == 0) continue;
+      if (knows_traceable && !(c.flags & kCatalogTraceable)) continue;
+      std::vector<std::string> shared;
+      for (const std::string& w : words_of(c.name))
+        if (std::find(words.begin(), words.end(), w) != words.end() &&
+            std::find(shared.begin(), shared.end(), w) == shared.end())
+          shared.push_back(w);
+      const SignatureParts cs = decode_signature(c.signature);
+      std::vector<std::string> types;
+      for (const SignatureParam& p : cs.params)
+        if (auto it = ref_types.find(p.key);
+            it != ref_types.end() && std::find(types.begin(), types.end(), it->second) == types.end())
+          types.push_back(it->second);
+      if (!ref_types.empty() && types.empty()) continue;
+      Scored s{word_weight + 2.0 * static_cast<double>(types.size()), {}};
+      if (cs.return_key == ref_sig.return_key) s.score += 1;
+      bool same_params = cs.params.size() == ref_sig.params.size();
+      for (size_t k = 0; same_params && k < cs.params.size(); ++k)
+        same_params = cs.params[k].key == ref_sig.params[k].key;
+      if (same_params && cs.return_key == ref_sig.return_key) s.score += 4;
+      // Weak evidence is no answer: a common word or two and nothing else.
+      if (s.score < 7.0) continue;
+      s.r.function = c.name;
+      s.r.prototype = declaration(c.name, cs);
+      s.r.why = "not in " + reference_name_ + "; shares ";
+      for (size_t k = 0; k < shared.size(); ++k) s.r.why += (k ? ", " : "") + shared[k];
+      if (!types.empty()) {
+        s.r.why += "; takes ";
+        for (size_t k = 0; k < types.size(); ++k) s.r.why += (k ? ", " : "") + types[k];
+      }
+      scored.push_back(std::move(s));
+    }
+    std::stable_sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
+      return a.score != b.score ? a.score > b.score : a.r.function < b.r.function;
+    });
+    std::vector<Replacement> out;
+    for (size_t k = 0; k < scored.size() && k < 3; ++k) out.push_back(std::move(scored[k].r));
+    return out;
+  }
+
+ private:
+  Result<bool> in_reference(int64_t name_id) {
+    if (auto it = in_reference_.find(name_id); it != in_reference_.end()) return it->second;
+    auto row = lookup_->get(reference_id_, name_id);
+    if (!row) return tl::unexpected(row.error());
+    in_reference_.emplace(name_id, row->has_value());
+    return row->has_value();
+  }
+
+  std::vector<std::pair<int64_t, std::string>> names_;
+  std::unordered_map<std::string, std::vector<uint32_t>> by_word_;
+  std::optional<CatalogLookup> lookup_;
+  int64_t reference_id_ = 0;
+  std::string reference_name_;
+  std::unordered_map<int64_t, bool> in_reference_;
+};
+
 struct KernelRef {
   int64_t id;
   std::string name;
@@ -387,8 +518,7 @@ Result<CompatReport> compat(Database& db, const CompatRequest& request) {
   CompatReport report;
   report.reference = reference;
   report.kernels = names;
-  std::map<std::string, std::vector<CatalogFunction>> new_functions;  // per kernel, lazily
-  std::map<std::string, std::map<std::string, int>> word_counts;       // per kernel, lazily
+  std::optional<ReplacementSearch> replacements;  // built on the first absent function
 
   for (const std::string& function : request.functions) {
     const CatalogFunction* in_ref =
@@ -447,75 +577,14 @@ Result<CompatReport> compat(Database& db, const CompatRequest& request) {
       if (in_ref && in_ref->signature.empty() && f && !f->signature.empty())
         e.notes.push_back("not in the reference kernel's BTF: prototype not compared");
       if (e.status == "absent" && kname != reference && in_ref) {
-        auto& fresh = new_functions[kname];
-        if (fresh.empty()) {
-          auto got = catalog_new_functions(db, kernel.id, ref.id);
-          if (!got) return tl::unexpected(got.error());
-          fresh = std::move(*got);
+        if (!replacements) {
+          auto built = ReplacementSearch::make(db, ref.id, reference);
+          if (!built) return tl::unexpected(built.error());
+          replacements.emplace(std::move(*built));
         }
-        // Words count by how rare they are among the kernel's new functions: sharing "blk" or
-        // "bpf" says little, sharing "path" or "connect" says much.
-        auto& df = word_counts[kname];
-        if (df.empty())
-          for (const CatalogFunction& c : fresh)
-            for (const std::string& w : words_of(c.name)) ++df[w];
-        const std::vector<std::string> words = words_of(function);
-        // Only pointers and aggregates say what a function works on: an int or a gfp_t says
-        // nothing (and many typedefs share one integer type).
-        auto telling = [](const std::string& type) {
-          return type.find('*') != std::string::npos || type.rfind("struct ", 0) == 0 ||
-                 type.rfind("const struct ", 0) == 0 || type.rfind("union ", 0) == 0;
-        };
-        std::map<std::string, std::string> ref_types;  // key -> spelling
-        for (const SignatureParam& p : ref_sig.params)
-          if (telling(p.type)) ref_types.emplace(p.key, p.type);
-        struct Scored {
-          double score;
-          Replacement r;
-        };
-        std::vector<Scored> scored;
-        for (const CatalogFunction& c : fresh) {
-          if (c.signature.empty() || c.symbols == 0 || is_tracing_stub(c.name)) continue;
-          if (kernel.knows_traceable && !(c.flags & kCatalogTraceable)) continue;
-          std::vector<std::string> shared;
-          double word_score = 0;
-          for (const std::string& w : words_of(c.name))
-            if (std::find(words.begin(), words.end(), w) != words.end() &&
-                std::find(shared.begin(), shared.end(), w) == shared.end()) {
-              shared.push_back(w);
-              word_score += std::log(static_cast<double>(fresh.size() + 1) / (df[w] + 1));
-            }
-          if (shared.empty()) continue;
-          const SignatureParts cs = decode_signature(c.signature);
-          std::vector<std::string> types;
-          for (const SignatureParam& p : cs.params)
-            if (auto it = ref_types.find(p.key); it != ref_types.end() &&
-                std::find(types.begin(), types.end(), it->second) == types.end())
-              types.push_back(it->second);
-          if (!ref_types.empty() && types.empty()) continue;
-          Scored s{word_score + 2.0 * static_cast<double>(types.size()), {}};
-          if (cs.return_key == ref_sig.return_key) s.score += 1;
-          bool same_params = cs.params.size() == ref_sig.params.size();
-          for (size_t i = 0; same_params && i < cs.params.size(); ++i)
-            same_params = cs.params[i].key == ref_sig.params[i].key;
-          if (same_params && cs.return_key == ref_sig.return_key) s.score += 4;
-          // Weak evidence is no answer: a common word or two and nothing else.
-          if (s.score < 7.0) continue;
-          s.r.function = c.name;
-          s.r.prototype = declaration(c.name, cs);
-          s.r.why = "new in " + kname + "; shares ";
-          for (size_t i = 0; i < shared.size(); ++i) s.r.why += (i ? ", " : "") + shared[i];
-          if (!types.empty()) {
-            s.r.why += "; takes ";
-            for (size_t i = 0; i < types.size(); ++i) s.r.why += (i ? ", " : "") + types[i];
-          }
-          scored.push_back(std::move(s));
-        }
-        std::stable_sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
-          return a.score != b.score ? a.score > b.score : a.r.function < b.r.function;
-        });
-        for (size_t i = 0; i < scored.size() && i < 3; ++i)
-          e.replacements.push_back(std::move(scored[i].r));
+        auto found = replacements->find(function, ref_sig, kernel.id, kernel.knows_traceable);
+        if (!found) return tl::unexpected(found.error());
+        e.replacements = std::move(*found);
       }
       report.entries.push_back(std::move(e));
     }

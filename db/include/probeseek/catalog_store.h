@@ -71,9 +71,17 @@ Result<std::vector<CatalogKernel>> list_catalog_kernels(Database& db);
 // Functions of one kernel by name; missing names are absent from the result.
 Result<std::vector<CatalogFunction>> catalog_functions(Database& db, int64_t kernel_id,
                                                        const std::vector<std::string>& names);
-// Every function of `kernel_id` that `reference_id` does not have (by name).
-Result<std::vector<CatalogFunction>> catalog_new_functions(Database& db, int64_t kernel_id,
-                                                           int64_t reference_id);
+// Every interned function name with its id (compat's replacement search indexes their words).
+Result<std::vector<std::pair<int64_t, std::string>>> catalog_names(Database& db);
+// Point lookups of one kernel's function by interned name id, one prepared statement.
+class CatalogLookup {
+ public:
+  static Result<CatalogLookup> make(Database& db);
+  Result<std::optional<CatalogFunction>> get(int64_t kernel_id, int64_t name_id);
+
+ private:
+  Statement st_;
+};
 Result<std::vector<CatalogMember>> catalog_members(Database& db, int64_t kernel_id);
 // Kernel releases of the recorded sessions, newest session first (compat's default reference).
 Result<std::vector<std::string>> session_kernel_releases(Database& db);

@@ -57,7 +57,7 @@ const std::vector<ProbeRead>& probe_reads();
 struct Replacement {
   std::string function;
   std::string prototype;  // its C declaration on that kernel
-  std::string why;        // "new in 6.12.117; shares tcp, connect; takes struct sock *"
+  std::string why;  // "not in 6.1.0-56-cloud-amd64; shares by, path; takes const char *"
 };
 
 struct CompatEntry {
