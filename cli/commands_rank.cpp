@@ -96,6 +96,8 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
       if (!arg.empty()) request.arg = arg;
       if (!btf.empty()) request.btf_path = btf;
       request.limit = limit;
+      // "--kernels" alone means every catalogued kernel (CLI11 gives one empty value for it).
+      std::erase(rank_kernels, std::string());
       if (rank_cmd->count("--kernels") > 0) request.kernels = rank_kernels;
       auto db = Database::open(db_path, Database::Mode::kReadOnly);
       if (!db) return tl::unexpected(db.error());
@@ -184,6 +186,7 @@ void register_explain_command(CLI::App& app, Context& ctx) {
       ->expected(0, -1);
   cmd->callback([&ctx, cmd] {
     Status s = [&]() -> Status {
+      std::erase(explain_kernels, std::string());
       if (cmd->count("--kernels") > 0) request.kernels = explain_kernels;
       if (!btf.empty()) request.btf_path = btf;
       if (!vmlinux.empty()) request.vmlinux_path = vmlinux;

@@ -6,6 +6,8 @@
 #include "probeseek/ops_verify.h"
 #include "probeseek/rank.h"
 
+#include "stability.h"
+
 namespace probeseek {
 
 namespace {
@@ -235,6 +237,15 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
   }
   if (ex.hookability.clone)
     ex.worse.push_back("a compiler clone: hook the original or a caller, whose ABI BTF describes");
+  // Ranking scored stability for a function it saw; one it did not see is judged here.
+  if (req.kernels && !me) {
+    std::vector<Candidate> alone(1);
+    alone.front().function = req.function;
+    if (auto s = detail::add_stability(db, *req.kernels, alone, ex.warnings); !s)
+      return tl::unexpected(s.error());
+    for (const ScoreTerm& t : alone.front().terms)
+      (t.points >= 0 ? ex.better : ex.worse).push_back(t.reason);
+  }
   return ex;
 }
 

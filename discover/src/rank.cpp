@@ -10,6 +10,7 @@
 
 #include "probeseek/compat.h"
 #include "probeseek/ops_store.h"
+#include "stability.h"
 
 namespace probeseek {
 
@@ -346,11 +347,13 @@ Status add_verifications(Database& db, const std::vector<SessionSummary>& sessio
   return {};
 }
 
+}  // namespace
+
 // --kernels: each candidate's compat verdicts over the catalogue, as scored terms. A hook that
 // works the same everywhere gains a little; one that is missing, untraceable or blacklisted
 // somewhere loses as much as being unhookable costs there; a changed prototype loses less (a
 // probe per kernel family still works).
-Status add_stability(Database& db, const std::vector<std::string>& kernels,
+Status detail::add_stability(Database& db, const std::vector<std::string>& kernels,
                      std::vector<Candidate>& candidates, std::vector<std::string>& warnings) {
   auto catalogued = list_catalog_kernels(db);
   if (!catalogued) return tl::unexpected(catalogued.error());
@@ -373,7 +376,6 @@ Status add_stability(Database& db, const std::vector<std::string>& kernels,
     if (!e.changes.empty() && !first_change.count(e.function))
       first_change[e.function] = e.changes.front();
   }
-  const size_t total = report->kernels.size();
   for (Candidate& c : candidates) {
     const auto& statuses = by_status[c.function];
     double points = 0;
@@ -388,21 +390,19 @@ Status add_stability(Database& db, const std::vector<std::string>& kernels,
       why.push_back(text);
     }
     if (why.empty()) {
-      c.terms.push_back({5, "stable: ok on all " + std::to_string(total) +
-                                " catalogued kernels (" + describe_kernels(report->kernels) +
-                                "), reference " + report->reference});
+      c.terms.push_back({5, "stable: ok on every catalogued kernel checked, " +
+                                describe_kernels(report->kernels) + ", against " +
+                                report->reference});
       c.score += 5;
     } else {
       std::string text;
       for (const std::string& w : why) text += (text.empty() ? "" : "; ") + w;
-      c.terms.push_back({points, "unstable: " + text + " (reference " + report->reference + ")"});
+      c.terms.push_back({points, "unstable: " + text + " (against " + report->reference + ")"});
       c.score += points;
     }
   }
   return {};
 }
-
-}  // namespace
 
 Result<RankResult> rank(Database& db, const RankRequest& request) {
   Store store(db);
@@ -776,7 +776,7 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
   }
   all.resize(std::min(all.size(), settled));
   if (request.kernels) {
-    if (auto s = add_stability(db, *request.kernels, all, result.warnings); !s)
+    if (auto s = detail::add_stability(db, *request.kernels, all, result.warnings); !s)
       return tl::unexpected(s.error());
     std::stable_sort(all.begin(), all.end(), better);
   }

@@ -2,6 +2,7 @@
 // the lab (tests/data: BTF, /proc/kallsyms, available_filter_functions, kprobe blacklist).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <vector>
 
@@ -234,6 +235,40 @@ TEST_F(CompatTest, AddingIsIdempotentAndBadBtfLeavesTheCatalogueAsItWas) {
   EXPECT_EQ(input.error().kind, ErrorKind::kBadInput);
   EXPECT_NE(input.error().message().find("cut.btf"), std::string::npos) << input.error().message();
   EXPECT_EQ(test::read_file(db_file), before);
+}
+
+// rank --kernels and explain --kernels on the bundled curl recording (6.1.0-56): the hook is
+// stable, inet_csk_accept is not, and each says so with the kernels named.
+TEST_F(CompatTest, RankAndExplainWeighStability) {
+  test::TempDir dir;
+  const std::string db = dir.file("r.db");
+  std::filesystem::copy_file(db_path(), db);
+  auto imported = test::run_probeseek("import --db " + db + " --btf " + kernel_61("vmlinux.btf") +
+                                      " " + kernel_61("curl_v4.dat"));
+  ASSERT_EQ(imported.status, 0) << imported.err;
+  auto ranked = test::run_probeseek("rank --db " + db +
+                                    " --arg 'struct sock *' --under __x64_sys_connect --limit 3 "
+                                    "--kernels --json");
+  ASSERT_EQ(ranked.status, 0) << ranked.err;
+  EXPECT_NE(ranked.out.find("\"function\": \"tcp_v4_connect\""), std::string::npos);
+  EXPECT_NE(ranked.out.find("stable: ok on every catalogued kernel checked, 6.1.0-56-cloud-amd64 "
+                            ".. 6.12.118+deb12-cloud-amd64 (2 kernels), against "
+                            "6.1.0-56-cloud-amd64"),
+            std::string::npos)
+      << ranked.out;
+  auto explained = test::run_probeseek("explain --db " + db + " inet_csk_accept --kernels");
+  ASSERT_EQ(explained.status, 0) << explained.err;
+  EXPECT_NE(explained.out.find("- unstable: prototype_changed on 6.12.118+deb12-cloud-amd64: "
+                               "parameter 2 'flags' (int) removed"),
+            std::string::npos)
+      << explained.out;
+  EXPECT_NE(explained.out.find("on the catalogued kernels:"), std::string::npos);
+  // Without a catalogue, rank --kernels says how to make one and ranks as before.
+  const std::string plain = dir.file("plain.db");
+  ASSERT_EQ(test::run_probeseek("import --db " + plain + " " + kernel_61("curl_v4.dat")).status, 0);
+  auto bare = test::run_probeseek("rank --db " + plain + " --under __x64_sys_connect --kernels");
+  EXPECT_EQ(bare.status, 0) << bare.err;
+  EXPECT_NE(bare.err.find("kernels add"), std::string::npos) << bare.err;
 }
 
 TEST_F(CompatTest, KernelNamesSortByVersion) {
