@@ -1,7 +1,8 @@
 // The database opener and the read paths (sessions, session stats, functions, tree) on a file
 // that is anything at all: SQLite checks its own format, but our code must not trust the rows it
 // reads (negative or dangling ids, NULLs, huge counts and depths, parent cycles). The bytes are
-// written to a temporary file and opened read-only, as `probeseek sessions --db FILE` does.
+// written to a temporary file and opened read-only, as `probeseek sessions --db FILE` does. The
+// kernel catalogue is read as `kernels` and `compat` read it.
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "probeseek/catalog_store.h"
+#include "probeseek/compat.h"
 #include "probeseek/db.h"
 
 namespace {
@@ -63,6 +66,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           (void)store.tree(s.id, some);
         }
         (void)store.session("");
+      }
+      // The kernel catalogue: rows, compressed blobs and prototypes from the file, and compat
+      // over them (replacement search and member checks included).
+      auto kernels = probeseek::list_catalog_kernels(*db);
+      if (kernels && !kernels->empty()) {
+        int n = 0;
+        for (const auto& k : *kernels) {
+          if (++n > 3) break;
+          (void)probeseek::catalog_btf(*db, k.id);
+          (void)probeseek::catalog_symbols_text(*db, k.id);
+          (void)probeseek::catalog_members(*db, k.id);
+        }
+        probeseek::CompatRequest request;
+        request.functions = {"tcp_v4_connect", "inet_csk_accept"};
+        (void)probeseek::compat(*db, request);
       }
     }
   }

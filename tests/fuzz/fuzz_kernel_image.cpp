@@ -28,6 +28,7 @@ void read_elf(std::string bytes) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string input(reinterpret_cast<const char*>(data), size);
+  (void)probeseek::build_id_from_notes(input);  // /sys/kernel/notes as read for `live`
   if (input.compare(0, 4,
                     "\x7f"
                     "ELF") == 0) {

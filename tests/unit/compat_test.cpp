@@ -271,6 +271,30 @@ TEST_F(CompatTest, RankAndExplainWeighStability) {
   EXPECT_NE(bare.err.find("kernels add"), std::string::npos) << bare.err;
 }
 
+// kernels add with sources that are not kernels: exit 2 naming the file, the catalogue untouched,
+// and no database left behind by a first add that failed.
+TEST_F(CompatTest, KernelsAddRefusesWhatIsNotAKernel) {
+  test::TempDir dir;
+  test::write_file(dir.file("notes.txt"), "not a kernel\n");
+  const std::string btf = test::read_file(kernel_61("vmlinux.btf"));
+  test::write_file(dir.file("cut.btf"), btf.substr(0, 1000));
+  std::filesystem::create_directory(dir.file("empty-package"));
+  const std::string db = dir.file("k.db");
+  std::filesystem::copy_file(db_path(), db);
+  const std::string before = test::read_file(db);
+  for (const std::string& source :
+       {dir.file("notes.txt"), dir.file("cut.btf"), dir.file("empty-package")}) {
+    auto r = test::run_probeseek("kernels add --db " + db + " " + source);
+    EXPECT_EQ(r.status, 2) << source << ": " << r.err;
+    EXPECT_NE(r.err.find(source), std::string::npos) << r.err;
+    EXPECT_EQ(test::read_file(db), before) << source;
+  }
+  const std::string fresh = dir.file("fresh.db");
+  auto r = test::run_probeseek("kernels add --db " + fresh + " " + dir.file("notes.txt"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_FALSE(std::filesystem::exists(fresh));
+}
+
 TEST_F(CompatTest, KernelNamesSortByVersion) {
   std::vector<std::string> names = {"6.12.100+deb12-amd64", "6.1.0-9-amd64", "6.1.0-47-amd64",
                                     "6.12.9+deb12-amd64"};
