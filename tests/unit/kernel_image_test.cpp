@@ -1,7 +1,7 @@
 // kernels/: real Debian kernel packages, read without booting them, checked against what the
-// booted 6.1.0-56 kernel itself reported (tests/data/linux-6.1.0-56-cloud-amd64). The packages
+// booted 6.1.0-56 and 6.12.118 kernels themselves reported (tests/data/linux-*). The packages
 // are downloaded once with apt-get download into PROBESEEK_KERNEL_CACHE (default:
-// build/kernel-cache); without network or apt sources the tests skip, saying why.
+// tests/lab/cache/packages); without network or apt sources the tests skip, saying why.
 #include <gtest/gtest.h>
 
 #include <algorithm>
