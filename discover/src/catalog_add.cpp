@@ -8,7 +8,6 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
-#include <regex>
 #include <thread>
 
 #include "probeseek/compat.h"
@@ -17,9 +16,16 @@
 namespace probeseek {
 namespace {
 
+// "linux-image-" then [a-z0-9][a-z0-9.+-]*: what may reach apt-get's argv and a file name.
 bool is_package_name(const std::string& s) {
-  static const std::regex kName("linux-image-[a-z0-9][a-z0-9.+-]*");
-  return std::regex_match(s, kName);
+  constexpr std::string_view kPrefix = "linux-image-";
+  if (s.size() <= kPrefix.size() || s.compare(0, kPrefix.size(), kPrefix) != 0) return false;
+  for (size_t i = kPrefix.size(); i < s.size(); ++i) {
+    const char c = s[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == kPrefix.size() || (c != '.' && c != '+' && c != '-'))) return false;
+  }
+  return true;
 }
 
 // The first bytes decide what a file is; its name decides nothing.
