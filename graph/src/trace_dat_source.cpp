@@ -1014,7 +1014,7 @@ Status stream_cpu_data(const DatFile& f, const DatMeta& meta, tep_handle* tep, R
 // Checks every page header of one CPU's raw (uncompressed) data: its data size (the commit
 // field) must stay inside the page, as load_page checks it for our own reader.
 Status check_raw_pages(const DatFile& f, uint64_t offset, uint64_t size, uint32_t page_size,
-                       int long_size, const Damage& damaged) {
+                       int long_size, bool old_format, const Damage& damaged) {
   if (size % page_size != 0) return damaged(offset, "a CPU's data that is not whole pages");
   struct KbufferFree {
     void operator()(kbuffer* k) const { kbuffer_free(k); }
@@ -1023,6 +1023,7 @@ Status check_raw_pages(const DatFile& f, uint64_t offset, uint64_t size, uint32_
       kbuffer_alloc(long_size == 8 ? KBUFFER_LSIZE_8 : KBUFFER_LSIZE_4,
                     f.big_endian ? KBUFFER_ENDIAN_BIG : KBUFFER_ENDIAN_LITTLE));
   if (!kbuf) return runtime_error("cannot allocate a kbuffer", damaged.path(), ENOMEM);
+  if (old_format) kbuffer_set_old_format(kbuf.get());
   std::vector<char> block;
   for (uint64_t done = 0; done < size;) {
     uint64_t n = std::min<uint64_t>(size - done, uint64_t{page_size} * 64);
@@ -1097,7 +1098,24 @@ Status check_v6(const DatFile& f, const DatHeader& h, const Damage& damaged) {
   };
   Status ok;
   if (!(ok = label(std::string_view("header_page\0", 12)))) return ok;
+  uint64_t header_page_at = at;
   if (!(ok = sized(8, "the header_page format"))) return ok;
+  // libtracecmd reads the pages with the commit field's size from the header_page format as
+  // the kernel's long (not the header's long size), in the old format if the format says so:
+  // the pages are checked as it reads them.
+  int page_long = 4;
+  bool old_format = false;
+  {
+    std::unique_ptr<tep_handle, TepFree> tep(tep_alloc());
+    if (!tep) return runtime_error("cannot allocate a tep handle", damaged.path(), ENOMEM);
+    tep_set_file_bigendian(tep.get(), f.big_endian ? TEP_BIG_ENDIAN : TEP_LITTLE_ENDIAN);
+    tep_set_long_size(tep.get(), h.long_size);
+    std::vector<char> format(at - header_page_at - 8);
+    f.read(header_page_at + 8, format.data(), format.size());  // sized() checked it
+    tep_parse_header_page(tep.get(), format.data(), format.size(), h.long_size);
+    page_long = tep_get_header_page_size(tep.get()) == 8 ? 8 : 4;
+    old_format = tep_is_old_format(tep.get());
+  }
   if (!(ok = label(std::string_view("header_event\0", 13)))) return ok;
   if (!(ok = sized(8, "the header_event format"))) return ok;
   uint32_t n = 0;
@@ -1181,7 +1199,11 @@ Status check_v6(const DatFile& f, const DatHeader& h, const Damage& damaged) {
       return damaged(at, "CPU " + std::to_string(c) + "'s data (" + std::to_string(size) +
                              " bytes at offset " + std::to_string(offset) +
                              ") is past the end of the file");
-    if (!(ok = check_raw_pages(f, offset, size, h.page_size, h.long_size, damaged))) return ok;
+    if (size != 0 && offset % h.page_size != 0)
+      return damaged(at, "CPU " + std::to_string(c) + "'s data at offset " +
+                             std::to_string(offset) + ", not on a page boundary");
+    if (!(ok = check_raw_pages(f, offset, size, h.page_size, page_long, old_format, damaged)))
+      return ok;
   }
   // libtracecmd allocates the text's size plus one and reads that many bytes into it (a size
   // of 2^64 - 1 is a one-byte buffer and the rest of the file read into it).

@@ -166,6 +166,33 @@ TEST(TraceDatDamage, Version6LatencyLabelIsRefusedBeforeLibtracecmd) {
       << read.info.error().message();
 }
 
+// libtracecmd reads a version 6 file's pages with the header_page format's commit size as the
+// kernel's long, not the header's long size, and maps a CPU's pages from its offset rounded
+// down to a page: the pages are checked as it reads them, and an offset off a page boundary
+// (the bytes checked would not be the bytes read) is refused.
+TEST(TraceDatDamage, Version6PagesAreCheckedAsLibtracecmdReadsThem) {
+  test::TempDir dir;
+  std::string path = dir.file("pages.dat");
+  std::string v6 = tiny_v6();
+  size_t commit = v6.find("local_t commit;\toffset:8;\tsize:8;");
+  ASSERT_NE(commit, std::string::npos);
+  std::string narrow = v6;
+  narrow.replace(commit, 33, "local_t commit;\toffset:8;\tsize:4;");
+  test::write_file(path, narrow);
+  Read r = read_file(path);  // read (as 4-byte longs) or refused: never read past a page
+  if (!r.info) expect_refused_at_offset(r, path);
+
+  size_t cpu = v6.find(std::string("flyrecord\0", 10)) + 10;
+  std::string shifted = v6;
+  uint64_t off_page = 2048;
+  std::memcpy(shifted.data() + cpu, &off_page, 8);
+  test::write_file(path, shifted);
+  Read s = read_file(path);
+  expect_refused_at_offset(s, path);
+  EXPECT_NE(s.info.error().what.find("not on a page boundary"), std::string::npos)
+      << s.info.error().message();
+}
+
 // v6_tiny with `options` (id, size, content) before its end-of-options, the padding before its
 // CPU data shortened to match (the CPU data stays at 4096), and `pairs` after its one CPU's
 // offset and size.
