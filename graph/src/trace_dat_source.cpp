@@ -418,7 +418,7 @@ std::optional<std::string> unsafe_for_libtracecmd(const DatFile& f, uint16_t id,
       if (size == 0) return std::string("an empty CPU statistics option");
       return std::nullopt;
     case kOptionCpuCount:
-      if (size != 4) return "a CPU count option of " + std::to_string(size) + " bytes (4, a count)";
+      if (size != 4) return "a CPU count option of " + std::to_string(size) + " bytes, not 4";
       return std::nullopt;
     case kOptionBuffer:
     case kOptionBufferText:
