@@ -9,11 +9,12 @@
 // every kallsyms line, a third of an import's CPU time, and libtracecmd 3.1 keeps every
 // decompressed chunk until the file is closed, so its memory grows with the recording.
 //
-// Version 6 files, latency buffers and timestamps that libtracecmd adjusts on reading (date,
-// offset, TSC conversion, guest time shift) go through libtracecmd. libtracecmd trusts every
-// size and offset in the file (a truncated file is a double free or a segfault in it), so the
-// whole container is checked here first, pages included, and a damaged file is refused naming
-// the offset, never handed to libtracecmd.
+// Version 6 files and timestamps that libtracecmd adjusts on reading (date, offset, TSC
+// conversion, guest time shift) go through libtracecmd. libtracecmd trusts every size, offset,
+// count and option in the file (a truncated file is a double free or a segfault in it), so the
+// whole container is checked here first, pages and option contents included, and a damaged
+// file is refused naming the offset, never handed to libtracecmd. A latency tracer's trace
+// (text, no function_graph records; libtracecmd sets up no per-CPU data for it) is refused.
 #include <event-parse.h>
 #include <fcntl.h>
 extern "C" {
@@ -31,6 +32,7 @@ extern "C" {
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "funcgraph_decoder.h"
@@ -221,15 +223,22 @@ enum : uint16_t {
   kOptionDate = 1,
   kOptionCpuStat = 2,
   kOptionBuffer = 3,
+  kOptionTraceClock = 4,
   kOptionUname = 5,
+  kOptionHook = 6,
   kOptionOffset = 7,
+  kOptionCpuCount = 8,
+  kOptionVersion = 9,
+  kOptionProcMaps = 10,
   kOptionTimeShift = 12,
+  kOptionGuest = 13,
   kOptionTsc2Nsec = 14,
   kOptionHeaderInfo = 16,
   kOptionFtraceEvents = 17,
   kOptionKallsyms = 19,
   kOptionCmdlines = 21,
   kOptionBufferText = 22,
+  kOptionLastBootInfo = 24,
 };
 constexpr uint16_t kSectionCompressed = 1;
 
@@ -375,6 +384,76 @@ class Damage {
  private:
   const std::string& path_;
 };
+
+// What libtracecmd's handle_options() (trace-input.c, versions 6 and 7) takes for granted in
+// an option's content, unchecked: the text options are C strings it strdup()s, strtoll()s or
+// strtok()s (past the option when it has no NUL), a CPU count is 4 bytes it reads, a CPUSTAT
+// option's last byte is overwritten (the byte before the buffer when the option is empty), a
+// hook it cannot parse is a NULL dereference, a guest's CPU ids index an array. Why the
+// option would hurt libtracecmd, or nullopt when it can take it.
+std::optional<std::string> unsafe_for_libtracecmd(const DatFile& f, uint16_t id, const char* data,
+                                                  uint64_t size) {
+  auto ends_at = [&](uint64_t from) -> std::optional<uint64_t> {  // the NUL at or after `from`
+    if (from >= size) return std::nullopt;
+    const void* nul = std::memchr(data + from, '\0', size - from);
+    if (!nul) return std::nullopt;
+    return static_cast<uint64_t>(static_cast<const char*>(nul) - data);
+  };
+  std::string option = "option " + std::to_string(id);
+  switch (id) {
+    case kOptionDate:
+    case kOptionTraceClock:
+    case kOptionUname:
+    case kOptionOffset:
+    case kOptionVersion:
+    case kOptionProcMaps:
+    case kOptionLastBootInfo:
+      if (!ends_at(0)) return option + " whose text does not end inside it";
+      return std::nullopt;
+    case kOptionHook:
+      if (!ends_at(0) || !ps_tracecmd_hook_parses(data))
+        return std::string("a hook option that is not a hook");
+      return std::nullopt;
+    case kOptionCpuStat:
+      if (size == 0) return std::string("an empty CPU statistics option");
+      return std::nullopt;
+    case kOptionCpuCount:
+      if (size != 4) return "a CPU count option of " + std::to_string(size) + " bytes, not 4";
+      return std::nullopt;
+    case kOptionBuffer:
+    case kOptionBufferText:
+      if (size < 8 || !ends_at(8)) return std::string("a buffer option without its name");
+      return std::nullopt;
+    case kOptionGuest: {
+      // The guest's name, its trace id (8 bytes), its CPU count, then (CPU id, pid) pairs.
+      auto name_end = ends_at(0);
+      if (!name_end || size - *name_end - 1 < 12)
+        return std::string("a guest option without its name, trace id and CPU count");
+      uint64_t at = *name_end + 1 + 8;
+      uint32_t vcpus = f.number<uint32_t>(data + at);
+      at += 4;
+      if (vcpus > (size - at) / 8)
+        return "a guest option of " + std::to_string(vcpus) + " CPUs, more than it holds";
+      for (uint32_t i = 0; i < vcpus; ++i)
+        if (f.number<uint32_t>(data + at + 8 * uint64_t{i}) >= vcpus)
+          return "a guest option naming a CPU it does not have";
+      return std::nullopt;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+// A file whose top buffer is a latency tracer's text (a 'latency' section in version 6, a
+// BUFFER_TEXT option in version 7): no function_graph records to import, and libtracecmd sets
+// up no per-CPU data for it while still counting the CPUs, so reading the first record of CPU
+// 0 dereferences its null per-CPU array.
+tl::unexpected<Error> latency_trace(const std::string& path, uint64_t offset) {
+  return bad_input("trace.dat holds a latency tracer's text, not function_graph records",
+                   path + " at offset " + std::to_string(offset),
+                   "record with 'trace-cmd record -p function_graph' or 'probeseek record'; "
+                   "'trace-cmd report -i FILE' prints a latency trace");
+}
 
 // A section's content (decompressed), checking its id and every size against the file.
 Result<std::vector<char>> read_section(const DatFile& f, const Decompressor& z, uint64_t at,
@@ -552,6 +631,10 @@ Result<DatMeta> read_meta(DatFile& f, const DatHeader& h, const std::vector<char
   uint64_t options = f.number<uint64_t>(head.data() + pos);
 
   std::optional<uint64_t> buffer_section, header_info, ftrace_events, kallsyms, cmdlines;
+  std::optional<uint64_t> latency;  // the option section of a top-level BUFFER_TEXT option
+  // The first option libtracecmd could not take (see unsafe_for_libtracecmd): a refusal if
+  // the file turns out to need libtracecmd; this reader does not read those options that way.
+  std::optional<std::pair<uint64_t, std::string>> unsafe;
   std::vector<uint64_t> seen;  // option sections read: a chain that loops is damage
   while (options != 0) {
     if (seen.size() >= 64 || std::find(seen.begin(), seen.end(), options) != seen.end())
@@ -572,6 +655,9 @@ Result<DatMeta> read_meta(DatFile& f, const DatHeader& h, const std::vector<char
       std::vector<char> o(data->begin() + static_cast<long>(p),
                           data->begin() + static_cast<long>(p + osize));
       p += osize;
+      if (!unsafe)
+        if (auto why = unsafe_for_libtracecmd(f, oid, o.data(), o.size()))
+          unsafe.emplace(section_at, *why);
       // A section offset: within the file, or the option is damaged.
       auto offset = [&]() -> Result<uint64_t> {
         if (o.size() < 8 || f.number<uint64_t>(o.data()) >= f.size())
@@ -628,8 +714,10 @@ Result<DatMeta> read_meta(DatFile& f, const DatHeader& h, const std::vector<char
       auto clock = string_at(o, q);
       if (!name || !clock) return damaged(section_at, "a buffer option without name and clock");
       if (!name->empty()) continue;  // another instance: libtracecmd reads the top one
-      if (oid == kOptionBufferText || buffer_section) {
-        meta.needs_libtracecmd = true;  // a latency trace
+      // libtracecmd keeps the last top-level buffer option; this reader checks the one there is.
+      if (buffer_section || latency) return damaged(section_at, "a second top-level buffer option");
+      if (oid == kOptionBufferText) {
+        latency = section_at;
         continue;
       }
       buffer_section = *at;
@@ -658,7 +746,9 @@ Result<DatMeta> read_meta(DatFile& f, const DatHeader& h, const std::vector<char
       }
     }
   }
+  if (latency) return latency_trace(damaged.path(), *latency);
   if (!buffer_section) return damaged(h.end, "no flyrecord buffer option");
+  if (meta.needs_libtracecmd && unsafe) return damaged(unsafe->first, unsafe->second);
   if (!header_info) return damaged(h.end, "no header-info option");
   if (!ftrace_events) return damaged(h.end, "no ftrace event formats option");
   unsigned char sh[16];
@@ -924,7 +1014,7 @@ Status stream_cpu_data(const DatFile& f, const DatMeta& meta, tep_handle* tep, R
 // Checks every page header of one CPU's raw (uncompressed) data: its data size (the commit
 // field) must stay inside the page, as load_page checks it for our own reader.
 Status check_raw_pages(const DatFile& f, uint64_t offset, uint64_t size, uint32_t page_size,
-                       int long_size, const Damage& damaged) {
+                       int long_size, bool old_format, const Damage& damaged) {
   if (size % page_size != 0) return damaged(offset, "a CPU's data that is not whole pages");
   struct KbufferFree {
     void operator()(kbuffer* k) const { kbuffer_free(k); }
@@ -933,6 +1023,7 @@ Status check_raw_pages(const DatFile& f, uint64_t offset, uint64_t size, uint32_
       kbuffer_alloc(long_size == 8 ? KBUFFER_LSIZE_8 : KBUFFER_LSIZE_4,
                     f.big_endian ? KBUFFER_ENDIAN_BIG : KBUFFER_ENDIAN_LITTLE));
   if (!kbuf) return runtime_error("cannot allocate a kbuffer", damaged.path(), ENOMEM);
+  if (old_format) kbuffer_set_old_format(kbuf.get());
   std::vector<char> block;
   for (uint64_t done = 0; done < size;) {
     uint64_t n = std::min<uint64_t>(size - done, uint64_t{page_size} * 64);
@@ -1007,7 +1098,24 @@ Status check_v6(const DatFile& f, const DatHeader& h, const Damage& damaged) {
   };
   Status ok;
   if (!(ok = label(std::string_view("header_page\0", 12)))) return ok;
+  uint64_t header_page_at = at;
   if (!(ok = sized(8, "the header_page format"))) return ok;
+  // libtracecmd reads the pages with the commit field's size from the header_page format as
+  // the kernel's long (not the header's long size), in the old format if the format says so:
+  // the pages are checked as it reads them.
+  int page_long = 4;
+  bool old_format = false;
+  {
+    std::unique_ptr<tep_handle, TepFree> tep(tep_alloc());
+    if (!tep) return runtime_error("cannot allocate a tep handle", damaged.path(), ENOMEM);
+    tep_set_file_bigendian(tep.get(), f.big_endian ? TEP_BIG_ENDIAN : TEP_LITTLE_ENDIAN);
+    tep_set_long_size(tep.get(), h.long_size);
+    std::vector<char> format(at - header_page_at - 8);
+    f.read(header_page_at + 8, format.data(), format.size());  // sized() checked it
+    tep_parse_header_page(tep.get(), format.data(), format.size(), h.long_size);
+    page_long = tep_get_header_page_size(tep.get()) == 8 ? 8 : 4;
+    old_format = tep_is_old_format(tep.get());
+  }
   if (!(ok = label(std::string_view("header_event\0", 13)))) return ok;
   if (!(ok = sized(8, "the header_event format"))) return ok;
   uint32_t n = 0;
@@ -1035,6 +1143,8 @@ Status check_v6(const DatFile& f, const DatHeader& h, const Damage& damaged) {
   f.read_number(at, &cpus);
   if (cpus > (f.size() - at) / 16)
     return damaged(at, "a CPU count of " + std::to_string(cpus) + ", more than fit the file");
+  uint64_t cpu_count_at = at;  // where the count libtracecmd uses is (an option can change it)
+  bool trace_clock = false;    // a trace clock option: the clock's text follows the CPUs' data
   at += 4;
   for (int sections = 0;; ++sections) {
     char buf[10];
@@ -1051,22 +1161,35 @@ Status check_v6(const DatFile& f, const DatHeader& h, const Damage& damaged) {
         if (id == 0) break;
         uint64_t option_at = at;
         if (!(ok = sized(4, "an option"))) return ok;
+        uint32_t size = 0;
+        f.read_number(option_at, &size);
+        std::vector<char> o(size);
+        f.read(option_at + 4, o.data(), size);  // inside the file: sized() checked it
+        if (auto why = unsafe_for_libtracecmd(f, id, o.data(), size))
+          return damaged(option_at, *why);
         if (id == kOptionBuffer) {  // another instance's flyrecord: its offset, then its name
-          uint64_t offset = 0;
-          uint32_t size = 0;
-          f.read_number(option_at, &size);
-          if (size < 9 || !f.read_number(option_at + 4, &offset) || offset >= f.size())
+          if (f.number<uint64_t>(o.data()) >= f.size())
             return damaged(option_at, "a buffer option pointing past the end of the file");
         }
+        if (id == kOptionCpuCount) {
+          cpu_count_at = option_at;
+          cpus = f.number<uint32_t>(o.data());
+        }
+        if (id == kOptionTraceClock) trace_clock = true;
       }
       continue;
     }
-    if (l == std::string_view("latency  \0", 10)) return {};  // text, read by libtracecmd
+    if (l == std::string_view("latency  \0", 10)) return latency_trace(damaged.path(), at);
     if (l != std::string_view("flyrecord\0", 10))
       return damaged(at, "no 'flyrecord', 'latency' or 'options' label here");
     at += 10;
     break;
   }
+  // libtracecmd reads as many offset and size pairs as the last CPU count option says, if any,
+  // else as the count before the options.
+  if (cpus > (f.size() - at) / 16)
+    return damaged(cpu_count_at, "a CPU count of " + std::to_string(cpus) +
+                                     ", more CPUs than the flyrecord section holds");
   for (uint32_t c = 0; c < cpus; ++c, at += 16) {
     uint64_t offset = 0, size = 0;
     if (!(ok = need(16, "a CPU's data offset and size"))) return ok;
@@ -1076,8 +1199,16 @@ Status check_v6(const DatFile& f, const DatHeader& h, const Damage& damaged) {
       return damaged(at, "CPU " + std::to_string(c) + "'s data (" + std::to_string(size) +
                              " bytes at offset " + std::to_string(offset) +
                              ") is past the end of the file");
-    if (!(ok = check_raw_pages(f, offset, size, h.page_size, h.long_size, damaged))) return ok;
+    if (size != 0 && offset % h.page_size != 0)
+      return damaged(at, "CPU " + std::to_string(c) + "'s data at offset " +
+                             std::to_string(offset) + ", not on a page boundary");
+    if (!(ok = check_raw_pages(f, offset, size, h.page_size, page_long, old_format, damaged)))
+      return ok;
   }
+  // libtracecmd allocates the text's size plus one and reads that many bytes into it (a size
+  // of 2^64 - 1 is a one-byte buffer and the rest of the file read into it).
+  if (trace_clock)
+    if (!(ok = sized(8, "the trace clock"))) return ok;
   return {};
 }
 

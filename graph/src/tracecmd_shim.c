@@ -63,6 +63,23 @@ int ps_tracecmd_cpus(struct tracecmd_input* handle) {
   return tracecmd_cpus(handle);
 }
 
+/* Declared only in trace-cmd's private header, like the three above. */
+struct hook_list;
+struct hook_list* tracecmd_create_event_hook(const char* arg);
+void tracecmd_free_hooks(struct hook_list* hooks);
+
+/*
+ * libtracecmd's handle_options() links the result of tracecmd_create_event_hook() into its
+ * list without checking it: a hook option it cannot parse is a NULL dereference there.
+ */
+int ps_tracecmd_hook_parses(const char* hook) {
+  tracecmd_set_loglevel(TEP_LOG_NONE);
+  struct hook_list* parsed = tracecmd_create_event_hook(hook);
+  if (!parsed) return 0;
+  tracecmd_free_hooks(parsed);
+  return 1;
+}
+
 /*
  * libtraceevent has no iterator over its function map: tep_print_funcs(), which printf()s it,
  * is the only listing. Point glibc's stdout at a memory stream for the duration of the call

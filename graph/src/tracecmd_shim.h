@@ -18,6 +18,8 @@ int ps_tracecmd_iterate(struct tracecmd_input* handle, ps_record_callback callba
 const char* ps_tracecmd_uname(struct tracecmd_input* handle);     // may be NULL
 const char* ps_tracecmd_cpustats(struct tracecmd_input* handle);  // may be NULL
 int ps_tracecmd_cpus(struct tracecmd_input* handle);
+// Whether libtracecmd parses a hook option's text (NUL-terminated) into a hook: 1 or 0.
+int ps_tracecmd_hook_parses(const char* hook);
 // The recording's own kallsyms as libtraceevent holds them, one "ADDR NAME [MODULE]" line per
 // symbol (libtraceevent keeps no type letters). Returns a malloc'ed string (caller frees) or
 // NULL.
