@@ -22,7 +22,7 @@ int report(const Error& error);
 void register_import_commands(CLI::App& app, Context& ctx);
 void register_rank_commands(CLI::App& app, Context& ctx);
 void register_record_commands(CLI::App& app, Context& ctx);
-void register_probe_commands(CLI::App& app, Context& ctx);  // gen, attach, verify
+void register_probe_commands(CLI::App& app, Context& ctx);   // gen, attach, verify
 void register_kernel_commands(CLI::App& app, Context& ctx);  // kernels, kernels add, compat
 // compat's text view, also printed by explain --kernels.
 void print_compat_text(const CompatReport& report, std::ostream& out);

@@ -34,7 +34,9 @@ json config_json(const std::string& config) {
   return out;
 }
 
-json optional_count(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
+json optional_count(const std::optional<int64_t>& v) {
+  return v ? json(*v) : json(nullptr);
+}
 
 void register_list(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("kernels", "The kernel catalogue: list it, or add kernels");
@@ -76,18 +78,20 @@ void register_list(CLI::App& app, Context& ctx) {
       created = db->created();
       int status = 0;
       size_t added = 0, known = 0;
-      auto results = add_kernels(*db, request, [&](size_t done, size_t total, const AddedKernel& r) {
-        std::cerr << "[" << done << "/" << total << "] " << printable(r.source) << ": ";
-        if (r.error) {
-          std::cerr << "error: " << printable(r.error->message()) << "\n";
-          if (!r.error->hint.empty()) std::cerr << "  hint: " << printable(r.error->hint) << "\n";
-          status = std::max(status, r.error->exit_status());
-        } else {
-          (r.added ? added : known)++;
-          std::cerr << (r.added ? "added " : "already catalogued: ") << printable(r.name) << " ("
-                    << std::fixed << std::setprecision(1) << r.seconds << " s)\n";
-        }
-      });
+      auto results =
+          add_kernels(*db, request, [&](size_t done, size_t total, const AddedKernel& r) {
+            std::cerr << "[" << done << "/" << total << "] " << printable(r.source) << ": ";
+            if (r.error) {
+              std::cerr << "error: " << printable(r.error->message()) << "\n";
+              if (!r.error->hint.empty())
+                std::cerr << "  hint: " << printable(r.error->hint) << "\n";
+              status = std::max(status, r.error->exit_status());
+            } else {
+              (r.added ? added : known)++;
+              std::cerr << (r.added ? "added " : "already catalogued: ") << printable(r.name)
+                        << " (" << std::fixed << std::setprecision(1) << r.seconds << " s)\n";
+            }
+          });
       if (!results) return report(results.error());
       std::cerr << added << " added, " << known << " already catalogued";
       if (status) std::cerr << ", " << (results->size() - added - known) << " failed";
@@ -143,7 +147,8 @@ void register_list(CLI::App& app, Context& ctx) {
       }
       std::ostringstream text;
       text << std::left << std::setw(34) << "KERNEL" << std::right << std::setw(10) << "FUNCTIONS"
-           << std::setw(11) << "TRACEABLE" << std::setw(10) << "SYMBOLS" << "  SOURCE\n";
+           << std::setw(11) << "TRACEABLE" << std::setw(10) << "SYMBOLS"
+           << "  SOURCE\n";
       for (const CatalogKernel* k : sorted)
         text << std::left << std::setw(34) << printable(k->name) << std::right << std::setw(10)
              << k->functions << std::setw(11)
@@ -158,7 +163,8 @@ void register_list(CLI::App& app, Context& ctx) {
 }
 
 void register_compat(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("compat", "Will these functions hook the same way on every kernel?");
+  auto* cmd =
+      app.add_subcommand("compat", "Will these functions hook the same way on every kernel?");
   static std::string db_path = "probeseek.db";
   static CompatRequest request;
   static bool as_json = false, data = false;
@@ -263,11 +269,11 @@ void print_compat_text(const CompatReport& r, std::ostream& out) {
   } else {
     out << r.members.size() << " problems\n";
     for (const MemberCheck& m : r.members)
-      out << "    " << printable(m.kernel) << ": " << printable(m.type) << "." << printable(m.member)
-          << " " << m.status
-          << (m.status == "retyped" ? " " + printable(m.reference_type) + " -> " +
-                                          printable(m.member_type)
-                                    : std::string())
+      out << "    " << printable(m.kernel) << ": " << printable(m.type) << "."
+          << printable(m.member) << " " << m.status
+          << (m.status == "retyped"
+                  ? " " + printable(m.reference_type) + " -> " + printable(m.member_type)
+                  : std::string())
           << "\n";
   }
 }

@@ -1,8 +1,8 @@
 #include "probeseek/text.h"
 
 #include <fcntl.h>
-#include <zlib.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>

@@ -102,8 +102,14 @@ Status insert_kernel(Database& db, const CatalogKernelInput& input, int64_t* id)
   st->bind(1, k.name).bind(2, k.build_id).bind(3, k.source).bind(4, now_utc());
   st->bind(5, k.compression).bind(6, k.symbols_from).bind(7, k.config);
   st->bind(8, k.symbols).bind(9, k.functions);
-  if (k.traceable) st->bind(10, *k.traceable); else st->bind_null(10);
-  if (k.blacklisted) st->bind(11, *k.blacklisted); else st->bind_null(11);
+  if (k.traceable)
+    st->bind(10, *k.traceable);
+  else
+    st->bind_null(10);
+  if (k.blacklisted)
+    st->bind(11, *k.blacklisted);
+  else
+    st->bind_null(11);
   st->bind(12, static_cast<int64_t>(input.btf.size()));
   bind_blob(*st, 13, *btf);
   st->bind(14, static_cast<int64_t>(input.symbols_text.size()));
@@ -131,7 +137,10 @@ Status insert_kernel(Database& db, const CatalogKernelInput& input, int64_t* id)
       row->bind(3, *proto_id);
     }
     row->bind(4, static_cast<int64_t>(f.flags)).bind(5, static_cast<int64_t>(f.symbols));
-    if (f.clones.empty()) row->bind_null(6); else row->bind(6, f.clones);
+    if (f.clones.empty())
+      row->bind_null(6);
+    else
+      row->bind(6, f.clones);
     if (auto s = row->run(); !s) return s;
   }
   auto member = db.prepare(
@@ -190,8 +199,8 @@ Result<StoredKernel> store_catalog_kernel(Database& db, const CatalogKernelInput
     if (!row) return tl::unexpected(row.error());
     if (!*row) break;
     const std::string name = same->text_at(1), build_id = same->text_at(2);
-    const bool same_build = k.build_id.empty() || build_id.empty() ? name == k.name
-                                                                     : build_id == k.build_id;
+    const bool same_build =
+        k.build_id.empty() || build_id.empty() ? name == k.name : build_id == k.build_id;
     if (same_build && !replace) return StoredKernel{same->int_at(0), false};
     if (!same_build && !replace)
       return bad_input("another build of " + printable(k.name) + " is in the catalogue (build id " +
@@ -339,7 +348,8 @@ Result<std::string> catalog_symbols_text(Database& db, int64_t kernel_id) {
 // per parameter, then "..." when variadic. C type spellings never hold either byte.
 std::string encode_signature(const SignatureParts& parts) {
   std::string out = parts.return_type + '\x1f' + parts.return_key;
-  for (const SignatureParam& p : parts.params) out += '\x1e' + p.type + '\x1f' + p.name + '\x1f' + p.key;
+  for (const SignatureParam& p : parts.params)
+    out += '\x1e' + p.type + '\x1f' + p.name + '\x1f' + p.key;
   if (parts.variadic) out += "\x1e...";
   return out;
 }
@@ -359,8 +369,7 @@ SignatureParts decode_signature(std::string_view signature) {
   size_t at = 0;
   for (bool first = true;; first = false) {
     size_t end = signature.find('\x1e', at);
-    std::string_view field =
-        signature.substr(at, end == std::string_view::npos ? end : end - at);
+    std::string_view field = signature.substr(at, end == std::string_view::npos ? end : end - at);
     std::vector<std::string> parts = split(field);
     parts.resize(3);
     if (first) {

@@ -94,8 +94,8 @@ class Renderer {
       while (j < parent.children.size() && nodes_[parent.children[j]].shape == nodes_[c].shape) {
         ++repeat;
         // Durations come from the file: a hostile one sums past INT64_MAX. Saturate.
-        if (__builtin_add_overflow(total, std::max<int64_t>(nodes_[parent.children[j]].duration_ns, 0),
-                                   &total))
+        if (__builtin_add_overflow(
+                total, std::max<int64_t>(nodes_[parent.children[j]].duration_ns, 0), &total))
           total = INT64_MAX;
         ++j;
       }

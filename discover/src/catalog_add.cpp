@@ -39,7 +39,11 @@ Result<KernelFacts> read_file_source(const std::string& path, const AddKernelsRe
     if (n < 4) return bad_input("too short to be a kernel, a package or BTF", path);
   }
   if (std::memcmp(head, "!<arch>\n", 8) == 0) return read_kernel_package(path);
-  if (std::memcmp(head, "\x7f" "ELF", 4) == 0 || std::memcmp(head + 0x202, "HdrS", 4) == 0)
+  if (std::memcmp(head,
+                  "\x7f"
+                  "ELF",
+                  4) == 0 ||
+      std::memcmp(head + 0x202, "HdrS", 4) == 0)
     return read_kernel_image(path, request.system_map);
   const auto b0 = static_cast<unsigned char>(head[0]), b1 = static_cast<unsigned char>(head[1]);
   if ((b0 == 0x9f && b1 == 0xeb) || (b0 == 0x1f && b1 == 0x8b))
@@ -84,8 +88,7 @@ Result<std::vector<std::string>> debian_kernels_matching(const std::string& spec
   if (!all) return tl::unexpected(all.error());
   std::vector<std::string> out;
   for (const std::string& p : *all) {
-    const bool match = spec == "all" ||
-                       (spec == "6.1" && p.rfind("linux-image-6.1.0-", 0) == 0) ||
+    const bool match = spec == "all" || (spec == "6.1" && p.rfind("linux-image-6.1.0-", 0) == 0) ||
                        (spec == "6.12" && p.rfind("linux-image-6.12.", 0) == 0) ||
                        (spec != "6.1" && spec != "6.12" && p.find(spec) != std::string::npos);
     if (match) out.push_back(p);

@@ -87,7 +87,8 @@ CatalogMember resolve_member(const Btf& btf, const ProbeRead& read) {
 // BTF id that differs between kernels: such a type keeps its typedef names instead.
 std::string structural_key(const struct btf* btf, uint32_t id) {
   std::string key = detail::type_key(btf, id, /*resolve_typedefs=*/true);
-  if (key.find('#') != std::string::npos) key = detail::type_key(btf, id, /*resolve_typedefs=*/false);
+  if (key.find('#') != std::string::npos)
+    key = detail::type_key(btf, id, /*resolve_typedefs=*/false);
   return key;
 }
 
@@ -122,7 +123,9 @@ std::string declaration(const std::string& name, const SignatureParts& parts) {
   return out + ")";
 }
 
-std::string quoted(const std::string& name) { return name.empty() ? "(unnamed)" : "'" + name + "'"; }
+std::string quoted(const std::string& name) {
+  return name.empty() ? "(unnamed)" : "'" + name + "'";
+}
 
 // What changed from the reference prototype, in the words a probe author needs: a BPF_KPROBE
 // argument is a register, so a parameter that moves or is retyped reads the wrong thing. Types
@@ -168,9 +171,9 @@ std::vector<std::string> prototype_changes(const SignatureParts& ref, const Sign
 
 // Functions that are tracing plumbing, not kernel logic: never a replacement.
 bool is_tracing_stub(std::string_view name) {
-  for (std::string_view prefix : {"__probestub_", "__bpf_trace_", "__traceiter_",
-                                  "trace_event_raw_event_", "perf_trace_", "trace_raw_output_",
-                                  "__pfx_", "__cfi_"})
+  for (std::string_view prefix :
+       {"__probestub_", "__bpf_trace_", "__traceiter_", "trace_event_raw_event_", "perf_trace_",
+        "trace_raw_output_", "__pfx_", "__cfi_"})
     if (name.substr(0, prefix.size()) == prefix) return true;
   return false;
 }
@@ -183,7 +186,7 @@ bool is_tracing_stub(std::string_view name) {
 class ReplacementSearch {
  public:
   static Result<ReplacementSearch> make(Database& db, int64_t reference_id,
-                                       const std::string& reference_name) {
+                                        const std::string& reference_name) {
     ReplacementSearch r;
     r.reference_name_ = reference_name;
     auto names = catalog_names(db);
@@ -260,7 +263,8 @@ class ReplacementSearch {
       std::vector<std::string> types;
       for (const SignatureParam& p : cs.params)
         if (auto it = ref_types.find(p.key);
-            it != ref_types.end() && std::find(types.begin(), types.end(), it->second) == types.end())
+            it != ref_types.end() &&
+            std::find(types.begin(), types.end(), it->second) == types.end())
           types.push_back(it->second);
       if (!ref_types.empty() && types.empty()) continue;
       Scored s{word_weight + 2.0 * static_cast<double>(types.size()), {}};
@@ -490,8 +494,8 @@ Result<CompatReport> compat(Database& db, const CompatRequest& request) {
     auto releases = session_kernel_releases(db);
     if (!releases) return tl::unexpected(releases.error());
     for (const std::string& r : *releases)
-      if (by_name.count(r) && (request.kernels.empty() ||
-                               std::find(names.begin(), names.end(), r) != names.end())) {
+      if (by_name.count(r) &&
+          (request.kernels.empty() || std::find(names.begin(), names.end(), r) != names.end())) {
         reference = r;
         break;
       }
@@ -499,8 +503,8 @@ Result<CompatReport> compat(Database& db, const CompatRequest& request) {
   if (reference.empty()) reference = names.front();
   if (std::find(names.begin(), names.end(), reference) == names.end()) names.push_back(reference);
   if (!by_name.count(reference))
-    return bad_input("no reference kernel " + printable(reference) + " in the catalogue",
-                     db.path(), "list them with: probeseek kernels");
+    return bad_input("no reference kernel " + printable(reference) + " in the catalogue", db.path(),
+                     "list them with: probeseek kernels");
   sort_kernel_names(names);
   names.erase(std::unique(names.begin(), names.end()), names.end());
 
@@ -523,8 +527,9 @@ Result<CompatReport> compat(Database& db, const CompatRequest& request) {
   for (const std::string& function : request.functions) {
     const CatalogFunction* in_ref =
         ref_by_name.count(function) ? &ref_by_name.at(function) : nullptr;
-    const SignatureParts ref_sig =
-        in_ref && !in_ref->signature.empty() ? decode_signature(in_ref->signature) : SignatureParts{};
+    const SignatureParts ref_sig = in_ref && !in_ref->signature.empty()
+                                       ? decode_signature(in_ref->signature)
+                                       : SignatureParts{};
     for (const std::string& kname : names) {
       const KernelRef kernel = ref_of(kname);
       auto rows = catalog_functions(db, kernel.id, {function});

@@ -354,7 +354,8 @@ Status add_verifications(Database& db, const std::vector<SessionSummary>& sessio
 // somewhere loses as much as being unhookable costs there; a changed prototype loses less (a
 // probe per kernel family still works).
 Status detail::add_stability(Database& db, const std::vector<std::string>& kernels,
-                     std::vector<Candidate>& candidates, std::vector<std::string>& warnings) {
+                             std::vector<Candidate>& candidates,
+                             std::vector<std::string>& warnings) {
   auto catalogued = list_catalog_kernels(db);
   if (!catalogued) return tl::unexpected(catalogued.error());
   if (catalogued->empty()) {
@@ -750,7 +751,8 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
   size_t settled = 0;
   const size_t want = request.limit > 0 ? request.limit : all.size();
   // With --kernels, stability can lift a candidate: settle a wider pool for it to reorder.
-  const size_t settle = request.kernels ? std::min(all.size(), std::max<size_t>(want * 3, 60)) : want;
+  const size_t settle =
+      request.kernels ? std::min(all.size(), std::max<size_t>(want * 3, 60)) : want;
   while (settled < all.size()) {
     Candidate& c = all[settled];
     c.hookability = assess_hookability(c.function, hook_inputs);

@@ -2,8 +2,8 @@
 // here with a hard cap on its size. Layout from arch/x86/boot/header.S and
 // Documentation/arch/x86/boot.rst; the trailing size word from scripts/Makefile.lib (size_append).
 #include <lz4.h>
-#include <zlib.h>
 #include <lzma.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include <cstdio>

@@ -18,7 +18,9 @@ namespace {
 constexpr size_t kMaxBtfBytes = size_t{512} << 20;
 constexpr size_t kMaxNotesBytes = size_t{1} << 20;
 
-bool readable(const std::string& path) { return !path.empty() && ::access(path.c_str(), R_OK) == 0; }
+bool readable(const std::string& path) {
+  return !path.empty() && ::access(path.c_str(), R_OK) == 0;
+}
 
 std::vector<std::string> sorted_unique(std::vector<std::string> names) {
   std::sort(names.begin(), names.end());
@@ -30,8 +32,9 @@ std::vector<std::string> sorted_unique(std::vector<std::string> names) {
 Result<std::string> btf_bytes(const std::string& path) {
   auto bytes = read_binary_file(path, kMaxBtfBytes);
   if (!bytes) return tl::unexpected(bytes.error());
-  if (bytes->size() >= 4 && std::memcmp(bytes->data(), "\x7f"
-                                                       "ELF",
+  if (bytes->size() >= 4 && std::memcmp(bytes->data(),
+                                        "\x7f"
+                                        "ELF",
                                         4) == 0) {
     auto elf = KernelElf::parse(std::move(*bytes), path);
     if (!elf) return tl::unexpected(elf.error());
@@ -60,8 +63,8 @@ bool is_placeholder_system_map(std::string_view text) {
 std::string release_from_file_name(const std::string& path) {
   std::string name = path.substr(path.find_last_of('/') + 1);
   for (const char* ext : {".gz", ".btf", ".raw"})
-    if (name.size() > std::strlen(ext) && name.compare(name.size() - std::strlen(ext),
-                                                       std::string::npos, ext) == 0)
+    if (name.size() > std::strlen(ext) &&
+        name.compare(name.size() - std::strlen(ext), std::string::npos, ext) == 0)
       name.resize(name.size() - std::strlen(ext));
   if (name.rfind("vmlinux-", 0) == 0) name = name.substr(8);
   return name;

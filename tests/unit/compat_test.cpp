@@ -64,7 +64,7 @@ class CompatTest : public ::testing::Test {
 test::TempDir* CompatTest::dir_ = nullptr;
 
 const CompatEntry& entry(const CompatReport& r, const std::string& function,
-                        const std::string& kernel) {
+                         const std::string& kernel) {
   for (const CompatEntry& e : r.entries)
     if (e.function == function && e.kernel == kernel) return e;
   static CompatEntry none;
@@ -132,11 +132,11 @@ TEST_F(CompatTest, InetCskAcceptChangedItsPrototypeIn612) {
   EXPECT_EQ(entry(r, "inet_csk_accept", k61).status, "ok");
   const CompatEntry& e = entry(r, "inet_csk_accept", k612);
   EXPECT_EQ(e.status, "prototype_changed");
-  EXPECT_EQ(e.prototype, "struct sock *inet_csk_accept(struct sock *sk, struct proto_accept_arg *arg)");
-  const std::vector<std::string> want = {"parameter 2 'flags' (int) removed",
-                                         "parameter 3 'err' (int *) removed",
-                                         "parameter 4 'kern' (bool) removed",
-                                         "parameter 2 'arg' (struct proto_accept_arg *) added"};
+  EXPECT_EQ(e.prototype,
+            "struct sock *inet_csk_accept(struct sock *sk, struct proto_accept_arg *arg)");
+  const std::vector<std::string> want = {
+      "parameter 2 'flags' (int) removed", "parameter 3 'err' (int *) removed",
+      "parameter 4 'kern' (bool) removed", "parameter 2 'arg' (struct proto_accept_arg *) added"};
   EXPECT_EQ(e.changes, want);
 }
 
@@ -181,7 +181,7 @@ TEST_F(CompatTest, ClonesDuplicatesBlacklistAndTraceability) {
     EXPECT_EQ(fts.status, "clone_only") << k;
     EXPECT_EQ(fts.clones, std::vector<std::string>{"finish_task_switch.isra.0"}) << k;
     EXPECT_EQ(entry(r, "active_show", k).status, "duplicate") << k;  // several sysfs statics
-    EXPECT_EQ(entry(r, "__die", k).status, "blacklisted") << k;       // NOKPROBE_SYMBOL
+    EXPECT_EQ(entry(r, "__die", k).status, "blacklisted") << k;      // NOKPROBE_SYMBOL
   }
 }
 

@@ -50,9 +50,9 @@ struct CatalogKernel {
 };
 
 struct CatalogKernelInput {
-  CatalogKernel kernel;       // id and added_at are filled in by store_catalog_kernel
-  std::string btf;            // raw BTF
-  std::string symbols_text;   // "ADDR TYPE NAME" lines
+  CatalogKernel kernel;      // id and added_at are filled in by store_catalog_kernel
+  std::string btf;           // raw BTF
+  std::string symbols_text;  // "ADDR TYPE NAME" lines
   std::vector<CatalogFunction> functions;
   std::vector<CatalogMember> members;
 };

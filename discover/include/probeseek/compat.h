@@ -34,7 +34,7 @@ struct AddKernelsRequest {
 };
 struct AddedKernel {
   std::string source;
-  std::string name;  // "" when it failed
+  std::string name;    // "" when it failed
   bool added = false;  // false: already catalogued (or failed)
   double seconds = 0;
   std::optional<Error> error;
@@ -57,7 +57,7 @@ const std::vector<ProbeRead>& probe_reads();
 struct Replacement {
   std::string function;
   std::string prototype;  // its C declaration on that kernel
-  std::string why;  // "not in 6.1.0-56-cloud-amd64; shares by, path; takes const char *"
+  std::string why;        // "not in 6.1.0-56-cloud-amd64; shares by, path; takes const char *"
 };
 
 struct CompatEntry {
@@ -65,11 +65,11 @@ struct CompatEntry {
   std::string kernel;
   // ok, prototype_changed, absent, clone_only, duplicate, not_traceable, blacklisted
   std::string status;
-  std::string prototype;             // the C declaration on that kernel ("" when not in BTF)
-  std::vector<std::string> changes;  // against the reference: "parameter 2 'uaddr' removed"
-  std::vector<std::string> clones;   // clone_only, and clones seen beside the function
+  std::string prototype;                  // the C declaration on that kernel ("" when not in BTF)
+  std::vector<std::string> changes;       // against the reference: "parameter 2 'uaddr' removed"
+  std::vector<std::string> clones;        // clone_only, and clones seen beside the function
   std::vector<Replacement> replacements;  // absent only, best first, at most 3
-  std::vector<std::string> notes;    // "traceability unknown: the source has no call-site table"
+  std::vector<std::string> notes;  // "traceability unknown: the source has no call-site table"
 };
 
 // A member the probes read, on one kernel, against the reference.
