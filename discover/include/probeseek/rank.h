@@ -1,7 +1,7 @@
 // "Which kernel function should I hook?" answered from the evidence a kernel engineer would
-// accept: BTF prototypes (--arg), ops-table membership, hookability, where the function sits in
-// the recorded call trees, and which recordings it covers. Every score is a sum of named
-// contributions, each with its reason. Nothing here names a kernel function, struct or syscall.
+// accept: BTF prototypes (--arg), ops-table membership, hookability, place in the recorded call
+// trees, coverage of the recordings, stability across kernels. Every score is a sum of named
+// contributions with reasons; nothing here names a kernel function, struct or syscall.
 #pragma once
 
 #include <memory>
@@ -22,8 +22,7 @@ struct RankRequest {
   std::string under;                  // --under FUNC: only calls below it
   bool require_all = false;           // keep functions seen in every session
   size_t limit = 20;
-  // --kernels: weigh each candidate's stability over these catalogued kernels (empty: all of
-  // them), as compat judges it (docs/compat.md). nullopt: stability is not considered.
+  // --kernels: weigh stability over these catalogued kernels (empty: all; docs/compat.md).
   std::optional<std::vector<std::string>> kernels;
   std::optional<std::string> btf_path;  // --btf FILE; else the sessions' stored BTF, else live
   // The running kernel's vmlinux BTF; its directory holds the running modules' BTF.
@@ -141,8 +140,7 @@ struct ExplainRequest {
   std::vector<std::string> sessions;
   std::optional<std::string> btf_path;
   std::string live_btf_path = "/sys/kernel/btf/vmlinux";
-  // Verification of ops-table membership reads kernel memory: a vmlinux ELF (offline), or
-  // /proc/kcore with /proc/kallsyms when the running kernel is the traced one.
+  // Ops-table verification reads a vmlinux ELF, or /proc/kcore + /proc/kallsyms when live.
   std::optional<std::string> vmlinux_path;
   std::string kcore_path = "/proc/kcore";
   std::string live_kallsyms_path = "/proc/kallsyms";
