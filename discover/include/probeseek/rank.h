@@ -15,7 +15,6 @@
 #include "probeseek/module_btf.h"
 
 namespace probeseek {
-
 struct RankRequest {
   std::vector<std::string> sessions;  // empty: every session in the database
   std::optional<std::string> arg;     // --arg TYPE
