@@ -224,29 +224,32 @@ class Checker {
     std::erase(out, 0u);
   }
 
-  // The padding lines btf_dump writes into a struct (a `long: 64;` line per 64 bits of a gap
-  // between members and after the last one), so a struct claiming a huge size counts for what
-  // it makes the dumper print. At most one line per 32 bits of gap, plus one per gap.
+  // The padding lines btf_dump writes into a struct or union (a `long: 64;` line per 64 bits of
+  // a gap before each member, measured from where the previous member ended as libbpf's
+  // btf_dump_emit_struct_def measures it, and for a struct after the last one), so a type
+  // claiming a huge size or member offset counts for what it makes the dumper print. At most
+  // one line per 32 bits of gap, plus one per gap. A union's members are padded too: BTF allows
+  // them offsets that C does not (fuzz_btf: a union member at bit 1,280,000,000).
   uint64_t padding_lines(uint32_t id) const {
     const struct btf_type* t = btf__type_by_id(btf_, id);
-    if (!btf_is_struct(t)) return 0;
+    if (!btf_is_composite(t)) return 0;
     uint64_t lines = 0;
-    uint64_t end_bits = 0;
+    uint64_t off = 0;
     auto gap = [&](uint64_t to_bits) {
-      if (to_bits > end_bits) lines += (to_bits - end_bits) / 32 + 1;
+      if (to_bits > off) lines += (to_bits - off) / 32 + 1;
     };
     const struct btf_member* m = btf_members(t);
     for (uint16_t i = 0; i < btf_vlen(t); ++i) {
-      const uint64_t off = btf_member_bit_offset(t, i);
-      gap(off);
+      const uint64_t at = btf_member_bit_offset(t, i);
+      gap(at);
       uint64_t bits = btf_member_bitfield_size(t, i);
       if (bits == 0) {
         const long long size = btf__resolve_size(btf_, m[i].type);
         bits = size > 0 ? static_cast<uint64_t>(size) * 8 : 0;
       }
-      end_bits = std::max(end_bits, off + bits);
+      off = at + bits;
     }
-    gap(static_cast<uint64_t>(t->size) * 8);
+    if (btf_is_struct(t)) gap(static_cast<uint64_t>(t->size) * 8);
     return lines;
   }
 
