@@ -230,9 +230,14 @@ class Checker {
   // claiming a huge size or member offset counts for what it makes the dumper print. At most
   // one line per 32 bits of gap, plus one per gap. A union's members are padded too: BTF allows
   // them offsets that C does not (fuzz_btf: a union member at bit 1,280,000,000).
+  // libbpf 1.1 keeps member sizes and bit offsets in an int there: a member or type beyond
+  // INT32_MAX bits wraps into a negative offset and a padding run of billions of lines
+  // (fuzz_btf: a 3.4 GB "unsigned int"), so such a type counts as unprintable (UINT64_MAX).
   uint64_t padding_lines(uint32_t id) const {
     const struct btf_type* t = btf__type_by_id(btf_, id);
     if (!btf_is_composite(t)) return 0;
+    constexpr uint64_t kIntBits = INT32_MAX;
+    if (uint64_t{t->size} * 8 > kIntBits) return UINT64_MAX;
     uint64_t lines = 0;
     uint64_t off = 0;
     auto gap = [&](uint64_t to_bits) {
@@ -247,6 +252,7 @@ class Checker {
         const long long size = btf__resolve_size(btf_, m[i].type);
         bits = size > 0 ? static_cast<uint64_t>(size) * 8 : 0;
       }
+      if (at > kIntBits || bits > kIntBits || at + bits > kIntBits) return UINT64_MAX;
       off = at + bits;
     }
     if (btf_is_struct(t)) gap(static_cast<uint64_t>(t->size) * 8);
