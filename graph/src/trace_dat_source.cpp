@@ -44,6 +44,32 @@ namespace probeseek {
 
 namespace {
 
+// libtraceevent evaluates constant arithmetic in a format's `print fmt` arguments (arg_num_eval)
+// and divides without checking for zero: a hostile format kills the process with SIGFPE
+// (tests/fuzz/regressions/trace_dat/print-fmt-division-by-zero). probeseek reads fields, never
+// tep's printing, so a format whose print-fmt arguments divide (a '/' or '%' outside string
+// literals) is parsed with an empty print fmt instead. No ftrace format of a real kernel divides.
+std::string format_without_dividing_print(std::string_view format) {
+  const size_t print = format.find("print fmt:");
+  if (print == std::string_view::npos) return std::string(format);
+  bool in_string = false, divides = false;
+  for (size_t i = print + 10; i < format.size() && !divides; ++i) {
+    const char c = format[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '/' || c == '%') {
+      divides = true;
+    }
+  }
+  if (!divides) return std::string(format);
+  return std::string(format.substr(0, print)) + "print fmt: \"\"\n";
+}
+
 constexpr int kTraceFlagNmi = 0x40;  // kernel TRACE_FLAG_NMI; libtraceevent has no name for it
 
 struct TracecmdClose {
@@ -789,7 +815,9 @@ Result<DatMeta> read_meta(DatFile& f, const DatHeader& h, const std::vector<char
     at += 8;
     if (size > ftrace->size() - at)
       return damaged(*ftrace_events, "an ftrace format longer than its section");
-    tep_parse_event(tep, ftrace->data() + at, size, "ftrace");
+    const std::string format =
+        format_without_dividing_print(std::string_view(ftrace->data() + at, size));
+    tep_parse_event(tep, format.data(), format.size(), "ftrace");
     at += size;
   }
 
