@@ -8,9 +8,7 @@
 #include <cctype>
 #include <cmath>
 #include <map>
-#include <set>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "btf_types.h"
 #include "probeseek/btf.h"
