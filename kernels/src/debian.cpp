@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 
@@ -112,8 +113,23 @@ Result<std::string> fetch_debian_package(const std::string& package, const std::
       return runtime_error("cannot create the package cache", cache_dir, errno);
   }
   if (auto deb = cached_deb(package, cache_dir)) return *deb;
+
+  // apt-get download writes the final name as it goes: it runs in a staging directory of its
+  // own, and the finished .deb is renamed into the cache, so a reader (a parallel test, a second
+  // `kernels add`, a download killed half way) never finds a partial package there.
+  std::string staging = cache_dir + "/.download-XXXXXX";
+  if (!::mkdtemp(staging.data()))
+    return runtime_error("cannot create a download directory", cache_dir, errno);
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } cleanup{staging};
+  ::chmod(staging.c_str(), 0755);  // apt downloads as the _apt user when it can
   ChildOptions opts;
-  opts.cwd = cache_dir;
+  opts.cwd = staging;
   opts.timeout = std::chrono::minutes(15);
   auto run = run_child({"apt-get", "download", "-q", package}, opts);
   if (!run) return tl::unexpected(run.error());
@@ -122,8 +138,13 @@ Result<std::string> fetch_debian_package(const std::string& package, const std::
         "apt-get download failed" + std::string(run->timed_out ? " (timeout)" : ""), package, 0,
         "check the network and apt sources (apt-get update); apt said: " +
             std::string(trim(run->err.substr(0, 300))));
-  if (auto deb = cached_deb(package, cache_dir)) return *deb;
-  return runtime_error("apt-get download left no .deb", cache_dir + "/" + package + "_*.deb");
+  auto fetched = cached_deb(package, staging);
+  if (!fetched)
+    return runtime_error("apt-get download left no .deb", staging + "/" + package + "_*.deb");
+  std::string target = cache_dir + "/" + std::filesystem::path(*fetched).filename().string();
+  if (::rename(fetched->c_str(), target.c_str()) != 0)
+    return runtime_error("cannot move the downloaded package into the cache", target, errno);
+  return target;
 }
 
 }  // namespace probeseek

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "internal.h"
 #include "probeseek/child.h"
@@ -474,6 +475,32 @@ TEST(KernelImageInput, DebianKernelPackages) {
     EXPECT_EQ(n.find("template"), std::string::npos) << n;
     EXPECT_NE(n, "linux-image-6.12-amd64");
   }
+}
+
+// Downloads land whole or not at all: parallel fetches of one package (ctest runs the tests
+// that need the same .deb at once; CI once read a half-written one) all see the finished file,
+// and no staging directory stays behind. A meta package keeps the download small.
+TEST(KernelImageInput, ParallelFetchesSeeWholePackages) {
+  TempDir tmp;
+  const std::string cache = tmp.file("packages");
+  std::vector<Result<std::string>> got(4, std::string());
+  std::vector<std::thread> threads;
+  for (auto& r : got)
+    threads.emplace_back(
+        [&r, &cache] { r = fetch_debian_package("linux-image-cloud-amd64", cache); });
+  for (auto& t : threads) t.join();
+  if (!got[0]) GTEST_SKIP() << got[0].error().message() << " (" << got[0].error().hint << ")";
+  for (auto& r : got) {
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(*r, *got[0]);
+  }
+  EXPECT_EQ(slurp(*got[0]).substr(0, 8), "!<arch>\n");
+  size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(cache)) {
+    EXPECT_EQ(e.path().extension(), ".deb") << e.path();
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1u);
 }
 
 // common/child.h, which fetch_debian_package and debian_kernel_packages run apt through.
