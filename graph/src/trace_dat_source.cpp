@@ -26,6 +26,7 @@ extern "C" {
 #include <zstd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -68,6 +69,54 @@ std::string format_without_dividing_print(std::string_view format) {
   }
   if (!divides) return std::string(format);
   return std::string(format.substr(0, print)) + "print fmt: \"\"\n";
+}
+
+// The same division, for version 6 files, whose formats libtracecmd parses itself (so they
+// cannot be rewritten on the way): whether a '/' or '%' in the print-fmt arguments has a right
+// operand that libtraceevent may fold to the constant 0 — a literal 0 (0, 0x0, 0L), or a bare
+// name (it evaluates a name as strtoll(name) = 0), possibly in parentheses. A `REC->` field or a
+// call (`sizeof(u64)`, `__get_dynamic_array_len(x)`) is never folded, nor is a nonzero literal:
+// real kernels' formats divide only so (timer's `REC->value_nsec / 1000L`, writeback's
+// `(jiffies - REC->dirtied_when) / 250`, dma's `... / sizeof(u64)`, measured on 2,323 formats).
+bool print_fmt_may_divide_by_zero(std::string_view format) {
+  const size_t print = format.find("print fmt:");
+  if (print == std::string_view::npos) return false;
+  auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  bool in_string = false;
+  for (size_t i = print + 10; i < format.size(); ++i) {
+    const char c = format[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    if (c != '/' && c != '%') continue;
+    size_t j = i + 1;
+    while (j < format.size() &&
+           (std::isspace(static_cast<unsigned char>(format[j])) || format[j] == '(' ||
+            format[j] == '-' || format[j] == '+' || format[j] == '~' || format[j] == '!'))
+      ++j;
+    size_t end = j;
+    while (end < format.size() && ident(format[end])) ++end;
+    if (end == j) continue;  // a string, a cast's ')', nothing: not a folded constant
+    const std::string token(format.substr(j, end - j));
+    if (std::isdigit(static_cast<unsigned char>(token[0]))) {
+      if (std::strtoull(token.c_str(), nullptr, 0) == 0) return true;
+      continue;
+    }
+    if (token == "REC") continue;
+    size_t k = end;
+    while (k < format.size() && std::isspace(static_cast<unsigned char>(format[k]))) ++k;
+    if (k < format.size() && format[k] == '(') continue;  // a call
+    return true;                                          // a bare name: 0 to libtraceevent
+  }
+  return false;
 }
 
 constexpr int kTraceFlagNmi = 0x40;  // kernel TRACE_FLAG_NMI; libtraceevent has no name for it
@@ -1148,8 +1197,20 @@ Status check_v6(const DatFile& f, const DatHeader& h, const Damage& damaged) {
   if (!(ok = sized(8, "the header_event format"))) return ok;
   uint32_t n = 0;
   if (!(ok = count("an ftrace format count", n))) return ok;
+  // An event format, sized, that libtraceevent can parse without dividing by zero.
+  auto event_format = [&](const char* what) -> Status {
+    const uint64_t start = at;
+    if (auto ok = sized(8, what); !ok) return ok;
+    std::string text(at - start - 8, '\0');
+    f.read(start + 8, text.data(), text.size());  // sized() checked it
+    if (print_fmt_may_divide_by_zero(text))
+      return damaged(start, std::string(what) +
+                                " whose print fmt divides by a constant that can be 0 "
+                                "(libtraceevent divides it unchecked while parsing: SIGFPE)");
+    return {};
+  };
   for (uint32_t i = 0; i < n; ++i)
-    if (!(ok = sized(8, "an ftrace event format"))) return ok;
+    if (!(ok = event_format("an ftrace event format"))) return ok;
   uint32_t systems = 0;
   if (!(ok = count("an event system count", systems))) return ok;
   for (uint32_t i = 0; i < systems; ++i) {
@@ -1161,7 +1222,7 @@ Status check_v6(const DatFile& f, const DatHeader& h, const Damage& damaged) {
     at += std::strlen(name) + 1;
     if (!(ok = count("an event format count", n))) return ok;
     for (uint32_t j = 0; j < n; ++j)
-      if (!(ok = sized(8, "an event format"))) return ok;
+      if (!(ok = event_format("an event format"))) return ok;
   }
   if (!(ok = sized(4, "the kallsyms text"))) return ok;
   if (!(ok = sized(4, "the printk formats"))) return ok;

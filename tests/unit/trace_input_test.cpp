@@ -168,6 +168,40 @@ TEST(TraceDatDamage, Version6LatencyLabelIsRefusedBeforeLibtracecmd) {
       << read.info.error().message();
 }
 
+// libtraceevent folds constant arithmetic in print-fmt arguments while parsing a format and
+// divides by zero unchecked (SIGFPE). libtracecmd parses a version 6 file's formats itself, so a
+// format whose print fmt may divide by a constant 0 is refused before it
+// (tests/fuzz/regressions/trace_dat/v6-print-fmt-division-by-zero: v6_tiny with
+// `(void *)REC->func` turned into `(void *)/EC->func`). A real kernel's kind of division — a
+// field by a nonzero literal, as timer's itimer_state does — still reads.
+TEST(TraceDatDamage, Version6FormatDividingByZeroIsRefusedBeforeLibtracecmd) {
+  const std::string crash =
+      test::data_dir() + "/../fuzz/regressions/trace_dat/v6-print-fmt-division-by-zero";
+  test::TempDir dir;
+  Read r = read_file(crash);
+  expect_refused_at_offset(r, crash);
+  EXPECT_NE(r.info.error().what.find("print fmt divides"), std::string::npos)
+      << r.info.error().message();
+  auto cli = test::run_probeseek("import --db " + dir.file("p.db") + " " + crash);
+  EXPECT_EQ(cli.status, 2) << cli.err;
+
+  std::string v6 = tiny_v6();
+  const std::string cast = "(void *)REC->func";
+  for (const char* divides : {"REC->func / 0x0L", "REC->func % EC  ", "REC->func/(0)   "}) {
+    std::string bad = v6;
+    bad.replace(bad.find(cast), cast.size(), std::string(divides) + " ");
+    test::write_file(dir.file("bad.dat"), bad);
+    expect_refused_at_offset(read_file(dir.file("bad.dat")), dir.file("bad.dat"));
+  }
+  std::string real = v6;
+  for (size_t at; (at = real.find(cast)) != std::string::npos;)
+    real.replace(at, cast.size(), "REC->func / 1000L");
+  test::write_file(dir.file("real.dat"), real);
+  Read ok = read_file(dir.file("real.dat"));
+  ASSERT_TRUE(ok.info) << ok.info.error().message();
+  EXPECT_EQ(ok.sink.calls, 22u);
+}
+
 // libtracecmd reads a version 6 file's pages with the header_page format's commit size as the
 // kernel's long, not the header's long size, and maps a CPU's pages from its offset rounded
 // down to a page: the pages are checked as it reads them, and an offset off a page boundary
