@@ -13,6 +13,7 @@
 #include "probeseek/db.h"
 #include "probeseek/module_btf.h"
 #include "probeseek/text.h"
+#include "probeseek/transaction.h"
 
 namespace probeseek::cli {
 
@@ -113,7 +114,8 @@ bool is_directory(const std::string& path) {
 // /sys/kernel/btf is a few MB of types no recorded function uses. One transaction for all.
 Status store_module_btf_dir(Database& db, const std::vector<SessionSummary>& sessions,
                             const std::string& dir) {
-  if (auto s = db.exec("BEGIN IMMEDIATE"); !s) return s;
+  auto tx = Transaction::begin(db);
+  if (!tx) return tl::unexpected(tx.error());
   auto body = [&]() -> Status {
     std::map<int64_t, Btf> bases;  // by btfs id: sessions of one kernel share one
     std::set<std::string> stored;
@@ -145,11 +147,8 @@ Status store_module_btf_dir(Database& db, const std::vector<SessionSummary>& ses
               << (names.empty() ? "" : ": " + names) << "\n";
     return {};
   };
-  if (auto s = body(); !s) {
-    (void)db.exec("ROLLBACK");
-    return s;
-  }
-  return db.exec("COMMIT");
+  if (auto s = body(); !s) return s;  // rolled back
+  return tx->commit();
 }
 
 }  // namespace

@@ -554,16 +554,6 @@ Result<Tracer::Impl::Loaded> Tracer::Impl::load_trampoline(const std::string& fu
   return l;
 }
 
-namespace {
-
-std::string join(const std::vector<std::string>& parts, const std::string& sep) {
-  std::string out;
-  for (const std::string& p : parts) out += (out.empty() ? "" : sep) + p;
-  return out;
-}
-
-}  // namespace
-
 Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
   const std::string& function = request.function;
   if (!is_kernel_symbol_name(function))

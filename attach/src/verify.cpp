@@ -9,10 +9,10 @@
 #include <cerrno>
 #include <chrono>
 #include <ctime>
-#include <nlohmann/json.hpp>
 
 #include "probeseek/rank.h"
 #include "probeseek/text.h"
+#include "probeseek/verification_store.h"
 
 namespace probeseek {
 namespace {
@@ -144,31 +144,30 @@ bool address_set(const std::string& a) {
 }
 
 Status store(Database& db, const std::vector<SessionSummary>& sessions, const VerifyResult& r) {
-  if (auto s = ensure_verifications_table(db); !s) return s;
-  if (auto s = db.exec("BEGIN"); !s) return s;
-  auto st = db.prepare(
-      "INSERT INTO verifications(session_id, function, command, verified_at, rank, attached, "
-      "how, events, sock_events, sock_addresses_set, sock_port_matches, ports, summary, "
-      "samples) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  if (!st) return tl::unexpected(st.error());
   const std::string at = now_utc();
   std::string ports;
   for (uint16_t p : r.ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+  std::vector<VerificationRow> rows;
   for (const SessionSummary& s : sessions)
     for (const CandidateCheck& c : r.candidates) {
-      st->bind(1, s.id).bind(2, c.function).bind(3, r.command).bind(4, at);
-      st->bind(5, static_cast<int64_t>(c.rank)).bind(6, static_cast<int64_t>(c.attached));
-      st->bind(7, c.attached ? c.how : c.not_attached);
-      st->bind(8, static_cast<int64_t>(c.events)).bind(9, static_cast<int64_t>(c.sock_events));
-      st->bind(10, static_cast<int64_t>(c.sock_addresses_set));
-      st->bind(11, static_cast<int64_t>(c.sock_port_matches)).bind(12, ports);
-      st->bind(13, c.summary()).bind(14, nlohmann::json(c.samples).dump());
-      if (auto s2 = st->run(); !s2) {
-        (void)db.exec("ROLLBACK");
-        return s2;
-      }
+      VerificationRow row;
+      row.session_id = s.id;
+      row.function = c.function;
+      row.command = r.command;
+      row.verified_at = at;
+      row.rank = c.rank;
+      row.attached = c.attached;
+      row.how = c.attached ? c.how : c.not_attached;
+      row.events = static_cast<int64_t>(c.events);
+      row.sock_events = static_cast<int64_t>(c.sock_events);
+      row.sock_addresses_set = static_cast<int64_t>(c.sock_addresses_set);
+      row.sock_port_matches = static_cast<int64_t>(c.sock_port_matches);
+      row.ports = ports;
+      row.summary = c.summary();
+      row.samples = c.samples;
+      rows.push_back(std::move(row));
     }
-  return db.exec("COMMIT");
+  return store_verifications(db, rows);
 }
 
 }  // namespace
@@ -207,28 +206,6 @@ std::string CandidateCheck::summary() const {
            std::to_string(sock_events) + ", workload's port " + std::to_string(sock_port_matches) +
            "/" + std::to_string(sock_events);
   return out;
-}
-
-Status ensure_verifications_table(Database& db) {
-  // Owned by verify (attach/), not by db/'s schema: one row per candidate and session of a run.
-  return db.exec(
-      "CREATE TABLE IF NOT EXISTS verifications ("
-      "  id INTEGER PRIMARY KEY,"
-      "  session_id INTEGER NOT NULL,"
-      "  function TEXT NOT NULL,"
-      "  command TEXT NOT NULL,"
-      "  verified_at TEXT NOT NULL,"
-      "  rank INTEGER NOT NULL,"
-      "  attached INTEGER NOT NULL,"
-      "  how TEXT NOT NULL,"  // the mechanism, or why it could not attach
-      "  events INTEGER NOT NULL,"
-      "  sock_events INTEGER NOT NULL,"
-      "  sock_addresses_set INTEGER NOT NULL,"
-      "  sock_port_matches INTEGER NOT NULL,"
-      "  ports TEXT NOT NULL,"
-      "  summary TEXT NOT NULL,"
-      "  samples TEXT NOT NULL);"  // JSON array of formatted events
-      "CREATE INDEX IF NOT EXISTS verifications_function ON verifications(function, session_id);");
 }
 
 Result<VerifyResult> verify(Database& db, const VerifyRequest& request) {

@@ -1,5 +1,7 @@
 #include "probeseek/text.h"
 
+#include <sys/utsname.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -244,6 +246,20 @@ std::string now_utc() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+std::string running_release() {
+  struct utsname u {};
+  return ::uname(&u) == 0 ? u.release : "";
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += sep;
+    out += parts[i];
+  }
+  return out;
 }
 
 }  // namespace probeseek

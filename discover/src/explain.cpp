@@ -1,10 +1,11 @@
-#include <sys/utsname.h>
 
 #include <algorithm>
 
 #include "probeseek/ops_store.h"
 #include "probeseek/ops_verify.h"
 #include "probeseek/rank.h"
+#include "probeseek/session_queries.h"
+#include "probeseek/text.h"
 
 #include "stability.h"
 
@@ -12,29 +13,13 @@ namespace probeseek {
 
 namespace {
 
-std::string running_release() {
-  struct utsname u {};
-  return uname(&u) == 0 ? u.release : "";
-}
-
-Result<std::vector<Explanation::Neighbour>> neighbours(Database& db, int64_t session_id,
-                                                       const std::string& function, bool callers) {
-  std::string sql =
-      callers ? "SELECT o.name, SUM(e.calls) FROM function_edges e "
-                "JOIN functions f ON f.id = e.callee_id JOIN functions o ON o.id = e.caller_id "
-                "WHERE e.session_id = ? AND f.name = ? GROUP BY o.name ORDER BY 2 DESC, 1"
-              : "SELECT o.name, SUM(e.calls) FROM function_edges e "
-                "JOIN functions f ON f.id = e.caller_id JOIN functions o ON o.id = e.callee_id "
-                "WHERE e.session_id = ? AND f.name = ? GROUP BY o.name ORDER BY 2 DESC, 1";
-  auto st = db.prepare(sql);
-  if (!st) return tl::unexpected(st.error());
-  st->bind(1, session_id).bind(2, function);
+Result<std::vector<Explanation::Neighbour>> neighbours_of(Database& db, int64_t session_id,
+                                                          const std::string& function,
+                                                          bool callers) {
+  auto rows = neighbours(db, session_id, function, callers);
+  if (!rows) return tl::unexpected(rows.error());
   std::vector<Explanation::Neighbour> out;
-  if (auto done = st->for_each_row([&](const Statement& row) {
-        out.push_back({row.text_at(0), row.int_at(1)});
-      });
-      !done)
-    return tl::unexpected(done.error());
+  for (NeighbourRow& r : *rows) out.push_back({std::move(r.name), r.calls});
   return out;
 }
 
@@ -167,23 +152,17 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
 
   bool seen = false;
   for (auto& s : sessions) {
-    auto stats = db.prepare(
-        "SELECT fs.calls, fs.task_calls, fs.softirq_calls, fs.hardirq_calls, fs.exception_calls "
-        "FROM function_stats fs JOIN functions f ON f.id = fs.function_id "
-        "WHERE fs.session_id = ? AND f.name = ?");
-    if (!stats) return tl::unexpected(stats.error());
-    stats->bind(1, s.id).bind(2, req.function);
     Explanation::PerSession ps;
     ps.evidence.session = s.name;
-    if (auto done = stats->for_each_row([&](const Statement& row) {
-          ps.evidence.session_calls += row.int_at(0);
-          ps.evidence.session_task_calls += row.int_at(1);
-          ps.softirq_calls += row.int_at(2);
-          ps.hardirq_calls += row.int_at(3);
-          ps.exception_calls += row.int_at(4);
+    auto done =
+        for_each_function_stats_of(db, s.id, req.function, [&](const FunctionStatsRow& row) {
+          ps.evidence.session_calls += row.calls;
+          ps.evidence.session_task_calls += row.task_calls;
+          ps.softirq_calls += row.softirq_calls;
+          ps.hardirq_calls += row.hardirq_calls;
+          ps.exception_calls += row.exception_calls;
         });
-        !done)
-      return tl::unexpected(done.error());
+    if (!done) return tl::unexpected(done.error());
     if (ps.evidence.session_calls == 0) continue;
     seen = true;
     ps.evidence.calls = ps.evidence.session_calls;
@@ -192,10 +171,10 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
     if (me)
       for (auto& e : me->sessions)
         if (e.session == s.name) ps.evidence = e;
-    auto callers = neighbours(db, s.id, req.function, true);
+    auto callers = neighbours_of(db, s.id, req.function, true);
     if (!callers) return tl::unexpected(callers.error());
     ps.callers = std::move(*callers);
-    auto callees = neighbours(db, s.id, req.function, false);
+    auto callees = neighbours_of(db, s.id, req.function, false);
     if (!callees) return tl::unexpected(callees.error());
     ps.callees = std::move(*callees);
     ex.sessions.push_back(std::move(ps));

@@ -1,7 +1,5 @@
 #include "probeseek/rank.h"
 
-#include <sys/utsname.h>
-
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -10,6 +8,9 @@
 
 #include "probeseek/compat.h"
 #include "probeseek/ops_store.h"
+#include "probeseek/session_queries.h"
+#include "probeseek/text.h"
+#include "probeseek/verification_store.h"
 #include "stability.h"
 
 namespace probeseek {
@@ -24,15 +25,7 @@ std::vector<std::string> Candidate::reasons() const {
   return out;
 }
 
-namespace {
-
-std::string running_release() {
-  struct utsname u {};
-  if (uname(&u) != 0) return {};
-  return u.release;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<BtfChoice> choose_btf(Database& db, const std::vector<SessionSummary>& sessions,
                              const std::optional<std::string>& btf_path,
@@ -125,42 +118,26 @@ Result<std::vector<SessionSummary>> resolve_sessions(Store& store,
 using EvidenceMap = std::unordered_map<std::string, SessionEvidence>;
 
 Status gather_session_wide(Database& db, const SessionSummary& s, EvidenceMap& out) {
-  auto st = db.prepare(
-      "SELECT f.name, fs.calls, fs.task_calls, fs.callers FROM function_stats fs "
-      "JOIN functions f ON f.id = fs.function_id WHERE fs.session_id = ?");
-  if (!st) return tl::unexpected(st.error());
-  st->bind(1, s.id);
-  if (auto done = st->for_each_row([&](const Statement& row) {
-        SessionEvidence& e = out[row.text_at(0)];
-        e.session = s.name;
-        e.session_calls += row.int_at(1);
-        e.session_task_calls += row.int_at(2);
-        e.callers = std::max(e.callers, row.int_at(3));
-      });
-      !done)
-    return tl::unexpected(done.error());
-  auto sys = db.prepare(
-      "SELECT f.name, sf.name, fsys.task_calls, fsys.invocations, fsys.syscall_invocations, "
-      "fsys.min_depth_below FROM function_syscalls fsys "
-      "JOIN functions f ON f.id = fsys.function_id "
-      "JOIN functions sf ON sf.id = fsys.syscall_function_id WHERE fsys.session_id = ?");
-  if (!sys) return tl::unexpected(sys.error());
-  sys->bind(1, s.id);
-  if (auto done = sys->for_each_row([&](const Statement& row) {
-        SessionEvidence& e = out[row.text_at(0)];
-        e.syscalls.push_back(row.text_at(1));
-        // Reach through syscalls counts task-context calls only: a softirq that happened to run
-        // inside a syscall is not that syscall's work.
-        if (row.int_at(2) > 0) {
-          e.roots += row.int_at(3);
-          e.root_invocations += row.int_at(4);
-          int d = static_cast<int>(row.int_at(5));
-          e.min_depth_below = e.min_depth_below < 0 ? d : std::min(e.min_depth_below, d);
-        }
-      });
-      !done)
-    return tl::unexpected(done.error());
-  return {};
+  auto done = for_each_function_stats(db, s.id, [&](const FunctionStatsRow& row) {
+    SessionEvidence& e = out[row.name];
+    e.session = s.name;
+    e.session_calls += row.calls;
+    e.session_task_calls += row.task_calls;
+    e.callers = std::max(e.callers, row.callers);
+  });
+  if (!done) return done;
+  return for_each_function_syscall(db, s.id, [&](const FunctionSyscallRow& row) {
+    SessionEvidence& e = out[row.name];
+    e.syscalls.push_back(row.syscall);
+    // Reach through syscalls counts task-context calls only: a softirq that happened to run
+    // inside a syscall is not that syscall's work.
+    if (row.task_calls > 0) {
+      e.roots += row.invocations;
+      e.root_invocations += row.syscall_invocations;
+      int d = static_cast<int>(row.min_depth_below);
+      e.min_depth_below = e.min_depth_below < 0 ? d : std::min(e.min_depth_below, d);
+    }
+  });
 }
 
 // Calls below any call of `under` (its own calls excluded), attributed to the outermost call
@@ -168,31 +145,18 @@ Status gather_session_wide(Database& db, const SessionSummary& s, EvidenceMap& o
 // call's descendants are its task's calls with ids in (id, end_id].
 Status gather_under(Database& db, const SessionSummary& s, const std::string& under,
                     EvidenceMap& out, int64_t& root_invocations) {
-  auto roots = db.prepare(
-      "SELECT u.id, u.end_id, u.task_id, u.depth FROM functions uf "
-      "JOIN calls u ON u.function_id = uf.id WHERE uf.session_id = ? AND uf.name = ? ORDER BY "
-      "u.id");
-  if (!roots) return tl::unexpected(roots.error());
-  roots->bind(1, s.id).bind(2, under);
-  struct Root {
-    int64_t id, end_id, task;
-    int depth;
-  };
-  std::vector<Root> outer;
-  root_invocations = 0;
-  if (auto done = roots->for_each_row([&](const Statement& row) {
-        ++root_invocations;
-        Root r{row.int_at(0), row.int_at(1), row.int_at(2), static_cast<int>(row.int_at(3))};
-        bool nested = false;
-        for (const Root& o : outer) nested |= o.task == r.task && r.id > o.id && r.id <= o.end_id;
-        if (!nested) outer.push_back(r);
-      });
-      !done)
-    return tl::unexpected(done.error());
+  auto spans = calls_of(db, s.id, under);
+  if (!spans) return tl::unexpected(spans.error());
+  std::vector<CallSpan> outer;
+  root_invocations = static_cast<int64_t>(spans->size());
+  for (const CallSpan& r : *spans) {
+    bool nested = false;
+    for (const CallSpan& o : outer)
+      nested |= o.task_id == r.task_id && r.id > o.id && r.id <= o.end_id;
+    if (!nested) outer.push_back(r);
+  }
   if (outer.empty()) return {};
-  auto below = db.prepare(
-      "SELECT c.function_id, c.context, c.depth, p.function_id FROM calls c "
-      "LEFT JOIN calls p ON p.id = c.parent_id WHERE c.id > ? AND c.id <= ? AND c.task_id = ?");
+  auto below = CallsInSpan::make(db);
   if (!below) return tl::unexpected(below.error());
   struct Acc {
     int64_t calls = 0, task_calls = 0, roots = 0, last_root = -1;
@@ -200,47 +164,38 @@ Status gather_under(Database& db, const SessionSummary& s, const std::string& un
     std::unordered_set<int64_t> callers;
   };
   std::unordered_map<int64_t, Acc> by_function;
-  for (const Root& r : outer) {
-    below->reset();
-    below->bind(1, r.id).bind(2, r.end_id).bind(3, r.task);
-    if (auto done = below->for_each_row([&](const Statement& row) {
-          Acc& a = by_function[row.int_at(0)];
-          ++a.calls;
-          if (row.int_at(1) != 0) return;  // interrupt work: counted, set aside
-          ++a.task_calls;
-          if (a.last_root != r.id) {
-            ++a.roots;
-            a.last_root = r.id;
-          }
-          int d = static_cast<int>(row.int_at(2)) - r.depth;
-          a.min_depth = a.min_depth < 0 ? d : std::min(a.min_depth, d);
-          if (!row.null_at(3)) a.callers.insert(row.int_at(3));
-        });
-        !done)
-      return tl::unexpected(done.error());
+  for (const CallSpan& r : outer) {
+    auto done = below->for_each(r, [&](const CallInSpan& c) {
+      Acc& a = by_function[c.function_id];
+      ++a.calls;
+      if (c.context != 0) return;  // interrupt work: counted, set aside
+      ++a.task_calls;
+      if (a.last_root != r.id) {
+        ++a.roots;
+        a.last_root = r.id;
+      }
+      int d = c.depth - r.depth;
+      a.min_depth = a.min_depth < 0 ? d : std::min(a.min_depth, d);
+      if (c.parent_function_id) a.callers.insert(*c.parent_function_id);
+    });
+    if (!done) return done;
   }
-  auto names = db.prepare("SELECT id, name FROM functions WHERE session_id = ?");
-  if (!names) return tl::unexpected(names.error());
-  names->bind(1, s.id);
-  if (auto done = names->for_each_row([&](const Statement& row) {
-        auto it = by_function.find(row.int_at(0));
-        if (it == by_function.end()) return;
-        const Acc& a = it->second;
-        SessionEvidence& e = out[row.text_at(1)];
-        e.session = s.name;
-        e.calls += a.calls;
-        e.task_calls += a.task_calls;
-        e.interrupt_calls = e.calls - e.task_calls;
-        e.roots += a.roots;
-        e.root_invocations = root_invocations;
-        e.callers = std::max<int64_t>(e.callers, static_cast<int64_t>(a.callers.size()));
-        if (a.min_depth >= 0)
-          e.min_depth_below =
-              e.min_depth_below < 0 ? a.min_depth : std::min(e.min_depth_below, a.min_depth);
-      });
-      !done)
-    return tl::unexpected(done.error());
-  return {};
+  return for_each_function(db, s.id, [&](int64_t id, const std::string& name) {
+    auto it = by_function.find(id);
+    if (it == by_function.end()) return;
+    const Acc& a = it->second;
+    SessionEvidence& e = out[name];
+    e.session = s.name;
+    e.calls += a.calls;
+    e.task_calls += a.task_calls;
+    e.interrupt_calls = e.calls - e.task_calls;
+    e.roots += a.roots;
+    e.root_invocations = root_invocations;
+    e.callers = std::max<int64_t>(e.callers, static_cast<int64_t>(a.callers.size()));
+    if (a.min_depth >= 0)
+      e.min_depth_below =
+          e.min_depth_below < 0 ? a.min_depth : std::min(e.min_depth_below, a.min_depth);
+  });
 }
 
 // Hookability lookups backed by the sessions' symbol sets; warnings say what is missing.
@@ -278,12 +233,6 @@ HookabilityInputs hookability_inputs(SymbolLookups& symbols, const Btf* btf) {
   return in;
 }
 
-std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
-  std::string out;
-  for (auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
-
 // "__x64_sys_connect" -> "connect"; "" for names that are not syscall entry points.
 std::string_view syscall_stem(std::string_view name) {
   static constexpr std::string_view kPrefixes[] = {
@@ -299,15 +248,10 @@ Result<std::unordered_map<std::string, std::unordered_set<std::string>>> task_ca
     Database& db, const std::vector<SessionSummary>& sessions) {
   std::unordered_map<std::string, std::unordered_set<std::string>> out;
   for (auto& s : sessions) {
-    auto st = db.prepare(
-        "SELECT ce.name, cr.name FROM function_edges e JOIN functions ce ON ce.id = e.callee_id "
-        "JOIN functions cr ON cr.id = e.caller_id WHERE e.session_id = ? AND e.task_calls > 0");
-    if (!st) return tl::unexpected(st.error());
-    st->bind(1, s.id);
-    if (auto done = st->for_each_row(
-            [&](const Statement& row) { out[row.text_at(0)].insert(row.text_at(1)); });
-        !done)
-      return tl::unexpected(done.error());
+    auto done = for_each_task_edge(
+        db, s.id,
+        [&](const std::string& callee, const std::string& caller) { out[callee].insert(caller); });
+    if (!done) return tl::unexpected(done.error());
   }
   return out;
 }
@@ -322,25 +266,16 @@ std::string fmt(double v) {
 // latest for each candidate on these sessions, as a 0-point term. They confirm, not score.
 Status add_verifications(Database& db, const std::vector<SessionSummary>& sessions,
                          std::vector<Candidate>& candidates) {
-  auto found = db.has_table("verifications");
-  if (!found) return tl::unexpected(found.error());
-  if (!*found || sessions.empty()) return {};
-  std::string ids;
-  for (const SessionSummary& s : sessions) ids += (ids.empty() ? "" : ",") + std::to_string(s.id);
-  auto st = db.prepare(
-      "SELECT summary, command, verified_at, events FROM verifications "
-      "WHERE function = ? AND session_id IN (" +
-      ids +
-      ") AND attached = 1 "
-      "ORDER BY id DESC LIMIT 1");
-  if (!st) return tl::unexpected(st.error());
+  std::vector<int64_t> ids;
+  for (const SessionSummary& s : sessions) ids.push_back(s.id);
+  auto lookup = VerificationLookup::make(db, ids);
+  if (!lookup) return tl::unexpected(lookup.error());
   for (Candidate& c : candidates) {
-    st->reset();
-    st->bind(1, c.function);
-    auto row = st->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) continue;
-    c.verified = Candidate::Verified{st->text_at(0), st->text_at(1), st->text_at(2), st->int_at(3)};
+    auto found = lookup->latest(c.function);
+    if (!found) return tl::unexpected(found.error());
+    if (!*found) continue;
+    const LatestVerification& v = **found;
+    c.verified = Candidate::Verified{v.summary, v.command, v.verified_at, v.events};
     c.terms.push_back({0, "verified live " + c.verified->at + ": " + c.verified->summary +
                               " under `" + c.verified->command + "`"});
   }

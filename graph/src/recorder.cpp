@@ -13,7 +13,6 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -384,11 +383,6 @@ struct CpuSpill {
   CpuLoss before;  // the kernel's counters when tracing was switched on
 };
 
-std::string running_release() {
-  struct utsname u {};
-  return ::uname(&u) == 0 ? u.release : "";
-}
-
 // The CPUs the ring buffer has (per_cpu/cpuN), in order.
 std::vector<int> ring_buffer_cpus(const std::string& tracing_dir) {
   std::vector<int> cpus;
@@ -475,12 +469,6 @@ Result<KernelSnapshot> snapshot_kernel(const KernelPaths& paths, const std::stri
       k.trace_clock = clock->substr(open + 1, close - open - 1);
   }
   return k;
-}
-
-std::string join(const std::vector<std::string>& parts, const char* sep) {
-  std::string out;
-  for (const std::string& p : parts) out += (out.empty() ? "" : sep) + p;
-  return out;
 }
 
 Status validate(const RecordOptions& o) {

@@ -1,7 +1,6 @@
 // A kernel described by loose files: the running kernel (/sys/kernel/btf/vmlinux, /proc/kallsyms,
 // tracefs, debugfs), a raw BTF file with an optional System.map, or the same files copied from
 // a booted kernel (tests/data).
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -77,9 +76,9 @@ Result<KernelFacts> read_kernel_files(const KernelFiles& files, const std::strin
   facts.source = source;
   facts.release = files.release;
   if (facts.release.empty()) {
-    struct utsname u {};
-    if (::uname(&u) != 0) return runtime_error("cannot read the kernel release (uname)", "", errno);
-    facts.release = u.release;
+    facts.release = running_release();
+    if (facts.release.empty())
+      return runtime_error("cannot read the kernel release (uname)", "", errno);
   }
   if (!files.btf.empty()) {
     auto btf = btf_bytes(files.btf);

@@ -14,6 +14,7 @@
 
 #include "arg_spec.h"
 #include "probeseek/attach.h"
+#include "probeseek/verification_store.h"
 #include "probeseek/verify.h"
 #include "test_support.h"
 
@@ -398,14 +399,32 @@ TEST_F(VerifyHere, RankShowsAStoredVerification) {
   {
     auto db = Database::open(db_);
     ASSERT_TRUE(db);
-    ASSERT_TRUE(ensure_verifications_table(*db));
-    ASSERT_TRUE(db->exec(
-        "INSERT INTO verifications(session_id, function, command, verified_at, rank, attached, "
-        "how, events, sock_events, sock_addresses_set, sock_port_matches, ports, summary, "
-        "samples) SELECT id, 'tcp_v4_connect', 'curl -s http://127.0.0.1:8080/', "
-        "'2025-01-01T00:00:00Z', 1, 1, 'kprobe+kretprobe', 1, 1, 1, 1, '8080', "
-        "'fired 1 time; struct sock: addresses set 1/1, workload''s port 1/1', '[]' "
-        "FROM sessions"));
+    auto ids = db->prepare("SELECT id FROM sessions");
+    ASSERT_TRUE(ids);
+    std::vector<VerificationRow> rows;
+    ASSERT_TRUE(ids->for_each_row([&](const Statement& st) {
+      VerificationRow row;
+      row.session_id = st.int_at(0);
+      row.function = "tcp_v4_connect";
+      row.command = "curl -s http://127.0.0.1:8080/";
+      row.verified_at = "2025-01-01T00:00:00Z";
+      row.rank = 1;
+      row.attached = true;
+      row.how = "kprobe+kretprobe";
+      row.events = row.sock_events = row.sock_addresses_set = row.sock_port_matches = 1;
+      row.ports = "8080";
+      row.summary = "fired 1 time; struct sock: addresses set 1/1, workload's port 1/1";
+      // A comm from the kernel is bytes, not UTF-8: stored (as U+FFFD), never an exception.
+      row.samples = {"curl\xff\xfe pid 42 tcp_v4_connect"};
+      rows.push_back(row);
+    }));
+    ASSERT_FALSE(rows.empty());
+    auto stored = store_verifications(*db, rows);
+    ASSERT_TRUE(stored) << stored.error().message();
+    auto samples = db->prepare("SELECT samples FROM verifications LIMIT 1");
+    ASSERT_TRUE(samples);
+    ASSERT_TRUE(*samples->step());
+    EXPECT_EQ(samples->text_at(0), "[\"curl\xef\xbf\xbd\xef\xbf\xbd pid 42 tcp_v4_connect\"]");
   }
   auto r = run_probeseek("rank --db " + db_ +
                          " --json --arg 'struct sock *' --under __x64_sys_connect --limit 3");

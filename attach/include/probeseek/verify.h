@@ -69,7 +69,4 @@ Result<VerifyResult> verify(Database& db, const VerifyRequest& request);
 // that is a number 1..65535. "tcp-keepwriter 127.0.0.1 9000 50" names 9000 and 50.
 std::vector<uint16_t> ports_in_command(const std::vector<std::string>& command);
 
-// Where the results live: created by verify() on first use.
-Status ensure_verifications_table(Database& db);
-
 }  // namespace probeseek

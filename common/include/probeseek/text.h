@@ -61,4 +61,10 @@ Status write_whole_file(const std::string& path, std::string_view text);
 // a scan or a verification ran.
 std::string now_utc();
 
+// The running kernel's release (uname -r); "" if uname fails.
+std::string running_release();
+
+// The parts with `sep` between them: join({"a", "b"}, ", ") == "a, b".
+std::string join(const std::vector<std::string>& parts, std::string_view sep = ", ");
+
 }  // namespace probeseek

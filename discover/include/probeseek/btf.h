@@ -15,17 +15,11 @@
 #include <vector>
 
 #include "probeseek/error.h"
+#include "probeseek/kallsyms.h"  // strip_clone_suffix
 
 struct btf;  // libbpf
 
 namespace probeseek {
-
-// Maps a compiler clone back to the function it was cloned from, whose prototype BTF has:
-// "tcp_v4_connect.isra.0" -> "tcp_v4_connect". Strips trailing .isra.N, .constprop.N, .part.N,
-// .cold, .cold.N, .llvm.N, .lto_priv.N and .localalias, also chained
-// ("f.constprop.0.isra.0" -> "f"). Other names come back unchanged. A clone's own prototype may
-// differ from the original's (that is why it was cloned), so BTF only describes the original.
-std::string_view strip_clone_suffix(std::string_view symbol);
 
 enum class Linkage { kStatic, kGlobal, kExtern };  // BTF_FUNC_STATIC/GLOBAL/EXTERN
 std::string_view to_string(Linkage linkage);       // "static", "global", "extern"

@@ -17,6 +17,7 @@
 #include "probeseek/db.h"
 #include "probeseek/error.h"
 #include "probeseek/kallsyms.h"
+#include "probeseek/ops_rows.h"  // what a scan stores, and reading it back
 #include "probeseek/ops_verify.h"
 
 namespace probeseek {
@@ -37,27 +38,5 @@ struct OpsScanReport {
 // the kernel `memory` belongs to, with data symbols (CONFIG_KALLSYMS_ALL).
 Result<OpsScanReport> scan_and_store_ops(Database& db, int64_t session_id, const Btf& btf,
                                          const KernelMemory& memory, const SymbolTable& symbols);
-
-struct StoredMembership {
-  std::string function;  // as recorded (may be a clone: f.isra.0)
-  std::string table;     // "tcp_prot"
-  std::string module;    // "" for vmlinux
-  std::string struct_name;
-  std::string member;
-  std::string memory;        // where it was read: "/proc/kcore"
-  std::string scanned_at;    // UTC, ISO 8601
-  std::string text() const;  // "tcp_prot.connect = tcp_v4_connect (verified in /proc/kcore at ...)"
-};
-
-// What the sessions' stored scans say. `scanned` lists the sessions (ids) that have a scan;
-// `memberships` maps a recorded function name, and a clone's original name (f for f.isra.0),
-// to its table slots over all of them, without duplicates.
-struct StoredOps {
-  std::vector<int64_t> scanned;
-  std::map<std::string, std::vector<StoredMembership>, std::less<>> memberships;
-  bool any_scan() const { return !scanned.empty(); }
-  const std::vector<StoredMembership>* find(std::string_view function) const;
-};
-Result<StoredOps> load_stored_ops(Database& db, const std::vector<int64_t>& session_ids);
 
 }  // namespace probeseek

@@ -68,4 +68,11 @@ struct BlacklistEntry {
 Result<std::vector<BlacklistEntry>> parse_kprobe_blacklist(std::string_view text,
                                                            const std::string& origin);
 
+// Maps a compiler clone back to the function it was cloned from, whose prototype BTF has:
+// "tcp_v4_connect.isra.0" -> "tcp_v4_connect". Strips trailing .isra.N, .constprop.N, .part.N,
+// .cold, .cold.N, .llvm.N, .lto_priv.N and .localalias, also chained
+// ("f.constprop.0.isra.0" -> "f"). Other names come back unchanged. A clone's own prototype may
+// differ from the original's (that is why it was cloned), so BTF only describes the original.
+std::string_view strip_clone_suffix(std::string_view symbol);
+
 }  // namespace probeseek

@@ -3,7 +3,7 @@
 #include <cctype>
 #include <string_view>
 
-#include "probeseek/btf.h"
+#include "probeseek/kallsyms.h"
 
 namespace probeseek {
 namespace {

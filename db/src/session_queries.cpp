@@ -1,0 +1,130 @@
+#include "probeseek/session_queries.h"
+
+namespace probeseek {
+
+namespace {
+
+Status each(Result<Statement> st, const std::function<void(const Statement&)>& fn) {
+  if (!st) return tl::unexpected(st.error());
+  return st->for_each_row(fn);
+}
+
+FunctionStatsRow stats_row(const Statement& r) {
+  return {r.text_at(0), r.int_at(1), r.int_at(2), r.int_at(3),
+          r.int_at(4),  r.int_at(5), r.int_at(6)};
+}
+
+constexpr const char* kStats =
+    "SELECT f.name, fs.calls, fs.task_calls, fs.softirq_calls, fs.hardirq_calls, "
+    "fs.exception_calls, fs.callers FROM function_stats fs "
+    "JOIN functions f ON f.id = fs.function_id WHERE fs.session_id = ?";
+
+}  // namespace
+
+Status for_each_function_stats(Database& db, int64_t session_id,
+                               const std::function<void(const FunctionStatsRow&)>& fn) {
+  auto st = db.prepare(kStats);
+  if (st) st->bind(1, session_id);
+  return each(std::move(st), [&](const Statement& r) { fn(stats_row(r)); });
+}
+
+Status for_each_function_stats_of(Database& db, int64_t session_id, const std::string& name,
+                                  const std::function<void(const FunctionStatsRow&)>& fn) {
+  auto st = db.prepare(std::string(kStats) + " AND f.name = ?");
+  if (st) st->bind(1, session_id).bind(2, name);
+  return each(std::move(st), [&](const Statement& r) { fn(stats_row(r)); });
+}
+
+Status for_each_function_syscall(Database& db, int64_t session_id,
+                                 const std::function<void(const FunctionSyscallRow&)>& fn) {
+  auto st = db.prepare(
+      "SELECT f.name, sf.name, fsys.task_calls, fsys.invocations, fsys.syscall_invocations, "
+      "fsys.min_depth_below FROM function_syscalls fsys "
+      "JOIN functions f ON f.id = fsys.function_id "
+      "JOIN functions sf ON sf.id = fsys.syscall_function_id WHERE fsys.session_id = ?");
+  if (st) st->bind(1, session_id);
+  return each(std::move(st), [&](const Statement& r) {
+    fn({r.text_at(0), r.text_at(1), r.int_at(2), r.int_at(3), r.int_at(4), r.int_at(5)});
+  });
+}
+
+Result<std::vector<CallSpan>> calls_of(Database& db, int64_t session_id, const std::string& name) {
+  auto st = db.prepare(
+      "SELECT u.id, u.end_id, u.task_id, u.depth FROM functions uf "
+      "JOIN calls u ON u.function_id = uf.id WHERE uf.session_id = ? AND uf.name = ? ORDER BY "
+      "u.id");
+  if (st) st->bind(1, session_id).bind(2, name);
+  std::vector<CallSpan> out;
+  auto done = each(std::move(st), [&](const Statement& r) {
+    out.push_back({r.int_at(0), r.int_at(1), r.int_at(2), static_cast<int>(r.int_at(3))});
+  });
+  if (!done) return tl::unexpected(done.error());
+  return out;
+}
+
+Result<CallsInSpan> CallsInSpan::make(Database& db) {
+  auto st = db.prepare(
+      "SELECT c.function_id, c.context, c.depth, p.function_id FROM calls c "
+      "LEFT JOIN calls p ON p.id = c.parent_id WHERE c.id > ? AND c.id <= ? AND c.task_id = ?");
+  if (!st) return tl::unexpected(st.error());
+  CallsInSpan out;
+  out.st_ = std::move(*st);
+  return out;
+}
+
+Status CallsInSpan::for_each(const CallSpan& span,
+                             const std::function<void(const CallInSpan&)>& fn) {
+  st_.reset();
+  st_.bind(1, span.id).bind(2, span.end_id).bind(3, span.task_id);
+  return st_.for_each_row([&](const Statement& r) {
+    CallInSpan c{r.int_at(0), static_cast<int>(r.int_at(1)), static_cast<int>(r.int_at(2)),
+                 std::nullopt};
+    if (!r.null_at(3)) c.parent_function_id = r.int_at(3);
+    fn(c);
+  });
+}
+
+Status for_each_function(Database& db, int64_t session_id,
+                         const std::function<void(int64_t, const std::string&)>& fn) {
+  auto st = db.prepare("SELECT id, name FROM functions WHERE session_id = ?");
+  if (st) st->bind(1, session_id);
+  return each(std::move(st), [&](const Statement& r) { fn(r.int_at(0), r.text_at(1)); });
+}
+
+Result<std::vector<std::string>> function_names(Database& db, int64_t session_id) {
+  auto st = db.prepare("SELECT DISTINCT name FROM functions WHERE session_id = ?");
+  if (st) st->bind(1, session_id);
+  std::vector<std::string> out;
+  auto done = each(std::move(st), [&](const Statement& r) { out.push_back(r.text_at(0)); });
+  if (!done) return tl::unexpected(done.error());
+  return out;
+}
+
+Status for_each_task_edge(Database& db, int64_t session_id,
+                          const std::function<void(const std::string&, const std::string&)>& fn) {
+  auto st = db.prepare(
+      "SELECT ce.name, cr.name FROM function_edges e JOIN functions ce ON ce.id = e.callee_id "
+      "JOIN functions cr ON cr.id = e.caller_id WHERE e.session_id = ? AND e.task_calls > 0");
+  if (st) st->bind(1, session_id);
+  return each(std::move(st), [&](const Statement& r) { fn(r.text_at(0), r.text_at(1)); });
+}
+
+Result<std::vector<NeighbourRow>> neighbours(Database& db, int64_t session_id,
+                                             const std::string& function, bool callers) {
+  auto st = db.prepare(
+      callers ? "SELECT o.name, SUM(e.calls) FROM function_edges e "
+                "JOIN functions f ON f.id = e.callee_id JOIN functions o ON o.id = e.caller_id "
+                "WHERE e.session_id = ? AND f.name = ? GROUP BY o.name ORDER BY 2 DESC, 1"
+              : "SELECT o.name, SUM(e.calls) FROM function_edges e "
+                "JOIN functions f ON f.id = e.caller_id JOIN functions o ON o.id = e.callee_id "
+                "WHERE e.session_id = ? AND f.name = ? GROUP BY o.name ORDER BY 2 DESC, 1");
+  if (st) st->bind(1, session_id).bind(2, function);
+  std::vector<NeighbourRow> out;
+  auto done = each(std::move(st), [&](const Statement& r) {
+    out.push_back({r.text_at(0), r.int_at(1)});
+  });
+  if (!done) return tl::unexpected(done.error());
+  return out;
+}
+
+}  // namespace probeseek
