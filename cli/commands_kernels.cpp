@@ -63,9 +63,13 @@ void register_list(CLI::App& app, Context& ctx) {
   add->add_option("--system-map", request.system_map, "a real System.map for a single image");
   add->add_option("--name", request.name, "the kernel's name (a single source)");
   add->add_flag("--replace", request.replace, "replace a catalogued kernel of the same name");
+  static bool no_modules = false;
+  add->add_flag("--no-modules", no_modules,
+                "leave a package's loadable modules out (faster; their functions read as absent)");
   add->add_option("--jobs", request.jobs, "kernels read at once (each holds one in memory)")
       ->capture_default_str();
   add->callback([&ctx] {
+    request.modules = !no_modules;
     bool created = false;
     ctx.status = [&]() -> int {
       for (const std::string& spec : debian) {
@@ -90,6 +94,11 @@ void register_list(CLI::App& app, Context& ctx) {
               (r.added ? added : known)++;
               std::cerr << (r.added ? "added " : "already catalogued: ") << printable(r.name)
                         << " (" << std::fixed << std::setprecision(1) << r.seconds << " s)\n";
+              if (r.added && !r.modules_note.empty())
+                std::cerr << "  note: " << printable(r.modules_note) << "\n";
+              if (r.added && !r.ops_error.empty())
+                std::cerr << "  note: ops-table slots not catalogued: " << printable(r.ops_error)
+                          << "\n";
             }
           });
       if (!results) return report(results.error());
@@ -136,6 +145,8 @@ void register_list(CLI::App& app, Context& ctx) {
                          {"source", k->source},
                          {"added_at", k->added_at},
                          {"btf_bytes", k->btf_bytes},
+                         {"ops_slots", optional_count(k->ops_slots)},
+                         {"modules", k->modules},
                          {"config", config_json(k->config)}});
         std::cout << dump_json(out) << "\n";
         return {};
@@ -147,13 +158,15 @@ void register_list(CLI::App& app, Context& ctx) {
       }
       std::ostringstream text;
       text << std::left << std::setw(34) << "KERNEL" << std::right << std::setw(10) << "FUNCTIONS"
-           << std::setw(11) << "TRACEABLE" << std::setw(10) << "SYMBOLS"
+           << std::setw(11) << "TRACEABLE" << std::setw(10) << "SYMBOLS" << std::setw(11)
+           << "OPS SLOTS"
            << "  SOURCE\n";
       for (const CatalogKernel* k : sorted)
         text << std::left << std::setw(34) << printable(k->name) << std::right << std::setw(10)
              << k->functions << std::setw(11)
              << (k->traceable ? std::to_string(*k->traceable) : "?") << std::setw(10) << k->symbols
-             << "  " << printable(k->source) << "\n";
+             << std::setw(11) << (k->ops_slots ? std::to_string(*k->ops_slots) : "?") << "  "
+             << printable(k->source) << "\n";
       text << sorted.size() << " kernels\n";
       std::cout << text.str();
       return {};
@@ -208,6 +221,7 @@ void register_compat(CLI::App& app, Context& ctx) {
                          {"reference", r->reference},
                          {"status", e.status},
                          {"prototype", e.prototype.empty() ? json(nullptr) : json(e.prototype)},
+                         {"module", e.module.empty() ? json(nullptr) : json(e.module)},
                          {"changes", e.changes},
                          {"replacements", replacements},
                          {"clones", e.clones},
@@ -239,9 +253,20 @@ void print_compat_text(const CompatReport& r, std::ostream& out) {
     while (i < r.entries.size() && r.entries[i].function == function) {
       const CompatEntry& first = r.entries[i];
       size_t j = i + 1;
+      // One line for kernels that say the same in every respect printed below.
+      auto same_replacements = [&](const CompatEntry& e) {
+        if (e.replacements.size() != first.replacements.size()) return false;
+        for (size_t k = 0; k < e.replacements.size(); ++k)
+          if (e.replacements[k].function != first.replacements[k].function ||
+              e.replacements[k].why != first.replacements[k].why ||
+              e.replacements[k].prototype != first.replacements[k].prototype)
+            return false;
+        return true;
+      };
       while (j < r.entries.size() && r.entries[j].function == function &&
              r.entries[j].status == first.status && r.entries[j].changes == first.changes &&
-             r.entries[j].prototype == first.prototype && r.entries[j].clones == first.clones)
+             r.entries[j].prototype == first.prototype && r.entries[j].clones == first.clones &&
+             r.entries[j].notes == first.notes && same_replacements(r.entries[j]))
         ++j;
       const size_t n = j - i;
       if (!first.prototype.empty() && first.prototype != last_prototype)

@@ -6,11 +6,13 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "output.h"
 #include "probeseek/attach.h"
+#include "probeseek/compat.h"
 #include "probeseek/gen.h"
 #include "probeseek/rank.h"
 #include "probeseek/text.h"
@@ -157,6 +159,40 @@ void register_attach(CLI::App& app, Context& ctx) {
   });
 }
 
+// Kernels with the same outcome, grouped: "6.1.0-47 .. 6.1.0-57 (33 kernels): all 54 resolve".
+void print_relocations(const std::vector<RelocationCheck>& checks) {
+  std::map<std::string, std::vector<std::string>> groups;  // outcome -> kernels, in order
+  std::vector<std::string> order;
+  for (const RelocationCheck& c : checks) {
+    std::string outcome;
+    if (!c.error.empty()) {
+      outcome = "not checked: " + c.error;
+    } else if (c.failed.empty()) {
+      outcome = c.relocations == 0 ? "no CO-RE relocations"
+                                   : "all " + std::to_string(c.relocations) + " resolve";
+    } else {
+      outcome = std::to_string(c.failed.size()) + " of " + std::to_string(c.relocations) +
+                " would fail (libbpf poisons the instruction; the verifier refuses the program "
+                "if it runs):";
+      for (const std::string& f : c.failed) outcome += "\n      " + f;
+    }
+    if (!groups.count(outcome)) order.push_back(outcome);
+    groups[outcome].push_back(c.kernel);
+  }
+  std::cout << "CO-RE relocations on " << checks.size() << " catalogued kernel"
+            << (checks.size() == 1 ? "" : "s") << ":\n";
+  for (const std::string& outcome : order) {
+    std::cout << "  " << printable(describe_kernels(groups[outcome])) << ": ";
+    for (size_t at = 0; at < outcome.size();) {
+      size_t end = outcome.find('\n', at);
+      if (end == std::string::npos) end = outcome.size();
+      std::cout << (at ? "\n" : "") << printable(outcome.substr(at, end - at));
+      at = end + 1;
+    }
+    std::cout << "\n";
+  }
+}
+
 void register_gen(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("gen",
                                  "Write a libbpf project (BPF program, loader, Makefile) "
@@ -171,7 +207,12 @@ void register_gen(CLI::App& app, Context& ctx) {
   cmd->add_option("--db", db_path, "database file (with --session)")->capture_default_str();
   cmd->add_option("-o,--output", out_dir, "directory to write (default: ./FUNC)");
   cmd->add_flag("--force", force, "replace the files of an earlier gen (never through a link)");
-  cmd->callback([&ctx] {
+  static std::vector<std::string> gen_kernels;
+  cmd->add_option("--kernels", gen_kernels,
+                  "then check the program's CO-RE relocations on these catalogued kernels (none "
+                  "named: all of them; --db holds the catalogue)")
+      ->expected(0, -1);
+  cmd->callback([&ctx, cmd] {
     Status s = [&]() -> Status {
       auto t = parse_probe_type(type);
       if (!t) return tl::unexpected(t.error());
@@ -218,6 +259,13 @@ void register_gen(CLI::App& app, Context& ctx) {
         std::cout << (i ? ", " : "") << result->files[i].name;
       std::cout << "\nbuild: make -C " << result->dir << "   run: sudo " << result->dir << "/"
                 << result->app << "\n";
+      if (cmd->count("--kernels") == 0) return {};
+      std::erase(gen_kernels, std::string());
+      auto db = Database::open(db_path, Database::Mode::kReadOnly);
+      if (!db) return tl::unexpected(db.error());
+      auto checks = check_relocations(*result, *db, gen_kernels);
+      if (!checks) return tl::unexpected(checks.error());
+      print_relocations(*checks);
       return {};
     }();
     if (!s) ctx.status = report(s.error());

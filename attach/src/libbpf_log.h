@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace probeseek::internal {
 
@@ -13,5 +14,16 @@ void capture_libbpf_log();
 void clear_libbpf_log();
 // The captured warnings, most recent last, at most `max_lines`, joined with "; ".
 std::string libbpf_log_tail(size_t max_lines);
+
+// While one lives, libbpf's debug lines are kept too (what a CO-RE relocation matched), at most
+// `max_lines` of them. One at a time (the callback is process-wide).
+class LibbpfDebugLines {
+ public:
+  explicit LibbpfDebugLines(size_t max_lines = 1u << 20);
+  ~LibbpfDebugLines();
+  LibbpfDebugLines(const LibbpfDebugLines&) = delete;
+  LibbpfDebugLines& operator=(const LibbpfDebugLines&) = delete;
+  std::vector<std::string> take();  // the lines so far, and forgets them
+};
 
 }  // namespace probeseek::internal

@@ -88,6 +88,15 @@ class Interner {
   std::unordered_map<std::string, int64_t> cache_;
 };
 
+// A kernel has a few tens of thousands of function pointers in its ops tables (6.1: ~30k).
+constexpr size_t kMaxOpsSlots = size_t{1} << 20;
+constexpr int64_t kMaxOpsBytes = int64_t{64} << 20;
+
+bool is_slot(const CatalogOpsSlot& s) {
+  return is_ops_slot_name(s.table) && is_ops_slot_name(s.struct_name) &&
+         is_ops_slot_name(s.member) && is_ops_slot_name(s.function);
+}
+
 Status insert_kernel(Database& db, const CatalogKernelInput& input, int64_t* id) {
   const CatalogKernel& k = input.kernel;
   auto btf = compress(input.btf, "BTF");
@@ -125,9 +134,16 @@ Status insert_kernel(Database& db, const CatalogKernelInput& input, int64_t* id)
       "INSERT OR REPLACE INTO kernel_functions(kernel_id, name_id, prototype_id, flags, symbols, "
       "clones) VALUES(?,?,?,?,?,?)");
   if (!row) return tl::unexpected(row.error());
+  auto in_module =
+      db.prepare("INSERT INTO kernel_function_modules(kernel_id, name_id, module) VALUES(?,?,?)");
+  if (!in_module) return tl::unexpected(in_module.error());
   for (const CatalogFunction& f : input.functions) {
     auto name_id = names->id(db, f.name);
     if (!name_id) return tl::unexpected(name_id.error());
+    if (!f.module.empty()) {
+      in_module->bind(1, *id).bind(2, *name_id).bind(3, f.module);
+      if (auto s = in_module->run(); !s) return s;
+    }
     row->bind(1, *id).bind(2, *name_id);
     if (f.signature.empty()) {
       row->bind_null(3);
@@ -143,6 +159,32 @@ Status insert_kernel(Database& db, const CatalogKernelInput& input, int64_t* id)
       row->bind(6, f.clones);
     if (auto s = row->run(); !s) return s;
   }
+  auto module = db.prepare("INSERT OR IGNORE INTO kernel_modules(kernel_id, module) VALUES(?,?)");
+  if (!module) return tl::unexpected(module.error());
+  for (const std::string& m : input.modules) {
+    module->bind(1, *id).bind(2, m);
+    if (auto s = module->run(); !s) return s;
+  }
+  if (input.ops) {
+    if (input.ops->size() > kMaxOpsSlots)
+      return bad_input(std::to_string(input.ops->size()) + " ops-table slots, more than " +
+                           std::to_string(kMaxOpsSlots),
+                       k.source);
+    std::string text;
+    for (const CatalogOpsSlot& slot : *input.ops) {
+      if (!is_slot(slot))
+        return bad_input("an ops-table slot's names are not C symbol names", k.source);
+      text += slot.table + ' ' + slot.struct_name + ' ' + slot.member + ' ' + slot.function + '\n';
+    }
+    auto packed = compress(text, "ops-table slots");
+    if (!packed) return tl::unexpected(packed.error());
+    auto ops = db.prepare("INSERT INTO kernel_ops(kernel_id, slots, bytes, data) VALUES(?,?,?,?)");
+    if (!ops) return tl::unexpected(ops.error());
+    ops->bind(1, *id).bind(2, static_cast<int64_t>(input.ops->size()));
+    ops->bind(3, static_cast<int64_t>(text.size()));
+    bind_blob(*ops, 4, *packed);
+    if (auto s = ops->run(); !s) return s;
+  }
   auto member = db.prepare(
       "INSERT OR REPLACE INTO kernel_members(kernel_id, type, member, member_type, offset_bits) "
       "VALUES(?,?,?,?,?)");
@@ -156,7 +198,8 @@ Status insert_kernel(Database& db, const CatalogKernelInput& input, int64_t* id)
 }
 
 Status delete_kernel(Database& db, int64_t id) {
-  for (const char* table : {"kernel_functions", "kernel_members"}) {
+  for (const char* table : {"kernel_functions", "kernel_members", "kernel_ops", "kernel_modules",
+                            "kernel_function_modules"}) {
     auto st = db.prepare(std::string("DELETE FROM ") + table + " WHERE kernel_id = ?");
     if (!st) return tl::unexpected(st.error());
     st->bind(1, id);
@@ -175,13 +218,21 @@ CatalogFunction function_from_row(Statement& st) {
   f.flags = static_cast<uint32_t>(st.int_at(2));
   f.symbols = static_cast<uint32_t>(st.int_at(3));
   f.clones = st.null_at(4) ? "" : st.text_at(4);
+  f.module = st.null_at(5) ? "" : st.text_at(5);
   return f;
 }
 
-constexpr const char* kFunctionColumns =
-    "SELECT n.name, p.signature, f.flags, f.symbols, f.clones FROM kernel_functions f "
-    "JOIN kernel_names n ON n.id = f.name_id "
-    "LEFT JOIN kernel_prototypes p ON p.id = f.prototype_id ";
+// A read-only open of a catalogue written before modules were kept has no module table.
+Result<std::string> function_columns(Database& db) {
+  auto has = db.has_table("kernel_function_modules");
+  if (!has) return tl::unexpected(has.error());
+  return std::string("SELECT n.name, p.signature, f.flags, f.symbols, f.clones, ") +
+         (*has ? "(SELECT module FROM kernel_function_modules m WHERE m.kernel_id = f.kernel_id "
+                 "AND m.name_id = f.name_id) "
+               : "NULL ") +
+         "FROM kernel_functions f JOIN kernel_names n ON n.id = f.name_id "
+         "LEFT JOIN kernel_prototypes p ON p.id = f.prototype_id ";
+}
 
 }  // namespace
 
@@ -229,9 +280,15 @@ Result<std::vector<CatalogKernel>> list_catalog_kernels(Database& db) {
   auto has = db.has_table("kernels");  // a read-only open of an older database lacks it
   if (!has) return tl::unexpected(has.error());
   if (!*has) return out;
+  auto has_ops = db.has_table("kernel_ops");  // not in a read-only open of an older database
+  if (!has_ops) return tl::unexpected(has_ops.error());
   auto st = db.prepare(
-      "SELECT id, name, build_id, source, added_at, compression, symbols_from, config, symbols, "
-      "functions, traceable, blacklisted, btf_bytes FROM kernels");
+      std::string("SELECT k.id, k.name, k.build_id, k.source, k.added_at, k.compression, "
+                  "k.symbols_from, k.config, k.symbols, k.functions, k.traceable, k.blacklisted, "
+                  "k.btf_bytes, ") +
+      (*has_ops ? "o.slots, (SELECT count(*) FROM kernel_modules m WHERE m.kernel_id = k.id) "
+                  "FROM kernels k LEFT JOIN kernel_ops o ON o.kernel_id = k.id"
+                : "NULL, 0 FROM kernels k"));
   if (!st) return tl::unexpected(st.error());
   auto s = st->for_each_row([&](Statement& r) {
     CatalogKernel k;
@@ -248,6 +305,8 @@ Result<std::vector<CatalogKernel>> list_catalog_kernels(Database& db) {
     if (!r.null_at(10)) k.traceable = r.int_at(10);
     if (!r.null_at(11)) k.blacklisted = r.int_at(11);
     k.btf_bytes = r.int_at(12);
+    if (!r.null_at(13)) k.ops_slots = r.int_at(13);
+    k.modules = r.int_at(14);
     out.push_back(std::move(k));
   });
   if (!s) return tl::unexpected(s.error());
@@ -257,7 +316,9 @@ Result<std::vector<CatalogKernel>> list_catalog_kernels(Database& db) {
 Result<std::vector<CatalogFunction>> catalog_functions(Database& db, int64_t kernel_id,
                                                        const std::vector<std::string>& names) {
   std::vector<CatalogFunction> out;
-  auto st = db.prepare(std::string(kFunctionColumns) +
+  auto columns = function_columns(db);
+  if (!columns) return tl::unexpected(columns.error());
+  auto st = db.prepare(*columns +
                        "WHERE f.kernel_id = ?1 AND f.name_id = "
                        "(SELECT id FROM kernel_names WHERE name = ?2)");
   if (!st) return tl::unexpected(st.error());
@@ -280,7 +341,9 @@ Result<std::vector<std::pair<int64_t, std::string>>> catalog_names(Database& db)
 }
 
 Result<CatalogLookup> CatalogLookup::make(Database& db) {
-  auto st = db.prepare(std::string(kFunctionColumns) + "WHERE f.kernel_id = ? AND f.name_id = ?");
+  auto columns = function_columns(db);
+  if (!columns) return tl::unexpected(columns.error());
+  auto st = db.prepare(*columns + "WHERE f.kernel_id = ? AND f.name_id = ?");
   if (!st) return tl::unexpected(st.error());
   CatalogLookup lookup;
   lookup.st_ = std::move(*st);
@@ -383,6 +446,67 @@ SignatureParts decode_signature(std::string_view signature) {
     if (end == std::string_view::npos) break;
     at = end + 1;
   }
+  return out;
+}
+
+}  // namespace probeseek
+
+namespace probeseek {
+
+bool is_ops_slot_name(std::string_view s) {
+  if (s.empty() || s.size() > 256 || (s[0] >= '0' && s[0] <= '9')) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Result<std::optional<std::vector<CatalogOpsSlot>>> catalog_ops(Database& db, int64_t kernel_id) {
+  std::optional<std::vector<CatalogOpsSlot>> out;
+  auto has = db.has_table("kernel_ops");
+  if (!has) return tl::unexpected(has.error());
+  if (!*has) return out;
+  auto st = db.prepare("SELECT slots, bytes, data FROM kernel_ops WHERE kernel_id = ?");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, kernel_id);
+  auto row = st->step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return out;
+  const int64_t slots = st->int_at(0), bytes = st->int_at(1);
+  auto damaged = [&](const std::string& what) {
+    return bad_input(
+        "damaged catalogue: ops-table slots of kernel " + std::to_string(kernel_id) + ": " + what,
+        db.path(), "add the kernel again: probeseek kernels add --replace SOURCE");
+  };
+  if (slots < 0 || static_cast<uint64_t>(slots) > kMaxOpsSlots || bytes > kMaxOpsBytes)
+    return damaged("bad size");
+  auto text = decompress(blob_at(*st, 2), bytes, "ops-table slots", db.path());
+  if (!text) return tl::unexpected(text.error());
+  std::vector<CatalogOpsSlot> list;
+  list.reserve(static_cast<size_t>(slots));
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    const size_t end = rest.find('\n');
+    if (end == std::string_view::npos) return damaged("a line without its end");
+    std::string_view line = rest.substr(0, end);
+    rest.remove_prefix(end + 1);
+    std::string_view field[4];
+    for (int i = 0; i < 4; ++i) {
+      const size_t space = i < 3 ? line.find(' ') : line.size();
+      if (space == std::string_view::npos) return damaged("a line without four fields");
+      field[i] = line.substr(0, space);
+      line.remove_prefix(std::min(line.size(), space + 1));
+    }
+    CatalogOpsSlot slot{std::string(field[0]), std::string(field[1]), std::string(field[2]),
+                        std::string(field[3])};
+    if (!is_slot(slot)) return damaged("a name that is not a C symbol name");
+    if (list.size() == static_cast<size_t>(slots)) return damaged("more slots than counted");
+    list.push_back(std::move(slot));
+  }
+  if (list.size() != static_cast<size_t>(slots)) return damaged("fewer slots than counted");
+  out = std::move(list);
   return out;
 }
 

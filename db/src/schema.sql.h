@@ -178,6 +178,20 @@ CREATE TABLE IF NOT EXISTS kernel_members(
   member_type TEXT NOT NULL,
   offset_bits INTEGER NOT NULL,
   PRIMARY KEY(kernel_id, type, member)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kernel_modules(
+  kernel_id INTEGER NOT NULL,
+  module TEXT NOT NULL,
+  PRIMARY KEY(kernel_id, module)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kernel_function_modules(
+  kernel_id INTEGER NOT NULL,
+  name_id INTEGER NOT NULL,
+  module TEXT NOT NULL,
+  PRIMARY KEY(kernel_id, name_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kernel_ops(
+  kernel_id INTEGER PRIMARY KEY,
+  slots INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  data BLOB NOT NULL);
 )sql";
 
 inline constexpr const char* kIndexes = R"sql(

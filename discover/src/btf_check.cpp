@@ -46,6 +46,11 @@ bool is_base_type_name(const std::string& s) {
   return !(s[0] >= '0' && s[0] <= '9');
 }
 
+// What C compilers give integers, floats and enums (__int128 and long double are 16).
+bool is_scalar_size(uint32_t size) {
+  return size == 1 || size == 2 || size == 4 || size == 8 || size == 16;
+}
+
 bool skipped_modifier(const struct btf_type* t) {
   return btf_is_mod(t) || btf_is_typedef(t) || btf_is_type_tag(t);
 }
@@ -58,6 +63,8 @@ class Checker {
   Status run() {
     for (uint32_t id = 1; id < count_; ++id)
       if (auto s = check_type(id); !s) return s;
+    if (auto s = printed_prototypes(); !s) return s;
+    if (auto s = member_layouts(); !s) return s;
     return walk();
   }
 
@@ -106,6 +113,8 @@ class Checker {
         if (!is_base_type_name(name_at(btf_, t->name_off)))
           return refuse(id, "base type name '" + comment_safe(name_at(btf_, t->name_off)) +
                                 "' is not a C type name");
+        if (!is_scalar_size(t->size))
+          return refuse(id, "a base type of " + std::to_string(t->size) + " bytes");
         return {};
       case BTF_KIND_PTR:
       case BTF_KIND_CONST:
@@ -138,6 +147,8 @@ class Checker {
       case BTF_KIND_ENUM:
       case BTF_KIND_ENUM64: {
         if (auto s = name(id, t->name_off, false, "enum"); !s) return s;
+        if (!is_scalar_size(t->size))
+          return refuse(id, "an enum of " + std::to_string(t->size) + " bytes");
         for (uint16_t i = 0; i < vlen; ++i) {
           const uint32_t off = btf_is_enum(t) ? btf_enum(t)[i].name_off : btf_enum64(t)[i].name_off;
           if (auto s = name(id, off, true, "enumerator"); !s) return s;
@@ -145,12 +156,19 @@ class Checker {
         return {};
       }
       case BTF_KIND_FUNC_PROTO: {
-        // Parameter names are not printed by btf_dump; Btf::prototype() drops the ones that are
-        // not C identifiers.
+        // btf_dump prints parameter names where a prototype is part of a declaration (a
+        // function pointer): an offset outside the strings is a NULL it dereferences (fuzz_btf,
+        // regressions/btf/func-pointer-parameter-name-outside-strings). Names are checked as C
+        // in printed_prototypes(); a function's own prototype is not printed, and
+        // Btf::prototype() drops its parameter names that are not C identifiers.
         if (auto s = ref(id, t->type, true); !s) return s;
         const struct btf_param* p = btf_params(t);
-        for (uint16_t i = 0; i < vlen; ++i)
+        for (uint16_t i = 0; i < vlen; ++i) {
+          if (btf__name_by_offset(btf_, p[i].name_off) == nullptr)
+            return refuse(id, "parameter name offset " + std::to_string(p[i].name_off) +
+                                  " is outside the string section");
           if (auto s = ref(id, p[i].type, true); !s) return s;
+        }
         return {};
       }
       case BTF_KIND_FUNC: {
@@ -172,6 +190,55 @@ class Checker {
       default:
         return refuse(id, "unknown kind " + std::to_string(btf_kind(t)));
     }
+  }
+
+  // Every struct or union member has a type with a size and an alignment, through qualifiers,
+  // typedefs and arrays: a scalar, a pointer, a struct or a union. libbpf 1.1's btf__align_of
+  // answers 0 for anything else (a function type, a forward declaration by value) and
+  // btf_dump divides by it (fuzz_btf: SIGFPE, regressions/btf/member-of-zero-size-int).
+  Status member_layouts() const {
+    for (uint32_t id = 1; id < count_; ++id) {
+      const struct btf_type* t = btf__type_by_id(btf_, id);
+      if (!btf_is_composite(t)) continue;
+      const struct btf_member* m = btf_members(t);
+      for (uint16_t i = 0; i < btf_vlen(t); ++i) {
+        uint32_t target = m[i].type;
+        const struct btf_type* u = btf__type_by_id(btf_, target);
+        for (int steps = 0; u != nullptr && (skipped_modifier(u) || btf_is_array(u)); ++steps) {
+          if (steps == 64) return refuse(id, "a member type behind 64 qualifiers or arrays");
+          target = btf_is_array(u) ? btf_array(u)->type : u->type;
+          u = btf__type_by_id(btf_, target);
+        }
+        const bool laid_out = u != nullptr && target != 0 &&
+                              (btf_is_int(u) || btf_is_float(u) || btf_is_any_enum(u) ||
+                               btf_is_ptr(u) || btf_is_composite(u));
+        if (!laid_out)
+          return refuse(id, "member " + std::to_string(i) +
+                                " has a type without a size or alignment (void, a function, or a "
+                                "forward declaration by value)");
+      }
+    }
+    return {};
+  }
+
+  // The parameter names of every prototype that another type (not a function) refers to:
+  // btf_dump writes those into vmlinux.h, so each must be empty or a C identifier.
+  Status printed_prototypes() const {
+    std::vector<uint32_t> out;
+    std::vector<bool> checked(count_, false);
+    for (uint32_t id = 1; id < count_; ++id) {
+      if (btf_is_func(btf__type_by_id(btf_, id))) continue;
+      edges(id, out);
+      for (uint32_t target : out) {
+        const struct btf_type* t = btf__type_by_id(btf_, target);
+        if (!btf_is_func_proto(t) || checked[target]) continue;
+        checked[target] = true;
+        const struct btf_param* p = btf_params(t);
+        for (uint16_t i = 0; i < btf_vlen(t); ++i)
+          if (auto s = name(target, p[i].name_off, false, "parameter"); !s) return s;
+      }
+    }
+    return {};
   }
 
   // A pointer to a named struct or union (through typedefs and qualifiers) is where btf_dump

@@ -38,7 +38,7 @@ Result<KernelFacts> read_file_source(const std::string& path, const AddKernelsRe
     std::fclose(f);
     if (n < 4) return bad_input("too short to be a kernel, a package or BTF", path);
   }
-  if (std::memcmp(head, "!<arch>\n", 8) == 0) return read_kernel_package(path);
+  if (std::memcmp(head, "!<arch>\n", 8) == 0) return read_kernel_package(path, request.modules);
   if (std::memcmp(head,
                   "\x7f"
                   "ELF",
@@ -56,7 +56,7 @@ Result<KernelFacts> read_source(const std::string& source, const AddKernelsReque
   if (source == "live") return read_kernel_files(KernelFiles{}, "live");
   struct stat st {};
   if (::stat(source.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) return read_kernel_package(source);
+    if (S_ISDIR(st.st_mode)) return read_kernel_package(source, request.modules);
     if (!S_ISREG(st.st_mode)) return bad_input("not a regular file or a directory", source);
     return read_file_source(source, request);
   }
@@ -65,7 +65,7 @@ Result<KernelFacts> read_source(const std::string& source, const AddKernelsReque
       return bad_input("no package cache directory", source, "pass --cache DIR");
     auto deb = fetch_debian_package(source, request.cache_dir);
     if (!deb) return tl::unexpected(deb.error());
-    auto facts = read_kernel_package(*deb);
+    auto facts = read_kernel_package(*deb, request.modules);
     if (facts) facts->source = source;
     return facts;
   }
@@ -166,6 +166,8 @@ Result<std::vector<AddedKernel>> add_kernels(
       r.error = w.input.error();
     } else {
       r.name = w.input->kernel.name;
+      r.ops_error = w.input->ops_error;
+      r.modules_note = w.input->modules_note;
       auto s = store_catalog_kernel(db, *w.input, request.replace);
       if (s) {
         r.added = s->added;

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "btf_types.h"
+#include "catalog_ops.h"
 #include "probeseek/btf.h"
 #include "probeseek/text.h"
 
@@ -308,6 +309,154 @@ class ReplacementSearch {
   std::unordered_map<int64_t, bool> in_reference_;
 };
 
+// Where an absent function's ops-table slots went. On the reference kernel it sat in some
+// table.member slots; on the other kernel, whatever those slots hold now took over its work
+// (socket_file_ops.splice_write: generic_splice_sendpage on 6.1, splice_to_socket on 6.12).
+// Each kernel's slots are read once per compat run.
+class SlotSearch {
+ public:
+  explicit SlotSearch(Database& db) : db_(db) {}
+
+  // nullopt when either kernel was catalogued without its ops tables.
+  Result<std::optional<std::vector<Replacement>>> find(const std::string& function,
+                                                       int64_t reference_id,
+                                                       const std::string& reference_name,
+                                                       int64_t kernel_id, bool knows_traceable) {
+    auto ref = slots(reference_id);
+    if (!ref) return tl::unexpected(ref.error());
+    auto now = slots(kernel_id);
+    if (!now) return tl::unexpected(now.error());
+    std::optional<std::vector<Replacement>> out;
+    if (!(*ref)->known || !(*now)->known) return out;
+    out.emplace();
+    auto held = (*ref)->by_function.find(function);
+    if (held == (*ref)->by_function.end()) return out;
+    std::map<std::string, std::vector<std::string>> votes;  // successor -> the slots it took
+    for (const std::string& slot : held->second) {
+      auto it = (*now)->by_slot.find(slot);
+      if (it == (*now)->by_slot.end() || it->second == function) continue;
+      auto& v = votes[it->second];
+      if (std::find(v.begin(), v.end(), slot) == v.end()) v.push_back(slot);
+    }
+    std::vector<std::pair<std::string, std::vector<std::string>>> ranked(votes.begin(),
+                                                                         votes.end());
+    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+      return a.second.size() > b.second.size();
+    });
+    for (const auto& [successor, taken] : ranked) {
+      if (out->size() == 3) break;
+      auto rows = catalog_functions(db_, kernel_id, {successor});
+      if (!rows) return tl::unexpected(rows.error());
+      if (rows->empty()) continue;
+      const CatalogFunction& c = rows->front();
+      if (knows_traceable && !(c.flags & kCatalogTraceable)) continue;
+      Replacement r;
+      r.function = successor;
+      if (!c.signature.empty()) r.prototype = declaration(successor, decode_signature(c.signature));
+      r.why = "sits in " + taken.front();
+      if (taken.size() > 1) r.why += " and " + std::to_string(taken.size() - 1) + " more slots";
+      r.why += ", where " + function + " sat on " + reference_name;
+      out->push_back(std::move(r));
+    }
+    return out;
+  }
+
+ private:
+  struct Slots {
+    bool known = false;
+    std::unordered_map<std::string, std::vector<std::string>> by_function;  // base name -> slots
+    std::unordered_map<std::string, std::string> by_slot;  // "table.member" -> base name
+  };
+  Result<const Slots*> slots(int64_t kernel_id) {
+    if (auto it = cache_.find(kernel_id); it != cache_.end()) return &it->second;
+    auto stored = catalog_ops(db_, kernel_id);
+    if (!stored) return tl::unexpected(stored.error());
+    Slots& s = cache_[kernel_id];
+    if (!*stored) return &s;
+    s.known = true;
+    for (const CatalogOpsSlot& slot : **stored) {
+      std::string key = slot.table + "." + slot.member;
+      std::string base(strip_clone_suffix(slot.function));
+      s.by_function[base].push_back(key);
+      s.by_slot.emplace(std::move(key), std::move(base));
+    }
+    return &s;
+  }
+
+  Database& db_;
+  std::unordered_map<int64_t, Slots> cache_;
+};
+
+// A FUNC's signature straight from its type id (Btf::prototype() would index all of vmlinux's
+// types again for each module's split BTF: seconds per kernel).
+SignatureParts signature_of(const struct btf* raw, uint32_t func_id) {
+  SignatureParts parts;
+  const struct btf_type* func = btf__type_by_id(raw, func_id);
+  const struct btf_type* proto = func ? btf__type_by_id(raw, func->type) : nullptr;
+  if (proto == nullptr || !btf_is_func_proto(proto)) return parts;
+  parts.return_type = detail::render_type(raw, proto->type);
+  parts.return_key = structural_key(raw, proto->type);
+  const struct btf_param* params = btf_params(proto);
+  for (uint16_t i = 0; i < btf_vlen(proto); ++i) {
+    if (i + 1 == btf_vlen(proto) && params[i].type == 0 && params[i].name_off == 0) {
+      parts.variadic = true;
+      break;
+    }
+    const char* n = btf__name_by_offset(raw, params[i].name_off);
+    std::string name = n != nullptr && is_c_identifier(n) ? n : "";
+    parts.params.push_back(SignatureParam{detail::render_type(raw, params[i].type), std::move(name),
+                                          structural_key(raw, params[i].type)});
+  }
+  return parts;
+}
+
+// Loadable modules' functions: each defined name joins the catalogue under its module (a name
+// vmlinux or another module also defines counts once more: compat's duplicate), with its
+// prototype from the module's split BTF and its ftrace call sites. A module whose BTF does not
+// parse over the kernel's still lists its functions, without prototypes.
+void add_module_functions(const KernelFacts& facts, const Btf& vmlinux,
+                          std::map<std::string, CatalogFunction>& functions,
+                          std::vector<std::string>& modules) {
+  const uint32_t base_count = btf__type_cnt(vmlinux.raw());
+  for (const KernelModule& m : facts.modules) {
+    modules.push_back(m.name);
+    std::unordered_map<std::string_view, uint32_t> btf_funcs;
+    std::optional<Btf> split;
+    if (!m.btf.empty()) {
+      auto parsed = Btf::from_bytes_split(m.btf, vmlinux, facts.source + ": " + m.name);
+      if (parsed) split.emplace(std::move(*parsed));
+    }
+    if (split) {
+      const struct btf* raw = split->raw();
+      for (uint32_t id = base_count; id < btf__type_cnt(raw); ++id) {
+        const struct btf_type* t = btf__type_by_id(raw, id);
+        if (t == nullptr || !btf_is_func(t)) continue;
+        btf_funcs.try_emplace(type_name_of(raw, t), id);
+      }
+    }
+    for (const std::string& symbol : m.functions) {
+      const std::string base(strip_clone_suffix(symbol));
+      auto [it, fresh] = functions.try_emplace(base);
+      CatalogFunction& f = it->second;
+      if (fresh) f.name = base;
+      // vmlinux's BTF may describe a function only a module defines (no symbol in vmlinux).
+      if (f.module.empty() && f.symbols == 0 && f.clones.empty()) f.module = m.name;
+      if (base == symbol) {
+        ++f.symbols;
+      } else if (f.clones.size() < 512) {
+        if (!f.clones.empty()) f.clones += ' ';
+        f.clones += symbol;
+      }
+      if (f.signature.empty() && split)
+        if (auto b = btf_funcs.find(base); b != btf_funcs.end())
+          f.signature = encode_signature(signature_of(split->raw(), b->second));
+    }
+    for (const std::string& name : m.traceable)
+      if (auto it = functions.find(name); it != functions.end() && it->second.module == m.name)
+        it->second.flags |= kCatalogTraceable;
+  }
+}
+
 struct KernelRef {
   int64_t id;
   std::string name;
@@ -427,9 +576,24 @@ Result<CatalogKernelInput> catalog_input(const KernelFacts& facts) {
   };
   flag(facts.traceable, kCatalogTraceable);
   flag(facts.blacklist, kCatalogBlacklisted);
+  add_module_functions(facts, *btf, functions, in.modules);
+  if (facts.modules_skipped > 0)
+    in.modules_note = std::to_string(facts.modules_skipped) + " of " +
+                      std::to_string(facts.modules.size() + facts.modules_skipped) +
+                      " modules skipped (their functions are not catalogued), the first: " +
+                      facts.first_module_error;
   in.functions.reserve(functions.size());
   for (auto& [name, f] : functions) in.functions.push_back(std::move(f));
   for (const ProbeRead& read : probe_reads()) in.members.push_back(resolve_member(*btf, read));
+  if (!facts.symbols.empty()) {
+    auto slots = scan_catalog_ops(facts, *btf);
+    if (slots)
+      in.ops = std::move(*slots);
+    else
+      in.ops_error = slots.error().message();
+  } else {
+    in.ops_error = "the source has no symbols to find ops tables by";
+  }
   return in;
 }
 
@@ -498,6 +662,8 @@ Result<CompatReport> compat(Database& db, const CompatRequest& request) {
         break;
       }
   }
+  // Without --kernel, "first" is the oldest catalogued release, not the first one added.
+  if (request.kernels.empty()) sort_kernel_names(names);
   if (reference.empty()) reference = names.front();
   if (std::find(names.begin(), names.end(), reference) == names.end()) names.push_back(reference);
   if (!by_name.count(reference))
@@ -521,6 +687,7 @@ Result<CompatReport> compat(Database& db, const CompatRequest& request) {
   report.reference = reference;
   report.kernels = names;
   std::optional<ReplacementSearch> replacements;  // built on the first absent function
+  SlotSearch slot_search(db);
 
   for (const std::string& function : request.functions) {
     const CatalogFunction* in_ref =
@@ -571,6 +738,13 @@ Result<CompatReport> compat(Database& db, const CompatRequest& request) {
       } else {
         e.status = "ok";
       }
+      if (f && !f->module.empty()) {
+        e.module = f->module;
+        e.notes.push_back(f->symbols > 1 ? "one of them in module " + f->module
+                                         : "in module " + f->module +
+                                               ": a probe attaches only while the module is "
+                                               "loaded");
+      }
       if (e.status == "duplicate" && !e.changes.empty())
         e.notes.push_back("its prototype also changed");
       if (!kernel.knows_traceable && has_symbol)
@@ -585,9 +759,23 @@ Result<CompatReport> compat(Database& db, const CompatRequest& request) {
           if (!built) return tl::unexpected(built.error());
           replacements.emplace(std::move(*built));
         }
+        auto by_slot =
+            slot_search.find(function, ref.id, reference, kernel.id, kernel.knows_traceable);
+        if (!by_slot) return tl::unexpected(by_slot.error());
+        if (*by_slot)
+          e.replacements = std::move(**by_slot);
+        else
+          e.notes.push_back(
+              "replacements by name and types only: this kernel or the reference was catalogued "
+              "without its ops-table slots (from BTF alone, or by an older probeseek)");
         auto found = replacements->find(function, ref_sig, kernel.id, kernel.knows_traceable);
         if (!found) return tl::unexpected(found.error());
-        e.replacements = std::move(*found);
+        for (Replacement& r : *found) {
+          if (e.replacements.size() == 3) break;
+          if (std::none_of(e.replacements.begin(), e.replacements.end(),
+                           [&](const Replacement& x) { return x.function == r.function; }))
+            e.replacements.push_back(std::move(r));
+        }
       }
       report.entries.push_back(std::move(e));
     }

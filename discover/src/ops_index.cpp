@@ -159,6 +159,13 @@ OpsIndex OpsIndex::build(const Btf& btf) {
   return index;
 }
 
+std::vector<std::string> OpsIndex::table_names() const {
+  std::vector<std::string> out;
+  out.reserve(tables_.size());
+  for (const auto& table : tables_) out.push_back(table.name);
+  return out;
+}
+
 size_t OpsIndex::member_count() const {
   size_t total = 0;
   for (const auto& table : tables_) total += table.members.size();

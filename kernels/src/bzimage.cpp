@@ -77,7 +77,7 @@ struct ZstdFree {
   void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
 };
 
-Result<std::string> unzstd(std::string_view in, const std::string& origin, uint64_t cap) {
+Result<std::string> unzstd_impl(std::string_view in, const std::string& origin, uint64_t cap) {
   std::unique_ptr<ZSTD_DCtx, ZstdFree> ctx(ZSTD_createDCtx());
   if (!ctx) return runtime_error("cannot create a zstd decompression context", origin, ENOMEM);
   // The kernel is compressed with --ultra -22: windows up to 2^31 (lib/decompress_unzstd.c).
@@ -137,7 +137,7 @@ Result<std::string> gunzip(std::string_view in, const std::string& origin, uint6
 // xz (Debian's generic and rt 6.1 kernels): scripts/xz_wrap.sh writes a plain .xz stream with
 // CRC32 and the x86 BCJ filter, which liblzma's stream decoder handles; its memory use is
 // bounded by the dictionary (the kernel uses at most 32 MiB), capped here at 256 MiB.
-Result<std::string> unxz(std::string_view in, const std::string& origin, uint64_t cap) {
+Result<std::string> unxz_impl(std::string_view in, const std::string& origin, uint64_t cap) {
   struct Stream {
     lzma_stream s = LZMA_STREAM_INIT;
     ~Stream() { lzma_end(&s); }
@@ -165,6 +165,13 @@ Result<std::string> unxz(std::string_view in, const std::string& origin, uint64_
 }
 
 }  // namespace
+
+Result<std::string> kernels::unzstd(std::string_view in, const std::string& origin, uint64_t cap) {
+  return unzstd_impl(in, origin, cap);
+}
+Result<std::string> kernels::unxz(std::string_view in, const std::string& origin, uint64_t cap) {
+  return unxz_impl(in, origin, cap);
+}
 
 Result<KernelPayload> bzimage_payload(std::string_view file, const std::string& origin) {
   return kernels::bzimage_payload_capped(file, origin, kMaxOutput);

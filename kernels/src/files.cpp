@@ -130,6 +130,7 @@ Result<KernelFacts> read_kernel_files(const KernelFiles& files, const std::strin
     if (!text) return tl::unexpected(text.error());
     facts.config = tracing_config(*text);
   }
+  facts.kcore = files.kcore;
   return facts;
 }
 
@@ -138,7 +139,7 @@ Result<KernelFacts> read_btf_file(const std::string& path, const std::string& sy
   files.release = "-";  // replaced below: a BTF file does not name its kernel
   files.btf = path;
   files.symbols = system_map;
-  files.notes = files.filter_functions = files.blacklist = "";
+  files.notes = files.filter_functions = files.blacklist = files.kcore = "";
   auto facts = read_kernel_files(files, path);
   if (!facts) return facts;
   facts->release = release_from_file_name(path);

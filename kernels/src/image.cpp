@@ -228,6 +228,7 @@ Result<KernelFacts> image_facts(std::string image, const std::string& origin,
   HookTables hooks = hook_tables(*elf, table);
   facts.traceable = std::move(hooks.traceable);
   facts.blacklist = std::move(hooks.blacklist);
+  facts.image = std::make_shared<const KernelElf>(std::move(*elf));
   return facts;
 }
 

@@ -17,6 +17,15 @@ Result<std::string> read_file_bounded(const std::string& path, uint64_t max_byte
 Result<KernelPayload> bzimage_payload_capped(std::string_view file, const std::string& origin,
                                              uint64_t max_output);
 
+// Whole xz and zstd streams, refused (bad_input) when they would exceed `cap` bytes.
+Result<std::string> unxz(std::string_view in, const std::string& origin, uint64_t cap);
+Result<std::string> unzstd(std::string_view in, const std::string& origin, uint64_t cap);
+
+// A loadable module file's bytes (.ko, or .ko.xz / .ko.zst as named by `file_name`): its name
+// (.modinfo's, else the file's), split BTF, defined functions and ftrace call sites.
+Result<KernelModule> read_module(std::string_view bytes, std::string_view file_name,
+                                 const std::string& origin);
+
 // What ftrace can hook and what kprobes refuse, derived from the image's tables and symbols.
 struct HookTables {
   std::optional<std::vector<std::string>> traceable;

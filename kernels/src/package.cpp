@@ -22,7 +22,37 @@ constexpr uint64_t kMaxBootFile = 512ull << 20;
 struct BootFiles {
   std::optional<std::string> vmlinuz, config, system_map;
   std::string vmlinuz_name, system_map_name;  // for errors: "X.deb: vmlinuz-6.1.0-56-..."
+  bool want_modules = false;
+  std::vector<KernelModule> modules;
+  size_t modules_skipped = 0;
+  std::string first_module_error;
 };
+
+constexpr size_t kMaxModules = 20000;  // Debian's generic kernels have about 4,000
+
+// "./lib/modules/6.1.0-56-cloud-amd64/kernel/drivers/net/tun.ko[.xz|.zst]"
+bool is_module_path(std::string_view path) {
+  if (starts_with(path, "./")) path.remove_prefix(2);
+  if (!starts_with(path, "lib/modules/") && !starts_with(path, "usr/lib/modules/")) return false;
+  if (path.find("/kernel/") == std::string_view::npos) return false;
+  for (std::string_view end : {".ko", ".ko.xz", ".ko.zst"})
+    if (path.size() > end.size() && path.substr(path.size() - end.size()) == end) return true;
+  return false;
+}
+
+void add_module(BootFiles& files, std::string_view bytes, std::string_view path,
+                const std::string& origin) {
+  if (files.modules.size() + files.modules_skipped >= kMaxModules) {
+    ++files.modules_skipped;
+    return;
+  }
+  auto m = kernels::read_module(bytes, path, origin);
+  if (m) {
+    files.modules.push_back(std::move(*m));
+    return;
+  }
+  if (files.modules_skipped++ == 0) files.first_module_error = m.error().message();
+}
 
 // Which boot file a path names ("./boot/vmlinuz-6.1.0-56-cloud-amd64"), or nullptr.
 std::optional<std::string>* slot(BootFiles& f, std::string_view path, bool in_boot_dir) {
@@ -106,9 +136,18 @@ Status read_deb(const std::string& deb, BootFiles& files) {
     while ((rc = archive_read_next_header(inner.get(), &e)) == ARCHIVE_OK) {
       const char* p = archive_entry_pathname(e);
       // dpkg-deb writes entries sorted by path: once past boot/ with the image in hand, the
-      // rest (lib/modules, most of the package) need not be decompressed.
-      if (files.vmlinuz && p && !starts_with(p, "./boot/") && !starts_with(p, "boot/")) break;
+      // rest (lib/modules, most of the package) need not be decompressed unless modules are
+      // wanted.
+      if (files.vmlinuz && p && !starts_with(p, "./boot/") && !starts_with(p, "boot/") &&
+          !files.want_modules)
+        break;
       if (!p || archive_entry_filetype(e) != AE_IFREG) continue;
+      if (files.want_modules && is_module_path(p)) {
+        auto bytes = read_entry(inner.get(), deb, p);
+        if (!bytes) return tl::unexpected(bytes.error());
+        add_module(files, *bytes, p, deb + ": " + std::string(p));
+        continue;
+      }
       auto* s = slot(files, p, true);
       if (!s) continue;
       auto bytes = read_entry(inner.get(), deb, p);
@@ -147,6 +186,23 @@ Status read_dir(const std::string& dir, BootFiles& files) {
     *s = std::move(*bytes);
     if (s == &files.vmlinuz) files.vmlinuz_name = p.string();
     if (s == &files.system_map) files.system_map_name = p.string();
+  }
+  if (!files.want_modules) return {};
+  // An unpacked package: DIR/lib/modules/*/kernel/**.ko[.xz|.zst], links not followed.
+  const fs::path modules = fs::path(dir) / "lib" / "modules";
+  if (!fs::is_directory(modules, ec)) return {};
+  std::vector<fs::path> found;
+  for (fs::recursive_directory_iterator it(modules, ec), end; !ec && it != end; it.increment(ec)) {
+    if (found.size() >= kMaxModules) break;
+    if (it->is_regular_file(ec) && !it->is_symlink(ec) &&
+        is_module_path("lib/modules/" + fs::relative(it->path(), modules, ec).string()))
+      found.push_back(it->path());
+  }
+  std::sort(found.begin(), found.end());
+  for (const fs::path& p : found) {
+    auto bytes = kernels::read_file_bounded(p.string(), kMaxBootFile);
+    if (!bytes) return tl::unexpected(bytes.error());
+    add_module(files, *bytes, p.string(), p.string());
   }
   return {};
 }
@@ -187,8 +243,9 @@ std::vector<std::pair<std::string, std::string>> tracing_config(std::string_view
   return out;
 }
 
-Result<KernelFacts> read_kernel_package(const std::string& deb_or_dir) {
+Result<KernelFacts> read_kernel_package(const std::string& deb_or_dir, bool modules) {
   BootFiles files;
+  files.want_modules = modules;
   std::error_code ec;
   Status read = std::filesystem::is_directory(deb_or_dir, ec) ? read_dir(deb_or_dir, files)
                                                               : read_deb(deb_or_dir, files);
@@ -202,6 +259,9 @@ Result<KernelFacts> read_kernel_package(const std::string& deb_or_dir) {
   if (!facts) return facts;
   facts->source = deb_or_dir;
   if (files.config) facts->config = tracing_config(*files.config);
+  facts->modules = std::move(files.modules);
+  facts->modules_skipped = files.modules_skipped;
+  facts->first_module_error = std::move(files.first_module_error);
   return facts;
 }
 

@@ -77,6 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           (void)probeseek::catalog_btf(*db, k.id);
           (void)probeseek::catalog_symbols_text(*db, k.id);
           (void)probeseek::catalog_members(*db, k.id);
+          (void)probeseek::catalog_ops(*db, k.id);
         }
         probeseek::CompatRequest request;
         request.functions = {"tcp_v4_connect", "inet_csk_accept"};

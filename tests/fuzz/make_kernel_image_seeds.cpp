@@ -1,7 +1,8 @@
 // Writes the seed corpus of fuzz_kernel_image (tests/fuzz/corpus/kernel_image): tiny vmlinux
 // ELFs holding kallsyms tables in the 6.1 and the 6.12 layouts (kernels/src/image_kallsyms.cpp),
-// with ftrace call sites and a kprobe blacklist, and bzImages whose payload is one of them
-// compressed with lz4 (legacy frames), zstd or gzip. Run by hand after changing a case:
+// with ftrace call sites, a kprobe blacklist and an ops table (sock_ops), and bzImages whose
+// payload is one of them compressed with lz4 (legacy frames), zstd or gzip. Run by hand after
+// changing a case:
 //   cmake --build build --target make_kernel_image_seeds &&
 //   build/tests/fuzz/make_kernel_image_seeds tests/fuzz [a real vmlinuz, for its first 4 KiB]
 #include <lz4.h>
@@ -36,6 +37,8 @@ struct Symbol {
 const Symbol kSymbols[] = {
     {"T_text", kText},
     {"Tstart_kernel", kText + 0x10},
+    {"Tsock_open", kText + 0x20},
+    {"Tsock_close", kText + 0x30},
     {"ttcp_helper.isra.0", kText + 0x40},
     {"T__noinstr_text_start", kText + 0x80},
     {"Tdo_nmi", kText + 0x80},
@@ -45,6 +48,7 @@ const Symbol kSymbols[] = {
     {"D__stop_mcount_loc", kData + 16},
     {"D__start_kprobe_blacklist", kData + 16},
     {"D__stop_kprobe_blacklist", kData + 24},
+    {"dsock_ops", kData + 32},  // struct ops { open, close } of fuzz_kernel_image's BTF
 };
 constexpr uint32_t kCount = sizeof kSymbols / sizeof kSymbols[0];
 
@@ -129,10 +133,13 @@ struct Section {
 };
 
 std::string elf(bool layout_61) {
-  std::string data;  // __mcount_loc, then _kprobe_blacklist
+  std::string data;  // __mcount_loc, then _kprobe_blacklist, then sock_ops
   put<uint64_t>(data, kText + 0x10);
   put<uint64_t>(data, kText + 0x40);
   put<uint64_t>(data, kText + 0x40);
+  put<uint64_t>(data, 0);
+  put<uint64_t>(data, kText + 0x20);
+  put<uint64_t>(data, kText + 0x30);
   std::string notes;
   put<uint32_t>(notes, 4);
   put<uint32_t>(notes, 20);

@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "arg_spec.h"
+#include "probeseek/compat.h"
 #include "probeseek/gen.h"
 #include "test_support.h"
 
@@ -358,6 +359,65 @@ TEST(GenSafety, APointerToItselfIsRefused) {
   expect_refused(reparsed(raw), "cycle");
 }
 
+// btf_dump writes the parameter names of a function pointer's prototype into vmlinux.h.
+int add_ops_with_callback(struct btf* raw, const char* param_name) {
+  int proto = btf__add_func_proto(raw, 1);
+  btf__add_func_param(raw, param_name, 1);
+  int ptr = btf__add_ptr(raw, proto);
+  btf__add_struct(raw, "ops", 8);
+  btf__add_field(raw, "cb", ptr, 0, 0);
+  return proto;
+}
+
+TEST(GenSafety, ParameterNamesOfFunctionPointersMustBeIdentifiers) {
+  struct btf* raw = small_btf("n");
+  add_ops_with_callback(raw, "x); int pwned; void (*y");
+  expect_refused(Btf::adopt(raw), "parameter name");
+  raw = small_btf("n");
+  add_ops_with_callback(raw, "len");
+  Btf good = Btf::adopt(raw);
+  auto r = render_probe(small_request(good));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(contains(file(*r, "vmlinux.h"), "int (*cb)(int len);")) << file(*r, "vmlinux.h");
+}
+
+// fuzz_btf (regressions/btf/func-pointer-parameter-name-outside-strings): libbpf 1.1 parses a
+// parameter name offset past the strings, and its dumper dereferences the NULL name.
+TEST(GenSafety, AParameterNameOutsideTheStringsIsRefused) {
+  struct btf* raw = small_btf("n");
+  int proto = add_ops_with_callback(raw, "len");
+  const_cast<struct btf_param*>(btf_params(btf__type_by_id(raw, static_cast<__u32>(proto))))[0]
+      .name_off = 0x7fffff;
+  expect_refused(reparsed(raw), "parameter name offset 8388607 is outside the string section");
+}
+
+// fuzz_btf (regressions/btf/member-of-zero-size-int): libbpf's dumper divides a member's offset
+// by its type's alignment, which btf__align_of gives as 0 for a 0-byte int, a function type or a
+// forward declaration by value: SIGFPE.
+TEST(GenSafety, MembersWithoutAnAlignmentAreRefused) {
+  struct btf* raw = small_btf("n");
+  int zero = btf__add_int(raw, "short unsigned int", 2, 0);
+  btf__add_struct(raw, "s", 4);
+  btf__add_field(raw, "a", zero, 0, 0);
+  const_cast<struct btf_type*>(btf__type_by_id(raw, static_cast<__u32>(zero)))->size = 0;
+  expect_refused(reparsed(raw), "a base type of 0 bytes");
+
+  raw = small_btf("n");
+  int proto = btf__add_func_proto(raw, 1);
+  int s = btf__add_struct(raw, "s", 8);
+  btf__add_field(raw, "a", 1, 0, 0);
+  set_member_type(raw, s, 0, proto);  // a function by value
+  expect_refused(reparsed(raw), "member 0 has a type without a size or alignment");
+
+  raw = small_btf("n");
+  int fwd = btf__add_fwd(raw, "later", BTF_FWD_STRUCT);
+  int t = btf__add_typedef(raw, "later_t", fwd);
+  int arr = btf__add_array(raw, 1, t, 2);
+  btf__add_struct(raw, "s", 8);
+  btf__add_field(raw, "a", arr, 0, 0);  // an array of a forward-declared struct, by value
+  expect_refused(reparsed(raw), "member 0 has a type without a size or alignment");
+}
+
 TEST(GenSafety, ATypedefCycleIsRefused) {
   struct btf* raw = small_btf("n");
   int a = btf__add_typedef(raw, "a_t", 1);
@@ -547,6 +607,87 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) {
       return std::string(info.param.first) + "_" + std::string(to_string(info.param.second));
     });
+
+// ---- gen --kernels: libbpf relocates the compiled program against each catalogued kernel.
+
+// A catalogue of the 6.1 and 6.12 kernels of tests/data, and the 6.12 BTF once more with
+// struct sock_common's skc_daddr renamed (what a kernel that renamed a member looks like).
+std::string relocation_catalogue(const test::TempDir& dir) {
+  const std::string path = dir.file("k.db");
+  auto db = Database::open(path);
+  EXPECT_TRUE(db) << db.error().message();
+  auto btf_612 =
+      read_btf_file(test::data_dir() + "/linux-6.12.118+deb12-cloud-amd64/vmlinux.btf.gz");
+  EXPECT_TRUE(btf_612) << btf_612.error().message();
+  std::string renamed = btf_612->btf;
+  const std::string from = std::string("\0skc_daddr\0", 11), to = std::string("\0skc_dxddr\0", 11);
+  EXPECT_NE(renamed.find(from), std::string::npos);
+  renamed.replace(renamed.find(from), from.size(), to);
+  test::write_file(dir.file("renamed.btf"), renamed);
+  std::vector<std::pair<std::string, std::string>> sources = {
+      {"6.1.0-56-cloud-amd64", kernel_61("vmlinux.btf")},
+      {"6.12.118+deb12-cloud-amd64",
+       test::data_dir() + "/linux-6.12.118+deb12-cloud-amd64/vmlinux.btf.gz"},
+      {"6.12.118-renamed", dir.file("renamed.btf")}};
+  for (const auto& [name, file] : sources) {
+    auto facts = read_btf_file(file);
+    EXPECT_TRUE(facts) << facts.error().message();
+    facts->release = name;
+    auto input = catalog_input(*facts);
+    EXPECT_TRUE(input) << input.error().message();
+    auto stored = store_catalog_kernel(*db, *input, false);
+    EXPECT_TRUE(stored) << stored.error().message();
+  }
+  return path;
+}
+
+TEST(GenKernels, LibbpfRelocatesTheProgramOnEachCataloguedKernel) {
+  if (std::system("command -v clang >/dev/null") != 0)
+    GTEST_SKIP() << "clang is not installed (scripts/install-deps installs it)";
+  test::TempDir dir;
+  auto db = Database::open(relocation_catalogue(dir), Database::Mode::kReadOnly);
+  ASSERT_TRUE(db) << db.error().message();
+  auto project = render_probe(request("tcp_v4_connect", ProbeType::kKprobe));
+  ASSERT_TRUE(project) << project.error().message();
+  auto checks = check_relocations(*project, *db, {});
+  ASSERT_TRUE(checks) << checks.error().message();
+  ASSERT_EQ(checks->size(), 3u);
+  if (!checks->front().error.empty())
+    GTEST_SKIP() << "libbpf relocates only while loading, and this machine refuses BPF: "
+                 << checks->front().error;
+  const std::vector<std::string> kernels = {"6.1.0-56-cloud-amd64", "6.12.118+deb12-cloud-amd64",
+                                            "6.12.118-renamed"};
+  for (size_t i = 0; i < 3; ++i) {
+    const RelocationCheck& c = (*checks)[i];
+    EXPECT_EQ(c.kernel, kernels[i]);
+    EXPECT_EQ(c.error, "") << c.kernel;
+    // pt_regs for the arguments, struct sock_common and the sockaddrs for the decoders.
+    EXPECT_GE(c.relocations, 10u) << c.kernel;
+  }
+  EXPECT_TRUE((*checks)[0].failed.empty());
+  EXPECT_TRUE((*checks)[1].failed.empty());
+  EXPECT_EQ((*checks)[2].failed,
+            std::vector<std::string>{"struct sock.__sk_common.skc_daddr (byte_off)"});
+  EXPECT_EQ((*checks)[0].relocations, (*checks)[2].relocations);
+
+  auto one = check_relocations(*project, *db, {"6.12.118-renamed"});
+  ASSERT_TRUE(one) << one.error().message();
+  EXPECT_EQ(one->size(), 1u);
+  auto unknown = check_relocations(*project, *db, {"9.9.9"});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().kind, ErrorKind::kBadInput);
+
+  // The command: the project is written, then the relocations grouped by kernels.
+  auto r = test::run_probeseek("gen tcp_v4_connect --btf " + kernel_61("vmlinux.btf") + " -o " +
+                               dir.file("p") + " --db " + dir.file("k.db") + " --kernels");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out,
+                       "6.1.0-56-cloud-amd64 .. 6.12.118+deb12-cloud-amd64 (2 kernels): "
+                       "all "))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "6.12.118-renamed: 1 of ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "struct sock.__sk_common.skc_daddr (byte_off)")) << r.out;
+}
 
 }  // namespace
 }  // namespace probeseek

@@ -18,6 +18,7 @@
 
 #include "probeseek/attach.h"
 #include "probeseek/btf.h"
+#include "probeseek/db.h"
 #include "probeseek/error.h"
 
 namespace probeseek {
@@ -51,5 +52,21 @@ Result<GenResult> render_probe(const GenRequest& request);
 // A file that exists is refused (bad input) unless request.force, and a name that is a symbolic
 // link or not a regular file always is; so is an out_dir that is itself a symbolic link.
 Result<GenResult> generate_probe(const GenRequest& request);
+
+// gen --kernels: the project's BPF program compiled as its Makefile does (clang -g -O2 -target
+// bpf, x86) and relocated by libbpf against each catalogued kernel's BTF, exactly as
+// bpf_object__load relocates it on that kernel. libbpf 1.1 relocates only while loading, so the
+// programs then reach this machine's kernel (no map is created; they are refused or unloaded at
+// once): it needs clang and BPF (root). A relocation fails where libbpf finds no matching field
+// or type; an existence check that finds nothing is the program's own answer, not a failure.
+struct RelocationCheck {
+  std::string kernel;
+  size_t relocations = 0;
+  std::vector<std::string> failed;  // "struct sock.__sk_common.skc_daddr (byte_off)"
+  std::string error;                // the kernel could not be checked
+};
+// `kernels`: catalogued names, empty = all, in version order.
+Result<std::vector<RelocationCheck>> check_relocations(const GenResult& project, Database& db,
+                                                       const std::vector<std::string>& kernels);
 
 }  // namespace probeseek

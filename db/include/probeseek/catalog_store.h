@@ -23,6 +23,7 @@ struct CatalogFunction {
   uint32_t flags = 0;
   uint32_t symbols = 0;  // text symbols of exactly this name (2+: several statics)
   std::string clones;    // "f.isra.0 f.cold" (space-separated), "" when none
+  std::string module;    // "" in vmlinux; else the (first) loadable module defining it
 };
 
 // A struct member the generated and built-in probes read (compat's data check).
@@ -32,6 +33,18 @@ struct CatalogMember {
   std::string member_type;  // "__be32"; "" when the member does not exist on that kernel
   int64_t offset_bits = -1;
 };
+
+// One function pointer in an ops table of the kernel's data, found by OpsVerifier in the image as
+// linked: socket_file_ops (a struct file_operations) .splice_write = splice_to_socket.
+struct CatalogOpsSlot {
+  std::string table;        // the data symbol: "socket_file_ops"
+  std::string struct_name;  // "file_operations"
+  std::string member;       // "splice_write"
+  std::string function;     // the text symbol it points to; a clone keeps its suffix
+};
+// What a slot's names may be: C identifiers, with the dots of compiler suffixes (f.isra.0,
+// a static local ops.0); at most 256 bytes.
+bool is_ops_slot_name(std::string_view s);
 
 struct CatalogKernel {
   int64_t id = 0;
@@ -47,6 +60,8 @@ struct CatalogKernel {
   std::optional<int64_t> traceable;
   std::optional<int64_t> blacklisted;
   int64_t btf_bytes = 0;
+  std::optional<int64_t> ops_slots;  // nullopt: the source had no kernel data to scan
+  int64_t modules = 0;               // loadable modules catalogued with it
 };
 
 struct CatalogKernelInput {
@@ -55,6 +70,10 @@ struct CatalogKernelInput {
   std::string symbols_text;  // "ADDR TYPE NAME" lines
   std::vector<CatalogFunction> functions;
   std::vector<CatalogMember> members;
+  std::optional<std::vector<CatalogOpsSlot>> ops;  // nullopt: not scanned
+  std::string ops_error;                           // why not (not stored)
+  std::vector<std::string> modules;                // names of the modules read
+  std::string modules_note;                        // damaged modules skipped (not stored)
 };
 
 // Adds a kernel in one transaction. A kernel whose build id (or, without one, whose name) is
@@ -86,6 +105,9 @@ Result<std::vector<CatalogMember>> catalog_members(Database& db, int64_t kernel_
 // Kernel releases of the recorded sessions, newest session first (compat's default reference).
 Result<std::vector<std::string>> session_kernel_releases(Database& db);
 Result<std::string> catalog_btf(Database& db, int64_t kernel_id);  // raw BTF, decompressed
+// A kernel's ops-table slots; nullopt when it was catalogued without them. Bad input when the
+// stored list is damaged (sizes, names): it comes from a file someone may have handed over.
+Result<std::optional<std::vector<CatalogOpsSlot>>> catalog_ops(Database& db, int64_t kernel_id);
 Result<std::string> catalog_symbols_text(Database& db, int64_t kernel_id);
 
 // Prototype encoding shared by the writer and compat. Each type is kept twice: as C spells it

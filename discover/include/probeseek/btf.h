@@ -213,6 +213,7 @@ class OpsIndex {
   const std::vector<OpsMember>& members_of(std::string_view struct_name) const;
 
   size_t table_count() const { return tables_.size(); }
+  std::vector<std::string> table_names() const;  // every indexed struct or union, in BTF order
   size_t member_count() const;
 
  private:

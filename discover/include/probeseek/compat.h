@@ -30,6 +30,7 @@ struct AddKernelsRequest {
   std::string system_map;  // with a single image or BTF source
   std::string name;        // overrides the release name (single source)
   bool replace = false;
+  bool modules = true;  // a package's loadable modules too (lib/modules/**.ko)
   unsigned jobs = 2;
 };
 struct AddedKernel {
@@ -38,6 +39,8 @@ struct AddedKernel {
   bool added = false;  // false: already catalogued (or failed)
   double seconds = 0;
   std::optional<Error> error;
+  std::string ops_error;     // why its ops-table slots were not catalogued ("" when they were)
+  std::string modules_note;  // "3 of 1121 modules skipped: damaged module: ..." ("" when none)
 };
 // progress(done, total, result) is called on the calling thread after each source.
 Result<std::vector<AddedKernel>> add_kernels(
@@ -66,6 +69,7 @@ struct CompatEntry {
   // ok, prototype_changed, absent, clone_only, duplicate, not_traceable, blacklisted
   std::string status;
   std::string prototype;                  // the C declaration on that kernel ("" when not in BTF)
+  std::string module;                     // the loadable module defining it; "" in vmlinux
   std::vector<std::string> changes;       // against the reference: "parameter 2 'uaddr' removed"
   std::vector<std::string> clones;        // clone_only, and clones seen beside the function
   std::vector<Replacement> replacements;  // absent only, best first, at most 3

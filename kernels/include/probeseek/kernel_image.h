@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,16 @@
 #include "probeseek/kallsyms.h"
 
 namespace probeseek {
+
+class KernelElf;
+
+// A loadable module of the kernel (lib/modules/RELEASE/kernel/**.ko[.xz|.zst]).
+struct KernelModule {
+  std::string name;                    // "tun": .modinfo's name, [A-Za-z0-9_]
+  std::string btf;                     // split BTF over the kernel's; "" when it has none
+  std::vector<std::string> functions;  // text symbols it defines (clones keep their suffix)
+  std::vector<std::string> traceable;  // those with an ftrace call site (__mcount_loc)
+};
 
 struct KernelFacts {
   std::string release;      // "6.1.0-56-cloud-amd64": the image's linux_banner, uname -r when live
@@ -33,6 +44,14 @@ struct KernelFacts {
   std::optional<std::vector<std::string>> blacklist;
   // The tracing-related lines of the kernel's config ("CONFIG_KPROBES" -> "y"), where known.
   std::vector<std::pair<std::string, std::string>> config;
+  // The kernel's data, for its ops tables: the decompressed image (data as linked) from an image
+  // or package; for the running kernel, the path of its memory (/proc/kcore); neither from BTF.
+  std::shared_ptr<const KernelElf> image;
+  std::string kcore;
+  // Its modules, from a package read with them; modules_skipped counts damaged ones.
+  std::vector<KernelModule> modules;
+  size_t modules_skipped = 0;
+  std::string first_module_error;
 };
 
 // A vmlinuz (bzImage): the setup header's payload offset and length, decompressed. Supported
@@ -76,8 +95,9 @@ Result<std::vector<KernelSymbol>> image_kallsyms(const KernelElf& elf);
 // kallsyms tables), the ftrace call-site table and the kprobe blacklist.
 Result<KernelFacts> read_kernel_image(const std::string& vmlinuz_or_vmlinux,
                                       const std::string& system_map = "");
-// A linux-image .deb or an unpacked package directory (boot/vmlinuz-*, boot/config-*).
-Result<KernelFacts> read_kernel_package(const std::string& deb_or_dir);
+// A linux-image .deb or an unpacked package directory (boot/vmlinuz-*, boot/config-*, and with
+// `modules` every lib/modules/*/kernel/**.ko[.xz|.zst]).
+Result<KernelFacts> read_kernel_package(const std::string& deb_or_dir, bool modules = true);
 // A raw BTF file (or an ELF with .BTF); symbols only from a System.map when given.
 Result<KernelFacts> read_btf_file(const std::string& path, const std::string& system_map = "");
 
@@ -90,7 +110,8 @@ struct KernelFiles {
   std::string notes = "/sys/kernel/notes";  // ELF notes: the build id
   std::string filter_functions = "/sys/kernel/tracing/available_filter_functions";
   std::string blacklist = "/sys/kernel/debug/kprobes/blacklist";
-  std::string config;  // "" = /boot/config-RELEASE when readable
+  std::string kcore = "/proc/kcore";  // read for the ops tables ("" = do not)
+  std::string config;                 // "" = /boot/config-RELEASE when readable
 };
 Result<KernelFacts> read_kernel_files(const KernelFiles& files, const std::string& source);
 // The GNU build id in a blob of ELF notes (a .notes section, /sys/kernel/notes); "" if none.
