@@ -8,6 +8,7 @@
 
 #include "probeseek/catalog_store.h"
 #include "probeseek/text.h"
+#include "probeseek/transaction.h"
 
 namespace probeseek {
 namespace {
@@ -261,13 +262,13 @@ Result<StoredKernel> store_catalog_kernel(Database& db, const CatalogKernelInput
   }
   same->reset();
 
-  if (auto s = db.exec("BEGIN IMMEDIATE"); !s) return tl::unexpected(s.error());
+  auto tx = Transaction::begin(db);
+  if (!tx) return tl::unexpected(tx.error());
   int64_t id = 0;
   Status done = replaced ? delete_kernel(db, *replaced) : Status{};
   if (done) done = insert_kernel(db, input, &id);
-  if (done) done = db.exec("COMMIT");
-  if (!done) {
-    (void)db.exec("ROLLBACK");
+  if (done) done = tx->commit();
+  if (!done) {  // rolled back by tx
     Error e = done.error();
     if (e.object.find(db.path()) == std::string::npos) e.object = db.path() + ": " + e.object;
     return tl::unexpected(e);

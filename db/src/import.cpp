@@ -3,6 +3,7 @@
 
 #include "probeseek/db.h"
 #include "probeseek/line_reader.h"
+#include "probeseek/transaction.h"
 #include "schema.sql.h"
 
 namespace probeseek {
@@ -90,14 +91,12 @@ Result<ImportResult> import_recordings(Database& db, const ImportRequest& reques
   ImportResult result;
   bool symbols_stored = false;
   if (request.files.empty()) {
-    if (auto s = db.exec("BEGIN IMMEDIATE"); !s) return tl::unexpected(s.error());
+    auto tx = Transaction::begin(db);
+    if (!tx) return tl::unexpected(tx.error());
     auto ids = store_symbols(db, *symbols, request.symbols);
-    if (!ids) {
-      (void)db.exec("ROLLBACK");
-      return tl::unexpected(ids.error());
-    }
+    if (!ids) return tl::unexpected(ids.error());  // rolled back by tx
     if (auto s = db.exec(schema::kIndexes); !s) return tl::unexpected(s.error());
-    if (auto s = db.exec("COMMIT"); !s) return tl::unexpected(s.error());
+    if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
     result.symbol_set_ids = *ids;
     return result;
   }

@@ -195,37 +195,13 @@ class ReplacementSearch {
     r.lookup_.emplace(std::move(*lookup));
     r.reference_id_ = reference_id;
     r.names_ = std::move(*names);
-    for (uint32_t i = 0; i < r.names_.size(); ++i)
-      for (const std::string& w : words_of(r.names_[i].second)) r.by_word_[w].push_back(i);
     return r;
   }
 
   Result<std::vector<Replacement>> find(const std::string& function, const SignatureParts& ref_sig,
-                                        int64_t kernel_id, bool knows_traceable) {
+                                        int64_t kernel_id, bool knows_traceable, bool in_module) {
     const std::vector<std::string> words = words_of(function);
-    auto idf = [&](const std::string& w) {
-      auto it = by_word_.find(w);
-      const double df = it == by_word_.end() ? 0 : static_cast<double>(it->second.size());
-      return std::log(static_cast<double>(names_.size() + 1) / (df + 1));
-    };
-    // Candidates by shared words, best 400 by word weight alone.
-    std::unordered_map<uint32_t, double> pre;
-    for (const std::string& w : words) {
-      auto it = by_word_.find(w);
-      if (it == by_word_.end()) continue;
-      const double weight = idf(w);
-      for (uint32_t i : it->second) pre[i] += weight;
-    }
-    std::vector<std::pair<double, uint32_t>> ranked;
-    for (const auto& [i, weight] : pre)
-      if (names_[i].second != function && !is_tracing_stub(names_[i].second))
-        ranked.emplace_back(weight, i);
-    const size_t keep = std::min<size_t>(ranked.size(), 400);
-    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep),
-                      ranked.end(), [](const auto& a, const auto& b) {
-                        return a.first != b.first ? a.first > b.first : a.second < b.second;
-                      });
-    ranked.resize(keep);
+    const std::vector<std::pair<double, uint32_t>>& ranked = ranked_for(function, words);
 
     // Only pointers and aggregates say what a function works on: an int or a gfp_t says
     // nothing (and many typedefs share one integer type).
@@ -252,6 +228,9 @@ class ReplacementSearch {
       if (!*row) continue;
       const CatalogFunction& c = **row;
       if (c.signature.empty() || c.symbols == 0) continue;
+      // Work done in vmlinux moves within vmlinux: a module's function of similar name (ubi's
+      // ubi_get_num_by_path for blkdev_get_by_path) is noise there.
+      if (!in_module && !c.module.empty()) continue;
       if (knows_traceable && !(c.flags & kCatalogTraceable)) continue;
       std::vector<std::string> shared;
       for (const std::string& w : words_of(c.name))
@@ -293,6 +272,54 @@ class ReplacementSearch {
   }
 
  private:
+  // Names sharing a word with `function`, best 400 by the summed weight of the shared words
+  // (rarer words weigh more: log((names + 1) / (names with the word + 1))). One pass over every
+  // catalogued name per absent function, kept for the other kernels it is absent on: with
+  // modules the catalogue holds over half a million names, too many to index up front.
+  const std::vector<std::pair<double, uint32_t>>& ranked_for(
+      const std::string& function, const std::vector<std::string>& words) {
+    if (auto it = ranked_.find(function); it != ranked_.end()) return it->second;
+    const size_t n = std::min<size_t>(words.size(), 64);
+    std::vector<size_t> df(n, 0);
+    std::vector<std::pair<uint32_t, uint64_t>> hits;  // name, bit k: shares words[k]
+    for (uint32_t i = 0; i < names_.size(); ++i) {
+      const std::string_view name = names_[i].second;
+      uint64_t mask = 0;
+      size_t at = 0;
+      while (at <= name.size()) {
+        size_t end = name.find('_', at);
+        if (end == std::string_view::npos) end = name.size();
+        if (end - at >= 2) {
+          const std::string_view w = name.substr(at, end - at);
+          for (size_t k = 0; k < n; ++k)
+            if (words[k] == w) mask |= uint64_t{1} << k;
+        }
+        at = end + 1;
+      }
+      if (mask == 0) continue;
+      for (size_t k = 0; k < n; ++k) df[k] += (mask >> k) & 1;
+      hits.emplace_back(i, mask);
+    }
+    std::vector<double> idf(n);
+    for (size_t k = 0; k < n; ++k)
+      idf[k] = std::log(static_cast<double>(names_.size() + 1) / static_cast<double>(df[k] + 1));
+    std::vector<std::pair<double, uint32_t>> ranked;
+    for (const auto& [i, mask] : hits) {
+      if (names_[i].second == function || is_tracing_stub(names_[i].second)) continue;
+      double weight = 0;
+      for (size_t k = 0; k < n; ++k)
+        if ((mask >> k) & 1) weight += idf[k];
+      ranked.emplace_back(weight, i);
+    }
+    const size_t keep = std::min<size_t>(ranked.size(), 400);
+    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep),
+                      ranked.end(), [](const auto& a, const auto& b) {
+                        return a.first != b.first ? a.first > b.first : a.second < b.second;
+                      });
+    ranked.resize(keep);
+    return ranked_.emplace(function, std::move(ranked)).first->second;
+  }
+
   Result<bool> in_reference(int64_t name_id) {
     if (auto it = in_reference_.find(name_id); it != in_reference_.end()) return it->second;
     auto row = lookup_->get(reference_id_, name_id);
@@ -302,7 +329,7 @@ class ReplacementSearch {
   }
 
   std::vector<std::pair<int64_t, std::string>> names_;
-  std::unordered_map<std::string, std::vector<uint32_t>> by_word_;
+  std::unordered_map<std::string, std::vector<std::pair<double, uint32_t>>> ranked_;
   std::optional<CatalogLookup> lookup_;
   int64_t reference_id_ = 0;
   std::string reference_name_;
@@ -768,7 +795,8 @@ Result<CompatReport> compat(Database& db, const CompatRequest& request) {
           e.notes.push_back(
               "replacements by name and types only: this kernel or the reference was catalogued "
               "without its ops-table slots (from BTF alone, or by an older probeseek)");
-        auto found = replacements->find(function, ref_sig, kernel.id, kernel.knows_traceable);
+        auto found = replacements->find(function, ref_sig, kernel.id, kernel.knows_traceable,
+                                        /*in_module=*/!in_ref->module.empty());
         if (!found) return tl::unexpected(found.error());
         for (Replacement& r : *found) {
           if (e.replacements.size() == 3) break;

@@ -22,9 +22,11 @@ Result<std::string> unxz(std::string_view in, const std::string& origin, uint64_
 Result<std::string> unzstd(std::string_view in, const std::string& origin, uint64_t cap);
 
 // A loadable module file's bytes (.ko, or .ko.xz / .ko.zst as named by `file_name`): its name
-// (.modinfo's, else the file's), split BTF, defined functions and ftrace call sites.
+// (.modinfo's, else the file's), split BTF, defined functions and ftrace call sites. A
+// compressed module may expand to `max_bytes` (Debian's largest is ~30 MB; the fuzz target
+// passes less).
 Result<KernelModule> read_module(std::string_view bytes, std::string_view file_name,
-                                 const std::string& origin);
+                                 const std::string& origin, uint64_t max_bytes = 256ull << 20);
 
 // What ftrace can hook and what kprobes refuse, derived from the image's tables and symbols.
 struct HookTables {

@@ -11,7 +11,6 @@
 namespace probeseek::kernels {
 namespace {
 
-constexpr uint64_t kMaxModule = 256ull << 20;  // the largest Debian module is ~20 MB
 constexpr uint32_t kShtSymtab = 2, kShtRela = 4, kShtNobits = 8;
 constexpr uint8_t kSttFunc = 2, kSttSection = 3;
 constexpr uint32_t kMaxSymbols = 1u << 20;
@@ -46,15 +45,15 @@ std::string name_from_file(std::string_view file) {
 }  // namespace
 
 Result<KernelModule> read_module(std::string_view bytes, std::string_view file_name,
-                                 const std::string& origin) {
+                                 const std::string& origin, uint64_t max_bytes) {
   std::string plain;
   if (file_name.size() > 3 && file_name.substr(file_name.size() - 3) == ".xz") {
-    auto out = unxz(bytes, origin, kMaxModule);
+    auto out = unxz(bytes, origin, max_bytes);
     if (!out) return tl::unexpected(out.error());
     plain = std::move(*out);
     bytes = plain;
   } else if (file_name.size() > 4 && file_name.substr(file_name.size() - 4) == ".zst") {
-    auto out = unzstd(bytes, origin, kMaxModule);
+    auto out = unzstd(bytes, origin, max_bytes);
     if (!out) return tl::unexpected(out.error());
     plain = std::move(*out);
     bytes = plain;
