@@ -22,6 +22,7 @@
 #include <unordered_set>
 
 #include "arg_spec.h"
+#include "probeseek/fd.h"
 #include "probeseek/text.h"
 
 namespace probeseek {
@@ -828,29 +829,6 @@ std::string field_name(std::string name, size_t index, const Names& names,
 }
 
 // An open file descriptor, closed once.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  // close(2) reports a delayed write error (NFS, a full disk): the caller wants to see it.
-  int close() { return ::close(std::exchange(fd_, -1)); }
-
- private:
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int fd_;
-};
 
 // The output directory: created when missing (its parents too), then opened without following
 // a link, so that every file below is created relative to this very directory.

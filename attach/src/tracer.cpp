@@ -15,6 +15,7 @@
 #include "kernel.h"
 #include "libbpf_log.h"
 #include "probeseek/attach.h"
+#include "probeseek/fd.h"
 #include "probeseek/hookability.h"
 #include "probeseek/probe_skeleton.h"
 #include "probeseek/text.h"
@@ -56,30 +57,6 @@ using LinkPtr = std::unique_ptr<struct bpf_link, LinkDestroy>;
 
 struct RingBufferFree {
   void operator()(struct ring_buffer* rb) const { ring_buffer__free(rb); }
-};
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = o.fd_;
-      o.fd_ = -1;
-    }
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
 };
 
 constexpr uint32_t kRingBufferBytes = 4u << 20;  // ~7000 events of backlog

@@ -9,27 +9,12 @@
 
 #include <cerrno>
 
+#include "probeseek/fd.h"
+
 extern char** environ;
 
 namespace probeseek {
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int* addr() { return &fd_; }
-
- private:
-  int fd_;
-};
 
 // Kills and reaps the child unless it was waited for: no zombie on any early return.
 class Reaper {

@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "btf_types.h"
+#include "probeseek/fd.h"
 
 namespace probeseek {
 namespace {
@@ -40,31 +41,6 @@ std::string hex(uint64_t value) {
   std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
   return buf;
 }
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-  int get() const { return fd_; }
-
- private:
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int fd_ = -1;
-};
 
 struct ElfDeleter {
   void operator()(Elf* elf) const { elf_end(elf); }
@@ -110,7 +86,7 @@ class MappedFile {
     bool zeros = false;
   };
 
-  MappedFile(UniqueFd fd, std::string path, std::vector<Range> ranges)
+  MappedFile(Fd fd, std::string path, std::vector<Range> ranges)
       : fd_(std::move(fd)), path_(std::move(path)), ranges_(std::move(ranges)) {
     std::sort(ranges_.begin(), ranges_.end(),
               [](const Range& a, const Range& b) { return a.start < b.start; });
@@ -190,7 +166,7 @@ class MappedFile {
     return {};
   }
 
-  UniqueFd fd_;
+  Fd fd_;
   std::string path_;
   std::vector<Range> ranges_;
 };
@@ -206,7 +182,7 @@ KcoreMemory& KcoreMemory::operator=(KcoreMemory&&) noexcept = default;
 KcoreMemory::~KcoreMemory() = default;
 
 Result<KcoreMemory> KcoreMemory::open(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     const int e = errno;
     // Lockdown (integrity or confidentiality) makes open() fail with EPERM even for root.
@@ -361,7 +337,7 @@ ElfImageMemory& ElfImageMemory::operator=(ElfImageMemory&&) noexcept = default;
 ElfImageMemory::~ElfImageMemory() = default;
 
 Result<ElfImageMemory> ElfImageMemory::open(const std::string& path, int64_t kaslr_offset) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return runtime_error("cannot open", path, errno, std::string(kVmlinuxHint));
   if (!libelf_ready()) return runtime_error("cannot initialise libelf", path, 0, elf_error());
   ElfPtr elf(elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr));

@@ -25,6 +25,7 @@
 #include <iterator>
 
 #include "kernel_state.h"
+#include "probeseek/fd.h"
 #include "probeseek/record.h"
 #include "probeseek/text.h"
 #include "recorder_internal.h"
@@ -355,23 +356,6 @@ using TracefsInstance = std::unique_ptr<tracefs_instance, TracefsInstanceFree>;
 
 struct CpuReaderClose {
   void operator()(tracefs_cpu* r) const { ps_tracefs_cpu_close(r); }
-};
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
 };
 
 // One CPU's trace_pipe_raw and the file its pages go to.
