@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "output.h"
 #include "probeseek/compat.h"
+#include "probeseek/ops_index.h"
 #include "probeseek/rank.h"
 #include "probeseek/text.h"
 

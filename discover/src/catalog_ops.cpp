@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 
+#include "probeseek/ops_index.h"
 #include "probeseek/ops_verify.h"
 
 namespace probeseek {

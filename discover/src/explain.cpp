@@ -1,6 +1,7 @@
 
 #include <algorithm>
 
+#include "probeseek/ops_index.h"
 #include "probeseek/ops_store.h"
 #include "probeseek/ops_verify.h"
 #include "probeseek/rank.h"

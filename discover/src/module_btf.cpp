@@ -1,4 +1,5 @@
 #include "probeseek/module_btf.h"
+#include "probeseek/ops_index.h"
 
 #include <sys/stat.h>
 

@@ -5,6 +5,7 @@
 
 #include "btf_types.h"
 #include "probeseek/btf.h"
+#include "probeseek/ops_index.h"
 
 namespace probeseek {
 namespace {

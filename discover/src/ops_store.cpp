@@ -1,5 +1,6 @@
 #include "probeseek/ops_store.h"
 
+#include "probeseek/ops_index.h"
 #include "probeseek/session_queries.h"
 #include "probeseek/text.h"
 

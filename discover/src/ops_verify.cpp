@@ -22,6 +22,7 @@
 
 #include "btf_types.h"
 #include "probeseek/fd.h"
+#include "probeseek/ops_index.h"
 
 namespace probeseek {
 namespace {

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "probeseek/compat.h"
+#include "probeseek/ops_index.h"
 #include "probeseek/ops_store.h"
 #include "probeseek/session_queries.h"
 #include "probeseek/text.h"

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "probeseek/btf.h"
+#include "probeseek/ops_index.h"
 
 namespace probeseek {
 namespace {

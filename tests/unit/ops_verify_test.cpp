@@ -27,6 +27,7 @@
 
 #include "ops_verify_data/ops_types.h"
 #include "probeseek/db.h"
+#include "probeseek/ops_index.h"
 #include "probeseek/ops_store.h"
 #include "probeseek/ops_verify.h"
 #include "probeseek/rank.h"

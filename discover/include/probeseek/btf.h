@@ -1,6 +1,7 @@
 // What BTF tells discovery about a kernel function: its prototype spelled as C, which parameters
 // have a type the user asked for (--arg), and which "ops table" members (struct fields holding
-// function pointers, e.g. struct proto.connect) it has the right prototype to be assigned to.
+// function pointers, e.g. struct proto.connect) it has the right prototype to be assigned to
+// (OpsIndex: ops_index.h; --arg types: type_query.h).
 // Everything is derived from the BTF; nothing here knows a kernel function or struct by name.
 #pragma once
 
@@ -16,6 +17,7 @@
 
 #include "probeseek/error.h"
 #include "probeseek/kallsyms.h"  // strip_clone_suffix
+#include "probeseek/type_query.h"
 
 struct btf;  // libbpf
 
@@ -44,37 +46,6 @@ struct FunctionPrototype {
   // Parameter names are placed inside function-pointer and array declarators where C wants them.
   std::string to_string() const;
 };
-
-// A C type written by a user, e.g. after --arg. Accepted forms:
-//   struct sock *     'struct sk_buff *' (surrounding single or double quotes are dropped)
-//   const char *      u32     size_t     unsigned long     void *     union bpf_attr *
-//   sock              shorthand: a bare identifier with no '*' that names no typedef or base type
-//                     in the BTF but names a struct or union there means a pointer to it
-//                     ("sock" == "struct sock *"). A typedef or base type of that name wins.
-// Qualifiers (const, volatile, restrict) are accepted anywhere and ignored when matching.
-// Whether a name exists is only known against a BTF: see Btf::check().
-class TypeQuery {
- public:
-  static Result<TypeQuery> parse(std::string_view text);
-
-  // Normalised spelling: "struct sock *", "const char *" -> "char *", "unsigned long".
-  const std::string& text() const { return text_; }
-
- private:
-  friend class Btf;
-  enum class Base { kStruct, kUnion, kEnum, kVoid, kInteger, kName };
-  Base base_ = Base::kVoid;
-  std::string name_;  // struct/union/enum tag, canonical integer name, or typedef name
-  int pointer_depth_ = 0;
-  bool bare_identifier_ = false;  // eligible for the struct shorthand
-  std::string text_;
-};
-
-// How well a type matches a query. Matching always looks through typedefs and qualifiers;
-// kExact additionally means the type is spelled the way the query is (typedef names included,
-// qualifiers ignored): for the query "size_t", a size_t parameter is kExact, an unsigned long
-// parameter kThroughTypedef.
-enum class MatchQuality { kNone, kThroughTypedef, kExact };
 
 // A loaded BTF (vmlinux or a module's split BTF). Movable, not copyable. A moved-from Btf may only
 // be destroyed or assigned to. Const member functions are safe to call from several threads.
@@ -149,93 +120,11 @@ class Btf {
 
 // Whether libbpf's C dumper (btf_dump: vmlinux.h and the declarations gen writes) can print this
 // BTF: every reference in range, no type cycle except through a pointer to a named struct or
-// union (a forward declaration breaks those), references nested at most 256 deep, at most 5
-// million declarations written, and every name printed a C identifier (base types: words).
+// union (a forward declaration breaks those), references nested at most 256 deep, at most 1
+// million declarations written, every name printed a C identifier (base types: words), scalar
+// sizes of 1-16 bytes and every member with an alignment.
 // btf__parse accepts BTF that breaks each of these, and btf_dump then overflows the stack or
 // runs out of memory. A bad-input Error names `source` and the first bad type id.
 Status check_c_dumpable(const Btf& btf, const std::string& source);
-
-// How a function's name relates to an ops member's name; best first.
-enum class NameAffinity {
-  kExactSuffix,  // function is the member name or ends in "_" + member: tcp_v4_connect/connect
-  kToken,        // member's underscore-separated words appear in a row: tcp_sendmsg_locked/sendmsg
-  kNone,         // sock_def_readable/sk_data_ready
-};
-std::string_view to_string(NameAffinity affinity);  // "exact-suffix", "token", "none"
-NameAffinity name_affinity(std::string_view function, std::string_view member);
-
-// A function-pointer member of an ops table.
-struct OpsMember {
-  std::string name;
-  uint32_t offset = 0;    // bytes from the start of the table (anonymous sub-unions flattened)
-  uint32_t proto_id = 0;  // BTF FUNC_PROTO id of the pointed-to function type
-};
-
-// "function could be stored in struct_name.member".
-struct OpsFit {
-  std::string struct_name;  // "proto"; a union's name likewise
-  bool is_union = false;
-  std::string member;  // "connect"
-  uint32_t offset = 0;
-  NameAffinity affinity = NameAffinity::kNone;
-  // How many (table, member) pairs in the BTF have exactly this prototype. A widely shared one
-  // (98 members of vmlinux 6.1 are void (*)(void)) is weak evidence on its own.
-  size_t members_with_same_signature = 0;
-  // "strong": name ends in _member and at most 16 members share the prototype.
-  // "medium": name ends in _member but the prototype is common; name contains the member and
-  //           at most 16 share it; or the name is unrelated but at most 2 members share it.
-  // "weak":   anything else, and any fit whose affinity is worse than the best affinity among
-  //           the function's fits (tcp_v4_connect fits proto.bind too, but its name says connect).
-  std::string strength;
-  // "prototype matches struct proto member connect; name ends in _connect; 4 members share this
-  // prototype"
-  std::string explanation;
-};
-
-// Every named struct or union with at least one member of function-pointer type (through
-// typedefs and qualifiers: PTR -> FUNC_PROTO), with members of anonymous nested structs/unions
-// flattened in at their offsets. Prototypes are compared structurally: typedefs resolved and
-// qualifiers dropped on both sides, structs/unions/enums by kind and name (a forward declaration
-// equals the full type), integers by C type (so size_t == unsigned long), parameter names
-// ignored. Because of that, an index built from vmlinux BTF also answers for functions of a
-// module's split BTF.
-class OpsIndex {
- public:
-  static OpsIndex build(const Btf& btf);
-
-  // The members `function` (a FUNC in btf) fits, best first: name affinity, then the rarer
-  // prototype, then table and member name. Empty when the function is not in BTF.
-  std::vector<OpsFit> fits(const Btf& btf, std::string_view function) const;
-  std::vector<OpsFit> fits(const Btf& btf, const FunctionPrototype& prototype) const;
-
-  // The function-pointer members of a table, in offset order; empty when there is no such table.
-  // With several tables of one name in BTF, the one with the lowest type id is indexed.
-  const std::vector<OpsMember>& members_of(std::string_view struct_name) const;
-
-  size_t table_count() const { return tables_.size(); }
-  std::vector<std::string> table_names() const;  // every indexed struct or union, in BTF order
-  size_t member_count() const;
-
- private:
-  struct Table {
-    std::string name;
-    bool is_union = false;
-    std::vector<OpsMember> members;
-  };
-  struct MemberRef {
-    uint32_t table;
-    uint32_t member;
-  };
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  template <typename V>
-  using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
-
-  std::vector<Table> tables_;
-  StringMap<uint32_t> table_by_name_;
-  StringMap<std::vector<MemberRef>> by_signature_;
-};
 
 }  // namespace probeseek

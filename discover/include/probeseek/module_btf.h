@@ -12,6 +12,7 @@
 
 #include "probeseek/btf.h"
 #include "probeseek/db.h"
+#include "probeseek/ops_index.h"
 
 namespace probeseek {
 

@@ -15,6 +15,7 @@
 #include "probeseek/btf.h"
 #include "probeseek/error.h"
 #include "probeseek/kallsyms.h"
+#include "probeseek/ops_index.h"
 
 namespace probeseek {
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "probeseek/btf.h"
 #include "probeseek/db.h"
 #include "probeseek/hookability.h"
 #include "probeseek/module_btf.h"
+#include "probeseek/ops_index.h"  // and btf.h
 
 namespace probeseek {
 struct RankRequest {
