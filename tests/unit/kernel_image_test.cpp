@@ -400,6 +400,18 @@ TEST(KernelModules, EveryModuleOfThePackageIsRead) {
   }
 }
 
+// fuzz_kernel_image (regressions/kernel_image/zstd-frame-asks-2GiB-window): 9 bytes of zstd
+// frame header that declare no content size and a 2 GiB window, which zstd would allocate
+// before producing a byte. Refused at the header; real kernels' frames (6.12's payload declares
+// no size either) stay within zstd's default 128 MiB.
+TEST(KernelModules, AZstdFrameAskingForAHugeWindowIsRefused) {
+  const std::string frame("\x28\xb5\x2f\xfd\x00\xa8\x01\x00\x00", 9);
+  auto r = kernels::read_module(frame, "x.ko.zst", "x.ko.zst");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kBadInput);
+  EXPECT_NE(r.error().message().find("zstd stream"), std::string::npos) << r.error().message();
+}
+
 TEST(KernelModules, ADamagedModuleIsBadInputNamingIt) {
   auto r = kernels::read_module(std::string(100, 'x'), "x.ko", "pkg.deb: x.ko");
   ASSERT_FALSE(r);
