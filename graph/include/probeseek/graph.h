@@ -1,9 +1,7 @@
-// Call trees from function_graph events.
-//
-// Sources (a trace.dat through libtracecmd, `trace-cmd report` text, live ring buffers) turn
-// records into GraphEvents in timestamp order; one CallTreeBuilder turns them into calls, per
-// task, and hands finished calls to a CallSink (the database writer). Memory is bounded by
-// tasks x stack depth, never by trace length.
+// Call trees from function_graph events. Sources (a trace.dat through libtracecmd, `trace-cmd
+// report` text, live ring buffers) turn records into GraphEvents in timestamp order; one
+// CallTreeBuilder turns them into calls, per task, and hands finished calls to a CallSink (the
+// database writer). Memory is bounded by tasks x stack depth, never by trace length.
 #pragma once
 
 #include <cstdint>
@@ -146,27 +144,6 @@ class CallTreeBuilder {
   uint64_t last_ts_ = 0;
 };
 
-// What a recording is, judged by content, never by file name.
-enum class TraceFormat { kTraceDat, kReportText, kLive };  // kLive: `probeseek record`
-Result<TraceFormat> detect_trace_format(const std::string& path);
-
-struct SourceInfo {
-  TraceFormat format = TraceFormat::kTraceDat;
-  std::string kernel_release;  // from the trace.dat's uname, when it has one
-  std::string tracer;          // "function_graph"
-  int cpus = 0;
-  // The recording's own kallsyms ("ADDR TYPE NAME [MODULE]" lines), when it carries them.
-  std::string kallsyms_text;
-};
-
-// Name lookup for sources that carry only names (report text): --kallsyms gives addresses.
-using AddressOfName = std::function<uint64_t(std::string_view)>;
-
-// Reads a whole recording into the builder. Errors name the file and what is wrong with it.
-Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& builder);
-Result<SourceInfo> read_report_text(const std::string& path, CallTreeBuilder& builder,
-                                    const AddressOfName& address_of = {});
-Result<SourceInfo> read_trace(const std::string& path, CallTreeBuilder& builder,
-                              const AddressOfName& address_of = {});
-
 }  // namespace probeseek
+
+#include "probeseek/trace_sources.h"  // the readers of recordings that feed the builder
