@@ -254,13 +254,18 @@ size_t Btf::function_count() const {
 std::optional<FunctionPrototype> Btf::prototype(std::string_view function) const {
   const auto func_id = function_id(function);
   if (!func_id) return std::nullopt;
+  return prototype_of(*func_id);
+}
+
+std::optional<FunctionPrototype> Btf::prototype_of(uint32_t func_id) const {
   const struct btf* btf = raw();
-  const struct btf_type* func = btf__type_by_id(btf, *func_id);
+  const struct btf_type* func = btf__type_by_id(btf, func_id);
+  if (func == nullptr || !btf_is_func(func)) return std::nullopt;
   const struct btf_type* proto = btf__type_by_id(btf, func->type);
   if (proto == nullptr || !btf_is_func_proto(proto)) return std::nullopt;
 
   FunctionPrototype out;
-  out.name = std::string(function);
+  out.name = std::string(name_of(btf, func));
   switch (btf_vlen(func)) {  // a FUNC keeps its linkage in the vlen bits
     case BTF_FUNC_GLOBAL:
       out.linkage = Linkage::kGlobal;
@@ -272,7 +277,7 @@ std::optional<FunctionPrototype> Btf::prototype(std::string_view function) const
       out.linkage = Linkage::kStatic;
       break;
   }
-  out.func_id = *func_id;
+  out.func_id = func_id;
   out.proto_id = func->type;
   out.return_type_id = proto->type;
   out.return_type = detail::render_type(btf, proto->type);

@@ -414,26 +414,14 @@ class SlotSearch {
   std::unordered_map<int64_t, Slots> cache_;
 };
 
-// A FUNC's signature straight from its type id (Btf::prototype() would index all of vmlinux's
-// types again for each module's split BTF: seconds per kernel).
-SignatureParts signature_of(const struct btf* raw, uint32_t func_id) {
+// What the catalogue keeps of a prototype: each type as C spells it and as a structural key.
+SignatureParts signature(const struct btf* raw, const FunctionPrototype& proto) {
   SignatureParts parts;
-  const struct btf_type* func = btf__type_by_id(raw, func_id);
-  const struct btf_type* proto = func ? btf__type_by_id(raw, func->type) : nullptr;
-  if (proto == nullptr || !btf_is_func_proto(proto)) return parts;
-  parts.return_type = detail::render_type(raw, proto->type);
-  parts.return_key = structural_key(raw, proto->type);
-  const struct btf_param* params = btf_params(proto);
-  for (uint16_t i = 0; i < btf_vlen(proto); ++i) {
-    if (i + 1 == btf_vlen(proto) && params[i].type == 0 && params[i].name_off == 0) {
-      parts.variadic = true;
-      break;
-    }
-    const char* n = btf__name_by_offset(raw, params[i].name_off);
-    std::string name = n != nullptr && is_c_identifier(n) ? n : "";
-    parts.params.push_back(SignatureParam{detail::render_type(raw, params[i].type), std::move(name),
-                                          structural_key(raw, params[i].type)});
-  }
+  parts.return_type = proto.return_type;
+  parts.return_key = structural_key(raw, proto.return_type_id);
+  for (const Parameter& p : proto.params)
+    parts.params.push_back(SignatureParam{p.type, p.name, structural_key(raw, p.type_id)});
+  parts.variadic = proto.variadic;
   return parts;
 }
 
@@ -474,9 +462,11 @@ void add_module_functions(const KernelFacts& facts, const Btf& vmlinux,
         if (!f.clones.empty()) f.clones += ' ';
         f.clones += symbol;
       }
+      // By id: Btf::prototype() would index all of vmlinux's types again for each module.
       if (f.signature.empty() && split)
         if (auto b = btf_funcs.find(base); b != btf_funcs.end())
-          f.signature = encode_signature(signature_of(split->raw(), b->second));
+          if (auto proto = split->prototype_of(b->second))
+            f.signature = encode_signature(signature(split->raw(), *proto));
     }
     for (const std::string& name : m.traceable)
       if (auto it = functions.find(name); it != functions.end() && it->second.module == m.name)
@@ -560,15 +550,9 @@ Result<CatalogKernelInput> catalog_input(const KernelFacts& facts) {
     if (name.empty() || functions.count(name)) continue;
     auto proto = btf->prototype(name);
     if (!proto) continue;
-    SignatureParts parts;
-    parts.return_type = proto->return_type;
-    parts.return_key = structural_key(raw, proto->return_type_id);
-    for (const Parameter& p : proto->params)
-      parts.params.push_back(SignatureParam{p.type, p.name, structural_key(raw, p.type_id)});
-    parts.variadic = proto->variadic;
     CatalogFunction f;
     f.name = name;
-    f.signature = encode_signature(parts);
+    f.signature = encode_signature(signature(raw, *proto));
     functions.emplace(name, std::move(f));
   }
   k.functions = static_cast<int64_t>(functions.size());

@@ -82,6 +82,8 @@ class Btf {
   // When BTF has several FUNCs of one name (static functions in different files), the one with
   // the lowest id is used. For split BTF, functions of the base are found too.
   std::optional<FunctionPrototype> prototype(std::string_view function) const;
+  // The same for one FUNC type id (no name lookup: a module's split BTF, walked by id).
+  std::optional<FunctionPrototype> prototype_of(uint32_t func_id) const;
   std::optional<uint32_t> function_id(std::string_view function) const;
   size_t function_count() const;  // distinct FUNC names
 
