@@ -11,9 +11,8 @@
 #include "output.h"
 #include "probeseek/btf.h"
 #include "probeseek/db.h"
-#include "probeseek/module_btf.h"
+#include "probeseek/ingest.h"
 #include "probeseek/text.h"
-#include "probeseek/transaction.h"
 
 namespace probeseek::cli {
 
@@ -109,386 +108,357 @@ bool is_directory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// import --module-btf DIR: for each session, the BTF of the modules its functions live in,
-// stored over the session's stored vmlinux BTF (their base). Only those modules: a whole
-// /sys/kernel/btf is a few MB of types no recorded function uses. One transaction for all.
-Status store_module_btf_dir(Database& db, const std::vector<SessionSummary>& sessions,
-                            const std::string& dir) {
-  auto tx = Transaction::begin(db);
-  if (!tx) return tl::unexpected(tx.error());
-  auto body = [&]() -> Status {
-    std::map<int64_t, Btf> bases;  // by btfs id: sessions of one kernel share one
-    std::set<std::string> stored;
-    std::vector<std::string> warnings;
-    for (const SessionSummary& session : sessions) {
-      auto base = load_session_btf(db, session.id);
-      if (!base) return tl::unexpected(base.error());
-      if (!*base) {
-        warnings.push_back("session " + session.name +
-                           " has no stored BTF to read module BTF over: import it with --btf");
-        continue;
-      }
-      auto it = bases.find((*base)->id);
-      if (it == bases.end()) {
-        auto btf = Btf::from_bytes((*base)->bytes, (*base)->source);
-        if (!btf) return tl::unexpected(btf.error());
-        it = bases.emplace((*base)->id, std::move(*btf)).first;
-      }
-      auto result = store_session_module_btfs(db, session.id, (*base)->id, it->second, dir,
-                                              " (probeseek import --module-btf)");
-      if (!result) return tl::unexpected(result.error());
-      stored.insert(result->stored.begin(), result->stored.end());
-      for (auto& w : result->warnings) warnings.push_back("session " + session.name + ": " + w);
+// "stored BTF of 2 module(s) from DIR: a, b".
+void print_module_btf(const IngestResult& result, const std::string& dir) {
+  std::cerr << "stored BTF of " << result.modules_with_btf.size() << " module(s) from "
+            << printable(dir)
+            << (result.modules_with_btf.empty() ? "" : ": " + join(result.modules_with_btf))
+            << "\n";
+}
+
+// import --module-btf DIR without recordings: for the sessions already in the database.
+Status store_module_btf_for_all(Database& db, const std::string& dir) {
+  auto all = Store(db).sessions();
+  if (!all) return tl::unexpected(all.error());
+  if (all->empty())
+    return bad_input("the database holds no session to store module BTF for", db.path(),
+                     "import recordings with --btf FILE --module-btf DIR");
+  auto stored = store_module_btf(db, *all, dir);
+  if (!stored) return tl::unexpected(stored.error());
+  for (auto& w : stored->warnings) std::cerr << "warning: " << printable(w) << "\n";
+  print_module_btf(*stored, dir);
+  return {};
+}
+
+struct ImportOptions {
+  std::string db_path = kDefaultDb;
+  IngestRequest request;
+  std::string kallsyms, filter_functions, blacklist, btf, module_btf;
+};
+
+Status run_import(ImportOptions& o, bool& created) {
+  IngestRequest& request = o.request;
+  if (!o.kallsyms.empty()) request.symbols.kallsyms_path = o.kallsyms;
+  if (!o.filter_functions.empty()) request.symbols.filter_functions_path = o.filter_functions;
+  if (!o.blacklist.empty()) request.symbols.kprobe_blacklist_path = o.blacklist;
+  if (!o.btf.empty()) {
+    auto loaded = Btf::load(o.btf);
+    if (!loaded) {
+      Error e = loaded.error();
+      e.kind = ErrorKind::kBadInput;
+      return tl::unexpected(e);
     }
-    for (auto& w : warnings) std::cerr << "warning: " << w << "\n";
-    std::string names;
-    for (auto& m : stored) names += (names.empty() ? "" : ", ") + m;
-    std::cerr << "stored BTF of " << stored.size() << " module(s) from " << dir
-              << (names.empty() ? "" : ": " + names) << "\n";
+    request.symbols.btf_bytes = loaded->raw_bytes();
+    request.symbols.btf_source = o.btf;
+  }
+  if (!o.module_btf.empty()) {
+    if (!is_directory(o.module_btf))
+      return bad_input("--module-btf needs a directory", o.module_btf,
+                       "copy the traced machine's /sys/kernel/btf (one file per module)");
+    if (!request.files.empty() && o.btf.empty())
+      return bad_input("--module-btf needs the vmlinux BTF the modules were built against",
+                       o.module_btf, "pass --btf FILE (that machine's /sys/kernel/btf/vmlinux)");
+  }
+  auto db = Database::open(o.db_path);
+  if (!db) return tl::unexpected(db.error());
+  created = db->created();
+  const bool only_module_btf =
+      !o.module_btf.empty() && request.files.empty() && !request.symbols.kallsyms_path &&
+      !request.symbols.filter_functions_path && !request.symbols.kprobe_blacklist_path;
+  if (only_module_btf) return store_module_btf_for_all(*db, o.module_btf);
+  if (!request.files.empty()) request.module_btf_dir = o.module_btf;
+  auto result = ingest(*db, request);
+  if (!result) return tl::unexpected(result.error());
+  for (auto& w : result->warnings) std::cerr << "warning: " << printable(w) << "\n";
+  Store store(*db);
+  for (auto& name : result->sessions) {
+    auto s = store.session(name);
+    if (!s) return tl::unexpected(s.error());
+    std::cerr << "imported " << printable(s->name) << ": " << s->calls << " calls, " << s->tasks
+              << " tasks, " << s->functions << " functions, " << s->lost_events << " lost events ("
+              << s->format << ", " << printable(s->source) << ")\n";
+  }
+  if (result->sessions.empty())
+    std::cerr << "stored " << result->symbol_set_ids.size() << " symbol table(s)\n";
+  if (o.module_btf.empty()) return {};
+  if (!result->sessions.empty()) {
+    print_module_btf(*result, o.module_btf);
     return {};
-  };
-  if (auto s = body(); !s) return s;  // rolled back
-  return tx->commit();
+  }
+  return store_module_btf_for_all(*db, o.module_btf);  // symbol tables, then module BTF
 }
 
 }  // namespace
 
 void register_import_commands(CLI::App& app, Context& ctx) {
   // ---- import
-  auto* import = app.add_subcommand(
+  auto* import_cmd = app.add_subcommand(
       "import",
       "Import function_graph recordings (trace.dat or 'trace-cmd report' text) and "
       "kernel symbol tables into the database");
-  static std::string db_path = kDefaultDb;
-  static ImportRequest request;
-  static std::string kallsyms, filter_functions, blacklist, btf, module_btf;
-  import->add_option("--db", db_path, "database file")->capture_default_str();
-  import->add_option("--name", request.name, "session name (default: from the file name)");
-  import->add_flag("--replace", request.replace, "replace a session of the same name");
-  import->add_option("--kallsyms", kallsyms, "/proc/kallsyms of the traced kernel (plain or .gz)");
-  import->add_option("--filter-functions", filter_functions,
-                     "available_filter_functions of the traced kernel");
-  import->add_option("--kprobe-blacklist", blacklist,
-                     "debugfs kprobes/blacklist of the traced kernel");
-  import->add_option("--btf", btf,
-                     "BTF of the traced kernel (raw, e.g. its /sys/kernel/btf/vmlinux, or an ELF "
-                     "with .BTF), stored with the sessions");
-  import->add_option("--module-btf", module_btf,
-                     "directory of the traced kernel's module BTF, one file per module (a copy "
-                     "of its /sys/kernel/btf); needs --btf, or sessions with stored BTF");
-  import->add_option("FILE", request.files, "trace.dat or report text (plain or .gz)");
-  import->callback([&ctx] {
+  auto import_options = std::make_shared<ImportOptions>();
+  ImportOptions& io = *import_options;
+  import_cmd->add_option("--db", io.db_path, "database file")->capture_default_str();
+  import_cmd->add_option("--name", io.request.name, "session name (default: from the file name)");
+  import_cmd->add_flag("--replace", io.request.replace, "replace a session of the same name");
+  import_cmd->add_option("--kallsyms", io.kallsyms,
+                         "/proc/kallsyms of the traced kernel (plain or .gz)");
+  import_cmd->add_option("--filter-functions", io.filter_functions,
+                         "available_filter_functions of the traced kernel");
+  import_cmd->add_option("--kprobe-blacklist", io.blacklist,
+                         "debugfs kprobes/blacklist of the traced kernel");
+  import_cmd->add_option("--btf", io.btf,
+                         "BTF of the traced kernel (raw, e.g. its /sys/kernel/btf/vmlinux, or an "
+                         "ELF with .BTF), stored with the sessions");
+  import_cmd->add_option("--module-btf", io.module_btf,
+                         "directory of the traced kernel's module BTF, one file per module (a "
+                         "copy of its /sys/kernel/btf); needs --btf, or sessions with stored BTF");
+  import_cmd->add_option("FILE", io.request.files, "trace.dat or report text (plain or .gz)");
+  import_cmd->callback([&ctx, import_options] {
     // A database this import created is removed again if the import fails or is refused: a
     // full disk or a bad file must not leave a new, empty database behind.
     bool created = false;
-  run(ctx, [&]() -> Status {
-    if (!kallsyms.empty()) request.symbols.kallsyms_path = kallsyms;
-    if (!filter_functions.empty()) request.symbols.filter_functions_path = filter_functions;
-    if (!blacklist.empty()) request.symbols.kprobe_blacklist_path = blacklist;
-    if (!btf.empty()) {
-      auto loaded = Btf::load(btf);
-      if (!loaded) {
-        Error e = loaded.error();
-        e.kind = ErrorKind::kBadInput;
-        return tl::unexpected(e);
-      }
-      request.symbols.btf_bytes = loaded->raw_bytes();
-      request.symbols.btf_source = btf;
+    run(ctx, [&]() -> Status { return run_import(*import_options, created); });
+    // Only when nothing was committed: with several files, the sessions imported before the
+    // failing one stay.
+    if (ctx.status != 0 && created) {
+      bool empty = false;
+      {
+        auto db = Database::open(import_options->db_path, Database::Mode::kReadOnly);
+        empty = db && db->holds_nothing().value_or(false);
+      }  // closed before its file goes
+      if (empty) remove_database_files(import_options->db_path);
     }
-    if (!module_btf.empty()) {
-      if (!is_directory(module_btf))
-        return bad_input("--module-btf needs a directory", module_btf,
-                         "copy the traced machine's /sys/kernel/btf (one file per module)");
-      if (!request.files.empty() && btf.empty())
-        return bad_input("--module-btf needs the vmlinux BTF the modules were built against",
-                         module_btf, "pass --btf FILE (that machine's /sys/kernel/btf/vmlinux)");
-    }
-    auto db = Database::open(db_path);
-    if (!db) return tl::unexpected(db.error());
-    created = db->created();
-    const bool only_module_btf =
-        !module_btf.empty() && request.files.empty() && !request.symbols.kallsyms_path &&
-        !request.symbols.filter_functions_path && !request.symbols.kprobe_blacklist_path;
-    if (only_module_btf) {
-      // Module BTF for sessions already in the database, over their stored BTF.
-      auto all = Store(*db).sessions();
+  });
+
+  // ---- sessions
+  auto* sessions = app.add_subcommand("sessions", "List the sessions in the database");
+  static bool sessions_json = false, sessions_check = false;
+  static std::string sessions_db = kDefaultDb;
+  sessions->add_option("--db", sessions_db, "database file")->capture_default_str();
+  sessions->add_flag("--json", sessions_json, "JSON array on stdout");
+  sessions->add_flag("--check", sessions_check,
+                     "also check the database file's integrity (PRAGMA quick_check; reads every "
+                     "page): problems are printed, and the exit status is 1");
+  sessions->callback([&ctx] {
+    run(ctx, [&]() -> Status {
+      auto db = open_existing(sessions_db);
+      if (!db) return tl::unexpected(db.error());
+      Store store(*db);
+      auto all = store.sessions();
       if (!all) return tl::unexpected(all.error());
-      if (all->empty())
-        return bad_input("the database holds no session to store module BTF for", db_path,
-                         "import recordings with --btf FILE --module-btf DIR");
-      return store_module_btf_dir(*db, *all, module_btf);
-    }
-    auto result = import_recordings(*db, request);
-    if (!result) return tl::unexpected(result.error());
-    for (auto& w : result->warnings) std::cerr << "warning: " << printable(w) << "\n";
-    Store store(*db);
-    for (auto& name : result->sessions) {
-      auto s = store.session(name);
-      if (!s) return tl::unexpected(s.error());
-      std::cerr << "imported " << printable(s->name) << ": " << s->calls << " calls, " << s->tasks
-                << " tasks, " << s->functions << " functions, " << s->lost_events
-                << " lost events (" << s->format << ", " << printable(s->source) << ")\n";
-    }
-    if (result->sessions.empty())
-      std::cerr << "stored " << result->symbol_set_ids.size() << " symbol table(s)\n";
-    if (!module_btf.empty()) {
-      // The sessions just imported; without FILE, those already in the database.
-      std::vector<SessionSummary> targets;
-      for (auto& name : result->sessions) {
-        auto s = store.session(name);
-        if (!s) return tl::unexpected(s.error());
-        targets.push_back(*s);
-      }
-      if (result->sessions.empty()) {
-        auto all = store.sessions();
-        if (!all) return tl::unexpected(all.error());
-        targets = std::move(*all);
-      }
-      return store_module_btf_dir(*db, targets, module_btf);
-    }
-    return {};
-  });
-  // Only when nothing was committed: with several files, the sessions imported before the
-  // failing one stay.
-  if (ctx.status != 0 && created) {
-    bool empty = false;
-    {
-      auto db = Database::open(db_path, Database::Mode::kReadOnly);
-      empty = db && db->holds_nothing().value_or(false);
-    }  // closed before its file goes
-    if (empty) remove_database_files(db_path);
-  }
-}  // namespace probeseek::cli
-);
-
-// ---- sessions
-auto* sessions = app.add_subcommand("sessions", "List the sessions in the database");
-static bool sessions_json = false, sessions_check = false;
-static std::string sessions_db = kDefaultDb;
-sessions->add_option("--db", sessions_db, "database file")->capture_default_str();
-sessions->add_flag("--json", sessions_json, "JSON array on stdout");
-sessions->add_flag("--check", sessions_check,
-                   "also check the database file's integrity (PRAGMA quick_check; reads every "
-                   "page): problems are printed, and the exit status is 1");
-sessions->callback([&ctx] {
-  run(ctx, [&]() -> Status {
-    auto db = open_existing(sessions_db);
-    if (!db) return tl::unexpected(db.error());
-    Store store(*db);
-    auto all = store.sessions();
-    if (!all) return tl::unexpected(all.error());
-    json out = json::array();
-    std::vector<std::vector<std::string>> rows;
-    for (auto& s : *all) {
-      auto stats = store.session_stats(s.id);
-      if (!stats) return tl::unexpected(stats.error());
-      json js = json::array();
-      std::string notes;
-      for (auto& st : *stats) {
-        js.push_back({{"name", st.name},
-                      {"cpu", st.cpu < 0 ? json(nullptr) : json(st.cpu)},
-                      {"value", st.value},
-                      {"severity", st.severity},
-                      {"description", st.description}});
-        notes += (notes.empty() ? "" : ", ") + st.name +
-                 (st.cpu >= 0 ? "[cpu" + std::to_string(st.cpu) + "]" : "") + "=" +
-                 std::to_string(st.value);
-      }
-      out.push_back({{"name", s.name},
-                     {"source", s.source},
-                     {"format", s.format},
-                     {"kernel_release", s.kernel_release},
-                     {"imported_at", s.imported_at},
-                     {"calls", s.calls},
-                     {"tasks", s.tasks},
-                     {"functions", s.functions},
-                     {"lost_events", s.lost_events},
-                     {"cpus", s.cpus},
-                     {"duration_s", s.duration_s},
-                     {"stats", js}});
-      rows.push_back({s.name, std::to_string(s.calls), std::to_string(s.tasks),
-                      std::to_string(s.functions), std::to_string(s.lost_events),
-                      s.kernel_release.empty() ? "-" : s.kernel_release, s.format, s.source,
-                      notes.empty() ? "-" : notes});
-    }
-    if (sessions_json)
-      std::cout << dump_json(out) << "\n";
-    else
-      print_table({"name", "calls", "tasks", "functions", "lost_events", "kernel", "format",
-                   "source", "stats"},
-                  rows);
-    if (sessions_check) {
-      std::fflush(stdout);
-      auto problems = db->quick_check();
-      if (!problems) return tl::unexpected(problems.error());
-      for (auto& p : *problems) std::cerr << "warning: " << printable(p) << "\n";
-      if (!problems->empty())
-        return runtime_error("the database is damaged (" + std::to_string(problems->size()) +
-                                 " problem(s) found by PRAGMA quick_check)",
-                             sessions_db, 0,
-                             "re-import the recordings into a new database with --db NEW.db");
-      std::cerr << "integrity: ok (PRAGMA quick_check)\n";
-    }
-    return {};
-  });
-});
-
-// ---- functions
-auto* functions = app.add_subcommand("functions", "Functions seen in a session");
-static std::string functions_db = kDefaultDb, functions_session, functions_under;
-static bool functions_json = false;
-static int functions_limit = 0;
-functions->add_option("--db", functions_db, "database file")->capture_default_str();
-functions->add_option("--session", functions_session, "session name (default: the only one)");
-functions->add_option("--under", functions_under, "only calls below this function");
-functions->add_option("--limit", functions_limit, "at most N rows (0: all)");
-functions->add_flag("--json", functions_json, "JSON array on stdout");
-functions->callback([&ctx, functions] {
-  run(ctx, [&]() -> Status {
-    // An empty name or a negative count would silently mean "no filter".
-    if (functions->count("--under") > 0 && functions_under.empty())
-      return bad_input("--under needs a function name", "",
-                       "leave --under out to list every function");
-    if (functions_limit < 0)
-      return bad_input("--limit must be 0 (all) or more", std::to_string(functions_limit),
-                       "--limit 0 lists every function");
-    auto db = open_existing(functions_db);
-    if (!db) return tl::unexpected(db.error());
-    Store store(*db);
-    auto s = store.session(functions_session);
-    if (!s) return tl::unexpected(s.error());
-    auto rows = store.functions(s->id, functions_under);
-    if (!rows) return tl::unexpected(rows.error());
-    if (functions_limit > 0 && rows->size() > static_cast<size_t>(functions_limit))
-      rows->resize(static_cast<size_t>(functions_limit));
-    if (functions_json) {
       json out = json::array();
-      for (auto& r : *rows) {
-        json syscalls = json::array();
-        size_t pos = 0;
-        while (pos < r.syscalls.size()) {
-          size_t comma = r.syscalls.find(',', pos);
-          if (comma == std::string::npos) comma = r.syscalls.size();
-          syscalls.push_back(r.syscalls.substr(pos, comma - pos));
-          pos = comma + 1;
+      std::vector<std::vector<std::string>> rows;
+      for (auto& s : *all) {
+        auto stats = store.session_stats(s.id);
+        if (!stats) return tl::unexpected(stats.error());
+        json js = json::array();
+        std::string notes;
+        for (auto& st : *stats) {
+          js.push_back({{"name", st.name},
+                        {"cpu", st.cpu < 0 ? json(nullptr) : json(st.cpu)},
+                        {"value", st.value},
+                        {"severity", st.severity},
+                        {"description", st.description}});
+          notes += (notes.empty() ? "" : ", ") + st.name +
+                   (st.cpu >= 0 ? "[cpu" + std::to_string(st.cpu) + "]" : "") + "=" +
+                   std::to_string(st.value);
         }
-        out.push_back({{"function", r.function},
-                       {"address", r.address},
-                       {"calls", r.calls},
-                       {"task_calls", r.task_calls},
-                       {"total_us", static_cast<double>(r.total_ns) / 1000.0},
-                       {"self_us", static_cast<double>(r.self_ns) / 1000.0},
-                       {"callers", r.callers},
-                       {"syscalls", syscalls}});
+        out.push_back({{"name", s.name},
+                       {"source", s.source},
+                       {"format", s.format},
+                       {"kernel_release", s.kernel_release},
+                       {"imported_at", s.imported_at},
+                       {"calls", s.calls},
+                       {"tasks", s.tasks},
+                       {"functions", s.functions},
+                       {"lost_events", s.lost_events},
+                       {"cpus", s.cpus},
+                       {"duration_s", s.duration_s},
+                       {"stats", js}});
+        rows.push_back({s.name, std::to_string(s.calls), std::to_string(s.tasks),
+                        std::to_string(s.functions), std::to_string(s.lost_events),
+                        s.kernel_release.empty() ? "-" : s.kernel_release, s.format, s.source,
+                        notes.empty() ? "-" : notes});
       }
-      std::cout << dump_json(out) << "\n";
+      if (sessions_json)
+        std::cout << dump_json(out) << "\n";
+      else
+        print_table({"name", "calls", "tasks", "functions", "lost_events", "kernel", "format",
+                     "source", "stats"},
+                    rows);
+      if (sessions_check) {
+        std::fflush(stdout);
+        auto problems = db->quick_check();
+        if (!problems) return tl::unexpected(problems.error());
+        for (auto& p : *problems) std::cerr << "warning: " << printable(p) << "\n";
+        if (!problems->empty())
+          return runtime_error("the database is damaged (" + std::to_string(problems->size()) +
+                                   " problem(s) found by PRAGMA quick_check)",
+                               sessions_db, 0,
+                               "re-import the recordings into a new database with --db NEW.db");
+        std::cerr << "integrity: ok (PRAGMA quick_check)\n";
+      }
       return {};
-    }
-    std::vector<std::vector<std::string>> table;
-    for (auto& r : *rows)
-      table.push_back({r.function, std::to_string(r.calls), std::to_string(r.task_calls),
-                       us(r.total_ns), us(r.self_ns), std::to_string(r.callers),
-                       r.syscalls.empty() ? "-" : r.syscalls});
-    print_table({"function", "calls", "task_calls", "total_us", "self_us", "callers", "syscalls"},
-                table);
-    return {};
+    });
   });
-});
 
-// ---- tree
-auto* tree = app.add_subcommand("tree", "Print the call tree, function_graph style");
-static std::string tree_db = kDefaultDb, tree_session;
-static Store::TreeOptions tree_options;
-static int tree_pid = 0;
-tree->add_option("--db", tree_db, "database file")->capture_default_str();
-tree->add_option("--session", tree_session, "session name (default: the only one)");
-tree->add_option("--root", tree_options.root, "show only the subtrees of this function");
-tree->add_option("--pid", tree_pid, "only this task");
-tree->add_option("--max-depth", tree_options.max_depth, "levels shown below each root");
-tree->callback([&ctx, tree] {
-  run(ctx, [&]() -> Status {
-    // An empty name or a negative number would silently mean "no filter".
-    if (tree->count("--root") > 0 && tree_options.root.empty())
-      return bad_input("--root needs a function name", "",
-                       "leave --root out to show every call tree");
-    if (tree->count("--pid") > 0) {
-      if (tree_pid < 0)
-        return bad_input("--pid must be a process id (0 or more)", std::to_string(tree_pid),
-                         "leave --pid out to show every task");
-      tree_options.pid = tree_pid;
-    }
-    if (tree->count("--max-depth") > 0 && tree_options.max_depth < 0)
-      return bad_input("--max-depth must be 0 or more", std::to_string(tree_options.max_depth),
-                       "leave --max-depth out to show every level");
-    auto db = open_existing(tree_db);
-    if (!db) return tl::unexpected(db.error());
-    Store store(*db);
-    auto s = store.session(tree_session);
-    if (!s) return tl::unexpected(s.error());
-    auto text = store.tree(s->id, tree_options);
-    if (!text) return tl::unexpected(text.error());
-    std::string shown = printable(*text, /*keep_newlines=*/true);
-    std::fwrite(shown.data(), 1, shown.size(), stdout);
-    return {};
-  });
-});
-
-// ---- sql
-auto* sql = app.add_subcommand("sql", "Run a read-only SQL query on the database");
-static std::string sql_db = kDefaultDb, sql_query;
-static bool sql_json = false;
-static double sql_timeout = 0;
-sql->add_option("--db", sql_db, "database file")->capture_default_str();
-sql->add_flag("--json", sql_json, "JSON array of objects on stdout");
-sql->add_option("--timeout", sql_timeout, "stop the query after SECONDS (0: no limit)");
-sql->add_option("QUERY", sql_query, "SELECT ...")->required();
-sql->callback([&ctx] {
-  run(ctx, [&]() -> Status {
-    if (!(sql_timeout >= 0))
-      return bad_input("--timeout must be 0 (no limit) or more seconds",
-                       std::to_string(sql_timeout), "--timeout 0 lets the query run to its end");
-    auto db = open_existing(sql_db);
-    if (!db) return tl::unexpected(db.error());
-    Store store(*db);
-    Store::SqlOptions options;
-    options.timeout_s = sql_timeout;
-    // Rows are printed as SQLite produces them (see TablePrinter); JSON is one array written
-    // an object at a time.
-    std::vector<std::string> columns;
-    std::optional<TablePrinter> table;
-    size_t json_rows = 0;
-    auto status = store.sql(
-        sql_query, options,
-        [&](const std::vector<std::string>& names) {
-          columns = names;
-          if (!sql_json) table.emplace(names);
-        },
-        [&](const Store::SqlRow& row) {
-          if (sql_json) {
-            json o = json::object();
-            for (size_t i = 0; i < row.size(); ++i)
-              o[columns[i]] = row[i] ? json(*row[i]) : json(nullptr);
-            std::string text = dump_json(o);
-            // Indented as a whole-array dump(2) would be.
-            std::string indented = "  ";
-            for (char c : text) {
-              indented += c;
-              if (c == '\n') indented += "  ";
-            }
-            std::fputs(json_rows++ ? ",\n" : "[\n", stdout);
-            std::fwrite(indented.data(), 1, indented.size(), stdout);
-            return;
+  // ---- functions
+  auto* functions = app.add_subcommand("functions", "Functions seen in a session");
+  static std::string functions_db = kDefaultDb, functions_session, functions_under;
+  static bool functions_json = false;
+  static int functions_limit = 0;
+  functions->add_option("--db", functions_db, "database file")->capture_default_str();
+  functions->add_option("--session", functions_session, "session name (default: the only one)");
+  functions->add_option("--under", functions_under, "only calls below this function");
+  functions->add_option("--limit", functions_limit, "at most N rows (0: all)");
+  functions->add_flag("--json", functions_json, "JSON array on stdout");
+  functions->callback([&ctx, functions] {
+    run(ctx, [&]() -> Status {
+      // An empty name or a negative count would silently mean "no filter".
+      if (functions->count("--under") > 0 && functions_under.empty())
+        return bad_input("--under needs a function name", "",
+                         "leave --under out to list every function");
+      if (functions_limit < 0)
+        return bad_input("--limit must be 0 (all) or more", std::to_string(functions_limit),
+                         "--limit 0 lists every function");
+      auto db = open_existing(functions_db);
+      if (!db) return tl::unexpected(db.error());
+      Store store(*db);
+      auto s = store.session(functions_session);
+      if (!s) return tl::unexpected(s.error());
+      auto rows = store.functions(s->id, functions_under);
+      if (!rows) return tl::unexpected(rows.error());
+      if (functions_limit > 0 && rows->size() > static_cast<size_t>(functions_limit))
+        rows->resize(static_cast<size_t>(functions_limit));
+      if (functions_json) {
+        json out = json::array();
+        for (auto& r : *rows) {
+          json syscalls = json::array();
+          size_t pos = 0;
+          while (pos < r.syscalls.size()) {
+            size_t comma = r.syscalls.find(',', pos);
+            if (comma == std::string::npos) comma = r.syscalls.size();
+            syscalls.push_back(r.syscalls.substr(pos, comma - pos));
+            pos = comma + 1;
           }
-          std::vector<std::string> cells;
-          for (auto& c : row) cells.push_back(c ? *c : "NULL");
-          table->add(cells);
-        });
-    table.reset();  // prints what it holds, also before an error message
-    // After an error the JSON array stays open: the output is not mistaken for all the rows.
-    if (sql_json && status) std::fputs(json_rows ? "\n]\n" : "[]\n", stdout);
-    return status;
+          out.push_back({{"function", r.function},
+                         {"address", r.address},
+                         {"calls", r.calls},
+                         {"task_calls", r.task_calls},
+                         {"total_us", static_cast<double>(r.total_ns) / 1000.0},
+                         {"self_us", static_cast<double>(r.self_ns) / 1000.0},
+                         {"callers", r.callers},
+                         {"syscalls", syscalls}});
+        }
+        std::cout << dump_json(out) << "\n";
+        return {};
+      }
+      std::vector<std::vector<std::string>> table;
+      for (auto& r : *rows)
+        table.push_back({r.function, std::to_string(r.calls), std::to_string(r.task_calls),
+                         us(r.total_ns), us(r.self_ns), std::to_string(r.callers),
+                         r.syscalls.empty() ? "-" : r.syscalls});
+      print_table({"function", "calls", "task_calls", "total_us", "self_us", "callers", "syscalls"},
+                  table);
+      return {};
+    });
   });
-});
+
+  // ---- tree
+  auto* tree = app.add_subcommand("tree", "Print the call tree, function_graph style");
+  static std::string tree_db = kDefaultDb, tree_session;
+  static Store::TreeOptions tree_options;
+  static int tree_pid = 0;
+  tree->add_option("--db", tree_db, "database file")->capture_default_str();
+  tree->add_option("--session", tree_session, "session name (default: the only one)");
+  tree->add_option("--root", tree_options.root, "show only the subtrees of this function");
+  tree->add_option("--pid", tree_pid, "only this task");
+  tree->add_option("--max-depth", tree_options.max_depth, "levels shown below each root");
+  tree->callback([&ctx, tree] {
+    run(ctx, [&]() -> Status {
+      // An empty name or a negative number would silently mean "no filter".
+      if (tree->count("--root") > 0 && tree_options.root.empty())
+        return bad_input("--root needs a function name", "",
+                         "leave --root out to show every call tree");
+      if (tree->count("--pid") > 0) {
+        if (tree_pid < 0)
+          return bad_input("--pid must be a process id (0 or more)", std::to_string(tree_pid),
+                           "leave --pid out to show every task");
+        tree_options.pid = tree_pid;
+      }
+      if (tree->count("--max-depth") > 0 && tree_options.max_depth < 0)
+        return bad_input("--max-depth must be 0 or more", std::to_string(tree_options.max_depth),
+                         "leave --max-depth out to show every level");
+      auto db = open_existing(tree_db);
+      if (!db) return tl::unexpected(db.error());
+      Store store(*db);
+      auto s = store.session(tree_session);
+      if (!s) return tl::unexpected(s.error());
+      auto text = store.tree(s->id, tree_options);
+      if (!text) return tl::unexpected(text.error());
+      std::string shown = printable(*text, /*keep_newlines=*/true);
+      std::fwrite(shown.data(), 1, shown.size(), stdout);
+      return {};
+    });
+  });
+
+  // ---- sql
+  auto* sql = app.add_subcommand("sql", "Run a read-only SQL query on the database");
+  static std::string sql_db = kDefaultDb, sql_query;
+  static bool sql_json = false;
+  static double sql_timeout = 0;
+  sql->add_option("--db", sql_db, "database file")->capture_default_str();
+  sql->add_flag("--json", sql_json, "JSON array of objects on stdout");
+  sql->add_option("--timeout", sql_timeout, "stop the query after SECONDS (0: no limit)");
+  sql->add_option("QUERY", sql_query, "SELECT ...")->required();
+  sql->callback([&ctx] {
+    run(ctx, [&]() -> Status {
+      if (!(sql_timeout >= 0))
+        return bad_input("--timeout must be 0 (no limit) or more seconds",
+                         std::to_string(sql_timeout), "--timeout 0 lets the query run to its end");
+      auto db = open_existing(sql_db);
+      if (!db) return tl::unexpected(db.error());
+      Store store(*db);
+      Store::SqlOptions options;
+      options.timeout_s = sql_timeout;
+      // Rows are printed as SQLite produces them (see TablePrinter); JSON is one array written
+      // an object at a time.
+      std::vector<std::string> columns;
+      std::optional<TablePrinter> table;
+      size_t json_rows = 0;
+      auto status = store.sql(
+          sql_query, options,
+          [&](const std::vector<std::string>& names) {
+            columns = names;
+            if (!sql_json) table.emplace(names);
+          },
+          [&](const Store::SqlRow& row) {
+            if (sql_json) {
+              json o = json::object();
+              for (size_t i = 0; i < row.size(); ++i)
+                o[columns[i]] = row[i] ? json(*row[i]) : json(nullptr);
+              std::string text = dump_json(o);
+              // Indented as a whole-array dump(2) would be.
+              std::string indented = "  ";
+              for (char c : text) {
+                indented += c;
+                if (c == '\n') indented += "  ";
+              }
+              std::fputs(json_rows++ ? ",\n" : "[\n", stdout);
+              std::fwrite(indented.data(), 1, indented.size(), stdout);
+              return;
+            }
+            std::vector<std::string> cells;
+            for (auto& c : row) cells.push_back(c ? *c : "NULL");
+            table->add(cells);
+          });
+      table.reset();  // prints what it holds, also before an error message
+      // After an error the JSON array stays open: the output is not mistaken for all the rows.
+      if (sql_json && status) std::fputs(json_rows ? "\n]\n" : "[]\n", stdout);
+      return status;
+    });
+  });
 }  // namespace probeseek::cli
 
 }  // namespace probeseek::cli

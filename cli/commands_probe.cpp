@@ -220,7 +220,7 @@ void register_gen(CLI::App& app, Context& ctx) {
       std::optional<Btf> btf;
       std::string source;
       if (!btf_path.empty() || session.empty()) {
-        std::string path = btf_path.empty() ? "/sys/kernel/btf/vmlinux" : btf_path;
+        std::string path = btf_path.empty() ? KernelPaths{}.btf : btf_path;
         auto loaded = Btf::load(path);
         if (!loaded) {
           Error e = loaded.error();
@@ -234,7 +234,7 @@ void register_gen(CLI::App& app, Context& ctx) {
         if (!db) return tl::unexpected(db.error());
         auto summary = Store(*db).session(session);
         if (!summary) return tl::unexpected(summary.error());
-        auto choice = choose_btf(*db, {*summary}, std::nullopt, "/sys/kernel/btf/vmlinux");
+        auto choice = choose_btf(*db, {*summary}, std::nullopt, KernelPaths{}.btf);
         if (!choice) return tl::unexpected(choice.error());
         for (auto& w : choice->warnings) std::cerr << "warning: " << w << "\n";
         if (!choice->btf)

@@ -11,10 +11,7 @@
 #include "probeseek/attach.h"
 #include "probeseek/btf.h"
 #include "probeseek/db.h"
-#include "probeseek/kallsyms.h"
-#include "probeseek/module_btf.h"
-#include "probeseek/ops_store.h"
-#include "probeseek/ops_verify.h"
+#include "probeseek/ingest.h"
 #include "probeseek/record.h"
 #include "probeseek/text.h"
 
@@ -67,127 +64,6 @@ Result<std::string> choose_session_name(const std::string& db_path, const std::s
   std::string name = base;
   for (int n = 2; is_taken(name); ++n) name = base + "-" + std::to_string(n);
   return name;
-}
-
-// "/sys/kernel/btf/vmlinux" -> "/sys/kernel/btf": where the kernel keeps its modules' BTF.
-std::string directory_of(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// One transaction: the kernel's symbol tables and BTF, then the call trees, then the BTF of
-// the modules whose functions were recorded (read from module_btf_dir, one file per module).
-Status save_recording(const std::string& db_path, const std::string& name,
-                      const std::string& source, const Recording& rec,
-                      const std::string& module_btf_dir, std::vector<std::string>& warnings) {
-  auto db = Database::open(db_path);
-  if (!db) return tl::unexpected(db.error());
-  SessionWriter::Options options;
-  options.name = name;
-  options.source = source;
-  auto writer = SessionWriter::begin(*db, options);
-  if (!writer) return tl::unexpected(writer.error());
-  const KernelSnapshot& k = rec.kernel();
-  std::string origin = " of " + k.release + " (probeseek record)";
-  std::vector<int64_t> set_ids;
-
-  auto kallsyms = SymbolTable::parse(k.kallsyms_text, "/proc/kallsyms");
-  if (!kallsyms) return tl::unexpected(kallsyms.error());
-  (*writer)->set_symbols(&*kallsyms);
-  auto kallsyms_id = store_kallsyms_text(*db, k.kallsyms_text, kallsyms->symbols().size(),
-                                         "/proc/kallsyms" + origin);
-  if (!kallsyms_id) return tl::unexpected(kallsyms_id.error());
-  set_ids.push_back(*kallsyms_id);
-  if (!k.filter_functions_text.empty()) {
-    auto f = parse_filter_functions(k.filter_functions_text, "available_filter_functions");
-    if (!f) return tl::unexpected(f.error());
-    auto id = store_filter_functions(*db, *f, "available_filter_functions" + origin);
-    if (!id) return tl::unexpected(id.error());
-    set_ids.push_back(*id);
-  }
-  if (!k.kprobe_blacklist_text.empty()) {
-    auto b = parse_kprobe_blacklist(k.kprobe_blacklist_text, "kprobes/blacklist");
-    if (!b) return tl::unexpected(b.error());
-    auto id = store_kprobe_blacklist(*db, *b, "kprobes/blacklist" + origin);
-    if (!id) return tl::unexpected(id.error());
-    set_ids.push_back(*id);
-  }
-  std::optional<Btf> base_btf;
-  int64_t base_btf_id = 0;
-  if (!k.btf_path.empty()) {
-    auto btf = Btf::load(k.btf_path);
-    if (btf) {
-      auto id = store_btf(*db, btf->raw_bytes(), k.btf_path + origin);
-      if (!id) return tl::unexpected(id.error());
-      if (auto s = link_session_btf(*db, (*writer)->session_id(), *id); !s) return s;
-      base_btf = std::move(*btf);
-      base_btf_id = *id;
-    } else {
-      warnings.push_back("BTF not saved: " + btf.error().message());
-    }
-  }
-
-  CallTreeBuilder builder(**writer);
-  auto info = rec.read_into(builder);
-  if (!info) return tl::unexpected(info.error());
-  if ((*writer)->stream_error()) return tl::unexpected(*(*writer)->stream_error());
-  builder.finish();
-  // The functions' rows (with their kallsyms module) are written by now, in this transaction.
-  if (base_btf && !module_btf_dir.empty()) {
-    auto modules = store_session_module_btfs(*db, (*writer)->session_id(), base_btf_id, *base_btf,
-                                             module_btf_dir, origin);
-    if (!modules) return tl::unexpected(modules.error());
-    for (const std::string& w : modules->warnings) warnings.push_back(w);
-  }
-  if (auto s = (*writer)->commit(*info, builder, set_ids); !s) return s;
-  const BuildStats& st = builder.stats();
-  for (int cpu : st.cpus_with_losses())
-    warnings.push_back("CPU " + std::to_string(cpu) + " lost " +
-                       std::to_string(st.lost_events_on_cpu(cpu)) +
-                       " events: call trees on it have gaps (a larger --buffer-size, a smaller "
-                       "--max-depth or --graph-function help)");
-  for (const std::string& note : k.notes) warnings.push_back(note);
-  return {};
-}
-
-// Reads the ops tables the recorded functions fit out of /proc/kcore while the traced kernel is
-// still there, and stores what holds them with the session (docs/record.md). Everything that
-// stops it is a warning: the recording is saved already.
-void scan_ops_tables(const std::string& db_path, int64_t session_id, const KernelSnapshot& k,
-                     const std::string& kcore_path, std::vector<std::string>& warnings) {
-  const std::string skipped = "ops-table membership not verified at record time: ";
-  if (k.btf_path.empty()) {
-    warnings.push_back(skipped + "the kernel has no BTF to say which structs are ops tables");
-    return;
-  }
-  auto kcore = KcoreMemory::open(kcore_path);
-  if (!kcore) {
-    warnings.push_back(skipped + kcore.error().message() +
-                       (kcore.error().hint.empty() ? "" : " (" + kcore.error().hint + ")"));
-    return;
-  }
-  auto btf = Btf::load(k.btf_path);
-  auto symbols = SymbolTable::parse(k.kallsyms_text, "/proc/kallsyms");
-  auto db = Database::open(db_path);
-  if (!btf || !symbols || !db) {
-    const Error& e = !btf ? btf.error() : !symbols ? symbols.error() : db.error();
-    warnings.push_back(skipped + e.message());
-    return;
-  }
-  std::cerr << "probeseek: verifying ops tables in " << kcore_path
-            << " (which struct proto, file_operations, ... slots hold the recorded functions)\n";
-  auto report = scan_and_store_ops(*db, session_id, *btf, *kcore, *symbols);
-  if (!report) {
-    warnings.push_back(skipped + report.error().message() +
-                       (report.error().hint.empty() ? "" : " (" + report.error().hint + ")"));
-    return;
-  }
-  char seconds[32];
-  std::snprintf(seconds, sizeof seconds, "%.1f", report->seconds);
-  std::cerr << "probeseek: " << report->memberships << " ops-table slots hold recorded functions ("
-            << report->functions_with_fits << " functions fit " << report->structs
-            << " ops structs; " << report->tables << " tables read in " << seconds << " s)\n";
 }
 
 void print_doctor(const std::vector<DoctorCheck>& checks) {
@@ -263,21 +139,33 @@ void register_record_commands(CLI::App& app, Context& ctx) {
       for (const CpuLoss& loss : recording->losses())
         std::cerr << "warning: CPU " << loss.cpu << ": the kernel overwrote " << loss.overrun
                   << " and dropped " << loss.dropped << " events before probeseek read them\n";
-      std::vector<std::string> warnings;
-      std::string source = "probeseek record " +
-                           std::string(options.command.empty() ? "-p " : "-- ") +
-                           recording->description();
-      auto saved = save_recording(db_path, *session, source, *recording,
-                                  directory_of(recording->kernel().btf_path), warnings);
-      for (auto& w : warnings) std::cerr << "warning: " << w << "\n";
-      if (!saved) return saved;
-      auto db = Database::open(db_path, Database::Mode::kReadOnly);
+      IngestRequest ingest_request;
+      ingest_request.recording = &*recording;
+      ingest_request.name = *session;
+      ingest_request.source = "probeseek record " +
+                              std::string(options.command.empty() ? "-p " : "-- ") +
+                              recording->description();
+      // The BTF of the modules whose functions were recorded lies beside the vmlinux BTF.
+      const std::string& btf_path = recording->kernel().btf_path;
+      if (!btf_path.empty())
+        ingest_request.module_btf_dir = btf_path.substr(0, btf_path.find_last_of('/'));
+      ingest_request.kernel_memory = options.paths.kcore;
+      ingest_request.progress = options.progress;
+      auto db = Database::open(db_path);
       if (!db) return tl::unexpected(db.error());
+      auto saved = ingest(*db, ingest_request);
+      if (!saved) return tl::unexpected(saved.error());
+      for (auto& w : saved->warnings) std::cerr << "warning: " << printable(w) << "\n";
+      if (const auto& ops = saved->ops) {
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%.1f", ops->seconds);
+        std::cerr << "probeseek: " << ops->memberships
+                  << " ops-table slots hold recorded functions (" << ops->functions_with_fits
+                  << " functions fit " << ops->structs << " ops structs; " << ops->tables
+                  << " tables read in " << seconds << " s)\n";
+      }
       auto s = Store(*db).session(*session);
       if (!s) return tl::unexpected(s.error());
-      warnings.clear();
-      scan_ops_tables(db_path, s->id, recording->kernel(), options.paths.kcore, warnings);
-      for (auto& w : warnings) std::cerr << "warning: " << w << "\n";
       if (s->calls == 0)
         std::cerr << "warning: no function_graph records: the traced tasks made no kernel calls "
                      "while recording (or --graph-function never ran)\n";
@@ -333,7 +221,7 @@ void register_record_commands(CLI::App& app, Context& ctx) {
     run(ctx, [&]() -> Status {
       // The fentry line loads a program, as 'attach --type fentry' does: same kernel, same answer.
       auto checks = doctor(KernelPaths{}, []() -> std::optional<std::string> {
-        TrampolineSupport t = trampoline_support(AttachPaths{});
+        TrampolineSupport t = trampoline_support(KernelPaths{});
         if (t.available) return std::nullopt;
         return t.why_not;
       });

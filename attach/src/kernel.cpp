@@ -16,62 +16,6 @@
 #include "probeseek/text.h"
 
 namespace probeseek::internal {
-namespace {
-
-bool exists(const std::string& path) {
-  return !path.empty() && ::access(path.c_str(), F_OK) == 0;
-}
-
-// "y", "n" (explicitly not set) or "" (no config to read) for CONFIG_NAME.
-std::string config_value(const std::string& config_path, const std::string& name) {
-  auto reader = LineReader::open(config_path);
-  if (!reader) return "";
-  std::string_view line;
-  const std::string set = name + "=";
-  const std::string unset = "# " + name + " is not set";
-  while (reader->next(line)) {
-    if (starts_with(line, set)) return std::string(line.substr(set.size()));
-    if (line == unset) return "n";
-  }
-  return "";
-}
-
-}  // namespace
-
-KprobeSupport kprobe_support(const AttachPaths& paths) {
-  KprobeSupport s;
-  // libbpf attaches through the kprobe PMU (perf_event_open + BPF_LINK_CREATE): the probe lives
-  // as long as the fd. Without the PMU it would fall back to writing kprobe_events, which stays
-  // behind when the process is killed: we do not let it.
-  if (exists(paths.kprobe_pmu)) {
-    s.available = true;
-    return s;
-  }
-  std::string kprobes = config_value(paths.kernel_config, "CONFIG_KPROBES");
-  bool events = exists(paths.kprobe_events);
-  if (kprobes == "n") {
-    s.why_not = "kernel built without kprobes (CONFIG_KPROBES is not set in " +
-                paths.kernel_config + "; no " + paths.kprobe_pmu + ", no kprobe_events)";
-  } else if (events) {
-    s.why_not = "no kprobe PMU (" + paths.kprobe_pmu +
-                " is missing); only the legacy kprobe_events interface exists, and a probe "
-                "made there outlives a killed process, so it is not used";
-  } else {
-    s.why_not = "kernel built without kprobes (no " + paths.kprobe_pmu + ", no " +
-                paths.kprobe_events + "; CONFIG_KPROBES and CONFIG_KPROBE_EVENTS are needed)";
-  }
-  return s;
-}
-
-std::string lockdown_mode(const AttachPaths& paths) {
-  auto text = read_whole_file(paths.lockdown);
-  if (!text) return "";
-  // "none [integrity] confidentiality": the active mode is in brackets.
-  std::string_view t = *text;
-  size_t open = t.find('['), close = t.find(']');
-  if (open == std::string_view::npos || close == std::string_view::npos || close < open) return "";
-  return std::string(t.substr(open + 1, close - open - 1));
-}
 
 KernelTable KernelTable::read(const std::string& path) {
   KernelTable t;
@@ -144,9 +88,9 @@ std::optional<bool> listed_in(const KernelTable& table, const std::string& name,
 
 namespace probeseek {
 
-std::string trampoline_refusal(int err, const AttachPaths& paths, const std::string& what) {
+std::string trampoline_refusal(int err, const KernelPaths& paths, const std::string& what) {
   if (err == EPERM || err == EACCES) {
-    const std::string lockdown = internal::lockdown_mode(paths);
+    const std::string lockdown = read_lockdown(paths).mode;
     return "refused by the kernel: loading the " + what + " program failed with " +
            std::strerror(err) +
            (lockdown.empty() || lockdown == "none"
@@ -158,7 +102,7 @@ std::string trampoline_refusal(int err, const AttachPaths& paths, const std::str
   return "";
 }
 
-TrampolineSupport trampoline_support(const AttachPaths& paths) {
+TrampolineSupport trampoline_support(const KernelPaths& paths) {
   TrampolineSupport s;
   errno = 0;
   std::unique_ptr<struct btf, void (*)(struct btf*)> btf(btf__parse(paths.btf.c_str(), nullptr),

@@ -1,5 +1,5 @@
 // The running kernel as the attacher sees it: which probe mechanisms it offers, and what its
-// symbol tables say about one function. Paths come from AttachPaths, so tests can play kernels.
+// symbol tables say about one function. Paths come from KernelPaths, so tests can play kernels.
 #pragma once
 
 #include <optional>
@@ -9,17 +9,6 @@
 #include "probeseek/attach.h"
 
 namespace probeseek::internal {
-
-// Can kprobes be attached as bpf_link fds (the kprobe PMU)? When not, `why_not` says what the
-// kernel lacks, precisely enough for a user to act on.
-struct KprobeSupport {
-  bool available = false;
-  std::string why_not;
-};
-KprobeSupport kprobe_support(const AttachPaths& paths);
-
-// "none", "integrity", "confidentiality", or "" when unknown (securityfs not mounted).
-std::string lockdown_mode(const AttachPaths& paths);
 
 // A kernel table read once: /proc/kallsyms, available_filter_functions, the kprobe blacklist.
 // Generating them costs the kernel more than scanning them (noticeably so under emulation), and

@@ -271,7 +271,7 @@ struct Tracer::Impl {
   std::vector<Loaded> loaded;
   uint64_t detached_lost = 0, detached_missed = 0;
   int64_t wall_offset = 0;
-  std::optional<internal::KprobeSupport> kprobes;
+  std::optional<KprobeSupport> kprobes;
   // Read on first use, then kept: see internal::KernelTable.
   std::optional<internal::KernelTable> kallsyms, filter_functions, blacklist;
   const internal::KernelTable& table(std::optional<internal::KernelTable>& t,
@@ -443,7 +443,7 @@ Result<std::unique_ptr<ProbeObject>> Tracer::Impl::open_object(const internal::P
 Result<Tracer::Impl::Loaded> Tracer::Impl::load_kprobe(const std::string& symbol,
                                                        const internal::PrototypeSpec& spec,
                                                        bool at_return, TypeFailure& failure) {
-  if (!kprobes) kprobes = internal::kprobe_support(options.paths);
+  if (!kprobes) kprobes = kprobe_support(options.paths);
   if (!kprobes->available) {
     failure = {true, kprobes->why_not};
     return runtime_error(failure.why);
@@ -538,7 +538,7 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
                      "kernel symbols are made of letters, digits, '_', '.' and '$'");
   auto probe = std::make_unique<AttachedProbe>();
   probe->function = function;
-  const AttachPaths& paths = impl_->options.paths;
+  const KernelPaths& paths = impl_->options.paths;
   const std::string base(strip_clone_suffix(function));
 
   // Which symbol to attach to: the function, or the compiler clone that replaced it.
@@ -583,7 +583,7 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
   // Safety: deny list, kprobe blacklist, notrace.
   HookabilityInputs in;
   const internal::KernelTable& filter =
-      impl_->table(impl_->filter_functions, paths.filter_functions);
+      impl_->table(impl_->filter_functions, paths.tracing_file("available_filter_functions"));
   const internal::KernelTable& blacklist = impl_->table(impl_->blacklist, paths.kprobe_blacklist);
   std::optional<bool> traceable = internal::listed_in(filter, symbol, 0);
   if (traceable) in.traceable = [&](std::string_view) { return *traceable; };

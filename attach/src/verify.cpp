@@ -10,115 +10,13 @@
 #include <chrono>
 #include <ctime>
 
+#include "probeseek/child.h"
 #include "probeseek/rank.h"
 #include "probeseek/text.h"
 #include "probeseek/verification_store.h"
 
 namespace probeseek {
 namespace {
-
-// The workload, forked before the probes are attached (they filter on its pid, which must be
-// known before load) and held at a pipe until they are; then it execs. An exec failure comes
-// back through a close-on-exec pipe: a successful exec closes it with nothing written.
-class Workload {
- public:
-  static Result<Workload> spawn(const std::vector<std::string>& command) {
-    if (command.empty()) return bad_input("no workload command", "", "verify ... -- CMD ARGS");
-    int go[2], err[2];
-    if (pipe2(go, O_CLOEXEC) != 0) return runtime_error("cannot create a pipe", "", errno);
-    if (pipe2(err, O_CLOEXEC) != 0) {
-      int e = errno;
-      ::close(go[0]);
-      ::close(go[1]);
-      return runtime_error("cannot create a pipe", "", e);
-    }
-    std::vector<char*> argv;
-    for (const std::string& a : command) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    pid_t pid = fork();
-    if (pid < 0) {
-      int e = errno;
-      for (int fd : {go[0], go[1], err[0], err[1]}) ::close(fd);
-      return runtime_error("cannot fork the workload", command[0], e);
-    }
-    if (pid == 0) {
-      // Child: only async-signal-safe calls until exec.
-      char c;
-      if (::read(go[0], &c, 1) != 1) _exit(127);  // the parent gave up
-      dup2(STDERR_FILENO, STDOUT_FILENO);         // keep the report on stdout clean
-      execvp(argv[0], argv.data());
-      int e = errno;
-      ssize_t ignored = ::write(err[1], &e, sizeof e);
-      (void)ignored;
-      _exit(127);
-    }
-    ::close(go[0]);
-    ::close(err[1]);
-    Workload w;
-    w.pid_ = pid;
-    w.go_ = go[1];
-    w.err_ = err[0];
-    w.name_ = command[0];
-    return w;
-  }
-  Workload(Workload&& o) noexcept
-      : pid_(std::exchange(o.pid_, -1)),
-        go_(std::exchange(o.go_, -1)),
-        err_(std::exchange(o.err_, -1)),
-        name_(std::move(o.name_)) {}
-  Workload& operator=(Workload&&) = delete;
-  ~Workload() {
-    if (go_ >= 0) ::close(go_);  // a child still waiting exits
-    if (err_ >= 0) ::close(err_);
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  pid_t pid() const { return pid_; }
-
-  Status start() {
-    char c = 'g';
-    bool sent = ::write(go_, &c, 1) == 1;
-    ::close(go_);
-    go_ = -1;
-    if (!sent) return runtime_error("cannot start the workload", name_, errno);
-    int e = 0;
-    ssize_t n = ::read(err_, &e, sizeof e);
-    ::close(err_);
-    err_ = -1;
-    if (n == sizeof e) {
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-      return bad_input("cannot run the workload", name_, "check the command after --");
-    }
-    return {};
-  }
-  // The exit status once it has ended (128+N for signal N).
-  std::optional<int> finished() {
-    if (pid_ <= 0) return 0;
-    int status = 0;
-    pid_t r = waitpid(pid_, &status, WNOHANG);
-    if (r != pid_) return std::nullopt;
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  int kill_now() {
-    if (pid_ <= 0) return 0;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return 128 + SIGKILL;
-  }
-
- private:
-  Workload() = default;
-  pid_t pid_ = -1;
-  int go_ = -1;
-  int err_ = -1;
-  std::string name_;
-};
 
 std::string shell_quote(const std::vector<std::string>& argv) {
   std::string out;
@@ -235,7 +133,15 @@ Result<VerifyResult> verify(Database& db, const VerifyRequest& request) {
     return bad_input("no candidate to verify", "",
                      "check the sessions, --arg and --under with 'probeseek rank'");
 
-  auto workload = Workload::spawn(request.command);
+  // The workload is forked before the probes are attached (they filter on its pid, which must
+  // be known before load) and held until they are.
+  if (request.command.empty())
+    return bad_input("no workload command", "", "verify ... -- CMD ARGS");
+  HeldChildOptions held;
+  held.what = "the workload";
+  held.stdout_to_stderr = true;  // keep the report on stdout clean
+  held.kill_on_destroy = true;
+  auto workload = HeldChild::spawn(request.command, held);
   if (!workload) return tl::unexpected(workload.error());
   TracerOptions options;
   options.pid = workload->pid();
@@ -293,11 +199,11 @@ Result<VerifyResult> verify(Database& db, const VerifyRequest& request) {
 
   using clock = std::chrono::steady_clock;
   const auto started = clock::now();
-  if (auto s = workload->start(); !s) return tl::unexpected(s.error());
+  if (auto s = workload->release(); !s) return tl::unexpected(s.error());
   for (;;) {
     auto n = (*tracer)->poll(100, on_event);
     if (!n) return tl::unexpected(n.error());
-    if (auto status = workload->finished()) {
+    if (auto status = workload->exited() ? workload->status() : std::nullopt) {
       result.exit_status = *status;
       break;
     }

@@ -66,6 +66,10 @@ Error Database::error(const std::string& what) const {
   return Error{ErrorKind::kRuntime, what, path_ + ": " + sqlite3_errmsg(db_.get()), 0, {}};
 }
 
+Status Database::create_indexes() {
+  return exec(schema::kIndexes);
+}
+
 Status Database::exec(const std::string& sql) {
   char* msg = nullptr;
   if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {

@@ -733,7 +733,7 @@ Status SessionWriter::commit(const SourceInfo& info, const CallTreeBuilder& buil
   m.insert_task = Statement();
   m.insert_function = Statement();
   m.reparent = Statement();
-  if (auto s = db_.exec(schema::kIndexes); !s) return s;
+  if (auto s = db_.create_indexes(); !s) return s;
   if (auto s = db_.exec("COMMIT"); !s) return s;
   committed_ = true;
   return {};

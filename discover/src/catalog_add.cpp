@@ -53,7 +53,7 @@ Result<KernelFacts> read_file_source(const std::string& path, const AddKernelsRe
 }
 
 Result<KernelFacts> read_source(const std::string& source, const AddKernelsRequest& request) {
-  if (source == "live") return read_kernel_files(KernelFiles{}, "live");
+  if (source == "live") return read_kernel_files(running_kernel_files(), "live");
   struct stat st {};
   if (::stat(source.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) return read_kernel_package(source, request.modules);

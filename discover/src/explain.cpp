@@ -56,13 +56,13 @@ std::vector<std::string> verify_membership(const ExplainRequest& req, const Btf&
         "explain on the traced machine (it reads /proc/kcore) or pass --vmlinux FILE");
     return out;
   }
-  auto kcore = KcoreMemory::open(req.kcore_path);
+  auto kcore = KcoreMemory::open(req.live.kcore);
   if (!kcore) {
     warnings.push_back("ops tables not verified: " + kcore.error().message() +
                        (kcore.error().hint.empty() ? "" : " (" + kcore.error().hint + ")"));
     return out;
   }
-  auto live = SymbolTable::load(req.live_kallsyms_path);
+  auto live = SymbolTable::load(req.live.kallsyms);
   if (!live) {
     warnings.push_back("ops tables not verified: " + live.error().message());
     return out;
@@ -89,7 +89,7 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
   }
   Explanation ex;
   ex.function = req.function;
-  auto choice = choose_btf(db, sessions, req.btf_path, req.live_btf_path);
+  auto choice = choose_btf(db, sessions, req.btf_path, req.live.btf);
   if (!choice) return tl::unexpected(choice.error());
   ex.warnings = choice->warnings;
   ex.btf_source = choice->source;
@@ -106,7 +106,7 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
   std::optional<ModuleBtfs> modules;
   if (choice->btf) {
     ops = OpsIndex::build(*choice->btf);
-    modules.emplace(db, *choice->btf, module_btf_options(*choice, req.live_btf_path));
+    modules.emplace(db, *choice->btf, module_btf_options(*choice, req.live.btf));
     FunctionBtf fb = find_function_btf(req.function, &*choice->btf, &sym, &*modules);
     ex.prototype = std::move(fb.prototype);
     ex.module = fb.module;
@@ -138,7 +138,7 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
   RankRequest rr;
   for (auto& s : sessions) rr.sessions.push_back(s.name);
   rr.btf_path = req.btf_path;
-  rr.live_btf_path = req.live_btf_path;
+  rr.live = req.live;
   rr.limit = 0;
   rr.only_function = req.function;
   rr.kernels = req.kernels;

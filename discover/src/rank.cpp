@@ -357,7 +357,7 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
   BtfChoice loaded;
   const Btf* btf = request.btf;
   if (!btf) {
-    auto btf_choice = choose_btf(db, *sessions, request.btf_path, request.live_btf_path);
+    auto btf_choice = choose_btf(db, *sessions, request.btf_path, request.live.btf);
     if (!btf_choice) return tl::unexpected(btf_choice.error());
     loaded = std::move(*btf_choice);
     btf = loaded.btf ? &*loaded.btf : nullptr;
@@ -379,7 +379,7 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
   if (btf && !modules) {
     own_modules.emplace(
         db, *btf,
-        request.btf ? ModuleBtfs::Options{} : module_btf_options(loaded, request.live_btf_path));
+        request.btf ? ModuleBtfs::Options{} : module_btf_options(loaded, request.live.btf));
     modules = &*own_modules;
   }
   if (query && btf) {

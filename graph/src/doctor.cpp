@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "kernel_state.h"
+#include "probeseek/c_string.h"
 #include "probeseek/line_reader.h"
 #include "probeseek/record.h"
 #include "probeseek/text.h"
@@ -49,8 +50,8 @@ std::optional<std::string> read_trimmed(const std::string& path) {
   return std::string(trim(*text));
 }
 
-bool filesystem_known(std::string_view type) {
-  auto text = read_whole_file("/proc/filesystems");
+bool filesystem_known(const KernelPaths& paths, std::string_view type) {
+  auto text = read_whole_file(paths.filesystems);
   if (!text) return false;
   bool known = false;
   for_each_line(*text, [&](std::string_view line) {
@@ -147,7 +148,7 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths, const FentryProbe& fen
     if (mounted) {
       tracing_dir = *mounted;
       out.push_back(check("tracefs", Status_::kOk, "mounted at " + tracing_dir));
-    } else if (filesystem_known("tracefs")) {
+    } else if (filesystem_known(paths, "tracefs")) {
       bool privately = false;
       auto found = detail::find_tracefs(paths.mounts, &privately);
       if (found) {
@@ -198,10 +199,9 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths, const FentryProbe& fen
       out.push_back(check("function_graph in private instances", Status_::kUnknown,
                           std::string("cannot create an instance: ") + std::strerror(errno)));
     } else {
-      char* available = ps_tracefs_read(instance, "available_tracers");
-      bool in_instance = available && detail::has_word(available, "function_graph");
-      std::string listed = available ? std::string(trim(available)) : "?";
-      std::free(available);
+      const CString available(ps_tracefs_read(instance, "available_tracers"));
+      bool in_instance = available && detail::has_word(available.get(), "function_graph");
+      std::string listed = available ? std::string(trim(available.get())) : "?";
       ps_tracefs_instance_free(instance);
       ::rmdir((tracing_dir + "/instances/" + name).c_str());
       out.push_back(in_instance
@@ -238,15 +238,17 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths, const FentryProbe& fen
                         "use " + std::string(kLab)));
   }
 
-  // kprobes
-  bool kprobe_events =
-      !tracing_dir.empty() && ::access((tracing_dir + "/kprobe_events").c_str(), F_OK) == 0;
-  out.push_back(
-      kprobe_events
-          ? check("kprobes", Status_::kOk, tracing_dir + "/kprobe_events exists")
-          : check("kprobes", Status_::kMissing, "no kprobe_events in tracefs",
-                  "kprobe/kretprobe probes (CONFIG_KPROBE_EVENTS is off)",
-                  "fentry/fexit probes where BPF trampolines work, or " + std::string(kLab)));
+  // kprobes: the check attach makes (the kprobe PMU), on the tracefs found above.
+  KernelPaths here = paths;
+  here.tracing_dir = tracing_dir;
+  const KprobeSupport kprobes = kprobe_support(here);
+  out.push_back(kprobes.available ? check("kprobes", Status_::kOk,
+                                          "kprobe PMU: " + paths.kprobe_pmu + " exists" +
+                                              (kprobes.events_file ? "; kprobe_events too" : ""))
+                                  : check("kprobes", Status_::kMissing, kprobes.why_not,
+                                          "kprobe/kretprobe probes (attach, verify)",
+                                          "fentry/fexit probes where BPF trampolines work, or " +
+                                              std::string(kLab)));
   std::string blacklist = paths.kprobe_blacklist;
   if (::access(blacklist.c_str(), R_OK) != 0 && starts_with(blacklist, "/sys/kernel/debug/"))
     detail::find_debugfs(paths.mounts);
@@ -257,9 +259,10 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths, const FentryProbe& fen
   } else {
     out.push_back(check("kprobe blacklist", Status_::kMissing, b.error().message(),
                         "mark the functions kprobes refuse in rank/explain",
-                        kprobe_events ? "mount debugfs (mount -t debugfs none /sys/kernel/debug) "
-                                        "and run as root"
-                                      : "import --kprobe-blacklist FILE from the traced machine"));
+                        kprobes.events_file
+                            ? "mount debugfs (mount -t debugfs none /sys/kernel/debug) "
+                              "and run as root"
+                            : "import --kprobe-blacklist FILE from the traced machine"));
   }
 
   // BTF, kallsyms, fentry
@@ -304,7 +307,7 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths, const FentryProbe& fen
     refused = fentry_probe();
     fentry = !refused;
   }
-  const std::string instead = kprobe_events ? "kprobes" : std::string("use ") + kLab;
+  const std::string instead = kprobes.available ? "kprobes" : std::string("use ") + kLab;
   if (fentry)
     out.push_back(check("fentry (BPF trampolines)", Status_::kOk,
                         fentry_probe ? "an fentry program loads and attaches"
@@ -327,28 +330,22 @@ std::vector<DoctorCheck> doctor(const KernelPaths& paths, const FentryProbe& fen
                         "verify ops-table membership from live kernel memory",
                         "explain --vmlinux FILE (reads the tables from a vmlinux with symbols)"));
   }
-  std::string lockdown_path = paths.lockdown;
-  if (::access(lockdown_path.c_str(), R_OK) != 0 &&
-      starts_with(lockdown_path, "/sys/kernel/security/"))
+  if (::access(paths.lockdown.c_str(), R_OK) != 0 &&
+      starts_with(paths.lockdown, "/sys/kernel/security/"))
     detail::find_or_mount(paths.mounts, "securityfs", "/sys/kernel/security");
-  auto lockdown = read_trimmed(lockdown_path);
-  if (!lockdown) {
+  const Lockdown lockdown = read_lockdown(paths);
+  if (!lockdown.readable) {
     out.push_back(check("lockdown", Status_::kUnknown,
-                        lockdown_path + " not readable (securityfs not mounted?)"));
+                        paths.lockdown + " not readable (securityfs not mounted?)"));
+  } else if (lockdown.mode == "none") {
+    out.push_back(check("lockdown", Status_::kOk, lockdown.text));
   } else {
-    std::string mode;
-    size_t open = lockdown->find('['), close = lockdown->find(']');
-    if (open != std::string::npos && close > open)
-      mode = lockdown->substr(open + 1, close - open - 1);
-    if (mode == "none")
-      out.push_back(check("lockdown", Status_::kOk, *lockdown));
-    else
-      out.push_back(check(
-          "lockdown", Status_::kMissing, "locked down: " + *lockdown,
-          mode == "confidentiality"
-              ? "read kernel memory (/proc/kcore, bpf_probe_read_kernel), kprobes"
-              : "some kernel features (unsigned modules, /dev/mem; BPF writes to user memory)",
-          "a kernel booted without lockdown, e.g. " + std::string(kLab)));
+    out.push_back(
+        check("lockdown", Status_::kMissing, "locked down: " + lockdown.text,
+              lockdown.mode == "confidentiality"
+                  ? "read kernel memory (/proc/kcore, bpf_probe_read_kernel), kprobes"
+                  : "some kernel features (unsigned modules, /dev/mem; BPF writes to user memory)",
+              "a kernel booted without lockdown, e.g. " + std::string(kLab)));
   }
   return out;
 }

@@ -1,6 +1,5 @@
 #include "kernel_state.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -11,6 +10,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "probeseek/dir.h"
+#include "probeseek/fd.h"
 #include "probeseek/text.h"
 
 namespace probeseek::detail {
@@ -131,7 +132,7 @@ Status write_state_file(const std::string& path, const SavedState& state) {
   j["files"] = nlohmann::json::array();
   for (const SavedFile& f : state.files)
     j["files"].push_back({{"file", f.file}, {"found", f.found}, {"restore", f.restore_text}});
-  std::string text = j.dump(2) + "\n";
+  std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return runtime_error("cannot write the recording's state file", tmp, errno);
@@ -155,14 +156,11 @@ Status write_state_file(const std::string& path, const SavedState& state) {
 
 std::vector<std::string> list_state_files(const std::string& state_dir) {
   std::vector<std::string> out;
-  DIR* dir = ::opendir(state_dir.c_str());
-  if (!dir) return out;
-  while (dirent* e = ::readdir(dir)) {
-    std::string_view name = e->d_name;
+  auto names = list_directory(state_dir);
+  if (!names) return out;
+  for (const std::string& name : *names)
     if (starts_with(name, "state-") && name.size() > 11 && name.substr(name.size() - 5) == ".json")
-      out.push_back(state_dir + "/" + std::string(name));
-  }
-  ::closedir(dir);
+      out.push_back(state_dir + "/" + name);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -213,16 +211,10 @@ bool remove_spill_dir(const std::string& path) {
     return false;
   const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return false;
-  DIR* dir = ::fdopendir(fd);
-  if (!dir) {
-    ::close(fd);
-    return false;
-  }
-  while (dirent* e = ::readdir(dir)) {
-    std::string_view name = e->d_name;
-    if (name != "." && name != "..") ::unlinkat(fd, e->d_name, 0);
-  }
-  ::closedir(dir);
+  const Fd dir(fd);
+  auto names = list_directory_fd(fd, path);
+  if (!names) return false;
+  for (const std::string& name : *names) ::unlinkat(fd, name.c_str(), 0);
   return ::rmdir(path.c_str()) == 0;
 }
 
@@ -391,12 +383,11 @@ Status KernelStateGuard::save(const std::string& file) {
   std::string text(trim(*found));
   if (file == "buffer_size_kb" && text == "X") {
     // The CPUs' buffers differ in size: each is put back on its own.
-    DIR* dir = ::opendir((state_.tracing_dir + "/per_cpu").c_str());
-    if (!dir) return runtime_error("cannot list", state_.tracing_dir + "/per_cpu", errno);
+    auto names = list_directory(state_.tracing_dir + "/per_cpu");
+    if (!names) return tl::unexpected(names.error());
     std::vector<std::string> cpus;
-    while (dirent* e = ::readdir(dir))
-      if (starts_with(e->d_name, "cpu")) cpus.push_back(e->d_name);
-    ::closedir(dir);
+    for (const std::string& name : *names)
+      if (starts_with(name, "cpu")) cpus.push_back(name);
     std::sort(cpus.begin(), cpus.end());
     for (const std::string& cpu : cpus)
       if (auto s = save("per_cpu/" + cpu + "/buffer_size_kb"); !s) return s;

@@ -1,12 +1,12 @@
 // `probeseek reset`: what a killed recorder could not undo. Its state file says which tracefs
 // files it changed and what they held; its private instance is named after its pid.
-#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 #include "kernel_state.h"
+#include "probeseek/dir.h"
 #include "probeseek/record.h"
 #include "probeseek/text.h"
 
@@ -63,10 +63,9 @@ Result<ResetReport> reset(const KernelPaths& paths, bool force) {
     ::unlink(path.c_str());
   }
   // Instances whose recorder died before its state file named them, or whose state file is gone.
-  if (DIR* dir = ::opendir((tracing_dir + "/instances").c_str())) {
+  if (auto names = list_directory(tracing_dir + "/instances")) {
     std::vector<std::string> stale;
-    while (dirent* e = ::readdir(dir)) {
-      std::string_view name = e->d_name;
+    for (const std::string& name : *names) {
       if (!starts_with(name, "probeseek-")) continue;
       auto pid = parse_int(name.substr(10));
       if (!pid || *pid <= 0) continue;
@@ -75,9 +74,8 @@ Result<ResetReport> reset(const KernelPaths& paths, bool force) {
       if (kept || *pid == ::getpid()) continue;
       // A live probeseek of that pid without a state file cannot be recording (it writes the
       // state file first); anything else of that pid is a reused pid.
-      stale.emplace_back(name);
+      stale.push_back(name);
     }
-    ::closedir(dir);
     for (const std::string& name : stale) {
       std::string path = tracing_dir + "/instances/" + name;
       if (::rmdir(path.c_str()) == 0)

@@ -6,7 +6,6 @@
 // hold more than a few polls' worth and memory stays at one page per CPU; the pages wait on
 // disk. Decoding happens afterwards (recorder_replay.cpp), merged by timestamp, which the
 // per-task call-tree builder needs and which live pages arriving CPU by CPU cannot give.
-#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -25,6 +24,8 @@
 #include <iterator>
 
 #include "kernel_state.h"
+#include "probeseek/c_string.h"
+#include "probeseek/dir.h"
 #include "probeseek/fd.h"
 #include "probeseek/record.h"
 #include "probeseek/text.h"
@@ -149,195 +150,10 @@ SpillDir::~SpillDir() {
 
 void SpillDir::remove() {
   if (path_.empty()) return;
-  if (DIR* dir = ::opendir(path_.c_str())) {
-    while (dirent* e = ::readdir(dir))
-      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
-        ::unlink((path_ + "/" + e->d_name).c_str());
-    ::closedir(dir);
-  }
+  if (auto names = list_directory(path_))
+    for (const std::string& name : *names) ::unlink((path_ + "/" + name).c_str());
   ::rmdir(path_.c_str());
   path_.clear();
-}
-
-// ---- The command ----
-
-namespace {
-
-// What execvp would run, found before forking so that a typo fails before tracing is armed.
-std::optional<std::string> resolve_command(const std::string& name) {
-  if (name.find('/') != std::string::npos)
-    return ::access(name.c_str(), X_OK) == 0 ? std::optional<std::string>(name) : std::nullopt;
-  const char* path = std::getenv("PATH");
-  std::string dirs = path && *path ? path : "/usr/local/bin:/usr/bin:/bin";
-  size_t pos = 0;
-  while (pos <= dirs.size()) {
-    size_t colon = dirs.find(':', pos);
-    if (colon == std::string::npos) colon = dirs.size();
-    std::string dir = dirs.substr(pos, colon - pos);
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    struct stat st {};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        ::access(candidate.c_str(), X_OK) == 0)
-      return candidate;
-    pos = colon + 1;
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
-Result<RunAs> resolve_run_as(const std::string& user) {
-  RunAs as;
-  std::vector<char> buf(16384);
-  struct passwd pw {};
-  struct passwd* found = nullptr;
-  auto uid = parse_int(user);
-  int rc = uid && *uid >= 0 && *uid <= INT32_MAX
-               ? ::getpwuid_r(static_cast<uid_t>(*uid), &pw, buf.data(), buf.size(), &found)
-               : ::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
-  if (rc != 0 && rc != ENOENT && rc != ESRCH)
-    return runtime_error("cannot look the user up", comment_safe(user), rc);
-  if (found == nullptr)
-    return bad_input("no such user", comment_safe(user),
-                     "give --user a user name or uid that exists on this machine (getent passwd)");
-  as.name = pw.pw_name;
-  as.uid = pw.pw_uid;
-  as.gid = pw.pw_gid;
-  int count = 32;
-  as.groups.resize(static_cast<size_t>(count));
-  while (::getgrouplist(pw.pw_name, pw.pw_gid, as.groups.data(), &count) < 0) {
-    as.groups.resize(static_cast<size_t>(count) + 16);
-    count = static_cast<int>(as.groups.size());
-  }
-  as.groups.resize(static_cast<size_t>(count));
-  return as;
-}
-
-Result<CommandChild> CommandChild::spawn(const std::vector<std::string>& argv, const RunAs* as) {
-  auto path = resolve_command(argv.front());
-  if (!path)
-    return bad_input("command not found", argv.front(),
-                     "give the command's path, or check PATH and its execute permission");
-  int go[2], err[2];
-  if (::pipe2(go, O_CLOEXEC) != 0) return runtime_error("cannot create a pipe", "", errno);
-  if (::pipe2(err, O_CLOEXEC) != 0) {
-    ::close(go[0]);
-    ::close(go[1]);
-    return runtime_error("cannot create a pipe", "", errno);
-  }
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    int e = errno;
-    for (int fd : {go[0], go[1], err[0], err[1]}) ::close(fd);
-    return runtime_error("cannot fork", argv.front(), e);
-  }
-  if (pid == 0) {
-    // The child: only async-signal-safe calls from here to exec.
-    ::close(go[1]);
-    ::close(err[0]);
-    char c;
-    ssize_t n;
-    do n = ::read(go[0], &c, 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1) ::_exit(126);  // the recorder gave up before tracing started
-    ::close(go[0]);
-    int e = 0;
-    // Groups first, the uid last: once it is dropped the others cannot be changed any more.
-    if (as != nullptr && (::setgroups(as->groups.size(), as->groups.data()) != 0 ||
-                          ::setgid(as->gid) != 0 || ::setuid(as->uid) != 0))
-      e = errno;
-    if (e == 0) {
-      ::execv(path->c_str(), args.data());
-      e = errno;
-    }
-    ssize_t ignored = ::write(err[1], &e, sizeof e);
-    (void)ignored;
-    ::_exit(127);
-  }
-  ::close(go[0]);
-  ::close(err[1]);
-  CommandChild child;
-  child.pid_ = pid;
-  child.go_fd_ = go[1];
-  child.exec_error_fd_ = err[0];
-  child.name_ = argv.front();
-  return child;
-}
-
-CommandChild::CommandChild(CommandChild&& o) noexcept
-    : pid_(o.pid_),
-      go_fd_(o.go_fd_),
-      exec_error_fd_(o.exec_error_fd_),
-      name_(std::move(o.name_)),
-      released_(o.released_),
-      status_(o.status_) {
-  o.pid_ = -1;
-  o.go_fd_ = o.exec_error_fd_ = -1;
-}
-
-CommandChild::~CommandChild() {
-  if (go_fd_ >= 0) ::close(go_fd_);
-  if (exec_error_fd_ >= 0) ::close(exec_error_fd_);
-  // Never released: with its pipe closed it exits at once without running anything.
-  if (pid_ > 0 && !released_ && !status_) {
-    int ws;
-    while (::waitpid(pid_, &ws, 0) < 0 && errno == EINTR) {
-    }
-  }
-}
-
-Status CommandChild::release() {
-  char c = 1;
-  ssize_t n;
-  do n = ::write(go_fd_, &c, 1);
-  while (n < 0 && errno == EINTR);
-  ::close(go_fd_);
-  go_fd_ = -1;
-  released_ = true;
-  if (n != 1) return runtime_error("cannot start the command", name_, errno);
-  // EOF: exec worked (the pipe closed on exec); an int: exec's errno.
-  int e = 0;
-  ssize_t r;
-  do r = ::read(exec_error_fd_, &e, sizeof e);
-  while (r < 0 && errno == EINTR);
-  ::close(exec_error_fd_);
-  exec_error_fd_ = -1;
-  if (r == static_cast<ssize_t>(sizeof e)) {
-    wait();
-    return bad_input("cannot run the command", name_ + ": " + std::strerror(e));
-  }
-  return {};
-}
-
-void CommandChild::record_status(int ws) {
-  if (WIFEXITED(ws))
-    status_ = WEXITSTATUS(ws);
-  else if (WIFSIGNALED(ws))
-    status_ = 128 + WTERMSIG(ws);
-}
-
-bool CommandChild::exited() {
-  if (status_) return true;
-  int ws;
-  pid_t r = ::waitpid(pid_, &ws, WNOHANG);
-  if (r == pid_) record_status(ws);
-  return status_.has_value();
-}
-
-int CommandChild::wait() {
-  if (status_) return *status_;
-  int ws;
-  pid_t r;
-  do r = ::waitpid(pid_, &ws, 0);
-  while (r < 0 && errno == EINTR);
-  if (r == pid_)
-    record_status(ws);
-  else
-    status_ = 1;
-  return *status_;
 }
 
 }  // namespace detail
@@ -346,7 +162,6 @@ int CommandChild::wait() {
 
 namespace {
 
-using detail::CommandChild;
 using detail::KernelStateGuard;
 
 struct TracefsInstanceFree {
@@ -370,14 +185,12 @@ struct CpuSpill {
 // The CPUs the ring buffer has (per_cpu/cpuN), in order.
 std::vector<int> ring_buffer_cpus(const std::string& tracing_dir) {
   std::vector<int> cpus;
-  if (DIR* dir = ::opendir((tracing_dir + "/per_cpu").c_str())) {
-    while (dirent* e = ::readdir(dir)) {
-      std::string_view name = e->d_name;
+  if (auto names = list_directory(tracing_dir + "/per_cpu"))
+    for (const std::string& name : *names) {
       if (!starts_with(name, "cpu")) continue;
-      if (auto n = parse_int(name.substr(3)); n && *n >= 0) cpus.push_back(static_cast<int>(*n));
+      if (auto n = parse_int(std::string_view(name).substr(3)); n && *n >= 0)
+        cpus.push_back(static_cast<int>(*n));
     }
-    ::closedir(dir);
-  }
   std::sort(cpus.begin(), cpus.end());
   return cpus;
 }
@@ -388,9 +201,9 @@ CpuLoss read_cpu_loss(tracefs_instance* instance, int cpu) {
   CpuLoss loss;
   loss.cpu = cpu;
   std::string file = "per_cpu/cpu" + std::to_string(cpu) + "/stats";
-  char* text = ps_tracefs_read(instance, file.c_str());
+  const CString text(ps_tracefs_read(instance, file.c_str()));
   if (!text) return loss;
-  std::string_view all(text);
+  std::string_view all(text.get());
   for_each_line(all, [&](std::string_view line) {
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) return;
@@ -400,18 +213,15 @@ CpuLoss read_cpu_loss(tracefs_instance* instance, int cpu) {
     if (key == "overrun") loss.overrun = *value;
     if (key == "dropped events") loss.dropped = *value;
   });
-  std::free(text);
   return loss;
 }
 
 // The threads of a process: set_ftrace_pid filters by thread, and -p means the whole process.
 std::vector<pid_t> threads_of(pid_t pid) {
   std::vector<pid_t> out;
-  if (DIR* dir = ::opendir(("/proc/" + std::to_string(pid) + "/task").c_str())) {
-    while (dirent* e = ::readdir(dir))
-      if (auto n = parse_int(e->d_name); n && *n > 0) out.push_back(static_cast<pid_t>(*n));
-    ::closedir(dir);
-  }
+  if (auto names = list_directory("/proc/" + std::to_string(pid) + "/task"))
+    for (const std::string& name : *names)
+      if (auto n = parse_int(name); n && *n > 0) out.push_back(static_cast<pid_t>(*n));
   if (out.empty()) out.push_back(pid);
   std::sort(out.begin(), out.end());
   return out;
@@ -430,6 +240,7 @@ Result<KernelSnapshot> snapshot_kernel(const KernelPaths& paths, const std::stri
     return runtime_error("cannot read the kernel's symbols", paths.kallsyms,
                          kallsyms.error().err_no,
                          "run as root: call trees name functions through kallsyms");
+  k.kallsyms_path = paths.kallsyms;
   k.kallsyms_text = std::move(*kallsyms);
   if (auto f = read_whole_file(tracing_dir + "/available_filter_functions"))
     k.filter_functions_text = std::move(*f);
@@ -467,7 +278,7 @@ Status validate(const RecordOptions& o) {
     if (o.command.empty())
       return bad_input("--user goes with a command", "",
                        "probeseek record --user USER -- CMD ARGS runs CMD as USER");
-    if (auto as = detail::resolve_run_as(o.user); !as) return tl::unexpected(as.error());
+    if (auto as = resolve_run_as(o.user); !as) return tl::unexpected(as.error());
   }
   for (pid_t pid : o.pids)
     if (pid <= 0 || !process_exists(pid))
@@ -568,9 +379,8 @@ Result<Recording> record(const RecordOptions& options) {
       return runtime_error("cannot create a tracing instance", tracing_dir + "/instances/" + name,
                            e);
     }
-    char* available = ps_tracefs_read(instance.get(), "available_tracers");
-    bool has_graph = available && detail::has_word(available, "function_graph");
-    std::free(available);
+    const CString available(ps_tracefs_read(instance.get(), "available_tracers"));
+    bool has_graph = available && detail::has_word(available.get(), "function_graph");
     if (has_graph) {
       impl->instance = name;
       progress("using private tracing instance " + name);
@@ -625,16 +435,16 @@ Result<Recording> record(const RecordOptions& options) {
   };
   auto fail = [](const Status& s) { return tl::unexpected(s.error()); };
 
-  std::optional<CommandChild> command;
+  std::optional<HeldChild> command;
   std::vector<pid_t> traced;
   if (!options.command.empty()) {
-    std::optional<detail::RunAs> as;
+    HeldChildOptions held;
     if (!options.user.empty()) {
-      auto resolved = detail::resolve_run_as(options.user);
+      auto resolved = resolve_run_as(options.user);
       if (!resolved) return tl::unexpected(resolved.error());
-      as = std::move(*resolved);
+      held.as = std::move(*resolved);
     }
-    auto child = CommandChild::spawn(options.command, as ? &*as : nullptr);
+    auto child = HeldChild::spawn(options.command, held);
     if (!child) return tl::unexpected(child.error());
     command.emplace(std::move(*child));
     traced.push_back(command->pid());
@@ -648,9 +458,8 @@ Result<Recording> record(const RecordOptions& options) {
   if (auto s = set("tracing_on", "0"); !s) return fail(s);
   int wanted_kb = options.buffer_size_kb.value_or(RecordOptions::kDefaultBufferKb);
   {
-    char* size = ps_tracefs_read(instance.get(), "buffer_size_kb");
-    std::string current = size ? detail::restore_text_for("buffer_size_kb", size) : "";
-    std::free(size);
+    const CString size(ps_tracefs_read(instance.get(), "buffer_size_kb"));
+    std::string current = size ? detail::restore_text_for("buffer_size_kb", size.get()) : "";
     auto current_kb = parse_int(current);
     if (options.buffer_size_kb || !current_kb || *current_kb < wanted_kb)
       if (auto s = set("buffer_size_kb", std::to_string(wanted_kb)); !s) return fail(s);

@@ -134,12 +134,22 @@ Result<KernelFacts> read_kernel_files(const KernelFiles& files, const std::strin
   return facts;
 }
 
+KernelFiles running_kernel_files(const KernelPaths& paths) {
+  KernelFiles files;
+  files.btf = paths.btf;
+  files.symbols = paths.kallsyms;
+  files.notes = paths.notes;
+  files.filter_functions = paths.tracing_file("available_filter_functions");
+  files.blacklist = paths.kprobe_blacklist;
+  files.kcore = paths.kcore;
+  return files;
+}
+
 Result<KernelFacts> read_btf_file(const std::string& path, const std::string& system_map) {
   KernelFiles files;
   files.release = "-";  // replaced below: a BTF file does not name its kernel
   files.btf = path;
   files.symbols = system_map;
-  files.notes = files.filter_functions = files.blacklist = files.kcore = "";
   auto facts = read_kernel_files(files, path);
   if (!facts) return facts;
   facts->release = release_from_file_name(path);

@@ -207,17 +207,17 @@ class Refusals : public ::testing::Test {
                      "ffffffff81000300 T bpf_prog_load\n"
                      "ffffffff81000400 t tcp_sendmsg.isra.0\n"
                      "ffffffff81000500 T tcp_sendmsg_locked\n");
-    test::write_file(dir_.file("filter_functions"),
+    // A tracefs of its own: available_filter_functions, and no kprobe_events.
+    test::write_file(dir_.file("available_filter_functions"),
                      "tcp_v4_connect\nbpf_prog_load\ntcp_sendmsg.isra.0\ntcp_sendmsg_locked\n");
     test::write_file(dir_.file("blacklist"),
                      "0xffffffff81000200-0xffffffff81000300\texc_page_fault\n");
     paths_.btf = kernel_61("vmlinux.btf");
     paths_.kallsyms = dir_.file("kallsyms");
-    paths_.filter_functions = dir_.file("filter_functions");
+    paths_.tracing_dir = dir_.path();
     paths_.kprobe_blacklist = dir_.file("blacklist");
     // A kernel without kprobes, without a config to say why.
     paths_.kprobe_pmu = dir_.file("no-kprobe-pmu");
-    paths_.kprobe_events = dir_.file("no-kprobe_events");
     paths_.kernel_config = dir_.file("no-config");
     paths_.lockdown = dir_.file("no-lockdown");
   }
@@ -238,7 +238,7 @@ class Refusals : public ::testing::Test {
       GTEST_SKIP() << "no BPF here (" << t.error().message() << ")";
   }
   test::TempDir dir_;
-  AttachPaths paths_;
+  KernelPaths paths_;
   std::unique_ptr<Tracer> tracer_;
 };
 
@@ -333,7 +333,7 @@ TEST(AttachHere, FailsFastSayingWhyAndWhatWorksInstead) {
 // this build machine both say it is refused.
 TEST(AttachHere, DoctorAndAttachAgreeOnFentry) {
   if (::geteuid() != 0) GTEST_SKIP() << "loading BPF needs root";
-  TrampolineSupport t = trampoline_support(AttachPaths{});
+  TrampolineSupport t = trampoline_support(KernelPaths{});
   auto doctor = run_probeseek("doctor --json");
   ASSERT_EQ(doctor.status, 0) << doctor.err;
   auto checks = nlohmann::json::parse(doctor.out);

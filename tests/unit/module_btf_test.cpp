@@ -218,7 +218,7 @@ TEST_F(ModuleBtf, LiveModuleBtfIsReadNextToTheLiveVmlinux) {
   auto db = Database::open(db_, Database::Mode::kReadOnly);
   ASSERT_TRUE(db);
   RankRequest req;
-  req.live_btf_path = kernel_ + "/vmlinux";
+  req.live.btf = kernel_ + "/vmlinux";
   req.arg = "struct sock *";
   req.limit = 0;
   auto ranked = rank(*db, req);
@@ -232,7 +232,7 @@ TEST_F(ModuleBtf, LiveModuleBtfIsReadNextToTheLiveVmlinux) {
 
   ExplainRequest ereq;
   ereq.function = "mymod_connect";
-  ereq.live_btf_path = kernel_ + "/vmlinux";
+  ereq.live.btf = kernel_ + "/vmlinux";
   auto ex = explain(*db, ereq);
   ASSERT_TRUE(ex) << ex.error().message();
   ASSERT_TRUE(ex->prototype);

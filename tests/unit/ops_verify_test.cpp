@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -27,6 +26,7 @@
 
 #include "ops_verify_data/ops_types.h"
 #include "probeseek/db.h"
+#include "probeseek/ingest.h"
 #include "probeseek/ops_index.h"
 #include "probeseek/ops_store.h"
 #include "probeseek/ops_verify.h"
@@ -430,10 +430,10 @@ TEST_F(FixtureElf, ScanStoresTheTablesThatHoldRecordedFunctions) {
   const std::string db_path = dir.file("scan.db");
   auto db = Database::open(db_path);
   ASSERT_TRUE(db) << db.error().message();
-  ImportRequest request;
+  IngestRequest request;
   request.files = {report};
   request.name = "app";
-  ASSERT_TRUE(import_recordings(*db, request));
+  ASSERT_TRUE(ingest(*db, request));
   auto session = Store(*db).session("app");
   ASSERT_TRUE(session) << session.error().message();
 
@@ -515,7 +515,7 @@ TEST_F(FixtureElf, ScanStoresTheTablesThatHoldRecordedFunctions) {
 
   // import --replace of the session drops its scan: the new session may reuse the id.
   request.replace = true;
-  ASSERT_TRUE(import_recordings(*db, request));
+  ASSERT_TRUE(ingest(*db, request));
   auto replaced = Store(*db).session("app");
   ASSERT_TRUE(replaced);
   auto after = load_stored_ops(*db, {replaced->id});
@@ -667,7 +667,9 @@ void write_image(const std::string& path, uint64_t address, const std::string& b
   ASSERT_GE(elf_update(elf.get(), ELF_C_WRITE), 0) << elf_errmsg(-1);
 }
 
-TEST(OpsVerifierCost, StructProtoOverARealKernelsDataSymbols) {
+// How much the verifier reads, not how long it takes: the time is a benchmark's business
+// (bench/kernels.sh measures the slot scan of real kernels, docs/performance.md).
+TEST(OpsVerifierCost, StructProtoOverARealKernelsDataSymbolsIsReadInChunks) {
   if constexpr (std::endian::native != std::endian::little) GTEST_SKIP() << "x86-64 data";
   auto kallsyms = SymbolTable::load(test::kernel_61("kallsyms.txt.gz"));
   ASSERT_TRUE(kallsyms) << kallsyms.error().message();
@@ -750,10 +752,7 @@ TEST(OpsVerifierCost, StructProtoOverARealKernelsDataSymbols) {
     ASSERT_TRUE(made) << made.error().message();
     OpsVerifier& v = *made;
 
-    const auto started = std::chrono::steady_clock::now();
     const auto& instances = v.instances_of("proto");
-    const double proto_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     ASSERT_EQ(table_names(instances), std::vector<std::string>{"tcp_prot"});
     ASSERT_EQ(instances[0].pointers.size(), tcp_prot.size());
     for (const OpsPointer& pointer : instances[0].pointers) {
@@ -763,17 +762,13 @@ TEST(OpsVerifierCost, StructProtoOverARealKernelsDataSymbols) {
     const OpsScanStats one = v.stats();
 
     // verify() scans every struct the function fits: for tcp_v4_connect that is a few more.
-    const auto verify_started = std::chrono::steady_clock::now();
     const auto found = v.verify("tcp_v4_connect");
-    const double verify_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - verify_started).count();
     ASSERT_EQ(found.size(), 1u);
     EXPECT_EQ(found[0].text, "tcp_prot.connect = tcp_v4_connect (verified in " + path + ")");
 
-    const auto again_started = std::chrono::steady_clock::now();
+    const size_t reads_after_verify = v.stats().reads;
     ASSERT_EQ(v.verify("tcp_v4_connect").size(), 1u);
-    const double again_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - again_started).count();
+    EXPECT_EQ(v.stats().reads, reads_after_verify);  // answered from what was read
 
     // A record-time pass over common ops types, small ones included: a 32-byte seq_operations
     // makes nearly every data symbol a candidate.
@@ -785,25 +780,11 @@ TEST(OpsVerifierCost, StructProtoOverARealKernelsDataSymbols) {
         "super_operations",         "net_device_ops",
         "dentry_operations",        "vm_operations_struct"};
     const size_t reads_before = v.stats().reads;
-    const auto all_started = std::chrono::steady_clock::now();
     auto all = v.scan_all(common);
-    const double all_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - all_started).count();
     ASSERT_TRUE(all) << all.error().message();
 
-    std::cout << (zeros ? "zero-filled" : "random-filled") << " image, " << one.data_symbols
-              << " distinct data symbol addresses:\n  struct proto (" << *proto_size
-              << " bytes): " << proto_seconds * 1e3 << " ms, " << one.reads << " reads, "
-              << one.bytes_read / 1024 << " KiB, " << one.unreadable_symbols << " unreadable\n"
-              << "  verify(tcp_v4_connect) after it: " << verify_seconds * 1e3
-              << " ms (first call builds the name indexes), again " << again_seconds * 1e3
-              << " ms\n  scan_all of " << common.size()
-              << " common ops types: " << all_seconds * 1e3 << " ms, "
-              << v.stats().reads - reads_before << " reads\n";
     EXPECT_LT(one.reads, one.data_symbols / 100);  // chunked, not one read per symbol
-    EXPECT_LT(all_seconds, 5.0);
-    EXPECT_LT(proto_seconds, 5.0);
-    EXPECT_LT(verify_seconds, 5.0);
+    EXPECT_LT(v.stats().reads - reads_before, one.data_symbols / 10);
   }
 }
 

@@ -136,7 +136,7 @@ TEST_F(Ranked, WithoutBtfTheMissingEvidenceIsNamed) {
   auto bare_db = Database::open(bare, Database::Mode::kReadOnly);
   ASSERT_TRUE(bare_db);
   RankRequest req;
-  req.live_btf_path = dir.file("no-btf-here");
+  req.live.btf = dir.file("no-btf-here");
   auto ranked = rank(*bare_db, req);
   ASSERT_TRUE(ranked) << ranked.error().message();
   ASSERT_FALSE(ranked->candidates.empty());

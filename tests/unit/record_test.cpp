@@ -15,6 +15,7 @@
 
 #include "funcgraph_decoder.h"
 #include "kernel_state.h"
+#include "probeseek/child.h"
 #include "probeseek/record.h"
 #include "recorder_internal.h"
 #include "test_support.h"
@@ -308,13 +309,15 @@ TEST(KernelState, ResetExitsNonZeroButRestoresTheRest) {
 // record --user USER -- CMD: the workload runs without root, as perf and strace -u run it.
 TEST(RecordUser, TheCommandRunsAsThatUserWithItsGroups) {
   if (::geteuid() != 0) GTEST_SKIP() << "dropping to another user needs root";
-  auto nobody = detail::resolve_run_as("nobody");
+  auto nobody = resolve_run_as("nobody");
   ASSERT_TRUE(nobody) << nobody.error().message();
   test::TempDir dir;
   const std::string out = dir.file("out");
-  std::filesystem::permissions(dir.file(""), std::filesystem::perms::all);
-  auto child = detail::CommandChild::spawn(
-      {"/bin/sh", "-c", "echo $(id -u) $(id -g) $(id -G) > " + out}, &*nobody);
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+  HeldChildOptions as_nobody;
+  as_nobody.as = *nobody;
+  auto child =
+      HeldChild::spawn({"/bin/sh", "-c", "echo $(id -u) $(id -g) $(id -G) > " + out}, as_nobody);
   ASSERT_TRUE(child) << child.error().message();
   ASSERT_TRUE(child->release());
   EXPECT_EQ(child->wait(), 0);
@@ -323,13 +326,13 @@ TEST(RecordUser, TheCommandRunsAsThatUserWithItsGroups) {
   EXPECT_EQ(read_file(out).find(" 0 "), std::string::npos)
       << "root's groups kept: " << read_file(out);
   // By uid too.
-  auto by_uid = detail::resolve_run_as(std::to_string(nobody->uid));
+  auto by_uid = resolve_run_as(std::to_string(nobody->uid));
   ASSERT_TRUE(by_uid);
   EXPECT_EQ(by_uid->name, nobody->name);
 }
 
 TEST(RecordUser, UnknownUsersAreRefusedWithExit2) {
-  auto none = detail::resolve_run_as("no_such_user_probeseek");
+  auto none = resolve_run_as("no_such_user_probeseek");
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().kind, ErrorKind::kBadInput);
   test::TempDir dir;
@@ -556,10 +559,28 @@ TEST(DoctorCommand, SaysWhatIsMissingHereAndWhatToDoInstead) {
     EXPECT_NE(graph["instead"].get<std::string>().find("import"), std::string::npos);
     EXPECT_NE(graph["instead"].get<std::string>().find("lab"), std::string::npos);
   }
-  // The doctor leaves no instance behind.
+  // The doctor leaves no instance behind: its probes run in instances of its own, removed again.
+  auto probeseek_instances = [] {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(
+             KernelPaths::kUsualTracingDir + std::string("/instances"), ec))
+      if (e.path().filename().string().rfind("probeseek-", 0) == 0)
+        out.push_back(e.path().filename().string());
+    return out;
+  };
+  const auto before = probeseek_instances();
   auto text = run_probeseek("doctor");
   EXPECT_EQ(text.status, 0);
   EXPECT_NE(text.out.find("function_graph tracer"), std::string::npos);
+  EXPECT_EQ(probeseek_instances(), before);
+  // kprobes: the same check attach makes (the kprobe PMU), so the two never disagree.
+  const KprobeSupport kprobes = kprobe_support(KernelPaths{});
+  EXPECT_EQ(by_feature["kprobes"]["status"], kprobes.available ? "ok" : "missing")
+      << by_feature["kprobes"].dump();
+  EXPECT_NE(by_feature["kprobes"]["detail"].get<std::string>().find(KernelPaths{}.kprobe_pmu),
+            std::string::npos)
+      << by_feature["kprobes"].dump();
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "probeseek/db.h"
+#include "probeseek/ingest.h"
 #include "probeseek/text.h"
 #include "test_support.h"
 
@@ -44,9 +45,9 @@ TEST(FullDisk, AFailedImportLeavesTheDatabaseByteIdentical) {
     int64_t limit = pages->int_at(0) + 256;
     pages = Statement();
     ASSERT_TRUE(db->exec("PRAGMA max_page_count = " + std::to_string(limit)));
-    ImportRequest request;
+    IngestRequest request;
     request.files = {kernel_61("curl_v4.dat")};
-    auto result = import_recordings(*db, request);
+    auto result = ingest(*db, request);
     ASSERT_FALSE(result) << "the import fitted in 2 MB";
     EXPECT_EQ(result.error().exit_status(), 1);
     EXPECT_NE(result.error().message().find("full"), std::string::npos) << result.error().message();

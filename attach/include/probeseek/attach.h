@@ -22,6 +22,7 @@
 #include "probeseek/attach_event.h"
 #include "probeseek/btf.h"
 #include "probeseek/error.h"
+#include "probeseek/kernel_paths.h"
 
 namespace probeseek {
 
@@ -29,19 +30,6 @@ enum class ProbeType { kKprobe, kKretprobe, kFentry, kFexit };
 std::string_view to_string(ProbeType type);  // "kprobe", "kretprobe", "fentry", "fexit"
 Result<ProbeType> parse_probe_type(std::string_view text);
 bool is_return_probe(ProbeType type);
-
-// Where the running kernel's tables are. Every path is a parameter so tests can point them at
-// fixtures (or at nothing, to play a kernel without a feature).
-struct AttachPaths {
-  std::string btf = "/sys/kernel/btf/vmlinux";
-  std::string kallsyms = "/proc/kallsyms";
-  std::string filter_functions = "/sys/kernel/tracing/available_filter_functions";
-  std::string kprobe_blacklist = "/sys/kernel/debug/kprobes/blacklist";
-  std::string kprobe_pmu = "/sys/bus/event_source/devices/kprobe/type";
-  std::string kprobe_events = "/sys/kernel/tracing/kprobe_events";
-  std::string kernel_config = "/proc/config.gz";
-  std::string lockdown = "/sys/kernel/security/lockdown";
-};
 
 // Whether this kernel runs BPF trampolines (fentry/fexit), found out the way retsnoop does: by
 // loading a minimal fentry program (return 0) on a function of the running kernel's BTF and
@@ -54,15 +42,15 @@ struct TrampolineSupport {
   std::string
       why_not;  // "refused by the kernel: ... Operation not permitted (kernel lockdown: ...)"
 };
-TrampolineSupport trampoline_support(const AttachPaths& paths);
+TrampolineSupport trampoline_support(const KernelPaths& paths);
 // The sentence for a kernel that refuses an fentry/fexit load with `err` (positive errno), or ""
 // when err says nothing about the kernel's support (a verifier error, say).
-std::string trampoline_refusal(int err, const AttachPaths& paths, const std::string& what);
+std::string trampoline_refusal(int err, const KernelPaths& paths, const std::string& what);
 
 struct TracerOptions {
   std::optional<int> pid;        // only this process (tgid)...
   bool follow_children = false;  // ...and its descendants
-  AttachPaths paths;
+  KernelPaths paths;
 };
 
 struct ProbeRequest {

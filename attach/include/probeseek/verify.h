@@ -29,7 +29,7 @@ struct VerifyRequest {
   bool unsafe = false;
   double timeout_s = 60;                    // the workload is killed after this long
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by Ctrl-C) to end the run early
-  AttachPaths paths;
+  KernelPaths paths;
 };
 
 struct CandidateCheck {

@@ -7,7 +7,6 @@
 
 #include "probeseek/btf_store.h"
 #include "probeseek/database.h"
-#include "probeseek/import.h"
 #include "probeseek/session_writer.h"
 #include "probeseek/store.h"
 #include "probeseek/symbol_store.h"

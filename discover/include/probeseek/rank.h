@@ -11,6 +11,7 @@
 
 #include "probeseek/db.h"
 #include "probeseek/hookability.h"
+#include "probeseek/kernel_paths.h"
 #include "probeseek/module_btf.h"
 #include "probeseek/ops_index.h"  // and btf.h
 
@@ -24,8 +25,7 @@ struct RankRequest {
   // --kernels: weigh stability over these catalogued kernels (empty: all; docs/compat.md).
   std::optional<std::vector<std::string>> kernels;
   std::optional<std::string> btf_path;  // --btf FILE; else the sessions' stored BTF, else live
-  // The running kernel's vmlinux BTF; its directory holds the running modules' BTF.
-  std::string live_btf_path = "/sys/kernel/btf/vmlinux";
+  KernelPaths live;  // the running kernel: its BTF, and its modules' BTF beside it
   // For explain: score this one function only, with BTF the caller already loaded.
   std::string only_function;
   const Btf* btf = nullptr;
@@ -138,11 +138,9 @@ struct ExplainRequest {
   std::string function;
   std::vector<std::string> sessions;
   std::optional<std::string> btf_path;
-  std::string live_btf_path = "/sys/kernel/btf/vmlinux";
-  // Ops-table verification reads a vmlinux ELF, or /proc/kcore + /proc/kallsyms when live.
+  // Ops-table verification reads a vmlinux ELF, or the live kernel's kcore + kallsyms.
   std::optional<std::string> vmlinux_path;
-  std::string kcore_path = "/proc/kcore";
-  std::string live_kallsyms_path = "/proc/kallsyms";
+  KernelPaths live;
   std::optional<std::vector<std::string>> kernels;  // --kernels, as RankRequest::kernels
 };
 Result<Explanation> explain(Database& db, const ExplainRequest& request);

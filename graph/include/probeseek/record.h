@@ -17,21 +17,9 @@
 
 #include "probeseek/error.h"
 #include "probeseek/graph.h"
+#include "probeseek/kernel_paths.h"
 
 namespace probeseek {
-
-// Where the kernel's files are. Empty tracing_dir: the mounted tracefs, else one probeseek
-// mounts privately (a mount namespace of its own, gone when it exits).
-struct KernelPaths {
-  std::string tracing_dir;
-  std::string state_dir = "/run/probeseek";  // state files of running and killed recordings
-  std::string kallsyms = "/proc/kallsyms";
-  std::string btf = "/sys/kernel/btf/vmlinux";
-  std::string kcore = "/proc/kcore";
-  std::string kprobe_blacklist = "/sys/kernel/debug/kprobes/blacklist";
-  std::string lockdown = "/sys/kernel/security/lockdown";
-  std::string mounts = "/proc/self/mounts";
-};
 
 struct RecordOptions {
   KernelPaths paths;
@@ -61,6 +49,7 @@ struct CpuLoss {
 // The running kernel, saved with the session so rank/explain work on another machine.
 struct KernelSnapshot {
   std::string release;                // uname -r
+  std::string kallsyms_path;          // where kallsyms_text was read ("/proc/kallsyms")
   std::string kallsyms_text;          // /proc/kallsyms as read by root
   std::string filter_functions_text;  // available_filter_functions
   std::string kprobe_blacklist_text;  // empty when debugfs is not there

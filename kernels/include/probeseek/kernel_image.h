@@ -13,6 +13,7 @@
 
 #include "probeseek/error.h"
 #include "probeseek/kallsyms.h"
+#include "probeseek/kernel_paths.h"
 
 namespace probeseek {
 
@@ -101,18 +102,20 @@ Result<KernelFacts> read_kernel_package(const std::string& deb_or_dir, bool modu
 // A raw BTF file (or an ELF with .BTF); symbols only from a System.map when given.
 Result<KernelFacts> read_btf_file(const std::string& path, const std::string& system_map = "");
 
-// A kernel described by loose files, the running kernel's by default: every path a parameter,
-// "" for a file the source does not have. Symbols may be a /proc/kallsyms or a System.map.
+// A kernel described by loose files: every path a parameter, "" for a file the source does not
+// have. Symbols may be a /proc/kallsyms or a System.map.
 struct KernelFiles {
   std::string release;  // "" = uname -r (only right for the running kernel)
-  std::string btf = "/sys/kernel/btf/vmlinux";
-  std::string symbols = "/proc/kallsyms";
-  std::string notes = "/sys/kernel/notes";  // ELF notes: the build id
-  std::string filter_functions = "/sys/kernel/tracing/available_filter_functions";
-  std::string blacklist = "/sys/kernel/debug/kprobes/blacklist";
-  std::string kcore = "/proc/kcore";  // read for the ops tables ("" = do not)
-  std::string config;                 // "" = /boot/config-RELEASE when readable
+  std::string btf;
+  std::string symbols;
+  std::string notes;  // ELF notes: the build id
+  std::string filter_functions;
+  std::string blacklist;
+  std::string kcore;   // read for the ops tables ("" = do not)
+  std::string config;  // "" = /boot/config-RELEASE when readable
 };
+// The running kernel's files (KernelPaths' live defaults unless told otherwise).
+KernelFiles running_kernel_files(const KernelPaths& paths = {});
 Result<KernelFacts> read_kernel_files(const KernelFiles& files, const std::string& source);
 // The GNU build id in a blob of ELF notes (a .notes section, /sys/kernel/notes); "" if none.
 std::string build_id_from_notes(std::string_view notes);
