@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -233,16 +234,20 @@ void register_import_commands(CLI::App& app, Context& ctx) {
 
   // ---- sessions
   auto* sessions = app.add_subcommand("sessions", "List the sessions in the database");
-  static bool sessions_json = false, sessions_check = false;
-  static std::string sessions_db = kDefaultDb;
-  sessions->add_option("--db", sessions_db, "database file")->capture_default_str();
-  sessions->add_flag("--json", sessions_json, "JSON array on stdout");
-  sessions->add_flag("--check", sessions_check,
+  struct SessionsOptions {
+    bool as_json = false;
+    bool check = false;
+    std::string db_path = kDefaultDb;
+  };
+  auto so = std::make_shared<SessionsOptions>();
+  sessions->add_option("--db", so->db_path, "database file")->capture_default_str();
+  sessions->add_flag("--json", so->as_json, "JSON array on stdout");
+  sessions->add_flag("--check", so->check,
                      "also check the database file's integrity (PRAGMA quick_check; reads every "
                      "page): problems are printed, and the exit status is 1");
-  sessions->callback([&ctx] {
+  sessions->callback([&ctx, so] {
     run(ctx, [&]() -> Status {
-      auto db = open_existing(sessions_db);
+      auto db = open_existing(so->db_path);
       if (!db) return tl::unexpected(db.error());
       Store store(*db);
       auto all = store.sessions();
@@ -281,13 +286,13 @@ void register_import_commands(CLI::App& app, Context& ctx) {
                         s.kernel_release.empty() ? "-" : s.kernel_release, s.format, s.source,
                         notes.empty() ? "-" : notes});
       }
-      if (sessions_json)
+      if (so->as_json)
         std::cout << dump_json(out) << "\n";
       else
         print_table({"name", "calls", "tasks", "functions", "lost_events", "kernel", "format",
                      "source", "stats"},
                     rows);
-      if (sessions_check) {
+      if (so->check) {
         std::fflush(stdout);
         auto problems = db->quick_check();
         if (!problems) return tl::unexpected(problems.error());
@@ -295,7 +300,7 @@ void register_import_commands(CLI::App& app, Context& ctx) {
         if (!problems->empty())
           return runtime_error("the database is damaged (" + std::to_string(problems->size()) +
                                    " problem(s) found by PRAGMA quick_check)",
-                               sessions_db, 0,
+                               so->db_path, 0,
                                "re-import the recordings into a new database with --db NEW.db");
         std::cerr << "integrity: ok (PRAGMA quick_check)\n";
       }
@@ -305,33 +310,38 @@ void register_import_commands(CLI::App& app, Context& ctx) {
 
   // ---- functions
   auto* functions = app.add_subcommand("functions", "Functions seen in a session");
-  static std::string functions_db = kDefaultDb, functions_session, functions_under;
-  static bool functions_json = false;
-  static int functions_limit = 0;
-  functions->add_option("--db", functions_db, "database file")->capture_default_str();
-  functions->add_option("--session", functions_session, "session name (default: the only one)");
-  functions->add_option("--under", functions_under, "only calls below this function");
-  functions->add_option("--limit", functions_limit, "at most N rows (0: all)");
-  functions->add_flag("--json", functions_json, "JSON array on stdout");
-  functions->callback([&ctx, functions] {
+  struct FunctionsOptions {
+    std::string db_path = kDefaultDb;
+    std::string session;
+    std::string under;
+    bool as_json = false;
+    int limit = 0;
+  };
+  auto fo = std::make_shared<FunctionsOptions>();
+  functions->add_option("--db", fo->db_path, "database file")->capture_default_str();
+  functions->add_option("--session", fo->session, "session name (default: the only one)");
+  functions->add_option("--under", fo->under, "only calls below this function");
+  functions->add_option("--limit", fo->limit, "at most N rows (0: all)");
+  functions->add_flag("--json", fo->as_json, "JSON array on stdout");
+  functions->callback([&ctx, fo, functions] {
     run(ctx, [&]() -> Status {
       // An empty name or a negative count would silently mean "no filter".
-      if (functions->count("--under") > 0 && functions_under.empty())
+      if (functions->count("--under") > 0 && fo->under.empty())
         return bad_input("--under needs a function name", "",
                          "leave --under out to list every function");
-      if (functions_limit < 0)
-        return bad_input("--limit must be 0 (all) or more", std::to_string(functions_limit),
+      if (fo->limit < 0)
+        return bad_input("--limit must be 0 (all) or more", std::to_string(fo->limit),
                          "--limit 0 lists every function");
-      auto db = open_existing(functions_db);
+      auto db = open_existing(fo->db_path);
       if (!db) return tl::unexpected(db.error());
       Store store(*db);
-      auto s = store.session(functions_session);
+      auto s = store.session(fo->session);
       if (!s) return tl::unexpected(s.error());
-      auto rows = store.functions(s->id, functions_under);
+      auto rows = store.functions(s->id, fo->under);
       if (!rows) return tl::unexpected(rows.error());
-      if (functions_limit > 0 && rows->size() > static_cast<size_t>(functions_limit))
-        rows->resize(static_cast<size_t>(functions_limit));
-      if (functions_json) {
+      if (fo->limit > 0 && rows->size() > static_cast<size_t>(fo->limit))
+        rows->resize(static_cast<size_t>(fo->limit));
+      if (fo->as_json) {
         json out = json::array();
         for (auto& r : *rows) {
           json syscalls = json::array();
@@ -367,35 +377,39 @@ void register_import_commands(CLI::App& app, Context& ctx) {
 
   // ---- tree
   auto* tree = app.add_subcommand("tree", "Print the call tree, function_graph style");
-  static std::string tree_db = kDefaultDb, tree_session;
-  static Store::TreeOptions tree_options;
-  static int tree_pid = 0;
-  tree->add_option("--db", tree_db, "database file")->capture_default_str();
-  tree->add_option("--session", tree_session, "session name (default: the only one)");
-  tree->add_option("--root", tree_options.root, "show only the subtrees of this function");
-  tree->add_option("--pid", tree_pid, "only this task");
-  tree->add_option("--max-depth", tree_options.max_depth, "levels shown below each root");
-  tree->callback([&ctx, tree] {
+  struct TreeOptions {
+    std::string db_path = kDefaultDb;
+    std::string session;
+    Store::TreeOptions options;
+    int pid = 0;
+  };
+  auto to = std::make_shared<TreeOptions>();
+  tree->add_option("--db", to->db_path, "database file")->capture_default_str();
+  tree->add_option("--session", to->session, "session name (default: the only one)");
+  tree->add_option("--root", to->options.root, "show only the subtrees of this function");
+  tree->add_option("--pid", to->pid, "only this task");
+  tree->add_option("--max-depth", to->options.max_depth, "levels shown below each root");
+  tree->callback([&ctx, to, tree] {
     run(ctx, [&]() -> Status {
       // An empty name or a negative number would silently mean "no filter".
-      if (tree->count("--root") > 0 && tree_options.root.empty())
+      if (tree->count("--root") > 0 && to->options.root.empty())
         return bad_input("--root needs a function name", "",
                          "leave --root out to show every call tree");
       if (tree->count("--pid") > 0) {
-        if (tree_pid < 0)
-          return bad_input("--pid must be a process id (0 or more)", std::to_string(tree_pid),
+        if (to->pid < 0)
+          return bad_input("--pid must be a process id (0 or more)", std::to_string(to->pid),
                            "leave --pid out to show every task");
-        tree_options.pid = tree_pid;
+        to->options.pid = to->pid;
       }
-      if (tree->count("--max-depth") > 0 && tree_options.max_depth < 0)
-        return bad_input("--max-depth must be 0 or more", std::to_string(tree_options.max_depth),
+      if (tree->count("--max-depth") > 0 && to->options.max_depth < 0)
+        return bad_input("--max-depth must be 0 or more", std::to_string(to->options.max_depth),
                          "leave --max-depth out to show every level");
-      auto db = open_existing(tree_db);
+      auto db = open_existing(to->db_path);
       if (!db) return tl::unexpected(db.error());
       Store store(*db);
-      auto s = store.session(tree_session);
+      auto s = store.session(to->session);
       if (!s) return tl::unexpected(s.error());
-      auto text = store.tree(s->id, tree_options);
+      auto text = store.tree(s->id, to->options);
       if (!text) return tl::unexpected(text.error());
       std::string shown = printable(*text, /*keep_newlines=*/true);
       std::fwrite(shown.data(), 1, shown.size(), stdout);
@@ -405,36 +419,40 @@ void register_import_commands(CLI::App& app, Context& ctx) {
 
   // ---- sql
   auto* sql = app.add_subcommand("sql", "Run a read-only SQL query on the database");
-  static std::string sql_db = kDefaultDb, sql_query;
-  static bool sql_json = false;
-  static double sql_timeout = 0;
-  sql->add_option("--db", sql_db, "database file")->capture_default_str();
-  sql->add_flag("--json", sql_json, "JSON array of objects on stdout");
-  sql->add_option("--timeout", sql_timeout, "stop the query after SECONDS (0: no limit)");
-  sql->add_option("QUERY", sql_query, "SELECT ...")->required();
-  sql->callback([&ctx] {
+  struct SqlOptions {
+    std::string db_path = kDefaultDb;
+    std::string query;
+    bool as_json = false;
+    double timeout = 0;
+  };
+  auto qo = std::make_shared<SqlOptions>();
+  sql->add_option("--db", qo->db_path, "database file")->capture_default_str();
+  sql->add_flag("--json", qo->as_json, "JSON array of objects on stdout");
+  sql->add_option("--timeout", qo->timeout, "stop the query after SECONDS (0: no limit)");
+  sql->add_option("QUERY", qo->query, "SELECT ...")->required();
+  sql->callback([&ctx, qo] {
     run(ctx, [&]() -> Status {
-      if (!(sql_timeout >= 0))
+      if (!(qo->timeout >= 0))
         return bad_input("--timeout must be 0 (no limit) or more seconds",
-                         std::to_string(sql_timeout), "--timeout 0 lets the query run to its end");
-      auto db = open_existing(sql_db);
+                         std::to_string(qo->timeout), "--timeout 0 lets the query run to its end");
+      auto db = open_existing(qo->db_path);
       if (!db) return tl::unexpected(db.error());
       Store store(*db);
       Store::SqlOptions options;
-      options.timeout_s = sql_timeout;
+      options.timeout_s = qo->timeout;
       // Rows are printed as SQLite produces them (see TablePrinter); JSON is one array written
       // an object at a time.
       std::vector<std::string> columns;
       std::optional<TablePrinter> table;
       size_t json_rows = 0;
       auto status = store.sql(
-          sql_query, options,
+          qo->query, options,
           [&](const std::vector<std::string>& names) {
             columns = names;
-            if (!sql_json) table.emplace(names);
+            if (!qo->as_json) table.emplace(names);
           },
           [&](const Store::SqlRow& row) {
-            if (sql_json) {
+            if (qo->as_json) {
               json o = json::object();
               for (size_t i = 0; i < row.size(); ++i)
                 o[columns[i]] = row[i] ? json(*row[i]) : json(nullptr);
@@ -455,7 +473,7 @@ void register_import_commands(CLI::App& app, Context& ctx) {
           });
       table.reset();  // prints what it holds, also before an error message
       // After an error the JSON array stays open: the output is not mistaken for all the rows.
-      if (sql_json && status) std::fputs(json_rows ? "\n]\n" : "[]\n", stdout);
+      if (qo->as_json && status) std::fputs(json_rows ? "\n]\n" : "[]\n", stdout);
       return status;
     });
   });

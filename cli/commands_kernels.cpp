@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -40,50 +41,53 @@ json optional_count(const std::optional<int64_t>& v) {
 
 void register_list(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("kernels", "The kernel catalogue: list it, or add kernels");
-  static std::string db_path = "probeseek.db";
-  static bool as_json = false;
-  cmd->add_option("--db", db_path, "database file")->capture_default_str();
-  cmd->add_flag("--json", as_json, "JSON array on stdout");
+  struct KernelsOptions {
+    std::string db_path = "probeseek.db";
+    bool as_json = false;
+    AddKernelsRequest request;
+    std::vector<std::string> debian;
+    std::string add_db = "probeseek.db";
+    bool no_modules = false;
+  };
+  auto ko = std::make_shared<KernelsOptions>();
+  cmd->add_option("--db", ko->db_path, "database file")->capture_default_str();
+  cmd->add_flag("--json", ko->as_json, "JSON array on stdout");
   cmd->require_subcommand(0, 1);
 
   // kernels add
   auto* add = cmd->add_subcommand("add", "Add kernels from packages, images, BTF files or live");
-  static AddKernelsRequest request;
-  static std::vector<std::string> debian;
-  static std::string add_db = "probeseek.db";
-  request.cache_dir = default_cache_dir();
-  add->add_option("SOURCE", request.sources,
+  ko->request.cache_dir = default_cache_dir();
+  add->add_option("SOURCE", ko->request.sources,
                   "a linux-image .deb or package name, a package directory, a vmlinuz or "
                   "vmlinux, a raw BTF file, or live");
-  add->add_option("--db", add_db, "database file")->capture_default_str();
-  add->add_option("--debian", debian,
+  add->add_option("--db", ko->add_db, "database file")->capture_default_str();
+  add->add_option("--debian", ko->debian,
                   "Debian's kernel packages: all, 6.1, 6.12, or part of a package name");
-  add->add_option("--cache", request.cache_dir, "where downloaded packages are kept")
+  add->add_option("--cache", ko->request.cache_dir, "where downloaded packages are kept")
       ->capture_default_str();
-  add->add_option("--system-map", request.system_map, "a real System.map for a single image");
-  add->add_option("--name", request.name, "the kernel's name (a single source)");
-  add->add_flag("--replace", request.replace, "replace a catalogued kernel of the same name");
-  static bool no_modules = false;
-  add->add_flag("--no-modules", no_modules,
+  add->add_option("--system-map", ko->request.system_map, "a real System.map for a single image");
+  add->add_option("--name", ko->request.name, "the kernel's name (a single source)");
+  add->add_flag("--replace", ko->request.replace, "replace a catalogued kernel of the same name");
+  add->add_flag("--no-modules", ko->no_modules,
                 "leave a package's loadable modules out (faster; their functions read as absent)");
-  add->add_option("--jobs", request.jobs, "kernels read at once (each holds one in memory)")
+  add->add_option("--jobs", ko->request.jobs, "kernels read at once (each holds one in memory)")
       ->capture_default_str();
-  add->callback([&ctx] {
-    request.modules = !no_modules;
+  add->callback([&ctx, ko] {
+    ko->request.modules = !ko->no_modules;
     bool created = false;
     ctx.status = [&]() -> int {
-      for (const std::string& spec : debian) {
+      for (const std::string& spec : ko->debian) {
         auto names = debian_kernels_matching(spec);
         if (!names) return report(names.error());
-        request.sources.insert(request.sources.end(), names->begin(), names->end());
+        ko->request.sources.insert(ko->request.sources.end(), names->begin(), names->end());
       }
-      auto db = Database::open(add_db);
+      auto db = Database::open(ko->add_db);
       if (!db) return report(db.error());
       created = db->created();
       int status = 0;
       size_t added = 0, known = 0;
       auto results =
-          add_kernels(*db, request, [&](size_t done, size_t total, const AddedKernel& r) {
+          add_kernels(*db, ko->request, [&](size_t done, size_t total, const AddedKernel& r) {
             std::cerr << "[" << done << "/" << total << "] " << printable(r.source) << ": ";
             if (r.error) {
               std::cerr << "error: " << printable(r.error->message()) << "\n";
@@ -110,17 +114,17 @@ void register_list(CLI::App& app, Context& ctx) {
     if (ctx.status != 0 && created) {
       bool empty = false;
       {
-        auto db = Database::open(add_db, Database::Mode::kReadOnly);
+        auto db = Database::open(ko->add_db, Database::Mode::kReadOnly);
         empty = db && db->holds_nothing().value_or(false);
       }
-      if (empty) remove_database_files(add_db);
+      if (empty) remove_database_files(ko->add_db);
     }
   });
 
-  cmd->callback([&ctx, cmd] {
+  cmd->callback([&ctx, ko, cmd] {
     if (!cmd->get_subcommands().empty()) return;
     Status s = [&]() -> Status {
-      auto db = Database::open(db_path, Database::Mode::kReadOnly);
+      auto db = Database::open(ko->db_path, Database::Mode::kReadOnly);
       if (!db) return tl::unexpected(db.error());
       auto kernels = list_catalog_kernels(*db);
       if (!kernels) return tl::unexpected(kernels.error());
@@ -131,7 +135,7 @@ void register_list(CLI::App& app, Context& ctx) {
       for (auto& n : order)
         for (auto& k : *kernels)
           if (k.name == n) sorted.push_back(&k);
-      if (as_json) {
+      if (ko->as_json) {
         json out = json::array();
         for (const CatalogKernel* k : sorted)
           out.push_back({{"name", k->name},
@@ -178,28 +182,32 @@ void register_list(CLI::App& app, Context& ctx) {
 void register_compat(CLI::App& app, Context& ctx) {
   auto* cmd =
       app.add_subcommand("compat", "Will these functions hook the same way on every kernel?");
-  static std::string db_path = "probeseek.db";
-  static CompatRequest request;
-  static bool as_json = false, data = false;
-  cmd->add_option("FUNC", request.functions, "functions to check")->required();
-  cmd->add_option("--db", db_path, "database file")->capture_default_str();
-  cmd->add_option("--kernel", request.kernels, "catalogued kernels to check (default: all)");
-  cmd->add_option("--reference", request.reference,
+  struct CompatOptions {
+    std::string db_path = "probeseek.db";
+    CompatRequest request;
+    bool as_json = false;
+    bool data = false;
+  };
+  auto co = std::make_shared<CompatOptions>();
+  cmd->add_option("FUNC", co->request.functions, "functions to check")->required();
+  cmd->add_option("--db", co->db_path, "database file")->capture_default_str();
+  cmd->add_option("--kernel", co->request.kernels, "catalogued kernels to check (default: all)");
+  cmd->add_option("--reference", co->request.reference,
                   "compare prototypes with this kernel (default: the recorded session's kernel, "
                   "else the first one)");
-  cmd->add_flag("--json", as_json, "JSON array on stdout");
-  cmd->add_flag("--data", data, "with --json: the struct member check instead of functions");
-  cmd->callback([&ctx] {
+  cmd->add_flag("--json", co->as_json, "JSON array on stdout");
+  cmd->add_flag("--data", co->data, "with --json: the struct member check instead of functions");
+  cmd->callback([&ctx, co] {
     Status s = [&]() -> Status {
-      for (const std::string& f : request.functions)
+      for (const std::string& f : co->request.functions)
         if (!is_c_identifier(f))
           return bad_input("not a function name: " + printable(f), "",
                            "pass kernel function names such as tcp_v4_connect");
-      auto db = Database::open(db_path, Database::Mode::kReadOnly);
+      auto db = Database::open(co->db_path, Database::Mode::kReadOnly);
       if (!db) return tl::unexpected(db.error());
-      auto r = compat(*db, request);
+      auto r = compat(*db, co->request);
       if (!r) return tl::unexpected(r.error());
-      if (as_json && data) {
+      if (co->as_json && co->data) {
         json out = json::array();
         for (const MemberCheck& m : r->members)
           out.push_back({{"kernel", m.kernel},
@@ -209,7 +217,7 @@ void register_compat(CLI::App& app, Context& ctx) {
                          {"member_type", m.member_type},
                          {"reference_type", m.reference_type}});
         std::cout << dump_json(out) << "\n";
-      } else if (as_json) {
+      } else if (co->as_json) {
         json out = json::array();
         for (const CompatEntry& e : r->entries) {
           json replacements = json::array();

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -89,56 +90,59 @@ void register_attach(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("attach",
                                  "Attach a probe to a kernel function now and print "
                                  "its events (kprobe, or fentry without kprobes)");
-  static ProbeRequest request;
-  static std::string type;
-  static int pid = 0;
-  static double duration = 0;
-  static bool as_json = false;
-  cmd->add_option("FUNC", request.function, "kernel function")->required();
-  cmd->add_option("--type", type,
+  struct AttachOptions {
+    ProbeRequest request;
+    std::string type;
+    int pid = 0;
+    double duration = 0;
+    bool as_json = false;
+  };
+  auto ao = std::make_shared<AttachOptions>();
+  cmd->add_option("FUNC", ao->request.function, "kernel function")->required();
+  cmd->add_option("--type", ao->type,
                   "kprobe, kretprobe, fentry or fexit (default: kprobe, fentry "
                   "without kprobes; a function taking a socket is reported at "
                   "return)");
-  cmd->add_option("--pid", pid, "only this process");
-  cmd->add_option("--duration", duration, "detach after S seconds (default: until Ctrl-C)");
-  cmd->add_flag("--json", as_json, "one JSON object per event on stdout");
-  cmd->add_flag("--unsafe", request.unsafe,
+  cmd->add_option("--pid", ao->pid, "only this process");
+  cmd->add_option("--duration", ao->duration, "detach after S seconds (default: until Ctrl-C)");
+  cmd->add_flag("--json", ao->as_json, "one JSON object per event on stdout");
+  cmd->add_flag("--unsafe", ao->request.unsafe,
                 "attach to denied, blacklisted or notrace functions too");
-  cmd->callback([&ctx] {
+  cmd->callback([&ctx, ao] {
     Status s = [&]() -> Status {
-      if (!type.empty()) {
-        auto t = parse_probe_type(type);
+      if (!ao->type.empty()) {
+        auto t = parse_probe_type(ao->type);
         if (!t) return tl::unexpected(t.error());
-        request.type = *t;
+        ao->request.type = *t;
       }
-      if (duration < 0 || !std::isfinite(duration))
+      if (ao->duration < 0 || !std::isfinite(ao->duration))
         return bad_input("--duration must be a positive number of seconds");
       // Before attaching: a signal that arrives once "attached" is printed must stop us.
       install_stop_handlers();
       TracerOptions options;
-      if (pid > 0) options.pid = pid;
+      if (ao->pid > 0) options.pid = ao->pid;
       auto tracer = Tracer::open(options);
       if (!tracer) return tl::unexpected(tracer.error());
-      auto probe = (*tracer)->attach(request);
+      auto probe = (*tracer)->attach(ao->request);
       if (!probe) return tl::unexpected(probe.error());
       const AttachedProbe& p = **probe;
       for (const std::string& w : p.warnings) std::cerr << "warning: " << w << "\n";
       std::cerr << "attached " << p.how << " to " << p.symbol;
       if (p.prototype) std::cerr << ": " << p.prototype->to_string();
-      std::cerr << "\n" << (duration > 0 ? "" : "Ctrl-C to stop\n") << std::flush;
+      std::cerr << "\n" << (ao->duration > 0 ? "" : "Ctrl-C to stop\n") << std::flush;
 
       using clock = std::chrono::steady_clock;
-      const auto deadline = clock::now() + std::chrono::duration<double>(duration);
+      const auto deadline = clock::now() + std::chrono::duration<double>(ao->duration);
       size_t events = 0;
       auto print = [&](const Event& e) {
         ++events;
-        if (as_json)
+        if (ao->as_json)
           std::cout << dump_json_line(event_json(e)) << "\n";
         else
           std::cout << format_event(e) << "\n";
         std::cout.flush();  // one line at a time: a pipe or a file sees events as they happen
       };
-      while (!g_stop && (duration <= 0 || clock::now() < deadline)) {
+      while (!g_stop && (ao->duration <= 0 || clock::now() < deadline)) {
         auto n = (*tracer)->poll(100, print);
         if (!n) return tl::unexpected(n.error());
       }
@@ -197,60 +201,69 @@ void register_gen(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("gen",
                                  "Write a libbpf project (BPF program, loader, Makefile) "
                                  "that probes a kernel function");
-  static std::string function, type = "kprobe", btf_path, session, out_dir;
-  static std::string db_path = "probeseek.db";
-  static bool force = false;
-  cmd->add_option("FUNC", function, "kernel function")->required();
-  cmd->add_option("--type", type, "kprobe, kretprobe, fentry or fexit")->capture_default_str();
-  cmd->add_option("--btf", btf_path, "BTF of the kernel the probe is for (raw or ELF with .BTF)");
-  cmd->add_option("--session", session, "use the BTF stored with this session");
-  cmd->add_option("--db", db_path, "database file (with --session)")->capture_default_str();
-  cmd->add_option("-o,--output", out_dir, "directory to write (default: ./FUNC)");
-  cmd->add_flag("--force", force, "replace the files of an earlier gen (never through a link)");
-  static std::vector<std::string> gen_kernels;
-  cmd->add_option("--kernels", gen_kernels,
+  struct GenOptions {
+    std::string function;
+    std::string type = "kprobe";
+    std::string btf_path;
+    std::string session;
+    std::string out_dir;
+    std::string db_path = "probeseek.db";
+    bool force = false;
+    std::vector<std::string> kernels;
+  };
+  auto go = std::make_shared<GenOptions>();
+  cmd->add_option("FUNC", go->function, "kernel function")->required();
+  cmd->add_option("--type", go->type, "kprobe, kretprobe, fentry or fexit")->capture_default_str();
+  cmd->add_option("--btf", go->btf_path,
+                  "BTF of the kernel the probe is for (raw or ELF with .BTF)");
+  cmd->add_option("--session", go->session, "use the BTF stored with this session");
+  cmd->add_option("--db", go->db_path, "database file (with --session)")->capture_default_str();
+  cmd->add_option("-o,--output", go->out_dir, "directory to write (default: ./FUNC)");
+  cmd->add_flag("--force", go->force, "replace the files of an earlier gen (never through a link)");
+  cmd->add_option("--kernels", go->kernels,
                   "then check the program's CO-RE relocations on these catalogued kernels (none "
                   "named: all of them; --db holds the catalogue)")
       ->expected(0, -1);
-  cmd->callback([&ctx, cmd] {
+  cmd->callback([&ctx, go, cmd] {
     Status s = [&]() -> Status {
-      auto t = parse_probe_type(type);
+      auto t = parse_probe_type(go->type);
       if (!t) return tl::unexpected(t.error());
       // Which kernel: --btf, else the session's stored BTF, else this machine's.
       std::optional<Btf> btf;
       std::string source;
-      if (!btf_path.empty() || session.empty()) {
-        std::string path = btf_path.empty() ? KernelPaths{}.btf : btf_path;
+      if (!go->btf_path.empty() || go->session.empty()) {
+        std::string path = go->btf_path.empty() ? KernelPaths{}.btf : go->btf_path;
         auto loaded = Btf::load(path);
         if (!loaded) {
           Error e = loaded.error();
-          if (!btf_path.empty()) e.kind = ErrorKind::kBadInput;
+          if (!go->btf_path.empty()) e.kind = ErrorKind::kBadInput;
           return tl::unexpected(e);
         }
         btf = std::move(*loaded);
-        source = btf_path.empty() ? path + " (this machine)" : path;
+        source = go->btf_path.empty() ? path + " (this machine)" : path;
       } else {
-        auto db = Database::open(db_path, Database::Mode::kReadOnly);
+        auto db = Database::open(go->db_path, Database::Mode::kReadOnly);
         if (!db) return tl::unexpected(db.error());
-        auto summary = Store(*db).session(session);
+        auto summary = Store(*db).session(go->session);
         if (!summary) return tl::unexpected(summary.error());
         auto choice = choose_btf(*db, {*summary}, std::nullopt, KernelPaths{}.btf);
         if (!choice) return tl::unexpected(choice.error());
         for (auto& w : choice->warnings) std::cerr << "warning: " << w << "\n";
         if (!choice->btf)
-          return bad_input("no BTF for session " + session, "",
+          return bad_input("no BTF for session " + go->session, "",
                            "pass --btf FILE with that kernel's BTF");
         btf = std::move(choice->btf);
         source = choice->source;
       }
       GenRequest request;
-      request.function = function;
+      request.function = go->function;
       request.type = *t;
       request.btf = &*btf;
       request.btf_source = source;
-      request.out_dir = out_dir;
-      request.force = force;
-      if (request.out_dir.empty() && is_kernel_symbol_name(function)) request.out_dir = function;
+      request.out_dir = go->out_dir;
+      request.force = go->force;
+      if (request.out_dir.empty() && is_kernel_symbol_name(go->function))
+        request.out_dir = go->function;
       auto result = generate_probe(request);
       if (!result) return tl::unexpected(result.error());
       for (auto& w : result->warnings) std::cerr << "warning: " << w << "\n";
@@ -260,10 +273,10 @@ void register_gen(CLI::App& app, Context& ctx) {
       std::cout << "\nbuild: make -C " << result->dir << "   run: sudo " << result->dir << "/"
                 << result->app << "\n";
       if (cmd->count("--kernels") == 0) return {};
-      std::erase(gen_kernels, std::string());
-      auto db = Database::open(db_path, Database::Mode::kReadOnly);
+      std::erase(go->kernels, std::string());
+      auto db = Database::open(go->db_path, Database::Mode::kReadOnly);
       if (!db) return tl::unexpected(db.error());
-      auto checks = check_relocations(*result, *db, gen_kernels);
+      auto checks = check_relocations(*result, *db, go->kernels);
       if (!checks) return tl::unexpected(checks.error());
       print_relocations(*checks);
       return {};
@@ -277,39 +290,46 @@ void register_verify(CLI::App& app, Context& ctx) {
       "verify",
       "Run a workload again with the top ranked candidates attached: which fired, and "
       "with what arguments (stored with the sessions; rank shows it)");
-  static VerifyRequest request;
-  static std::string db_path = "probeseek.db", arg, btf;
-  static std::vector<int> ports;
-  static bool as_json = false;
-  cmd->add_option("--db", db_path, "database file")->capture_default_str();
-  cmd->add_option("--session", request.sessions, "sessions to rank (default: all)");
-  cmd->add_option("--top", request.top, "attach the N best candidates")->capture_default_str();
-  cmd->add_option("--arg", arg, "as rank --arg: a parameter of this C type");
-  cmd->add_option("--under", request.under, "as rank --under: only calls below this function");
-  cmd->add_option("--btf", btf, "BTF of the traced kernel (for ranking)");
-  cmd->add_option("--port", ports, "the workload's port (default: the ports its command names)");
-  cmd->add_option("--timeout", request.timeout_s, "kill the workload after S seconds")
+  struct VerifyOptions {
+    VerifyRequest request;
+    std::string db_path = "probeseek.db";
+    std::string arg;
+    std::string btf;
+    std::vector<int> ports;
+    bool as_json = false;
+  };
+  auto vo = std::make_shared<VerifyOptions>();
+  cmd->add_option("--db", vo->db_path, "database file")->capture_default_str();
+  cmd->add_option("--session", vo->request.sessions, "sessions to rank (default: all)");
+  cmd->add_option("--top", vo->request.top, "attach the N best candidates")->capture_default_str();
+  cmd->add_option("--arg", vo->arg, "as rank --arg: a parameter of this C type");
+  cmd->add_option("--under", vo->request.under, "as rank --under: only calls below this function");
+  cmd->add_option("--btf", vo->btf, "BTF of the traced kernel (for ranking)");
+  cmd->add_option("--port", vo->ports,
+                  "the workload's port (default: the ports its command names)");
+  cmd->add_option("--timeout", vo->request.timeout_s, "kill the workload after S seconds")
       ->capture_default_str();
-  cmd->add_flag("--unsafe", request.unsafe, "attach to denied, blacklisted or notrace functions");
-  cmd->add_flag("--json", as_json, "the report as JSON on stdout");
-  cmd->add_option("CMD", request.command, "the workload, after --")->required();
-  cmd->callback([&ctx] {
+  cmd->add_flag("--unsafe", vo->request.unsafe,
+                "attach to denied, blacklisted or notrace functions");
+  cmd->add_flag("--json", vo->as_json, "the report as JSON on stdout");
+  cmd->add_option("CMD", vo->request.command, "the workload, after --")->required();
+  cmd->callback([&ctx, vo] {
     Status s = [&]() -> Status {
-      if (!arg.empty()) request.arg = arg;
-      if (!btf.empty()) request.btf_path = btf;
-      for (int p : ports) {
+      if (!vo->arg.empty()) vo->request.arg = vo->arg;
+      if (!vo->btf.empty()) vo->request.btf_path = vo->btf;
+      for (int p : vo->ports) {
         if (p < 1 || p > 65535) return bad_input("--port must be 1..65535", std::to_string(p));
-        request.ports.push_back(static_cast<uint16_t>(p));
+        vo->request.ports.push_back(static_cast<uint16_t>(p));
       }
-      if (request.top == 0) return bad_input("--top must be at least 1");
-      auto db = Database::open(db_path, Database::Mode::kReadWrite);
+      if (vo->request.top == 0) return bad_input("--top must be at least 1");
+      auto db = Database::open(vo->db_path, Database::Mode::kReadWrite);
       if (!db) return tl::unexpected(db.error());
       install_stop_handlers();
-      request.stop = &g_stop;
-      auto r = verify(*db, request);
+      vo->request.stop = &g_stop;
+      auto r = verify(*db, vo->request);
       if (!r) return tl::unexpected(r.error());
       for (auto& w : r->warnings) std::cerr << "warning: " << w << "\n";
-      if (as_json) {
+      if (vo->as_json) {
         json candidates = json::array();
         for (const CandidateCheck& c : r->candidates) {
           json j = {{"rank", c.rank},         {"function", c.function}, {"score", c.score},

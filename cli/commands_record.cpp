@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -88,54 +89,64 @@ void register_record_commands(CLI::App& app, Context& ctx) {
       "record",
       "Record function_graph call trees of a command (-- CMD ARGS) or of running "
       "processes (-p PID) on this machine's kernel, into the database");
-  static std::string db_path = kDefaultDb, name, state_dir, tracing_dir;
-  static RecordOptions options;
-  static std::vector<int> pids;
-  static double duration = 0;
-  static int max_depth = 0, buffer_kb = 0;
-  rec->add_option("--db", db_path, "database file")->capture_default_str();
-  rec->add_option("--name", name, "session name (default: the command's name, made unique)");
-  rec->add_option("-p,--pid", pids,
+  struct RecordCommandOptions {
+    std::string db_path = kDefaultDb;
+    std::string name;
+    std::string state_dir;
+    std::string tracing_dir;
+    RecordOptions options;
+    std::vector<int> pids;
+    double duration = 0;
+    int max_depth = 0;
+    int buffer_kb = 0;
+    CLI::Option* max_depth_option = nullptr;
+  };
+  auto ro = std::make_shared<RecordCommandOptions>();
+  rec->add_option("--db", ro->db_path, "database file")->capture_default_str();
+  rec->add_option("--name", ro->name, "session name (default: the command's name, made unique)");
+  rec->add_option("-p,--pid", ro->pids,
                   "trace this running process (all its threads, and the "
                   "children it starts); repeatable");
-  rec->add_option("--duration", duration, "stop after this many seconds");
-  rec->add_option("--graph-function", options.graph_functions,
+  rec->add_option("--duration", ro->duration, "stop after this many seconds");
+  rec->add_option("--graph-function", ro->options.graph_functions,
                   "only calls below this function (set_graph_function; needs the top-level "
                   "instance); repeatable");
-  static CLI::Option* max_depth_option = nullptr;
-  max_depth_option = rec->add_option(
-      "--max-depth", max_depth,
+  ro->max_depth_option = rec->add_option(
+      "--max-depth", ro->max_depth,
       "record this many levels of calls (max_graph_depth; needs the top-level instance)");
-  rec->add_option("--buffer-size", buffer_kb,
+  rec->add_option("--buffer-size", ro->buffer_kb,
                   "ring buffer per CPU, in KB (default: 4096, or the current size if larger)");
-  rec->add_flag("--force", options.force,
+  rec->add_flag("--force", ro->options.force,
                 "record in the top-level instance even while someone else uses it (their "
                 "settings are put back afterwards)");
   rec->add_option(
-      "--spill-dir", options.spill_dir,
+      "--spill-dir", ro->options.spill_dir,
       "directory for the raw ring-buffer pages while recording (default: $TMPDIR or /tmp)");
-  rec->add_option("--state-dir", state_dir, "where the saved tracing state is kept")
+  rec->add_option("--state-dir", ro->state_dir, "where the saved tracing state is kept")
       ->default_str(KernelPaths{}.state_dir);
-  rec->add_option("--tracing-dir", tracing_dir, "tracefs mount (default: the mounted one)");
-  rec->add_option("--user", options.user,
+  rec->add_option("--tracing-dir", ro->tracing_dir, "tracefs mount (default: the mounted one)");
+  rec->add_option("--user", ro->options.user,
                   "run the command as this user (name or uid), not as root; tracing still needs "
                   "root");
-  rec->add_option("command", options.command, "the command to run and trace, after '--'");
-  rec->callback([&ctx] {
+  rec->add_option("command", ro->options.command, "the command to run and trace, after '--'");
+  rec->callback([&ctx, ro] {
     run(ctx, [&]() -> Status {
-      for (int pid : pids) options.pids.push_back(static_cast<pid_t>(pid));
-      if (duration > 0) options.duration_s = duration;
-      if (max_depth_option->count() > 0) options.max_depth = max_depth;
-      if (buffer_kb != 0) options.buffer_size_kb = buffer_kb;
-      if (!state_dir.empty()) options.paths.state_dir = state_dir;
-      options.paths.tracing_dir = tracing_dir;
-      options.progress = [](std::string_view text) { std::cerr << "probeseek: " << text << "\n"; };
-      auto session = choose_session_name(db_path, name, options);
+      for (int pid : ro->pids) ro->options.pids.push_back(static_cast<pid_t>(pid));
+      if (ro->duration > 0) ro->options.duration_s = ro->duration;
+      if (ro->max_depth_option->count() > 0) ro->options.max_depth = ro->max_depth;
+      if (ro->buffer_kb != 0) ro->options.buffer_size_kb = ro->buffer_kb;
+      if (!ro->state_dir.empty()) ro->options.paths.state_dir = ro->state_dir;
+      ro->options.paths.tracing_dir = ro->tracing_dir;
+      ro->options.progress = [](std::string_view text) {
+        std::cerr << "probeseek: " << text << "\n";
+      };
+      auto session = choose_session_name(ro->db_path, ro->name, ro->options);
       if (!session) return tl::unexpected(session.error());
-      auto recording = record(options);
+      auto recording = record(ro->options);
       if (!recording) return tl::unexpected(recording.error());
       std::cerr << "probeseek: recording stopped (" << recording->stopped_by() << "); saving "
-                << recording->bytes() / 1024 << " KB of ring-buffer pages to " << db_path << "\n";
+                << recording->bytes() / 1024 << " KB of ring-buffer pages to " << ro->db_path
+                << "\n";
       for (const CpuLoss& loss : recording->losses())
         std::cerr << "warning: CPU " << loss.cpu << ": the kernel overwrote " << loss.overrun
                   << " and dropped " << loss.dropped << " events before probeseek read them\n";
@@ -143,15 +154,15 @@ void register_record_commands(CLI::App& app, Context& ctx) {
       ingest_request.recording = &*recording;
       ingest_request.name = *session;
       ingest_request.source = "probeseek record " +
-                              std::string(options.command.empty() ? "-p " : "-- ") +
+                              std::string(ro->options.command.empty() ? "-p " : "-- ") +
                               recording->description();
       // The BTF of the modules whose functions were recorded lies beside the vmlinux BTF.
       const std::string& btf_path = recording->kernel().btf_path;
       if (!btf_path.empty())
         ingest_request.module_btf_dir = btf_path.substr(0, btf_path.find_last_of('/'));
-      ingest_request.kernel_memory = options.paths.kcore;
-      ingest_request.progress = options.progress;
-      auto db = Database::open(db_path);
+      ingest_request.kernel_memory = ro->options.paths.kcore;
+      ingest_request.progress = ro->options.progress;
+      auto db = Database::open(ro->db_path);
       if (!db) return tl::unexpected(db.error());
       auto saved = ingest(*db, ingest_request);
       if (!saved) return tl::unexpected(saved.error());
@@ -185,19 +196,23 @@ void register_record_commands(CLI::App& app, Context& ctx) {
       "reset",
       "Restore the tracing state a killed 'probeseek record' left behind, and remove "
       "stale probeseek tracing instances");
-  static bool reset_force = false;
-  static std::string reset_state_dir, reset_tracing_dir;
-  reset_cmd->add_flag("--force", reset_force, "also restore for recordings that still run");
-  reset_cmd->add_option("--state-dir", reset_state_dir, "where the saved tracing state is kept")
+  struct ResetOptions {
+    bool force = false;
+    std::string state_dir;
+    std::string tracing_dir;
+  };
+  auto xo = std::make_shared<ResetOptions>();
+  reset_cmd->add_flag("--force", xo->force, "also restore for recordings that still run");
+  reset_cmd->add_option("--state-dir", xo->state_dir, "where the saved tracing state is kept")
       ->default_str(KernelPaths{}.state_dir);
-  reset_cmd->add_option("--tracing-dir", reset_tracing_dir,
+  reset_cmd->add_option("--tracing-dir", xo->tracing_dir,
                         "tracefs mount (default: the mounted one)");
-  reset_cmd->callback([&ctx] {
+  reset_cmd->callback([&ctx, xo] {
     run(ctx, [&]() -> Status {
       KernelPaths paths;
-      if (!reset_state_dir.empty()) paths.state_dir = reset_state_dir;
-      paths.tracing_dir = reset_tracing_dir;
-      auto report = reset(paths, reset_force);
+      if (!xo->state_dir.empty()) paths.state_dir = xo->state_dir;
+      paths.tracing_dir = xo->tracing_dir;
+      auto report = reset(paths, xo->force);
       if (!report) return tl::unexpected(report.error());
       for (auto& a : report->actions) std::cout << a << "\n";
       for (auto& s : report->skipped) std::cerr << "skipped: " << s << "\n";
@@ -215,9 +230,12 @@ void register_record_commands(CLI::App& app, Context& ctx) {
   // ---- doctor
   auto* doctor_cmd = app.add_subcommand(
       "doctor", "What this machine's kernel offers probeseek, and what to do about what it lacks");
-  static bool doctor_json = false;
-  doctor_cmd->add_flag("--json", doctor_json, "JSON array on stdout");
-  doctor_cmd->callback([&ctx] {
+  struct DoctorOptions {
+    bool as_json = false;
+  };
+  auto dop = std::make_shared<DoctorOptions>();
+  doctor_cmd->add_flag("--json", dop->as_json, "JSON array on stdout");
+  doctor_cmd->callback([&ctx, dop] {
     run(ctx, [&]() -> Status {
       // The fentry line loads a program, as 'attach --type fentry' does: same kernel, same answer.
       auto checks = doctor(KernelPaths{}, []() -> std::optional<std::string> {
@@ -225,7 +243,7 @@ void register_record_commands(CLI::App& app, Context& ctx) {
         if (t.available) return std::nullopt;
         return t.why_not;
       });
-      if (doctor_json) {
+      if (dop->as_json) {
         nlohmann::json out = nlohmann::json::array();
         for (auto& c : checks)
           out.push_back({{"feature", c.feature},

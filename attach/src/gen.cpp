@@ -882,13 +882,7 @@ Status write_file_at(int dir, const std::string& dir_name, const std::string& na
     ::unlinkat(dir, tmp.c_str(), 0);
     return runtime_error(what, path, err);
   };
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail_with(errno, "cannot write");
-    done += static_cast<size_t>(n);
-  }
+  if (const int e = write_all(fd.get(), text); e != 0) return fail_with(e, "cannot write");
   if (fd.close() != 0) return fail_with(errno, "cannot write");
   // Without --force, the name must still be free: RENAME_NOREPLACE, or link(2) where the
   // filesystem does not have it. rename(2) replaces a link itself, never what it points to.

@@ -12,6 +12,8 @@
 #include <ctime>
 #include <memory>
 
+#include "probeseek/fd.h"
+
 namespace probeseek {
 
 std::string_view trim(std::string_view s) {
@@ -221,22 +223,34 @@ Result<std::string> read_binary_file(const std::string& path, size_t max_bytes) 
   return out;
 }
 
-Status write_whole_file(const std::string& path, std::string_view text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-  if (fd < 0) return runtime_error("cannot open for writing", path, errno);
+int write_all(int fd, std::string_view text) {
   size_t done = 0;
   while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      return runtime_error("cannot write", path, e);
-    }
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return EIO;
     done += static_cast<size_t>(n);
   }
-  if (::close(fd) != 0) return runtime_error("cannot write", path, errno);
+  return 0;
+}
+
+Status write_whole_file(const std::string& path, std::string_view text) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  if (!fd) return runtime_error("cannot open for writing", path, errno);
+  if (const int e = write_all(fd.get(), text); e != 0)
+    return runtime_error("cannot write", path, e);
+  if (fd.close() != 0) return runtime_error("cannot write", path, errno);
   return {};
+}
+
+Result<bool> create_private_file(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) {
+    if (errno == EEXIST) return false;
+    return runtime_error("cannot create", path, errno);
+  }
+  return true;
 }
 
 std::string now_utc() {

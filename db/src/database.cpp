@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "probeseek/db.h"
+#include "probeseek/text.h"
 #include "schema.sql.h"
 
 namespace probeseek {
@@ -124,14 +125,11 @@ bool file_exists(const std::string& path) {
 // KASLR). SQLite gives its journal the database's mode. An existing file keeps its mode.
 // Returns whether this call created the file.
 Result<bool> create_private(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) return false;
-    return fail(ErrorKind::kBadInput, "cannot create database", path, errno,
+  auto created = create_private_file(path);
+  if (!created)
+    return fail(ErrorKind::kBadInput, "cannot create database", path, created.error().err_no,
                 "check the path and its directory's permissions");
-  }
-  ::close(fd);
-  return true;
+  return *created;
 }
 
 // A read-only connection cannot roll back a hot journal (an import or record that was killed

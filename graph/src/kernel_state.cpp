@@ -134,20 +134,11 @@ Status write_state_file(const std::string& path, const SavedState& state) {
     j["files"].push_back({{"file", f.file}, {"found", f.found}, {"restore", f.restore_text}});
   std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return runtime_error("cannot write the recording's state file", tmp, errno);
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      return runtime_error("cannot write the recording's state file", tmp, e);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0)
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) return runtime_error("cannot write the recording's state file", tmp, errno);
+  if (const int e = write_all(fd.get(), text); e != 0)
+    return runtime_error("cannot write the recording's state file", tmp, e);
+  if (::fsync(fd.get()) != 0 || fd.close() != 0)
     return runtime_error("cannot write the recording's state file", tmp, errno);
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     return runtime_error("cannot write the recording's state file", path, errno);
@@ -317,14 +308,13 @@ Result<KernelStateGuard> KernelStateGuard::create(const std::string& state_dir,
   g.state_.recorder_pid = ::getpid();
   g.state_.recorder_start = process_start_time(::getpid());
   g.state_.tracing_dir = tracing_dir;
-  int fd = ::open(g.path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST)
-      return runtime_error("a state file of an earlier recording with this pid is in the way",
-                           g.path_, 0, "run 'probeseek reset' first");
-    return runtime_error("cannot create the recording's state file", g.path_, errno);
-  }
-  ::close(fd);
+  auto created = create_private_file(g.path_);
+  if (!created)
+    return runtime_error("cannot create the recording's state file", g.path_,
+                         created.error().err_no);
+  if (!*created)
+    return runtime_error("a state file of an earlier recording with this pid is in the way",
+                         g.path_, 0, "run 'probeseek reset' first");
   if (auto s = write_state_file(g.path_, g.state_); !s) {
     ::unlink(g.path_.c_str());
     return tl::unexpected(s.error());

@@ -56,6 +56,11 @@ Result<std::string> read_binary_file(const std::string& path, size_t max_bytes);
 
 // Writes text to a file, replacing it; errors name the path and the errno text.
 Status write_whole_file(const std::string& path, std::string_view text);
+// Writes all of `text` to an open fd, retrying short writes and EINTR: 0, or the errno.
+int write_all(int fd, std::string_view text);
+// Creates an empty file of mode 0600 whatever the umask (it may hold kernel addresses or the
+// state of the kernel's tracing); false, not an error, when it exists already.
+Result<bool> create_private_file(const std::string& path);
 
 // The current time in UTC as ISO 8601 ("2026-11-26T12:00:00Z"): when a session was imported,
 // a scan or a verification ran.
