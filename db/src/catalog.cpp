@@ -1,6 +1,7 @@
 // The kernel catalogue's rows. Names and prototypes repeat across kernels (sixty Debian builds
 // share most of their 60k functions), so both are interned: a kernel costs one 4-integer row
 // per function plus its compressed BTF and symbols.
+#include <sqlite3.h>
 #include <zstd.h>
 
 #include <memory>

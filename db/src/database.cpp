@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,23 @@
 #include "schema.sql.h"
 
 namespace probeseek {
+
+void SqliteClose::operator()(sqlite3* db) const {
+  sqlite3_close_v2(db);
+}
+void SqliteFinalize::operator()(sqlite3_stmt* st) const {
+  sqlite3_finalize(st);
+}
+
+int64_t Statement::int_at(int col) const {
+  return sqlite3_column_int64(st_.get(), col);
+}
+double Statement::double_at(int col) const {
+  return sqlite3_column_double(st_.get(), col);
+}
+bool Statement::null_at(int col) const {
+  return sqlite3_column_type(st_.get(), col) == SQLITE_NULL;
+}
 
 Statement& Statement::bind(int i, int64_t v) {
   sqlite3_bind_int64(st_.get(), i, v);

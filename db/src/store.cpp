@@ -1,3 +1,4 @@
+#include <sqlite3.h>
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>

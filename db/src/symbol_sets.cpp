@@ -1,5 +1,6 @@
 #include <zlib.h>
 
+#include <sqlite3.h>
 #include <cstdio>
 #include <ctime>
 #include <set>

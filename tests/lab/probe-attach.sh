@@ -12,21 +12,14 @@
 # Exit status: 0 pass, 77 skipped (lab cannot run here), 1 failure.
 set -euo pipefail
 
-LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-readonly LAB=$LAB_DIR/lab
+# shellcheck source=host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/host-lib.sh"
 probeseek=${1:?usage: $0 PROBESEEK PROBE_CYCLES [--kernel K]}
 cycles=${2:?usage: $0 PROBESEEK PROBE_CYCLES [--kernel K]}
 shift 2
-kernel=6.1
-while (($#)); do
-    case $1 in
-        --kernel) kernel=${2:?--kernel needs a value}; shift 2 ;;
-        *) echo "usage: $0 PROBESEEK PROBE_CYCLES [--kernel K]" >&2; exit 1 ;;
-    esac
-done
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/probeseek-lab-attach.XXXXXX")
-trap 'rm -rf -- "$TMP"' EXIT
+lab_begin probe-attach
+lab_args "$0 PROBESEEK PROBE_CYCLES [--kernel K]" "$@"
+kernel=${KERNELS[0]:-6.1}
 
 cat >"$TMP/guest.sh" <<'GUEST'
 . /lab/lib.sh
@@ -105,21 +98,11 @@ kill "$(cat /tmp/httpd.pid)" 2>/dev/null
 exit $failed
 GUEST
 
-echo "probe-attach: kernel $kernel" >&2
+lab_say "kernel $kernel"
 out=$TMP/out
-rc=0
-"$LAB" run "$TMP/guest.sh" "$out" --kernel "$kernel" --timeout 400 \
-    --binary "$probeseek" --binary "$cycles" || rc=$?
-if ((rc == 77)); then
-    echo "probe-attach: SKIP: the lab cannot run here (see above)" >&2
-    exit 77
-fi
 show() { for f in "$out"/*.txt "$out"/*.err "$out"/*.json; do [[ -f $f ]] && { echo "== $f"; cat "$f"; }; done >&2; }
-if ((rc != 0)); then
-    echo "probe-attach: FAIL: lab run exited with status $rc" >&2
-    show
-    exit 1
-fi
+lab_run "$TMP/guest.sh" "$out" "$kernel" --timeout 400 \
+    --binary "$probeseek" --binary "$cycles" || { show; exit 1; }
 
 # Host half: what the events say.
 problems=()
@@ -136,10 +119,6 @@ kret=$(grep -m1 '"comm":"curl"' "$out/kret.json" || true)
 [[ $kret =~ \"local_port\":[1-9] ]] || problems+=("kretprobe: local port missing: $kret")
 grep -q 'attached fentry' "$out/fentry.err" || problems+=("fentry: not attached as fentry")
 grep -q 'uaddr=.*{AF_INET 127.0.0.1:8080}' "$out/fentry.txt" || problems+=("fentry: sockaddr not decoded")
-if ((${#problems[@]})); then
-    printf 'probe-attach: FAIL (%s): %s\n' "$kernel" "${problems[@]}" >&2
-    show
-    exit 1
-fi
-echo "probe-attach: PASS ($kernel, $(grep -c '^ok' "$out/checks.txt") guest checks; $(tr '\n' ' ' <"$out/timings.txt"))" >&2
+lab_problems "$kernel" "${problems[@]}" || { show; exit 1; }
+lab_say "PASS ($kernel, $(grep -c '^ok' "$out/checks.txt") guest checks; $(tr '\n' ' ' <"$out/timings.txt"))"
 cat "$out/cycles.txt" >&2

@@ -11,24 +11,17 @@
 # Exit status: 0 pass, 77 skipped (lab cannot run here), 1 failure.
 set -euo pipefail
 
-LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-readonly LAB=$LAB_DIR/lab
-readonly BTF=$LAB_DIR/../data/linux-6.1.0-56-cloud-amd64/vmlinux.btf
+# shellcheck source=host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/host-lib.sh"
+readonly BTF=$LAB_HOST_DIR/../data/linux-6.1.0-56-cloud-amd64/vmlinux.btf
 probeseek=${1:?usage: $0 PROBESEEK [--kernel K]}
 shift
-kernel=6.1
-while (($#)); do
-    case $1 in
-        --kernel) kernel=${2:?--kernel needs a value}; shift 2 ;;
-        *) echo "usage: $0 PROBESEEK [--kernel K]" >&2; exit 1 ;;
-    esac
-done
+lab_begin probe-gen
+lab_args "$0 PROBESEEK [--kernel K]" "$@"
+kernel=${KERNELS[0]:-6.1}
 for tool in clang make; do
-    command -v "$tool" >/dev/null || { echo "probe-gen: SKIP: no $tool to build the probes" >&2; exit 77; }
+    command -v "$tool" >/dev/null || { lab_say "SKIP: no $tool to build the probes"; exit 77; }
 done
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/probeseek-lab-gen.XXXXXX")
-trap 'rm -rf -- "$TMP"' EXIT
 
 start=$(date +%s)
 binaries=()
@@ -36,13 +29,13 @@ for spec in tcp_sendmsg:kprobe tcp_v4_connect:kretprobe vfs_unlink:fexit; do
     fn=${spec%%:*} type=${spec##*:}
     "$probeseek" gen "$fn" --type "$type" --btf "$BTF" -o "$TMP/$fn" >/dev/null
     if ! make -C "$TMP/$fn" >"$TMP/$fn.make.log" 2>&1; then
-        echo "probe-gen: FAIL: the generated $fn project does not build:" >&2
+        lab_say "FAIL: the generated $fn project does not build:"
         cat "$TMP/$fn.make.log" >&2
         exit 1
     fi
     binaries+=(--binary "$TMP/$fn/$fn")
 done
-echo "probe-gen: 3 projects generated and built in $(($(date +%s) - start))s" >&2
+lab_say "3 projects generated and built in $(($(date +%s) - start))s"
 
 cat >"$TMP/guest.sh" <<'GUEST'
 . /lab/lib.sh
@@ -85,20 +78,10 @@ check unlink-sigint-exit-0 stop_with INT $pid
 exit $failed
 GUEST
 
-echo "probe-gen: kernel $kernel" >&2
+lab_say "kernel $kernel"
 out=$TMP/out
-rc=0
-"$LAB" run "$TMP/guest.sh" "$out" --kernel "$kernel" --timeout 300 "${binaries[@]}" || rc=$?
-if ((rc == 77)); then
-    echo "probe-gen: SKIP: the lab cannot run here (see above)" >&2
-    exit 77
-fi
 show() { for f in "$out"/*.txt "$out"/*.err; do [[ -f $f ]] && { echo "== $f"; cat "$f"; }; done >&2; }
-if ((rc != 0)); then
-    echo "probe-gen: FAIL: lab run exited with status $rc" >&2
-    show
-    exit 1
-fi
+lab_run "$TMP/guest.sh" "$out" "$kernel" --timeout 300 "${binaries[@]}" || { show; exit 1; }
 
 problems=()
 writer=$(cat "$out/writer.pid")
@@ -113,9 +96,5 @@ line=$(grep -m1 ' curl ' "$out/connect.txt" || true)
     problems+=("tcp_v4_connect (kretprobe): unexpected event: $line")
 line=$(grep -m1 'probeseek-gen-victim' "$out/unlink.txt" || true)
 [[ $line == *'dentry="probeseek-gen-victim"'*' = 0' ]] || problems+=("vfs_unlink (fexit): unexpected event: $line")
-if ((${#problems[@]})); then
-    printf 'probe-gen: FAIL (%s): %s\n' "$kernel" "${problems[@]}" >&2
-    show
-    exit 1
-fi
-echo "probe-gen: PASS ($kernel, $(grep -c '^ok' "$out/checks.txt") guest checks, $(($(date +%s) - start))s)" >&2
+lab_problems "$kernel" "${problems[@]}" || { show; exit 1; }
+lab_say "PASS ($kernel, $(grep -c '^ok' "$out/checks.txt") guest checks, $(($(date +%s) - start))s)"

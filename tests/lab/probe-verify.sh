@@ -9,21 +9,14 @@
 # Exit status: 0 pass, 77 skipped (lab cannot run here), 1 failure.
 set -euo pipefail
 
-LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-readonly LAB=$LAB_DIR/lab
-readonly DATA=$LAB_DIR/../data/linux-6.1.0-56-cloud-amd64
+# shellcheck source=host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/host-lib.sh"
+readonly DATA=$LAB_HOST_DIR/../data/linux-6.1.0-56-cloud-amd64
 probeseek=${1:?usage: $0 PROBESEEK [--kernel K]}
 shift
-kernel=6.1
-while (($#)); do
-    case $1 in
-        --kernel) kernel=${2:?--kernel needs a value}; shift 2 ;;
-        *) echo "usage: $0 PROBESEEK [--kernel K]" >&2; exit 1 ;;
-    esac
-done
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/probeseek-lab-verify.XXXXXX")
-trap 'rm -rf -- "$TMP"' EXIT
+lab_begin probe-verify
+lab_args "$0 PROBESEEK [--kernel K]" "$@"
+kernel=${KERNELS[0]:-6.1}
 
 "$probeseek" import --db "$TMP/curl.db" --btf "$DATA/vmlinux.btf" \
     --kallsyms "$DATA/kallsyms.txt.gz" --filter-functions "$DATA/available_filter_functions.txt.gz" \
@@ -54,21 +47,11 @@ kill "$(cat /tmp/httpd.pid)" 2>/dev/null
 exit $failed
 GUEST
 
-echo "probe-verify: kernel $kernel" >&2
+lab_say "kernel $kernel"
 out=$TMP/out
-rc=0
-"$LAB" run "$TMP/guest.sh" "$out" --kernel "$kernel" --timeout 300 \
-    --binary "$probeseek" --file "$TMP/curl.db" || rc=$?
-if ((rc == 77)); then
-    echo "probe-verify: SKIP: the lab cannot run here (see above)" >&2
-    exit 77
-fi
 show() { for f in "$out"/*.txt "$out"/*.err "$out"/*.json; do [[ -f $f ]] && { echo "== $f"; cat "$f"; }; done >&2; }
-if ((rc != 0)); then
-    echo "probe-verify: FAIL: lab run exited with status $rc" >&2
-    show
-    exit 1
-fi
+lab_run "$TMP/guest.sh" "$out" "$kernel" --timeout 300 \
+    --binary "$probeseek" --file "$TMP/curl.db" || { show; exit 1; }
 
 # The host checks the JSON with the same tool the unit tests use: python3 if present, else grep.
 problems=()
@@ -98,10 +81,6 @@ else
     grep -q '"function": "tcp_v4_connect"' "$out/verify.json" || problems+=("tcp_v4_connect missing")
 fi
 grep -q 'verified live' "$out/rank.txt" || problems+=("rank's text does not show the verification")
-if ((${#problems[@]})); then
-    printf 'probe-verify: FAIL (%s): %s\n' "$kernel" "${problems[@]}" >&2
-    show
-    exit 1
-fi
-echo "probe-verify: PASS ($kernel, $(cat "$out/timings.txt"))" >&2
+lab_problems "$kernel" "${problems[@]}" || { show; exit 1; }
+lab_say "PASS ($kernel, $(cat "$out/timings.txt"))"
 cat "$out/verify.txt" >&2

@@ -9,32 +9,13 @@
 # PROBESEEK_LAB_KEEP=DIR keeps what the guests wrote (DIR/out-KERNEL) for a look afterwards.
 set -euo pipefail
 
-LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-readonly LAB_DIR
-readonly LAB=$LAB_DIR/lab
 # shellcheck source=host-lib.sh
-. "$LAB_DIR/host-lib.sh"
-
-kernels=()
-binary=''
-while (($#)); do
-    case $1 in
-        --kernel) kernels+=("${2:?--kernel needs a value}"); shift 2 ;;
-        --binary) binary=${2:?--binary needs a value}; shift 2 ;;
-        *) echo "usage: $0 --binary PATH [--kernel K]..." >&2; exit 1 ;;
-    esac
-done
-((${#kernels[@]})) || kernels=(6.1 6.12)
-[[ -x $binary ]] || { echo "record.sh: --binary PATH (the probeseek binary) is required" >&2; exit 1; }
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/probeseek-lab-record.XXXXXX")
-keep() {
-    if [[ -n ${PROBESEEK_LAB_KEEP:-} ]]; then
-        mkdir -p "$PROBESEEK_LAB_KEEP" && cp -r "$TMP"/out-* "$PROBESEEK_LAB_KEEP"/ 2>/dev/null || true
-    fi
-    rm -rf -- "$TMP"
-}
-trap keep EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/host-lib.sh"
+lab_begin record
+lab_args "$0 --binary PATH [--kernel K]..." "$@"
+((${#KERNELS[@]})) || KERNELS=(6.1 6.12)
+binary=$BINARY
+[[ -x $binary ]] || { lab_say "--binary PATH (the probeseek binary) is required"; exit 1; }
 
 failures=()
 fail() { failures+=("$*"); }
@@ -68,24 +49,17 @@ clean_state() { # SNAPSHOT WHAT: nothing of probeseek left
 first_candidate() { grep -m1 -E '^ *1\. ' "$1" | awk '{print $3}'; }
 
 status=0
-for k in "${kernels[@]}"; do
+for k in "${KERNELS[@]}"; do
     out=$TMP/out-$k
     failures=()
-    echo "record lab: kernel $k" >&2
+    lab_say "kernel $k"
     started=$(date +%s)
-    rc=0
-    "$LAB" run "$LAB_DIR/record-guest.sh" "$out" --kernel "$k" --binary "$binary" --timeout 540 || rc=$?
-    seconds=$(($(date +%s) - started))
-    if ((rc == 77)); then
-        echo "record lab: SKIP: the lab cannot run here (see above)" >&2
-        exit 77
-    fi
-    if ((rc != 0)); then
-        echo "record lab: FAIL ($k): lab run exited with status $rc" >&2
+    if ! lab_run "$LAB_HOST_DIR/record-guest.sh" "$out" "$k" --binary "$binary" --timeout 540; then
         [[ ! -f $out/results.txt ]] || cat "$out/results.txt" >&2
         status=1
         continue
     fi
+    seconds=$(($(date +%s) - started))
 
     # What the kernel offers, as doctor sees it in the guest.
     expect_result doctor_rc 0
@@ -188,12 +162,11 @@ for k in "${kernels[@]}"; do
     expect_result s4_db_created no
 
     timings="boot+all ${seconds}s; record curl $(result s1_record_seconds)s, rank+explain $(result s1_rank_explain_seconds)s, -p --duration 5 $(result s2_record_seconds)s, SIGINT $(result s3_int_seconds)s, SIGTERM $(result s3_term_seconds)s, SIGKILL+reset $(result s3_kill_seconds)s"
-    if ((${#failures[@]})); then
-        printf 'record lab: FAIL (%s): %s\n' "$k" "${failures[@]}" >&2
-        echo "record lab: ($k) $timings" >&2
-        status=1
+    if lab_problems "$k" "${failures[@]}"; then
+        lab_say "PASS ($k, $(cat "$out/uname.txt")): $timings"
     else
-        echo "record lab: PASS ($k, $(cat "$out/uname.txt")): $timings" >&2
+        lab_say "($k) $timings"
+        status=1
     fi
 done
 exit "$status"

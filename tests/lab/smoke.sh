@@ -7,21 +7,11 @@
 # Exit status: 0 pass, 77 skipped (lab cannot run here), 1 failure.
 set -euo pipefail
 
-LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-readonly LAB_DIR
-readonly LAB=$LAB_DIR/lab
-
-kernels=()
-while (($#)); do
-    case $1 in
-        --kernel) kernels+=("${2:?--kernel needs a value}"); shift 2 ;;
-        *) echo "usage: $0 [--kernel K]..." >&2; exit 1 ;;
-    esac
-done
-((${#kernels[@]})) || kernels=(6.1 6.12)
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/probeseek-lab-smoke.XXXXXX")
-trap 'rm -rf -- "$TMP"' EXIT
+# shellcheck source=host-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/host-lib.sh"
+lab_begin smoke
+lab_args "$0 [--kernel K]..." "$@"
+((${#KERNELS[@]})) || KERNELS=(6.1 6.12)
 
 # The guest half.  Every check logs "ok NAME" or "FAIL NAME" to
 # $OUT/checks.txt and the script exits 1 if any failed, so a failure names
@@ -58,21 +48,10 @@ exit $failed
 GUEST
 
 status=0
-for k in "${kernels[@]}"; do
+for k in "${KERNELS[@]}"; do
     out=$TMP/out-$k
-    echo "smoke: kernel $k" >&2
-    rc=0
-    "$LAB" run "$TMP/guest.sh" "$out" --kernel "$k" --timeout 300 || rc=$?
-    if ((rc == 77)); then
-        echo "smoke: SKIP: the lab cannot run here (see above)" >&2
-        exit 77
-    fi
-    if ((rc != 0)); then
-        echo "smoke: FAIL ($k): lab run exited with status $rc" >&2
-        [[ ! -f $out/checks.txt ]] || cat "$out/checks.txt" >&2
-        status=1
-        continue
-    fi
+    lab_say "kernel $k"
+    lab_run "$TMP/guest.sh" "$out" "$k" --timeout 300 || { status=1; continue; }
     # Host half: what came back must be exactly what the guest wrote.
     problems=()
     [[ $(cat "$out/page.txt" 2>/dev/null) == hello ]] ||
@@ -88,11 +67,10 @@ for k in "${kernels[@]}"; do
         problems+=("btf.bin or btf.sha256 missing")
     fi
     grep -q . "$out/console.log" || problems+=("console.log is empty")
-    if ((${#problems[@]})); then
-        printf 'smoke: FAIL (%s): %s\n' "$k" "${problems[@]}" >&2
-        status=1
+    if lab_problems "$k" "${problems[@]}"; then
+        lab_say "PASS ($k, $(cat "$out/uname.txt"), $(wc -l <"$out/checks.txt") guest checks)"
     else
-        echo "smoke: PASS ($k, $(cat "$out/uname.txt"), $(wc -l <"$out/checks.txt") guest checks)" >&2
+        status=1
     fi
 done
 exit "$status"

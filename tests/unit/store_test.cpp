@@ -2,6 +2,7 @@
 // bytes that are not UTF-8 in names, a killed import, a very deep call chain, runaway queries,
 // options that would silently mean "no filter". Recordings: tests/data/linux-6.1.0-56-cloud-amd64.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>

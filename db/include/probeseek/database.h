@@ -2,8 +2,6 @@
 // statements, and removing a database a failed command created. Schema: docs/schema.md.
 #pragma once
 
-#include <sqlite3.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,13 +10,16 @@
 
 #include "probeseek/error.h"
 
+struct sqlite3;  // <sqlite3.h> stays inside db/
+struct sqlite3_stmt;
+
 namespace probeseek {
 
 struct SqliteClose {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+  void operator()(sqlite3* db) const;
 };
 struct SqliteFinalize {
-  void operator()(sqlite3_stmt* st) const { sqlite3_finalize(st); }
+  void operator()(sqlite3_stmt* st) const;
 };
 
 // A prepared statement. Binding and stepping errors surface through Database::check().
@@ -45,10 +46,10 @@ class Statement {
     }
   }
   void reset();
-  int64_t int_at(int col) const { return sqlite3_column_int64(st_.get(), col); }
-  double double_at(int col) const { return sqlite3_column_double(st_.get(), col); }
+  int64_t int_at(int col) const;
+  double double_at(int col) const;
   std::string text_at(int col) const;
-  bool null_at(int col) const { return sqlite3_column_type(st_.get(), col) == SQLITE_NULL; }
+  bool null_at(int col) const;
 
  private:
   std::unique_ptr<sqlite3_stmt, SqliteFinalize> st_;
