@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <utility>
 
 namespace probeseek::detail {
 
@@ -121,29 +123,57 @@ bool FuncgraphDecoder::fits(const tep_record& record, std::initializer_list<Fiel
   return true;
 }
 
-void FuncgraphDecoder::decode(const tep_record& record, int cpu) {
+bool FuncgraphDecoder::damaged(std::string what) {
+  if (refuse_damaged_) {
+    damage_ = std::move(what);
+    return false;
+  }
+  builder_.note_other_event();
+  return true;
+}
+
+bool FuncgraphDecoder::decode(const tep_record& record, int cpu) {
   if (record.missed_events != 0) builder_.lost_events(cpu, record.missed_events);
   // A record shorter than its format's fields (or a format that puts them anywhere) is not
-  // read past its end: counted as another event.
-  if (!record.data || !fits(record, {type_, pid_, flags_})) {
-    builder_.note_other_event();
-    return;
-  }
+  // read past its end.
+  if (!record.data || record.size < 0) return damaged("a record without data");
+  if (!fits(record, {type_, pid_, flags_}))
+    return damaged("a record of " + std::to_string(record.size) +
+                   " bytes, shorter than the common fields of its event format");
   int type = static_cast<int>(read_field(type_, record));
   bool is_entry = type == entry_id_;
   bool is_exit = type == exit_id_;
+  if (!is_entry && !is_exit) {
+    builder_.note_other_event();
+    return true;
+  }
   bool fit = is_entry ? fits(record, {entry_func_, entry_depth_})
                       : fits(record, {exit_func_, exit_depth_, exit_calltime_, exit_rettime_});
-  if (!fit || (!is_entry && !is_exit)) {
-    builder_.note_other_event();
-    return;
-  }
+  if (!fit)
+    return damaged(std::string(is_entry ? "a funcgraph_entry" : "a funcgraph_exit") +
+                   " record of " + std::to_string(record.size) +
+                   " bytes, shorter than its event format's fields");
   GraphEvent e;
   e.cpu = cpu;
   e.pid = static_cast<int>(read_field(pid_, record));
   if (e.pid == ignored_pid_) {
     builder_.note_other_event();
-    return;
+    return true;
+  }
+  // The kernel's graph depth is a small non-negative int (the return stack holds a few
+  // hundred frames); anything else is a damaged record, not a call tree to build.
+  FieldAt depth_field = is_entry ? entry_depth_ : exit_depth_;
+  uint64_t raw_depth = read_field(depth_field, record);
+  if (refuse_damaged_) {
+    int64_t depth = depth_field.size == 4   ? int64_t{static_cast<int32_t>(raw_depth)}
+                    : depth_field.size == 2 ? int64_t{static_cast<int16_t>(raw_depth)}
+                                            : static_cast<int64_t>(raw_depth);
+    if (depth < 0 || depth > kMaxGraphDepth)
+      return damaged("a function_graph record with depth " + std::to_string(depth) + " (0 to " +
+                     std::to_string(kMaxGraphDepth) + " is possible)");
+    e.depth = static_cast<int>(depth);
+  } else {
+    e.depth = bounded_depth(raw_depth);
   }
   e.comm = comm_of(e.pid);
   e.timestamp_ns = record.ts;
@@ -161,11 +191,9 @@ void FuncgraphDecoder::decode(const tep_record& record, int cpu) {
   if (is_entry) {
     e.kind = GraphEvent::Kind::kEntry;
     e.function_address = read_field(entry_func_, record);
-    e.depth = bounded_depth(read_field(entry_depth_, record));
   } else {
     e.kind = GraphEvent::Kind::kExit;
     e.function_address = read_field(exit_func_, record);
-    e.depth = bounded_depth(read_field(exit_depth_, record));
     uint64_t calltime = read_field(exit_calltime_, record);
     uint64_t rettime = read_field(exit_rettime_, record);
     if (rettime >= calltime && calltime != 0) {
@@ -176,6 +204,7 @@ void FuncgraphDecoder::decode(const tep_record& record, int cpu) {
   }
   e.function = function_name(e.function_address);
   builder_.add(e);
+  return true;
 }
 
 }  // namespace probeseek::detail

@@ -1,12 +1,14 @@
 // Turns libtraceevent records of the function_graph tracer (ftrace/funcgraph_entry and
-// ftrace/funcgraph_exit) into GraphEvents for a CallTreeBuilder. Shared by every source that
-// holds raw ring-buffer records: a trace.dat (libtracecmd) and the live recorder (per-CPU
-// trace_pipe_raw pages). Field offsets are looked up once; names and comms are cached.
+// ftrace/funcgraph_exit) into GraphEvents for a CallTreeBuilder. The one decoder of every source
+// that holds raw ring-buffer records: a trace.dat (the version 7 reader's pages and libtracecmd's
+// iteration) and the live recorder (per-CPU trace_pipe_raw pages in spill files). Field offsets
+// are looked up once; names and comms are cached.
 #pragma once
 
 #include <event-parse.h>
 
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +17,12 @@
 #include "probeseek/graph.h"
 
 namespace probeseek::detail {
+
+// The one owner of a tep_handle of our own (a trace.dat's metadata, the recorder's formats).
+struct TepFree {
+  void operator()(tep_handle* tep) const { tep_free(tep); }
+};
+using TepHandle = std::unique_ptr<tep_handle, TepFree>;
 
 // The name of the function whose ftrace call site is at `address`: "tcp_v4_connect" also for
 // tcp_v4_connect+0x4 (after ENDBR64 on IBT kernels), "f+0x1c" further in, "0x..." unknown.
@@ -34,9 +42,17 @@ class FuncgraphDecoder {
   // pid, whose calls leak into a pid-filtered trace around context switches.
   void ignore_pid(int pid) { ignored_pid_ = pid; }
 
+  // A file's damaged records (no data, shorter than its event format's fields, a depth no
+  // kernel writes) are refused: decode() returns false and damage() says what, for the caller
+  // to refuse the file naming the record's offset. Otherwise (the live recorder's pages, which
+  // the kernel wrote) such a record is counted as another event and its depth clamped.
+  void refuse_damaged() { refuse_damaged_ = true; }
+  const std::string& damage() const { return damage_; }
+
   // One record of `cpu`: funcgraph entries and exits go to the builder, anything else is
   // counted as another event; a record that says events were lost before it is counted too.
-  void decode(const tep_record& record, int cpu);
+  // False only for a damaged record refused (see refuse_damaged).
+  bool decode(const tep_record& record, int cpu);
 
  private:
   // Where a field sits in a record, read without libtraceevent's per-call lookups (same result
@@ -53,6 +69,7 @@ class FuncgraphDecoder {
   }
   static bool fits(const tep_record& record, std::initializer_list<FieldAt> fields);
   static int bounded_depth(uint64_t raw);
+  bool damaged(std::string what);  // false when refused, true when counted as another event
   std::string_view function_name(uint64_t address);
   std::string_view comm_of(int pid);
 
@@ -68,6 +85,8 @@ class FuncgraphDecoder {
   std::unordered_map<int, std::string> comms_;       // pid -> saved command line
   int last_pid_ = -1;
   int ignored_pid_ = -1;
+  bool refuse_damaged_ = false;
+  std::string damage_;
   std::string_view last_comm_;
 };
 

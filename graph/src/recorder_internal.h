@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "funcgraph_decoder.h"  // TepHandle
 #include "kernel_state.h"
 #include "probeseek/child.h"
 #include "probeseek/record.h"
@@ -17,11 +18,6 @@
 namespace probeseek {
 
 namespace detail {
-
-struct TepFree {
-  void operator()(tep_handle* tep) const { tep_free(tep); }
-};
-using TepHandle = std::unique_ptr<tep_handle, TepFree>;
 
 // A directory of spill files, removed with everything in it when this goes away.
 class SpillDir {
