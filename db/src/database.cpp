@@ -8,6 +8,7 @@
 
 #include "probeseek/db.h"
 #include "probeseek/text.h"
+#include "probeseek/transaction.h"
 #include "schema.sql.h"
 
 namespace probeseek {
@@ -276,14 +277,16 @@ Result<Database> Database::open(const std::string& path, Mode mode, bool may_rec
       // Before the first write. The schema in one transaction: one sync, not one per table.
       // Larger pages: fewer B-tree levels and splits for the call rows.
       if (auto s = db.exec("PRAGMA page_size = 8192"); !s) return undo(s.error());
-      if (auto s = db.exec("BEGIN IMMEDIATE"); !s) return undo(s.error());
-      if (auto s =
-              db.exec(std::string(schema::kTables) + schema::kAdditions +
-                      "PRAGMA user_version = " + std::to_string(schema::kVersion) + ";\nCOMMIT;");
-          !s) {
-        (void)db.exec("ROLLBACK");
-        return undo(s.error());
-      }
+      Status schema_created = [&]() -> Status {
+        auto tx = Transaction::begin(db);
+        if (!tx) return tl::unexpected(tx.error());
+        if (auto s = db.exec(std::string(schema::kTables) + schema::kAdditions +
+                             "PRAGMA user_version = " + std::to_string(schema::kVersion) + ";");
+            !s)
+          return s;  // rolled back by tx
+        return tx->commit();
+      }();
+      if (!schema_created) return undo(schema_created.error());
     } else if (user_version == schema::kVersion) {
       if (auto s = db.exec(schema::kAdditions); !s) return tl::unexpected(s.error());
     } else {

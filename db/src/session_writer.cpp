@@ -6,6 +6,7 @@
 
 #include "probeseek/db.h"
 #include "probeseek/text.h"
+#include "probeseek/transaction.h"
 #include "schema.sql.h"
 
 namespace probeseek {
@@ -177,6 +178,8 @@ uint64_t pair_key(uint32_t a, uint32_t b) {
 }  // namespace
 
 struct SessionWriter::Impl {
+  // First, so that it goes last: the statements are finalized before it rolls back.
+  std::optional<Transaction> tx;
   int64_t call_base = 0;  // database id = base + builder id
   int64_t task_base = 0;
   int64_t function_base = 0;
@@ -363,8 +366,10 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
   if (auto size = db.prepare("PRAGMA cache_size"); size && size->step().value_or(false))
     w->impl_->saved_cache_size = size->int_at(0);
   (void)db.exec("PRAGMA cache_size = -" + std::to_string(Impl::kCacheKiB));
-  if (auto s = db.exec("BEGIN IMMEDIATE"); !s) return tl::unexpected(s.error());
+  auto tx = Transaction::begin(db);
+  if (!tx) return tl::unexpected(tx.error());
   // From here on, the destructor rolls back unless commit() ran.
+  w->impl_->tx.emplace(std::move(*tx));
   auto existing = db.prepare("SELECT id, source FROM sessions WHERE name = ?");
   if (!existing) return tl::unexpected(existing.error());
   existing->bind(1, options.name);
@@ -469,8 +474,7 @@ SessionWriter::~SessionWriter() {
     sqlite3_create_module_v2(db_.raw(), kRowsTable, nullptr, nullptr, nullptr);
     cache_size = impl_->saved_cache_size;
   }
-  impl_.reset();
-  if (!committed_) (void)db_.exec("ROLLBACK");
+  impl_.reset();  // rolls back unless commit() ran
   if (cache_size) (void)db_.exec("PRAGMA cache_size = " + std::to_string(*cache_size));
 }
 
@@ -735,7 +739,7 @@ Status SessionWriter::commit(const SourceInfo& info, const CallTreeBuilder& buil
   m.insert_function = Statement();
   m.reparent = Statement();
   if (auto s = db_.create_indexes(); !s) return s;
-  if (auto s = db_.exec("COMMIT"); !s) return s;
+  if (auto s = m.tx->commit(); !s) return s;
   committed_ = true;
   return {};
 }

@@ -33,6 +33,7 @@
 
 #include "funcgraph_decoder.h"
 #include "page_stream.h"
+#include "probeseek/c_string.h"
 #include "probeseek/graph.h"
 #include "probeseek/text.h"
 #include "trace_dat_container.h"
@@ -161,17 +162,15 @@ tl::unexpected<Error> unreadable_data(const std::string& path) {
                    "the file may be truncated; record it again");
 }
 
-// What a trace.dat says of itself. `kallsyms`: malloc'ed by the shim, freed here.
-SourceInfo trace_dat_info(const char* uname, int cpus, char* kallsyms) {
+// What a trace.dat says of itself. `kallsyms`: malloc'ed by the shim, owned here.
+SourceInfo trace_dat_info(const char* uname, int cpus, char* kallsyms_listing) {
+  const CString kallsyms(kallsyms_listing);
   SourceInfo info;
   info.format = TraceFormat::kTraceDat;
   info.kernel_release = release_from_uname(uname);
   info.tracer = "function_graph";
   info.cpus = cpus;
-  if (kallsyms) {
-    info.kallsyms_text = kallsyms_lines(kallsyms);
-    std::free(kallsyms);
-  }
+  if (kallsyms) info.kallsyms_text = kallsyms_lines(kallsyms.get());
   return info;
 }
 

@@ -1,9 +1,10 @@
 // One write transaction, rolled back unless committed: whatever fails inside it (a full disk, a
-// bad row, an early return) leaves the database as it was. Every write path outside
-// SessionWriter runs in one of these; BEGIN/COMMIT/ROLLBACK are spelled only in db/.
+// bad row, an early return) leaves the database as it was. Every write path runs in one of
+// these (SessionWriter's spans the writer's life); BEGIN/COMMIT/ROLLBACK are spelled only in
+// transaction.cpp.
 #pragma once
 
-#include "probeseek/db.h"
+#include "probeseek/database.h"
 #include "probeseek/error.h"
 
 namespace probeseek {

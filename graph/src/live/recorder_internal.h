@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "funcgraph_decoder.h"  // TepHandle
+#include "../funcgraph_decoder.h"  // TepHandle
 #include "kernel_state.h"
 #include "probeseek/child.h"
 #include "probeseek/record.h"

@@ -5,8 +5,8 @@
 #include <memory>
 #include <vector>
 
-#include "funcgraph_decoder.h"
-#include "page_stream.h"
+#include "../funcgraph_decoder.h"
+#include "../page_stream.h"
 #include "recorder_internal.h"
 
 namespace probeseek {
