@@ -25,7 +25,7 @@ json ops_json(const std::vector<OpsFit>& fits) {
                    {"member", f.member},
                    {"offset", f.offset},
                    {"affinity", std::string(to_string(f.affinity))},
-                   {"strength", f.strength},
+                   {"strength", std::string(to_string(f.strength))},
                    {"members_with_same_signature", f.members_with_same_signature},
                    {"explanation", f.explanation}});
   return out;
@@ -259,7 +259,7 @@ void register_explain_command(CLI::App& app, Context& ctx) {
       if (ex->ops.empty()) text << "    none\n";
       for (auto& f : ex->ops)
         text << "    " << (f.is_union ? "union " : "struct ") << f.struct_name << " member "
-             << f.member << " [" << f.strength << "]: " << f.explanation << "\n";
+             << f.member << " [" << to_string(f.strength) << "]: " << f.explanation << "\n";
       for (auto& v : ex->verified) text << "    " << v << "\n";
       text << "  hookability: " << ex->hookability.verdict() << "\n";
       for (auto& r : ex->hookability.reasons) text << "    " << r << "\n";

@@ -8,6 +8,7 @@
 #include "probeseek/session_queries.h"
 #include "probeseek/text.h"
 
+#include "rank_rules.h"
 #include "stability.h"
 
 namespace probeseek {
@@ -129,9 +130,7 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
   if (const auto* held = stored->find(req.function)) {
     for (const StoredMembership& m : *held) ex.verified.push_back(m.text());
   } else if (!ex.ops.empty() && scanned_all) {
-    ex.worse.push_back(
-        "no ops table in kernel memory held it at record time, although its prototype fits "
-        "(tables that do not start at a symbol, such as array elements, are not seen)");
+    ex.worse.emplace_back(rules::not_held_in_memory());
   }
 
   // The ranking's own argument for this function, over whole sessions.
@@ -211,7 +210,7 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
   for (auto& ps : ex.sessions) {
     if (ps.evidence.session_task_calls == 0)
       ex.worse.push_back("in " + ps.evidence.session + " it runs only in interrupt context");
-    if (ps.callers.size() >= 8)
+    if (static_cast<int64_t>(ps.callers.size()) >= rules::kWeights.many_callers_min)
       ex.worse.push_back("in " + ps.evidence.session + ", " + std::to_string(ps.callers.size()) +
                          " callers: filter by pid/comm, or hook the caller on your path");
   }

@@ -66,17 +66,18 @@ std::vector<std::string_view> words(std::string_view name) {
 constexpr size_t kDistinctiveSignature = 16;
 constexpr size_t kNearlyUniqueSignature = 2;
 
-std::string_view strength(NameAffinity affinity, NameAffinity best_affinity, size_t sharers) {
-  if (affinity > best_affinity) return "weak";  // the name points at another member
+OpsStrength strength(NameAffinity affinity, NameAffinity best_affinity, size_t sharers) {
+  using enum OpsStrength;
+  if (affinity > best_affinity) return kWeak;  // the name points at another member
   switch (affinity) {
     case NameAffinity::kExactSuffix:
-      return sharers <= kDistinctiveSignature ? "strong" : "medium";
+      return sharers <= kDistinctiveSignature ? kStrong : kMedium;
     case NameAffinity::kToken:
-      return sharers <= kDistinctiveSignature ? "medium" : "weak";
+      return sharers <= kDistinctiveSignature ? kMedium : kWeak;
     case NameAffinity::kNone:
-      return sharers <= kNearlyUniqueSignature ? "medium" : "weak";
+      return sharers <= kNearlyUniqueSignature ? kMedium : kWeak;
   }
-  return "weak";
+  return kWeak;
 }
 
 std::string explanation(const std::string& struct_name, bool is_union, const std::string& member,
@@ -115,6 +116,11 @@ std::string_view to_string(NameAffinity affinity) {
       break;
   }
   return "none";
+}
+
+std::string_view to_string(OpsStrength strength) {
+  static constexpr std::string_view kWords[] = {"strong", "medium", "weak"};  // enum order
+  return kWords[static_cast<size_t>(strength)];
 }
 
 NameAffinity name_affinity(std::string_view function, std::string_view member) {
@@ -207,7 +213,7 @@ std::vector<OpsFit> OpsIndex::fits(const Btf& btf, const FunctionPrototype& prot
   NameAffinity best_affinity = NameAffinity::kNone;
   for (const OpsFit& fit : out) best_affinity = std::min(best_affinity, fit.affinity);
   for (OpsFit& fit : out) {
-    fit.strength = std::string(strength(fit.affinity, best_affinity, sharers));
+    fit.strength = strength(fit.affinity, best_affinity, sharers);
   }
   std::sort(out.begin(), out.end(), [](const OpsFit& a, const OpsFit& b) {
     return std::tie(a.affinity, a.members_with_same_signature, a.struct_name, a.member) <

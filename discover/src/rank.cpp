@@ -1,7 +1,6 @@
 #include "probeseek/rank.h"
 
 #include <algorithm>
-#include <cmath>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
@@ -12,6 +11,7 @@
 #include "probeseek/session_queries.h"
 #include "probeseek/text.h"
 #include "probeseek/verification_store.h"
+#include "rank_rules.h"
 #include "stability.h"
 
 namespace probeseek {
@@ -25,8 +25,6 @@ std::vector<std::string> Candidate::reasons() const {
   }
   return out;
 }
-
-namespace {}  // namespace
 
 Result<BtfChoice> choose_btf(Database& db, const std::vector<SessionSummary>& sessions,
                              const std::optional<std::string>& btf_path,
@@ -234,20 +232,11 @@ HookabilityInputs hookability_inputs(SymbolLookups& symbols, const Btf* btf) {
   return in;
 }
 
-// "__x64_sys_connect" -> "connect"; "" for names that are not syscall entry points.
-std::string_view syscall_stem(std::string_view name) {
-  static constexpr std::string_view kPrefixes[] = {
-      "__x64_sys_",   "__ia32_compat_sys_", "__x32_compat_sys_", "__ia32_sys_",
-      "__arm64_sys_", "__do_sys_",          "__se_sys_"};
-  for (auto p : kPrefixes)
-    if (name.size() > p.size() && name.substr(0, p.size()) == p) return name.substr(p.size());
-  return {};
-}
+using CallersMap = std::unordered_map<std::string, std::unordered_set<std::string>>;
 
 // Callers seen in task context, per callee name, over the sessions.
-Result<std::unordered_map<std::string, std::unordered_set<std::string>>> task_callers(
-    Database& db, const std::vector<SessionSummary>& sessions) {
-  std::unordered_map<std::string, std::unordered_set<std::string>> out;
+Result<CallersMap> task_callers(Database& db, const std::vector<SessionSummary>& sessions) {
+  CallersMap out;
   for (auto& s : sessions) {
     auto done = for_each_task_edge(
         db, s.id,
@@ -257,10 +246,283 @@ Result<std::unordered_map<std::string, std::unordered_set<std::string>>> task_ca
   return out;
 }
 
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, v == std::floor(v) ? "%.0f" : "%.1f", v);
-  return buf;
+// What one ranking reads besides the recordings: the --arg query, BTF and module BTF over it,
+// the ops index, record's ops scan, the symbol sets. Filled in place (the pointers may point
+// into it); members in the order they must be destroyed last to first.
+struct Inputs {
+  std::optional<TypeQuery> query;
+  BtfChoice loaded;
+  const Btf* btf = nullptr;
+  std::optional<OpsIndex> built_ops;
+  const OpsIndex* ops = nullptr;
+  std::optional<ModuleBtfs> own_modules;  // split over `loaded`'s BTF, which must outlive it
+  ModuleBtfs* modules = nullptr;
+  StoredOps stored_ops;
+  std::unique_ptr<SymbolLookups> symbols;
+  HookabilityInputs hook_inputs;
+  std::optional<CallersMap> callers_of;  // with --arg
+
+  FunctionBtf function_btf(std::string_view function) const {
+    return find_function_btf(function, btf, symbols.get(), modules);
+  }
+};
+
+// The --arg query, the BTF (the request's, else choose_btf's), its ops index and module BTF.
+Status load_btf(Database& db, const RankRequest& request,
+                const std::vector<SessionSummary>& sessions, Inputs& in, RankResult& result) {
+  if (request.arg) {
+    auto q = TypeQuery::parse(*request.arg);
+    if (!q) return tl::unexpected(q.error());
+    in.query = std::move(*q);
+  }
+  in.btf = request.btf;
+  if (!in.btf) {
+    auto btf_choice = choose_btf(db, sessions, request.btf_path, request.live.btf);
+    if (!btf_choice) return tl::unexpected(btf_choice.error());
+    in.loaded = std::move(*btf_choice);
+    in.btf = in.loaded.btf ? &*in.loaded.btf : nullptr;
+    result.btf_source = in.loaded.source;
+    result.warnings = in.loaded.warnings;
+  }
+  if (in.query && !in.btf)
+    return fail(ErrorKind::kRuntime, "--arg needs BTF, and none could be loaded", "", 0,
+                "pass --btf FILE with the traced kernel's BTF");
+  in.ops = request.ops;
+  if (in.btf && !in.ops) {
+    in.built_ops = OpsIndex::build(*in.btf);
+    in.ops = &*in.built_ops;
+  }
+  in.modules = request.modules;
+  if (in.btf && !in.modules) {
+    in.own_modules.emplace(
+        db, *in.btf,
+        request.btf ? ModuleBtfs::Options{} : module_btf_options(in.loaded, request.live.btf));
+    in.modules = &*in.own_modules;
+  }
+  return {};
+}
+
+// --arg names a type of the BTF, or one a module of the sessions defines (its own context
+// struct is as good a query for its functions).
+Status check_query(Database& db, const std::vector<SessionSummary>& sessions, const Inputs& in) {
+  if (!in.query || !in.btf) return {};
+  auto s = in.btf->check(*in.query);
+  if (s) return {};
+  for (const SessionSummary& session : sessions) {
+    if (!in.modules) break;
+    auto names = session_modules(db, session.id);
+    if (!names) return tl::unexpected(names.error());
+    for (const std::string& module : *names) {
+      const ModuleBtfs::Module& m = in.modules->get(module);
+      if (m.btf && m.btf->check(*in.query)) return {};
+    }
+  }
+  return s;
+}
+
+Status load_inputs(Database& db, const RankRequest& request,
+                   const std::vector<SessionSummary>& sessions, Inputs& in, RankResult& result) {
+  if (auto s = load_btf(db, request, sessions, in, result); !s) return s;
+  if (auto s = check_query(db, sessions, in); !s) return s;
+  std::vector<int64_t> session_ids;
+  for (const SessionSummary& s : sessions) session_ids.push_back(s.id);
+  auto stored_ops = load_stored_ops(db, session_ids);
+  if (!stored_ops) return tl::unexpected(stored_ops.error());
+  in.stored_ops = std::move(*stored_ops);
+  auto symbols = open_symbols(db, sessions, result.warnings);
+  if (!symbols) return tl::unexpected(symbols.error());
+  in.symbols = std::move(*symbols);
+  in.hook_inputs = hookability_inputs(*in.symbols, in.btf);
+  if (in.query) {
+    auto m = task_callers(db, sessions);
+    if (!m) return tl::unexpected(m.error());
+    in.callers_of = std::move(*m);
+  }
+  return {};
+}
+
+// Evidence per session, per function name: over whole sessions, or below --under.
+Result<std::vector<EvidenceMap>> gather(Database& db, const RankRequest& request,
+                                        const std::vector<SessionSummary>& sessions,
+                                        RankResult& result) {
+  std::vector<EvidenceMap> evidence(sessions.size());
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    const SessionSummary& s = sessions[i];
+    EvidenceMap wide;
+    if (auto st = gather_session_wide(db, s, wide); !st) return tl::unexpected(st.error());
+    if (request.under.empty()) {
+      for (auto& [name, e] : wide) {
+        e.calls = e.session_calls;
+        e.task_calls = e.session_task_calls;
+        e.interrupt_calls = e.calls - e.task_calls;
+      }
+      evidence[i] = std::move(wide);
+      continue;
+    }
+    int64_t roots = 0;
+    EvidenceMap below;
+    if (auto st = gather_under(db, s, request.under, below, roots); !st)
+      return tl::unexpected(st.error());
+    if (roots == 0)
+      result.warnings.push_back("session " + s.name + " has no call of " + request.under);
+    for (auto& [name, e] : below) {
+      auto it = wide.find(name);
+      if (it == wide.end()) continue;
+      e.session_calls = it->second.session_calls;
+      e.session_task_calls = it->second.session_task_calls;
+      e.syscalls = it->second.syscalls;
+    }
+    evidence[i] = std::move(below);
+  }
+  return evidence;
+}
+
+// --under names a function no session holds: bad input, not an empty ranking.
+Status check_under(Store& store, const RankRequest& request,
+                   const std::vector<SessionSummary>& sessions,
+                   const std::vector<EvidenceMap>& evidence, const RankResult& result) {
+  if (request.under.empty()) return {};
+  for (const EvidenceMap& e : evidence)
+    if (!e.empty()) return {};
+  for (const SessionSummary& s : sessions)
+    if (store.functions(s.id, request.under)) return {};
+  return bad_input("function '" + request.under + "' does not appear in the sessions",
+                   join(result.sessions), "list what was recorded with: probeseek functions");
+}
+
+// With --arg: the task-context callers, when every one of them already receives the type.
+std::vector<std::string> arg_holders(const std::string& name, const Inputs& in) {
+  if (!in.query || !in.callers_of) return {};
+  auto it = in.callers_of->find(name);
+  if (it == in.callers_of->end() || it->second.empty()) return {};
+  std::vector<std::string> holders;
+  for (const std::string& caller : it->second) {
+    FunctionBtf caller_btf = in.function_btf(caller);
+    if (caller_btf.prototype &&
+        !caller_btf.btf->matching_params(*caller_btf.prototype, *in.query).empty())
+      holders.push_back(caller);
+  }
+  if (holders.size() != it->second.size()) return {};
+  return holders;
+}
+
+// Modules of functions seen whose BTF is missing: one warning for all of them.
+struct ModulesWithoutBtf {
+  std::map<std::string, std::string> why;  // module -> why it has no BTF
+  size_t functions = 0;
+};
+
+// One function's evidence, or nothing when it is set aside (counted in `result`).
+std::optional<rules::Evidence> evidence_of(const std::string& name,
+                                           const std::vector<const SessionEvidence*>& seen,
+                                           const Inputs& in, const rules::Scope& scope,
+                                           RankResult& result, ModulesWithoutBtf& no_btf) {
+  int64_t task_calls = 0;
+  for (const SessionEvidence* e : seen) task_calls += e->task_calls;
+  if (task_calls == 0) {
+    // Interrupt work that happened to land inside the traced task: not its doing.
+    ++result.interrupt_only;
+    return std::nullopt;
+  }
+  rules::Evidence ev;
+  ev.scope = &scope;
+  Candidate& c = ev.candidate;
+  c.function = name;
+  FunctionBtf fb = in.function_btf(name);
+  c.prototype = std::move(fb.prototype);
+  c.module = fb.module;
+  if (c.prototype) c.prototype_source = fb.source;
+  if (!c.prototype) ++result.without_btf;
+  ev.module_missing = fb.missing;
+  if (!fb.missing.empty() && fb.source.empty()) {  // no BTF for the module at all
+    no_btf.why.emplace(fb.module, fb.missing);
+    ++no_btf.functions;
+  }
+  // The prototype's type ids belong to the BTF it came from (a module's split BTF includes
+  // vmlinux's types under the same ids), and so do the ops tables it can fit.
+  const Btf* proto_btf = fb.btf;
+  const OpsIndex* proto_ops = in.ops;
+  if (c.prototype && !c.prototype_source.empty() && in.modules)
+    proto_ops = in.modules->ops(fb.module);
+  if (in.query) {
+    if (c.prototype) c.arg_positions = proto_btf->matching_params(*c.prototype, *in.query);
+    if (c.arg_positions.empty()) {
+      ++result.excluded_by_arg;
+      return std::nullopt;
+    }
+  }
+  if (proto_ops && c.prototype) c.ops = proto_ops->fits(*proto_btf, *c.prototype);
+  if (const auto* held = in.stored_ops.find(name))
+    for (const StoredMembership& m : *held) c.verified_ops.push_back(m.text());
+  ev.arg_holders = arg_holders(name, in);
+  for (const SessionEvidence* e : seen) c.sessions.push_back(*e);
+  return ev;
+}
+
+void warn_modules_without_btf(const ModulesWithoutBtf& no_btf, RankResult& result) {
+  if (no_btf.why.empty()) return;
+  std::string names;
+  for (auto& [module, why] : no_btf.why) names += (names.empty() ? "" : ", ") + module;
+  result.warnings.push_back(
+      std::to_string(no_btf.functions) + " function" +
+      (no_btf.functions == 1 ? " seen is" : "s seen are") + " in module" +
+      (no_btf.why.size() == 1 ? " " : "s ") + names +
+      " without BTF: their prototypes, --arg and ops-table evidence are missing (" +
+      no_btf.why.begin()->second + ")");
+}
+
+// Candidates: functions seen (in scope) in any session, or with --require-all in every one.
+void score_candidates(const RankRequest& request, const std::vector<EvidenceMap>& evidence,
+                      const Inputs& in, RankResult& result) {
+  std::map<std::string, std::vector<const SessionEvidence*>> seen;
+  for (const EvidenceMap& per_function : evidence)
+    for (auto& [name, e] : per_function)
+      if (e.calls > 0) seen[name].push_back(&e);
+  rules::Scope scope;
+  scope.under = request.under;
+  scope.arg = in.query ? in.query->text() : "";
+  scope.sessions = evidence.size();
+  scope.all_scanned = in.stored_ops.scanned.size() == evidence.size();
+  ModulesWithoutBtf no_btf;
+  for (auto& [name, per_session] : seen) {
+    if (!request.only_function.empty() && name != request.only_function) continue;
+    ++result.considered;
+    if (request.require_all && per_session.size() < scope.sessions) {
+      ++result.excluded_by_coverage;
+      continue;
+    }
+    auto ev = evidence_of(name, per_session, in, scope, result, no_btf);
+    if (ev) result.candidates.push_back(rules::apply(std::move(*ev)));
+  }
+  warn_modules_without_btf(no_btf, result);
+}
+
+bool better(const Candidate& a, const Candidate& b) {
+  if (a.score != b.score) return a.score > b.score;
+  return a.function < b.function;
+}
+
+// Hookability only lowers a score, and each verdict costs lookups: settle candidates best first
+// until `settle` of them are final and no unsettled one can still beat the last; the rest go.
+void settle(std::vector<Candidate>& all, size_t settle, const HookabilityInputs& hook_inputs) {
+  std::stable_sort(all.begin(), all.end(), better);
+  size_t settled = 0;
+  while (settled < all.size()) {
+    Candidate& c = all[settled];
+    c.hookability = assess_hookability(c.function, hook_inputs);
+    double penalty = 0;
+    for (ScoreTerm& t : rules::hookability(c.hookability)) {
+      penalty += t.points;
+      c.terms.push_back(std::move(t));
+    }
+    c.score += penalty;
+    ++settled;
+    // Re-sort the settled prefix; stop once it holds `settle` candidates that beat every
+    // unsettled upper bound.
+    std::stable_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(settled), better);
+    if (settled >= settle && settled < all.size() && better(all[settle - 1], all[settled])) break;
+  }
+  all.resize(std::min(all.size(), settled));
 }
 
 // Live checks stored by 'probeseek verify' (its own table, absent until it first ran): the
@@ -277,18 +539,15 @@ Status add_verifications(Database& db, const std::vector<SessionSummary>& sessio
     if (!*found) continue;
     const LatestVerification& v = **found;
     c.verified = Candidate::Verified{v.summary, v.command, v.verified_at, v.events};
-    c.terms.push_back({0, "verified live " + c.verified->at + ": " + c.verified->summary +
-                              " under `" + c.verified->command + "`"});
+    for (ScoreTerm& t : rules::verified_live(*c.verified)) c.terms.push_back(std::move(t));
   }
   return {};
 }
 
 }  // namespace
 
-// --kernels: each candidate's compat verdicts over the catalogue, as scored terms. A hook that
-// works the same everywhere gains a little; one that is missing, untraceable or blacklisted
-// somewhere loses as much as being unhookable costs there; a changed prototype loses less (a
-// probe per kernel family still works).
+// --kernels: each candidate's compat verdicts over the catalogue, as one scored term
+// (rules::stability).
 Status detail::add_stability(Database& db, const std::vector<std::string>& kernels,
                              std::vector<Candidate>& candidates,
                              std::vector<std::string>& warnings) {
@@ -306,413 +565,44 @@ Status detail::add_stability(Database& db, const std::vector<std::string>& kerne
   for (const Candidate& c : candidates) request.functions.push_back(c.function);
   auto report = compat(db, request);
   if (!report) return tl::unexpected(report.error());
-  std::map<std::string, std::map<std::string, std::vector<std::string>>> by_status;
-  std::map<std::string, std::string> first_change;
+  std::map<std::string, rules::Stability> by_function;
   for (const CompatEntry& e : report->entries) {
-    by_status[e.function][e.status].push_back(e.kernel);
-    if (!e.changes.empty() && !first_change.count(e.function))
-      first_change[e.function] = e.changes.front();
+    rules::Stability& s = by_function[e.function];
+    s.kernels_by_status[e.status].push_back(e.kernel);
+    if (!e.changes.empty() && s.first_change.empty()) s.first_change = e.changes.front();
   }
   for (Candidate& c : candidates) {
-    const auto& statuses = by_status[c.function];
-    double points = 0;
-    std::vector<std::string> why;
-    for (const auto& [status, where] : statuses) {
-      if (status == "ok") continue;
-      double cost = status == "prototype_changed" ? -10 : status == "duplicate" ? -5 : -20;
-      points = std::min(points, cost);
-      std::string text = status + " on " + describe_kernels(where);
-      if (status == "prototype_changed" && first_change.count(c.function))
-        text += ": " + first_change[c.function];
-      why.push_back(text);
-    }
-    if (why.empty()) {
-      c.terms.push_back({5, "stable: ok on every catalogued kernel checked, " +
-                                describe_kernels(report->kernels) + ", against " +
-                                report->reference});
-      c.score += 5;
-    } else {
-      std::string text;
-      for (const std::string& w : why) text += (text.empty() ? "" : "; ") + w;
-      c.terms.push_back({points, "unstable: " + text + " (against " + report->reference + ")"});
-      c.score += points;
+    rules::Stability& s = by_function[c.function];
+    s.checked = describe_kernels(report->kernels);
+    s.reference = report->reference;
+    for (ScoreTerm& t : rules::stability(s)) {
+      c.score += t.points;
+      c.terms.push_back(std::move(t));
     }
   }
   return {};
 }
 
+// Gather the evidence, apply the rules, sort; then the costlier checks on the best only.
 Result<RankResult> rank(Database& db, const RankRequest& request) {
   Store store(db);
   auto sessions = resolve_sessions(store, request.sessions);
   if (!sessions) return tl::unexpected(sessions.error());
   RankResult result;
   for (auto& s : *sessions) result.sessions.push_back(s.name);
-
-  std::optional<TypeQuery> query;
-  if (request.arg) {
-    auto q = TypeQuery::parse(*request.arg);
-    if (!q) return tl::unexpected(q.error());
-    query = std::move(*q);
-  }
-  BtfChoice loaded;
-  const Btf* btf = request.btf;
-  if (!btf) {
-    auto btf_choice = choose_btf(db, *sessions, request.btf_path, request.live.btf);
-    if (!btf_choice) return tl::unexpected(btf_choice.error());
-    loaded = std::move(*btf_choice);
-    btf = loaded.btf ? &*loaded.btf : nullptr;
-    result.btf_source = loaded.source;
-    result.warnings = loaded.warnings;
-  }
-  if (query && !btf)
-    return fail(ErrorKind::kRuntime, "--arg needs BTF, and none could be loaded", "", 0,
-                "pass --btf FILE with the traced kernel's BTF");
-  std::optional<OpsIndex> built_ops;
-  const OpsIndex* ops = request.ops;
-  if (btf && !ops) {
-    built_ops = OpsIndex::build(*btf);
-    ops = &*built_ops;
-  }
-  // Declared after `loaded`: module BTF is split over the base, which must outlive it.
-  std::optional<ModuleBtfs> own_modules;
-  ModuleBtfs* modules = request.modules;
-  if (btf && !modules) {
-    own_modules.emplace(
-        db, *btf,
-        request.btf ? ModuleBtfs::Options{} : module_btf_options(loaded, request.live.btf));
-    modules = &*own_modules;
-  }
-  if (query && btf) {
-    if (auto s = btf->check(*query); !s) {
-      // A type a module defines (its own context struct) is as good a query for its functions.
-      bool in_module = false;
-      for (const SessionSummary& session : *sessions) {
-        if (in_module || !modules) break;
-        auto names = session_modules(db, session.id);
-        if (!names) return tl::unexpected(names.error());
-        for (const std::string& module : *names) {
-          const ModuleBtfs::Module& m = modules->get(module);
-          if (m.btf && m.btf->check(*query)) in_module = true;
-          if (in_module) break;
-        }
-      }
-      if (!in_module) return tl::unexpected(s.error());
-    }
-  }
-
-  std::vector<int64_t> session_ids;
-  for (const SessionSummary& s : *sessions) session_ids.push_back(s.id);
-  auto stored_ops = load_stored_ops(db, session_ids);
-  if (!stored_ops) return tl::unexpected(stored_ops.error());
-  const bool all_scanned = stored_ops->scanned.size() == session_ids.size();
-
-  auto symbols = open_symbols(db, *sessions, result.warnings);
-  if (!symbols) return tl::unexpected(symbols.error());
-  HookabilityInputs hook_inputs = hookability_inputs(**symbols, btf);
-  // Modules of functions seen, whose BTF is missing: one warning for all of them.
-  std::map<std::string, std::string> modules_without_btf;
-  size_t functions_without_module_btf = 0;
-  auto function_btf = [&](std::string_view function) {
-    return find_function_btf(function, btf, symbols->get(), modules);
-  };
-
-  // Evidence per session, per function name.
-  std::vector<EvidenceMap> evidence(sessions->size());
-  for (size_t i = 0; i < sessions->size(); ++i) {
-    const SessionSummary& s = (*sessions)[i];
-    EvidenceMap wide;
-    if (auto st = gather_session_wide(db, s, wide); !st) return tl::unexpected(st.error());
-    if (request.under.empty()) {
-      for (auto& [name, e] : wide) {
-        e.calls = e.session_calls;
-        e.task_calls = e.session_task_calls;
-        e.interrupt_calls = e.calls - e.task_calls;
-      }
-      evidence[i] = std::move(wide);
-    } else {
-      int64_t roots = 0;
-      EvidenceMap below;
-      if (auto st = gather_under(db, s, request.under, below, roots); !st)
-        return tl::unexpected(st.error());
-      if (roots == 0)
-        result.warnings.push_back("session " + s.name + " has no call of " + request.under);
-      for (auto& [name, e] : below) {
-        auto it = wide.find(name);
-        if (it != wide.end()) {
-          e.session_calls = it->second.session_calls;
-          e.session_task_calls = it->second.session_task_calls;
-          e.syscalls = it->second.syscalls;
-        }
-      }
-      evidence[i] = std::move(below);
-    }
-  }
-  if (!request.under.empty()) {
-    bool anywhere = false;
-    for (auto& e : evidence) anywhere |= !e.empty();
-    if (!anywhere) {
-      bool seen = false;
-      for (auto& s : *sessions) {
-        auto f = store.functions(s.id, request.under);
-        seen |= f.has_value();
-      }
-      if (!seen)
-        return bad_input("function '" + request.under + "' does not appear in the sessions",
-                         join(result.sessions), "list what was recorded with: probeseek functions");
-    }
-  }
-
-  std::optional<std::unordered_map<std::string, std::unordered_set<std::string>>> callers_map;
-  if (query) {
-    auto m = task_callers(db, *sessions);
-    if (!m) return tl::unexpected(m.error());
-    callers_map = std::move(*m);
-  }
-  const auto* callers_of = callers_map ? &*callers_map : nullptr;
-
-  // Candidates: functions seen (in scope) in any session, or in every session.
-  std::map<std::string, std::vector<const SessionEvidence*>> seen;
-  for (size_t i = 0; i < evidence.size(); ++i)
-    for (auto& [name, e] : evidence[i])
-      if (e.calls > 0) seen[name].push_back(&e);
-  const size_t session_count = sessions->size();
-
-  for (auto& [name, per_session] : seen) {
-    if (!request.only_function.empty() && name != request.only_function) continue;
-    ++result.considered;
-    if (request.require_all && per_session.size() < session_count) {
-      ++result.excluded_by_coverage;
-      continue;
-    }
-    int64_t task_calls = 0, calls = 0, roots = 0;
-    for (auto* e : per_session) {
-      task_calls += e->task_calls;
-      calls += e->calls;
-      roots += e->roots;
-    }
-    if (task_calls == 0) {
-      // Interrupt work that happened to land inside the traced task: not its doing.
-      ++result.interrupt_only;
-      continue;
-    }
-    Candidate c;
-    c.function = name;
-    FunctionBtf fb = function_btf(name);
-    c.prototype = std::move(fb.prototype);
-    c.module = fb.module;
-    if (c.prototype) c.prototype_source = fb.source;
-    if (!c.prototype) ++result.without_btf;
-    if (!fb.missing.empty()) {
-      if (fb.source.empty()) {  // no BTF for the module at all, rather than none for this function
-        modules_without_btf.emplace(fb.module, fb.missing);
-        ++functions_without_module_btf;
-      }
-      c.terms.push_back({0, "in module " + fb.module + ": " + fb.missing});
-    } else if (!c.prototype_source.empty()) {
-      c.terms.push_back({0, "in module " + fb.module + "; prototype from " + c.prototype_source});
-    }
-    // The prototype's type ids belong to the BTF it came from (a module's split BTF includes
-    // vmlinux's types under the same ids), and so do the ops tables it can fit.
-    const Btf* proto_btf = fb.btf;
-    const OpsIndex* proto_ops = ops;
-    if (c.prototype && !c.prototype_source.empty() && modules) proto_ops = modules->ops(fb.module);
-    if (query) {
-      if (!c.prototype) {
-        ++result.excluded_by_arg;
-        continue;
-      }
-      c.arg_positions = proto_btf->matching_params(*c.prototype, *query);
-      if (c.arg_positions.empty()) {
-        ++result.excluded_by_arg;
-        continue;
-      }
-      int pos = c.arg_positions.front();
-      const Parameter& p = c.prototype->params[static_cast<size_t>(pos)];
-      c.terms.push_back({pos == 0 ? 12.0 : 8.0,
-                         "argument " + std::to_string(pos) + " (" + p.type +
-                             (p.name.empty() ? "" : " " + p.name) + ") is " + query->text() +
-                             (pos == 0 ? ", the object the function acts on" : "")});
-    }
-    if (proto_ops && c.prototype) {
-      c.ops = proto_ops->fits(*proto_btf, *c.prototype);
-      // Only fits whose name agrees as well as the best one count as evidence.
-      if (!c.ops.empty()) {
-        const OpsFit& best = c.ops.front();
-        double points = best.strength == "strong" ? 30 : best.strength == "medium" ? 15 : 3;
-        std::string what = best.is_union ? "union " : "struct ";
-        if (best.is_union) points /= 2;  // a union of hooks is a list of slots, not an ops table
-        c.terms.push_back(
-            {points, "fits " + what + best.struct_name + " member " + best.member + " (" +
-                         best.strength + ": " + best.explanation + ")" +
-                         (best.is_union ? "; a union, weaker than a struct of ops" : "")});
-      }
-    }
-    // What record read out of kernel memory: a table really holds it (the kernel calls it
-    // through that slot), or no table does although the prototype fits.
-    if (const auto* held = stored_ops->find(name)) {
-      for (const StoredMembership& m : *held) c.verified_ops.push_back(m.text());
-      c.terms.push_back(
-          {10, "verified in kernel memory: " + c.verified_ops.front() +
-                   (held->size() > 1 ? " and " + std::to_string(held->size() - 1) + " more" : "")});
-    } else if (!c.ops.empty() && all_scanned) {
-      c.terms.push_back({0,
-                         "no ops table in kernel memory held it at record time (tables that do "
-                         "not start at a symbol, such as array elements, are not seen)"});
-    }
-    // Where it sits: close to the syscall (or --under) is where the operation starts and its
-    // arguments are the caller's; deep down are helpers of helpers.
-    int depth = -1;
-    for (auto* e : per_session)
-      if (e->min_depth_below >= 0)
-        depth = depth < 0 ? e->min_depth_below : std::min(depth, e->min_depth_below);
-    if (depth >= 0) {
-      double points = std::clamp(8.0 - depth, -4.0, 6.0);
-      std::string from = request.under.empty() ? "its syscall entry" : request.under;
-      if (points != 0)
-        c.terms.push_back({points, std::to_string(depth) + " level" + (depth == 1 ? "" : "s") +
-                                       " below " + from +
-                                       (points > 0 ? ": near where the operation starts"
-                                                   : ": a helper deep inside the operation")});
-    }
-    // Generic helpers (locks, allocators) are reached from everywhere: poor hooks.
-    size_t syscalls = 0;
-    std::vector<std::string> syscall_names;
-    for (auto* e : per_session) {
-      for (auto& sname : e->syscalls)
-        if (std::find(syscall_names.begin(), syscall_names.end(), sname) == syscall_names.end())
-          syscall_names.push_back(sname);
-      syscalls = std::max(syscalls, e->syscalls.size());
-    }
-    if (syscalls == 1)
-      c.terms.push_back({12, "reached from one syscall only (" + join(syscall_names) + ")"});
-    else if (syscalls >= 2 && syscalls <= 3)
-      c.terms.push_back({6, "reached from " + std::to_string(syscalls) + " syscalls (" +
-                                join(syscall_names) + ")"});
-    else if (syscalls >= 10)
-      c.terms.push_back({-15, "reached from " + std::to_string(syscalls) +
-                                  " syscalls: a generic helper, it fires for unrelated work"});
-    if (!c.ops.empty()) {
-      // The syscall dispatches through an ops member of its own name (connect(2) ->
-      // ->connect): the function implementing that member is the operation itself.
-      std::vector<std::string> entries = syscall_names;
-      if (!request.under.empty()) entries = {request.under};
-      for (const std::string& entry : entries) {
-        std::string_view stem = syscall_stem(entry);
-        auto fit = std::find_if(c.ops.begin(), c.ops.end(), [&](const OpsFit& f) {
-          return !stem.empty() && f.member == stem && f.strength != "weak";
-        });
-        if (fit != c.ops.end()) {
-          c.terms.push_back(
-              {8, "implements ->" + fit->member + ", the ops member " + entry + " dispatches to"});
-          break;
-        }
-      }
-    }
-    if (query && callers_of) {
-      // Every caller already receives the requested type: the object was visible one level
-      // up, and a hook there sees it first.
-      auto it = callers_of->find(name);
-      if (it != callers_of->end() && !it->second.empty()) {
-        std::vector<std::string> holders;
-        for (const std::string& caller : it->second) {
-          FunctionBtf caller_btf = function_btf(caller);
-          if (caller_btf.prototype &&
-              !caller_btf.btf->matching_params(*caller_btf.prototype, *query).empty())
-            holders.push_back(caller);
-        }
-        if (holders.size() == it->second.size())
-          c.terms.push_back({-6, "always called from functions that already receive " +
-                                     query->text() + " (" + join(holders) + ")"});
-      }
-    }
-    int64_t callers = 0;
-    for (auto* e : per_session) callers = std::max(callers, e->callers);
-    if (callers == 1)
-      c.terms.push_back({4, "one caller: a single path leads here"});
-    else if (callers >= 8)
-      c.terms.push_back({-8, std::to_string(callers) + " distinct callers: shared by many paths"});
-    if (!request.under.empty()) {
-      int64_t session_task = 0;
-      for (auto* e : per_session) session_task += e->session_task_calls;
-      double share = session_task > 0 ? static_cast<double>(task_calls) / session_task : 1.0;
-      if (share >= 0.9)
-        c.terms.push_back({8, fmt(share * 100) + "% of its calls are below " + request.under});
-      else if (share <= 0.25)
-        c.terms.push_back({-8, "only " + fmt(share * 100) + "% of its calls are below " +
-                                   request.under + ": it serves other paths too"});
-    }
-    if (roots > 0) {
-      double rate = static_cast<double>(task_calls) / static_cast<double>(roots);
-      std::string per = request.under.empty() ? "syscall invocation" : request.under + " call";
-      if (rate >= 0.5 && rate <= 1.5)
-        c.terms.push_back({10, "about once per " + per + " that reaches it"});
-      else if (rate <= 3)
-        c.terms.push_back({4, fmt(rate) + " calls per " + per + " that reaches it"});
-      else if (rate >= 10)
-        c.terms.push_back({-10, fmt(rate) + " calls per " + per + ": a helper called in a loop"});
-    }
-    if (session_count > 1) {
-      if (per_session.size() == session_count)
-        c.terms.push_back({10, "seen in all " + std::to_string(session_count) + " sessions"});
-      else
-        c.terms.push_back({-5.0 * static_cast<double>(session_count - per_session.size()),
-                           "missing from " + std::to_string(session_count - per_session.size()) +
-                               " of " + std::to_string(session_count) + " sessions"});
-    }
-    if (calls > task_calls)
-      c.terms.push_back({0, std::to_string(calls - task_calls) +
-                                " of its calls ran in interrupt context and were set aside"});
-    for (auto& t : c.terms) c.score += t.points;
-    for (auto* e : per_session) c.sessions.push_back(*e);
-    result.candidates.push_back(std::move(c));
-  }
-  if (!modules_without_btf.empty()) {
-    std::string names;
-    for (auto& [module, why] : modules_without_btf) names += (names.empty() ? "" : ", ") + module;
-    result.warnings.push_back(
-        std::to_string(functions_without_module_btf) + " function" +
-        (functions_without_module_btf == 1 ? " seen is" : "s seen are") + " in module" +
-        (modules_without_btf.size() == 1 ? " " : "s ") + names +
-        " without BTF: their prototypes, --arg and ops-table evidence are missing (" +
-        modules_without_btf.begin()->second + ")");
-  }
-  auto better = [](const Candidate& a, const Candidate& b) {
-    if (a.score != b.score) return a.score > b.score;
-    return a.function < b.function;
-  };
-  std::stable_sort(result.candidates.begin(), result.candidates.end(), better);
-  // Hookability only lowers a score, and each verdict costs lookups: settle candidates best
-  // first until `limit` of them are final and no unsettled one can still beat the last.
+  Inputs in;
+  if (auto s = load_inputs(db, request, *sessions, in, result); !s)
+    return tl::unexpected(s.error());
+  auto evidence = gather(db, request, *sessions, result);
+  if (!evidence) return tl::unexpected(evidence.error());
+  if (auto s = check_under(store, request, *sessions, *evidence, result); !s)
+    return tl::unexpected(s.error());
+  score_candidates(request, *evidence, in, result);
   auto& all = result.candidates;
-  size_t settled = 0;
   const size_t want = request.limit > 0 ? request.limit : all.size();
   // With --kernels, stability can lift a candidate: settle a wider pool for it to reorder.
-  const size_t settle =
-      request.kernels ? std::min(all.size(), std::max<size_t>(want * 3, 60)) : want;
-  while (settled < all.size()) {
-    Candidate& c = all[settled];
-    c.hookability = assess_hookability(c.function, hook_inputs);
-    double penalty = 0;
-    if (!c.hookability.hookable) {
-      c.terms.push_back({-50, "not hookable: " + c.hookability.reasons.front()});
-      penalty -= 50;
-    } else if (c.hookability.clone) {
-      c.terms.push_back({-6, "a compiler clone: the ABI may differ from the BTF prototype"});
-      penalty -= 6;
-    }
-    if (c.hookability.hookable && c.hookability.same_name_symbols > 1) {
-      c.terms.push_back({-3, std::to_string(c.hookability.same_name_symbols) +
-                                 " static functions share the name"});
-      penalty -= 3;
-    }
-    c.score += penalty;
-    ++settled;
-    // Re-sort the settled prefix; stop once it holds `want` candidates that beat every
-    // unsettled upper bound.
-    std::stable_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(settled), better);
-    if (settled >= settle && settled < all.size() && better(all[settle - 1], all[settled])) break;
-  }
-  all.resize(std::min(all.size(), settled));
+  settle(all, request.kernels ? std::min(all.size(), std::max<size_t>(want * 3, 60)) : want,
+         in.hook_inputs);
   if (request.kernels) {
     if (auto s = detail::add_stability(db, *request.kernels, all, result.warnings); !s)
       return tl::unexpected(s.error());

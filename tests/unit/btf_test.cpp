@@ -253,7 +253,7 @@ TEST_F(ToyBtf, FitsCompareStructurallyAndRankByName) {
   EXPECT_EQ(sendmsg[0].offset, 0u);
   EXPECT_EQ(sendmsg[0].affinity, NameAffinity::kExactSuffix);
   EXPECT_EQ(sendmsg[0].members_with_same_signature, 1u);
-  EXPECT_EQ(sendmsg[0].strength, "strong");
+  EXPECT_EQ(sendmsg[0].strength, OpsStrength::kStrong);
   EXPECT_EQ(sendmsg[0].explanation,
             "prototype matches struct toy_proto member sendmsg; name ends in _sendmsg; no other "
             "member has this prototype");
@@ -266,7 +266,7 @@ TEST_F(ToyBtf, FitsCompareStructurallyAndRankByName) {
   EXPECT_EQ(close[0].member, "close");
   EXPECT_EQ(close[0].offset, 8u);
   EXPECT_EQ(close[0].affinity, NameAffinity::kExactSuffix);
-  EXPECT_EQ(close[0].strength, "strong");
+  EXPECT_EQ(close[0].strength, OpsStrength::kStrong);
   EXPECT_EQ(close[1].struct_name, "toy_ops");
   EXPECT_EQ(close[1].member, "release");
   EXPECT_EQ(close[2].member, "shutdown");
@@ -274,7 +274,7 @@ TEST_F(ToyBtf, FitsCompareStructurallyAndRankByName) {
     EXPECT_EQ(fit.members_with_same_signature, 3u);
     if (fit.member != "close") {
       EXPECT_EQ(fit.affinity, NameAffinity::kNone);
-      EXPECT_EQ(fit.strength, "weak");
+      EXPECT_EQ(fit.strength, OpsStrength::kWeak);
     }
   }
 
@@ -512,7 +512,7 @@ TEST_F(VmlinuxBtf, FitsOpsTables) {
   ASSERT_FALSE(connect.empty());
   EXPECT_EQ(connect[0].struct_name, "proto");  // the name-matching fit ranks first
   EXPECT_EQ(connect[0].member, "connect");
-  EXPECT_EQ(connect[0].strength, "strong");
+  EXPECT_EQ(connect[0].strength, OpsStrength::kStrong);
   EXPECT_EQ(connect[0].explanation.rfind(
                 "prototype matches struct proto member connect; name ends in _connect", 0),
             0u);

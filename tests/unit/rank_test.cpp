@@ -86,12 +86,28 @@ TEST_F(Ranked, InterruptOnlyWorkIsSetAside) {
   // On loopback the receiver's stack runs as a softirq inside the sender's sendto: it is not
   // sendto's work and must not be offered as a hook for it.
   json ranked = rank_json("--session curl_v4 --under __x64_sys_sendto --limit 0");
+  ASSERT_FALSE(ranked.empty());
+  auto all = names(ranked);
+  EXPECT_NE(std::find(all.begin(), all.end(), "tcp_sendmsg"), all.end()) << "the sender's side";
   for (auto& c : ranked) {
     int64_t task = 0;
     for (auto& s : c["sessions"]) task += s["task_calls"].get<int64_t>();
     EXPECT_GT(task, 0) << c["function"];
     EXPECT_NE(c["function"], "tcp_v4_rcv");
   }
+  // tcp_v4_rcv did run below sendto, only as a softirq: seen there, and set aside for that.
+  auto db = Database::open(db_, Database::Mode::kReadOnly);
+  ASSERT_TRUE(db);
+  RankRequest req;
+  req.sessions = {"curl_v4"};
+  req.under = "__x64_sys_sendto";
+  req.only_function = "tcp_v4_rcv";
+  req.limit = 0;
+  auto alone = rank(*db, req);
+  ASSERT_TRUE(alone) << alone.error().message();
+  EXPECT_EQ(alone->considered, 1u);
+  EXPECT_EQ(alone->interrupt_only, 1u);
+  EXPECT_TRUE(alone->candidates.empty());
 }
 
 TEST_F(Ranked, ExplainShowsOpsMembershipAndHookability) {

@@ -23,6 +23,10 @@ enum class NameAffinity {
 std::string_view to_string(NameAffinity affinity);  // "exact-suffix", "token", "none"
 NameAffinity name_affinity(std::string_view function, std::string_view member);
 
+// How much an ops-table fit says about a function; best first (see OpsFit::strength).
+enum class OpsStrength { kStrong, kMedium, kWeak };
+std::string_view to_string(OpsStrength strength);  // "strong", "medium", "weak"
+
 // A function-pointer member of an ops table.
 struct OpsMember {
   std::string name;
@@ -40,12 +44,12 @@ struct OpsFit {
   // How many (table, member) pairs in the BTF have exactly this prototype. A widely shared one
   // (98 members of vmlinux 6.1 are void (*)(void)) is weak evidence on its own.
   size_t members_with_same_signature = 0;
-  // "strong": name ends in _member and at most 16 members share the prototype.
-  // "medium": name ends in _member but the prototype is common; name contains the member and
-  //           at most 16 share it; or the name is unrelated but at most 2 members share it.
-  // "weak":   anything else, and any fit whose affinity is worse than the best affinity among
-  //           the function's fits (tcp_v4_connect fits proto.bind too, but its name says connect).
-  std::string strength;
+  // strong: name ends in _member and at most 16 members share the prototype.
+  // medium: name ends in _member but the prototype is common; name contains the member and
+  //         at most 16 share it; or the name is unrelated but at most 2 members share it.
+  // weak:   anything else, and any fit whose affinity is worse than the best affinity among
+  //         the function's fits (tcp_v4_connect fits proto.bind too, but its name says connect).
+  OpsStrength strength = OpsStrength::kWeak;
   // "prototype matches struct proto member connect; name ends in _connect; 4 members share this
   // prototype"
   std::string explanation;
