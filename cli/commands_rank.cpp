@@ -1,6 +1,7 @@
 // rank and explain: which function to hook, and why.
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -70,42 +71,49 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
   register_explain_command(app, ctx);
   auto* rank_cmd =
       app.add_subcommand("rank", "Rank candidate functions to hook, with the evidence");
-  static std::string db_path = "probeseek.db";
-  static RankRequest request;
-  static std::string arg, btf;
-  static bool as_json = false;
-  static size_t limit = 20;
-  rank_cmd->add_option("--db", db_path, "database file")->capture_default_str();
-  rank_cmd->add_option("--session", request.sessions, "sessions to consider (default: all)");
-  rank_cmd->add_option("--arg", arg, "a parameter of this C type, e.g. 'struct sock *' or sock");
-  rank_cmd->add_option("--under", request.under, "only calls below this function");
-  rank_cmd->add_flag("--require-all", request.require_all, "only functions seen in every session");
-  rank_cmd->add_option("--limit", limit, "at most N candidates (0: all)")->capture_default_str();
-  rank_cmd->add_option("--btf", btf, "BTF of the traced kernel (raw or ELF with .BTF)");
-  static std::vector<std::string> rank_kernels;
+  struct RankOptions {
+    std::string db_path = "probeseek.db";
+    RankRequest request;
+    std::string arg;
+    std::string btf;
+    bool as_json = false;
+    size_t limit = 20;
+    std::vector<std::string> kernels;
+  };
+  auto ro = std::make_shared<RankOptions>();
+  rank_cmd->add_option("--db", ro->db_path, "database file")->capture_default_str();
+  rank_cmd->add_option("--session", ro->request.sessions, "sessions to consider (default: all)");
+  rank_cmd->add_option("--arg", ro->arg,
+                       "a parameter of this C type, e.g. 'struct sock *' or sock");
+  rank_cmd->add_option("--under", ro->request.under, "only calls below this function");
+  rank_cmd->add_flag("--require-all", ro->request.require_all,
+                     "only functions seen in every session");
+  rank_cmd->add_option("--limit", ro->limit, "at most N candidates (0: all)")
+      ->capture_default_str();
+  rank_cmd->add_option("--btf", ro->btf, "BTF of the traced kernel (raw or ELF with .BTF)");
   rank_cmd
-      ->add_option("--kernels", rank_kernels,
+      ->add_option("--kernels", ro->kernels,
                    "weigh stability over these catalogued kernels (none named: all of them)")
       ->expected(0, -1);
-  rank_cmd->add_flag("--json", as_json, "JSON array on stdout");
-  rank_cmd->callback([&ctx, rank_cmd] {
+  rank_cmd->add_flag("--json", ro->as_json, "JSON array on stdout");
+  rank_cmd->callback([&ctx, ro, rank_cmd] {
     Status s = [&]() -> Status {
       // An empty name would silently mean "no filter".
-      if (rank_cmd->count("--under") > 0 && request.under.empty())
+      if (rank_cmd->count("--under") > 0 && ro->request.under.empty())
         return bad_input("--under needs a function name", "",
                          "leave --under out to rank every function seen");
-      if (!arg.empty()) request.arg = arg;
-      if (!btf.empty()) request.btf_path = btf;
-      request.limit = limit;
+      if (!ro->arg.empty()) ro->request.arg = ro->arg;
+      if (!ro->btf.empty()) ro->request.btf_path = ro->btf;
+      ro->request.limit = ro->limit;
       // "--kernels" alone means every catalogued kernel (CLI11 gives one empty value for it).
-      std::erase(rank_kernels, std::string());
-      if (rank_cmd->count("--kernels") > 0) request.kernels = rank_kernels;
-      auto db = Database::open(db_path, Database::Mode::kReadOnly);
+      std::erase(ro->kernels, std::string());
+      if (rank_cmd->count("--kernels") > 0) ro->request.kernels = ro->kernels;
+      auto db = Database::open(ro->db_path, Database::Mode::kReadOnly);
       if (!db) return tl::unexpected(db.error());
-      auto result = rank(*db, request);
+      auto result = rank(*db, ro->request);
       if (!result) return tl::unexpected(result.error());
       print_warnings(result->warnings);
-      if (as_json) {
+      if (ro->as_json) {
         json out = json::array();
         for (const Candidate& c : result->candidates) {
           json sessions = json::array();
@@ -171,36 +179,41 @@ namespace probeseek::cli {
 
 void register_explain_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("explain", "Everything known about one function as a hook");
-  static std::string db_path = "probeseek.db", btf, vmlinux;
-  static ExplainRequest request;
-  static bool as_json = false;
-  cmd->add_option("FUNC", request.function, "kernel function")->required();
-  cmd->add_option("--db", db_path, "database file")->capture_default_str();
-  cmd->add_option("--session", request.sessions, "sessions to consider (default: all)");
-  cmd->add_option("--btf", btf, "BTF of the traced kernel (raw or ELF with .BTF)");
-  cmd->add_option("--vmlinux", vmlinux,
+  struct ExplainOptions {
+    std::string db_path = "probeseek.db";
+    std::string btf;
+    std::string vmlinux;
+    ExplainRequest request;
+    bool as_json = false;
+    std::vector<std::string> kernels;
+  };
+  auto eo = std::make_shared<ExplainOptions>();
+  cmd->add_option("FUNC", eo->request.function, "kernel function")->required();
+  cmd->add_option("--db", eo->db_path, "database file")->capture_default_str();
+  cmd->add_option("--session", eo->request.sessions, "sessions to consider (default: all)");
+  cmd->add_option("--btf", eo->btf, "BTF of the traced kernel (raw or ELF with .BTF)");
+  cmd->add_option("--vmlinux", eo->vmlinux,
                   "the traced kernel's vmlinux ELF, to verify ops tables offline");
-  cmd->add_flag("--json", as_json, "JSON object on stdout");
-  static std::vector<std::string> explain_kernels;
-  cmd->add_option("--kernels", explain_kernels,
+  cmd->add_flag("--json", eo->as_json, "JSON object on stdout");
+  cmd->add_option("--kernels", eo->kernels,
                   "its compat table over these catalogued kernels (none named: all of them)")
       ->expected(0, -1);
-  cmd->callback([&ctx, cmd] {
+  cmd->callback([&ctx, eo, cmd] {
     Status s = [&]() -> Status {
-      std::erase(explain_kernels, std::string());
-      if (cmd->count("--kernels") > 0) request.kernels = explain_kernels;
-      if (!btf.empty()) request.btf_path = btf;
-      if (!vmlinux.empty()) request.vmlinux_path = vmlinux;
-      auto db = Database::open(db_path, Database::Mode::kReadOnly);
+      std::erase(eo->kernels, std::string());
+      if (cmd->count("--kernels") > 0) eo->request.kernels = eo->kernels;
+      if (!eo->btf.empty()) eo->request.btf_path = eo->btf;
+      if (!eo->vmlinux.empty()) eo->request.vmlinux_path = eo->vmlinux;
+      auto db = Database::open(eo->db_path, Database::Mode::kReadOnly);
       if (!db) return tl::unexpected(db.error());
-      auto ex = explain(*db, request);
+      auto ex = explain(*db, eo->request);
       if (!ex) return tl::unexpected(ex.error());
       std::optional<CompatReport> stability;
-      if (request.kernels) {
+      if (eo->request.kernels) {
         auto catalogued = list_catalog_kernels(*db);
         if (!catalogued) return tl::unexpected(catalogued.error());
         if (!catalogued->empty()) {
-          auto r = compat(*db, CompatRequest{{request.function}, *request.kernels, ""});
+          auto r = compat(*db, CompatRequest{{eo->request.function}, *eo->request.kernels, ""});
           if (!r) return tl::unexpected(r.error());
           stability = std::move(*r);
         }
@@ -211,7 +224,7 @@ void register_explain_command(CLI::App& app, Context& ctx) {
         for (auto& n : v) out.push_back({{"function", n.function}, {"calls", n.calls}});
         return out;
       };
-      if (as_json) {
+      if (eo->as_json) {
         nlohmann::json sessions = nlohmann::json::array();
         for (auto& ps : ex->sessions) {
           nlohmann::json e = evidence_json(ps.evidence);
