@@ -19,6 +19,14 @@ struct Context {
 // Prints "error: ..." and "hint: ..." to stderr and returns the exit status for it.
 int report(const Error& error);
 
+// Runs a command's body: an error becomes its message and the exit status, the one way a
+// command fails (main turns ctx.status into the process's exit status).
+template <typename Fn>
+void run(Context& ctx, Fn&& fn) {
+  Status s = fn();
+  if (!s) ctx.status = report(s.error());
+}
+
 void register_import_commands(CLI::App& app, Context& ctx);
 void register_rank_commands(CLI::App& app, Context& ctx);
 void register_record_commands(CLI::App& app, Context& ctx);

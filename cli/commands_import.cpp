@@ -93,13 +93,6 @@ std::string us(int64_t ns) {
   return buf;
 }
 
-// Runs a command body, turning an Error into a message and an exit status.
-template <typename Fn>
-void run(Context& ctx, Fn&& fn) {
-  Status s = fn();
-  if (!s) ctx.status = report(s.error());
-}
-
 Result<Database> open_existing(const std::string& path) {
   return Database::open(path, Database::Mode::kReadOnly);
 }

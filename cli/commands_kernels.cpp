@@ -123,7 +123,7 @@ void register_list(CLI::App& app, Context& ctx) {
 
   cmd->callback([&ctx, ko, cmd] {
     if (!cmd->get_subcommands().empty()) return;
-    Status s = [&]() -> Status {
+    run(ctx, [&]() -> Status {
       auto db = Database::open(ko->db_path, Database::Mode::kReadOnly);
       if (!db) return tl::unexpected(db.error());
       auto kernels = list_catalog_kernels(*db);
@@ -174,8 +174,7 @@ void register_list(CLI::App& app, Context& ctx) {
       text << sorted.size() << " kernels\n";
       std::cout << text.str();
       return {};
-    }();
-    if (!s) ctx.status = report(s.error());
+    });
   });
 }
 
@@ -198,7 +197,7 @@ void register_compat(CLI::App& app, Context& ctx) {
   cmd->add_flag("--json", co->as_json, "JSON array on stdout");
   cmd->add_flag("--data", co->data, "with --json: the struct member check instead of functions");
   cmd->callback([&ctx, co] {
-    Status s = [&]() -> Status {
+    run(ctx, [&]() -> Status {
       for (const std::string& f : co->request.functions)
         if (!is_c_identifier(f))
           return bad_input("not a function name: " + printable(f), "",
@@ -242,8 +241,7 @@ void register_compat(CLI::App& app, Context& ctx) {
         std::cout << text.str();
       }
       return {};
-    }();
-    if (!s) ctx.status = report(s.error());
+    });
   });
 }
 

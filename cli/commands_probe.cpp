@@ -109,7 +109,7 @@ void register_attach(CLI::App& app, Context& ctx) {
   cmd->add_flag("--unsafe", ao->request.unsafe,
                 "attach to denied, blacklisted or notrace functions too");
   cmd->callback([&ctx, ao] {
-    Status s = [&]() -> Status {
+    run(ctx, [&]() -> Status {
       if (!ao->type.empty()) {
         auto t = parse_probe_type(ao->type);
         if (!t) return tl::unexpected(t.error());
@@ -158,8 +158,7 @@ void register_attach(CLI::App& app, Context& ctx) {
         std::cerr << ", " << missed << " returns without their entry";
       std::cerr << "; detached\n";
       return {};
-    }();
-    if (!s) ctx.status = report(s.error());
+    });
   });
 }
 
@@ -225,7 +224,7 @@ void register_gen(CLI::App& app, Context& ctx) {
                   "named: all of them; --db holds the catalogue)")
       ->expected(0, -1);
   cmd->callback([&ctx, go, cmd] {
-    Status s = [&]() -> Status {
+    run(ctx, [&]() -> Status {
       auto t = parse_probe_type(go->type);
       if (!t) return tl::unexpected(t.error());
       // Which kernel: --btf, else the session's stored BTF, else this machine's.
@@ -280,8 +279,7 @@ void register_gen(CLI::App& app, Context& ctx) {
       if (!checks) return tl::unexpected(checks.error());
       print_relocations(*checks);
       return {};
-    }();
-    if (!s) ctx.status = report(s.error());
+    });
   });
 }
 
@@ -314,7 +312,7 @@ void register_verify(CLI::App& app, Context& ctx) {
   cmd->add_flag("--json", vo->as_json, "the report as JSON on stdout");
   cmd->add_option("CMD", vo->request.command, "the workload, after --")->required();
   cmd->callback([&ctx, vo] {
-    Status s = [&]() -> Status {
+    run(ctx, [&]() -> Status {
       if (!vo->arg.empty()) vo->request.arg = vo->arg;
       if (!vo->btf.empty()) vo->request.btf_path = vo->btf;
       for (int p : vo->ports) {
@@ -378,8 +376,7 @@ void register_verify(CLI::App& app, Context& ctx) {
       if (r->lost_events)
         std::cout << "\n" << r->lost_events << " events lost (ring buffer full)\n";
       return {};
-    }();
-    if (!s) ctx.status = report(s.error());
+    });
   });
 }
 

@@ -97,7 +97,7 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
       ->expected(0, -1);
   rank_cmd->add_flag("--json", ro->as_json, "JSON array on stdout");
   rank_cmd->callback([&ctx, ro, rank_cmd] {
-    Status s = [&]() -> Status {
+    run(ctx, [&]() -> Status {
       // An empty name would silently mean "no filter".
       if (rank_cmd->count("--under") > 0 && ro->request.under.empty())
         return bad_input("--under needs a function name", "",
@@ -168,8 +168,7 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
       if (result->candidates.empty()) text << "no candidate\n";
       std::cout << printable(text.str(), /*keep_newlines=*/true);
       return {};
-    }();
-    if (!s) ctx.status = report(s.error());
+    });
   });
 }
 
@@ -199,7 +198,7 @@ void register_explain_command(CLI::App& app, Context& ctx) {
                   "its compat table over these catalogued kernels (none named: all of them)")
       ->expected(0, -1);
   cmd->callback([&ctx, eo, cmd] {
-    Status s = [&]() -> Status {
+    run(ctx, [&]() -> Status {
       std::erase(eo->kernels, std::string());
       if (cmd->count("--kernels") > 0) eo->request.kernels = eo->kernels;
       if (!eo->btf.empty()) eo->request.btf_path = eo->btf;
@@ -312,8 +311,7 @@ void register_explain_command(CLI::App& app, Context& ctx) {
       }
       std::cout << printable(text.str(), /*keep_newlines=*/true);
       return {};
-    }();
-    if (!s) ctx.status = report(s.error());
+    });
   });
 }
 

@@ -22,12 +22,6 @@ namespace {
 
 constexpr const char* kDefaultDb = "probeseek.db";
 
-template <typename Fn>
-void run(Context& ctx, Fn&& fn) {
-  Status s = fn();
-  if (!s) ctx.status = report(s.error());
-}
-
 bool file_exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
