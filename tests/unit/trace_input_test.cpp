@@ -193,6 +193,16 @@ TEST(TraceDatDamage, Version6FormatDividingByZeroIsRefusedBeforeLibtracecmd) {
     test::write_file(dir.file("bad.dat"), bad);
     expect_refused_at_offset(read_file(dir.file("bad.dat")), dir.file("bad.dat"));
   }
+  // A string literal that never ends (its closing quote turned into 0x1e, as fuzz_trace_dat
+  // found): where its arguments start is unclear, and libtraceevent found a '/' there.
+  std::string unterminated = v6;
+  const size_t fmt = unterminated.find("print fmt: \"");
+  ASSERT_NE(fmt, std::string::npos);
+  unterminated[unterminated.find('"', fmt + 12)] = '\x1e';
+  unterminated.replace(unterminated.find(cast), cast.size(), "(void *)/EC->func");
+  test::write_file(dir.file("unterminated.dat"), unterminated);
+  expect_refused_at_offset(read_file(dir.file("unterminated.dat")), dir.file("unterminated.dat"));
+
   std::string real = v6;
   for (size_t at; (at = real.find(cast)) != std::string::npos;)
     real.replace(at, cast.size(), "REC->func / 1000L");
