@@ -34,7 +34,7 @@ namespace {
 struct KernelTables {
   std::optional<SymbolTable> kallsyms;
   std::string kallsyms_source;
-  std::string kallsyms_text;  // non-empty: store kallsyms as this text
+  std::string_view kallsyms_text;  // non-empty: store kallsyms as this text (the snapshot's)
   std::optional<std::vector<FilterFunction>> filter_functions;
   std::string filter_functions_source;
   std::optional<std::vector<BlacklistEntry>> blacklist;
