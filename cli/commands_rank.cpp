@@ -59,6 +59,78 @@ json evidence_json(const SessionEvidence& e) {
           {"syscalls", e.syscalls}};
 }
 
+json layer_json(const Layer& l) {
+  json implements = json::array(), dispatches = json::array(), siblings = json::array();
+  for (const Implementation& i : l.implements)
+    implements.push_back({{"struct", i.struct_name},
+                          {"member", i.member},
+                          {"tables", i.tables},
+                          {"verified", i.verified}});
+  for (const Dispatch& d : l.dispatches)
+    dispatches.push_back({{"struct", d.struct_name},
+                          {"member", d.member},
+                          {"implementations", d.implementations},
+                          {"verified", d.verified}});
+  for (const SlotHolder& h : l.siblings)
+    siblings.push_back({{"function", h.function},
+                        {"table", h.table.empty() ? json(nullptr) : json(h.table)},
+                        {"module", h.module.empty() ? json(nullptr) : json(h.module)},
+                        {"struct", h.struct_name},
+                        {"member", h.member},
+                        {"source", h.source},
+                        {"same_family", h.same_family},
+                        {"recorded", h.recorded}});
+  return {{"kind", l.kind()},
+          {"summary", l.summary()},
+          {"implements", implements},
+          {"dispatches", dispatches},
+          {"shapes", l.shapes},
+          {"siblings", siblings},
+          {"siblings_source", l.siblings_source}};
+}
+
+json hook_set_json(const HookSet& h) {
+  return {{"functions", h.functions},
+          {"why", h.why},
+          {"covers", h.covers},
+          {"trade_off", h.trade_off},
+          {"alternative", h.alternative}};
+}
+
+void print_hook_set(const HookSet& h, std::ostream& text) {
+  text << "hook set (" << h.functions.size() << " function" << (h.functions.size() == 1 ? "" : "s")
+       << "): " << join(h.functions, " ") << "\n";
+  for (size_t i = 0; i < h.functions.size() && i < h.why.size(); ++i)
+    text << "  " << h.functions[i] << ": " << h.why[i] << "\n";
+  text << "  covers: " << h.covers << "\n";
+  if (!h.trade_off.empty()) text << "  trade-off: " << h.trade_off << "\n";
+  if (!h.alternative.empty()) text << "  instead: " << h.alternative << "\n";
+  text << "  probes: probeseek gen " << join(h.functions, " ") << " -o DIR; probeseek attach "
+       << join(h.functions, " ") << "\n";
+}
+
+// explain's "layer:" section: what it is, what it covers, its siblings (the same family first).
+void print_layer(const Layer& l, std::ostream& text) {
+  text << "  layer: " << l.kind() << "\n";
+  std::string summary = l.summary();
+  if (!summary.empty()) text << "    " << summary << "\n";
+  if (l.implementation()) {
+    const Implementation& i = l.implements.front();
+    text << "  siblings in " << i.struct_name << "." << i.member << ": "
+         << (l.siblings.empty() ? "none found" : std::to_string(l.siblings.size())) << " ("
+         << l.siblings_source << ")\n";
+    size_t shown = 0;
+    for (const SlotHolder& h : l.siblings) {
+      if (++shown > 12) {
+        text << "    ... " << l.siblings.size() - 12 << " more (--json lists them)\n";
+        break;
+      }
+      text << "    " << h.text() << (h.same_family ? "  [same family]" : "")
+           << (h.recorded ? "" : "  [not in the recordings]") << "  (" << h.source << ")\n";
+    }
+  }
+}
+
 void print_warnings(const std::vector<std::string>& warnings) {
   for (auto& w : warnings) std::cerr << "warning: " << printable(w) << "\n";
 }
@@ -95,7 +167,10 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
       ->add_option("--kernels", ro->kernels,
                    "weigh stability over these catalogued kernels (none named: all of them)")
       ->expected(0, -1);
-  rank_cmd->add_flag("--json", ro->as_json, "JSON array on stdout");
+  rank_cmd->add_flag("--complete", ro->request.complete,
+                     "propose the hook set that covers the question: the best candidate and, "
+                     "for an implementation, its siblings for other address families");
+  rank_cmd->add_flag("--json", ro->as_json, "JSON array on stdout (an object with --complete)");
   rank_cmd->callback([&ctx, ro, rank_cmd] {
     run(ctx, [&]() -> Status {
       // An empty name would silently mean "no filter".
@@ -129,6 +204,7 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
                {"arg_positions", c.arg_positions},
                {"ops", ops_json(c.ops)},
                {"verified_ops", c.verified_ops},
+               {"layer", layer_json(c.layer)},
                {"hookable", c.hookability.hookable},
                {"hookability", hookability_json(c.hookability)},
                {"sessions", sessions},
@@ -139,6 +215,9 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
                                               {"events", c.verified->events}}
                                        : json(nullptr)}});
         }
+        if (ro->request.complete)
+          out = {{"candidates", out},
+                 {"hook_set", result->hook_set ? hook_set_json(*result->hook_set) : json(nullptr)}};
         std::cout << dump_json(out) << "\n";
         return {};
       }
@@ -166,6 +245,7 @@ void register_rank_commands(CLI::App& app, Context& ctx) {
         text << "\n";
       }
       if (result->candidates.empty()) text << "no candidate\n";
+      if (result->hook_set) print_hook_set(*result->hook_set, text);
       std::cout << printable(text.str(), /*keep_newlines=*/true);
       return {};
     });
@@ -245,6 +325,8 @@ void register_explain_command(CLI::App& app, Context& ctx) {
             {"module", ex->module.empty() ? nlohmann::json(nullptr) : nlohmann::json(ex->module)},
             {"ops", ops_json(ex->ops)},
             {"verified", ex->verified},
+            {"layer", layer_json(ex->layer)},
+            {"hook_set", hook_set_json(ex->hook_set)},
             {"hookability", hookability_json(ex->hookability)},
             {"sessions", sessions},
             {"better", ex->better},
@@ -273,6 +355,7 @@ void register_explain_command(CLI::App& app, Context& ctx) {
         text << "    " << (f.is_union ? "union " : "struct ") << f.struct_name << " member "
              << f.member << " [" << to_string(f.strength) << "]: " << f.explanation << "\n";
       for (auto& v : ex->verified) text << "    " << v << "\n";
+      print_layer(ex->layer, text);
       text << "  hookability: " << ex->hookability.verdict() << "\n";
       for (auto& r : ex->hookability.reasons) text << "    " << r << "\n";
       for (auto& ps : ex->sessions) {
@@ -298,9 +381,16 @@ void register_explain_command(CLI::App& app, Context& ctx) {
       }
       text << "  a better hook because:\n";
       for (auto& b : ex->better) text << "    + " << b << "\n";
+      if (ex->better.empty()) text << "    (nothing found)\n";
       text << "  a worse hook because:\n";
       for (auto& w : ex->worse) text << "    - " << w << "\n";
-      if (ex->better.empty() && ex->worse.empty()) text << "    (no evidence either way)\n";
+      if (ex->worse.empty()) text << "    (nothing found)\n";
+      if (ex->hook_set.functions.size() > 1 || ex->layer.dispatcher()) {
+        std::ostringstream set;
+        print_hook_set(ex->hook_set, set);
+        std::istringstream lines(set.str());
+        for (std::string line; std::getline(lines, line);) text << "  " << line << "\n";
+      }
       if (stability) {
         text << "  on the catalogued kernels:\n";
         std::ostringstream table;

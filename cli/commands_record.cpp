@@ -98,13 +98,17 @@ void register_record_commands(CLI::App& app, Context& ctx) {
   auto ro = std::make_shared<RecordCommandOptions>();
   rec->add_option("--db", ro->db_path, "database file")->capture_default_str();
   rec->add_option("--name", ro->name, "session name (default: the command's name, made unique)");
+  // One value per occurrence: CLI11 lets a list option take every word up to a '--', which
+  // then ends the list instead of starting the command.
   rec->add_option("-p,--pid", ro->pids,
                   "trace this running process (all its threads, and the "
-                  "children it starts); repeatable");
+                  "children it starts); repeatable")
+      ->allow_extra_args(false);
   rec->add_option("--duration", ro->duration, "stop after this many seconds");
   rec->add_option("--graph-function", ro->options.graph_functions,
                   "only calls below this function (set_graph_function; needs the top-level "
-                  "instance); repeatable");
+                  "instance); repeatable")
+      ->allow_extra_args(false);
   ro->max_depth_option = rec->add_option(
       "--max-depth", ro->max_depth,
       "record this many levels of calls (max_graph_depth; needs the top-level instance)");

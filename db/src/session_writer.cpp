@@ -391,7 +391,7 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
     }
     // Tables other commands create on first use (verify, the ops scan of record): a new
     // session may get the old one's id.
-    for (const char* table : {"verifications", "ops_scans", "ops_memberships"}) {
+    for (const char* table : {"verifications", "ops_scans", "ops_memberships", "ops_slots"}) {
       auto found = db.has_table(table);
       if (!found) return tl::unexpected(found.error());
       if (!*found) continue;

@@ -1,5 +1,6 @@
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "probeseek/ops_index.h"
 #include "probeseek/ops_store.h"
@@ -8,6 +9,7 @@
 #include "probeseek/session_queries.h"
 #include "probeseek/text.h"
 
+#include "layers.h"
 #include "rank_rules.h"
 #include "stability.h"
 
@@ -127,11 +129,40 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
     if (!ex.ops.empty() && !stored->find(req.function) && !scanned_all)
       ex.verified = verify_membership(req, *fb.btf, *proto_ops, sessions, ex.warnings);
   }
-  if (const auto* held = stored->find(req.function)) {
-    for (const StoredMembership& m : *held) ex.verified.push_back(m.text());
-  } else if (!ex.ops.empty() && scanned_all) {
+  // Its layer, from the same evidence ranking uses; also for a function not recorded (a
+  // sibling: explain tcp_v6_connect after an IPv4 recording).
+  layers::Edges callers, callees;
+  if (auto s = layers::task_edges(db, ids, callers, callees); !s) return tl::unexpected(s.error());
+  std::unordered_map<std::string, std::vector<OpsFit>> fits_cache;
+  layers::Inputs li;
+  li.stored = &*stored;
+  li.scanned = scanned_all;
+  li.callees = &callees;
+  li.fits_of = [&](std::string_view f) -> const std::vector<OpsFit>& {
+    auto [it, fresh] = fits_cache.try_emplace(std::string(f));
+    if (!fresh || !choice->btf) return it->second;
+    FunctionBtf fb = find_function_btf(f, &*choice->btf, &sym, &*modules);
+    const OpsIndex* proto_ops = &*ops;
+    if (fb.prototype && !fb.source.empty()) proto_ops = modules->ops(fb.module);
+    if (fb.prototype && proto_ops) it->second = proto_ops->fits(*fb.btf, *fb.prototype);
+    return it->second;
+  };
+  li.recorded = [&](std::string_view f) {
+    return callers.find(f) != callers.end() || callees.find(f) != callees.end();
+  };
+  li.btf = choice->btf ? &*choice->btf : nullptr;
+  li.ops = ops ? &*ops : nullptr;
+  ex.layer = layers::layer_of(req.function, ex.ops, li);
+  layers::HookSetInputs hs;
+  hs.callers = &callers;
+  hs.layer_of = [&](std::string_view f) { return layers::layer_of(f, li.fits_of(f), li); };
+  ex.hook_set = layers::hook_set(req.function, ex.layer, hs);
+
+  std::vector<StoredMembership> held = layers::held_by(*stored, req.function);
+  for (const StoredMembership& m : held) ex.verified.push_back(m.text());
+  if (held.empty() && !ex.ops.empty() && scanned_all && li.recorded(req.function) &&
+      !ex.layer.dispatcher())
     ex.worse.emplace_back(rules::not_held_in_memory());
-  }
 
   // The ranking's own argument for this function, over whole sessions.
   RankRequest rr;
@@ -201,7 +232,7 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
     }
   }
   if (!ex.verified.empty()) ex.better.push_back("ops-table membership verified in kernel memory");
-  if (ex.ops.empty() && ex.prototype)
+  if (ex.ops.empty() && ex.prototype && !ex.layer.dispatcher())
     ex.worse.push_back(
         "fits no ops-table member: not an implementation of an interface, so "
         "other protocols or filesystems take other paths");

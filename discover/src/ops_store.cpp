@@ -12,6 +12,26 @@
 
 namespace probeseek {
 
+namespace {
+
+// Every slot of each (struct, member) that holds a recorded function, over all the tables of
+// that struct found: the recorded function's own and its siblings'. A target BTF gives another
+// prototype (a cast initializer) is left out.
+std::vector<OpsSlotRow> sibling_slots(OpsVerifier& verifier,
+                                      const std::vector<OpsMembershipRow>& memberships) {
+  std::set<std::pair<std::string, std::string>> members;
+  for (const OpsMembershipRow& m : memberships) members.emplace(m.struct_name, m.member);
+  std::vector<OpsSlotRow> out;
+  for (const auto& [struct_name, member] : members)
+    for (const OpsInstance& table : verifier.instances_of(struct_name))
+      for (const OpsPointer& p : table.pointers)
+        if (p.member == member && p.prototype != PrototypeCheck::kDiffers)
+          out.push_back({struct_name, member, table.symbol, table.module, p.function});
+  return out;
+}
+
+}  // namespace
+
 Result<OpsScanReport> scan_and_store_ops(Database& db, int64_t session_id, const Btf& btf,
                                          const KernelMemory& memory, const SymbolTable& symbols) {
   auto started = std::chrono::steady_clock::now();
@@ -56,6 +76,7 @@ Result<OpsScanReport> scan_and_store_ops(Database& db, int64_t session_id, const
     }
   }
   report.memberships = rows.size();
+  std::vector<OpsSlotRow> slots = sibling_slots(*verifier, rows);
   report.unreadable_symbols = verifier->stats().unreadable_symbols;
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -66,7 +87,8 @@ Result<OpsScanReport> scan_and_store_ops(Database& db, int64_t session_id, const
                   static_cast<int64_t>(report.memberships),
                   static_cast<int64_t>(report.unreadable_symbols),
                   report.seconds};
-  if (auto s = replace_ops_scan(db, session_id, scan, rows); !s) return tl::unexpected(s.error());
+  if (auto s = replace_ops_scan(db, session_id, scan, rows, slots); !s)
+    return tl::unexpected(s.error());
   return report;
 }
 

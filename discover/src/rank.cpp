@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "layers.h"
 #include "probeseek/compat.h"
 #include "probeseek/ops_index.h"
 #include "probeseek/ops_store.h"
@@ -232,20 +233,6 @@ HookabilityInputs hookability_inputs(SymbolLookups& symbols, const Btf* btf) {
   return in;
 }
 
-using CallersMap = std::unordered_map<std::string, std::unordered_set<std::string>>;
-
-// Callers seen in task context, per callee name, over the sessions.
-Result<CallersMap> task_callers(Database& db, const std::vector<SessionSummary>& sessions) {
-  CallersMap out;
-  for (auto& s : sessions) {
-    auto done = for_each_task_edge(
-        db, s.id,
-        [&](const std::string& callee, const std::string& caller) { out[callee].insert(caller); });
-    if (!done) return tl::unexpected(done.error());
-  }
-  return out;
-}
-
 // What one ranking reads besides the recordings: the --arg query, BTF and module BTF over it,
 // the ops index, record's ops scan, the symbol sets. Filled in place (the pointers may point
 // into it); members in the order they must be destroyed last to first.
@@ -260,10 +247,22 @@ struct Inputs {
   StoredOps stored_ops;
   std::unique_ptr<SymbolLookups> symbols;
   HookabilityInputs hook_inputs;
-  std::optional<CallersMap> callers_of;  // with --arg
+  layers::Edges callers, callees;  // task context
+  std::unordered_map<std::string, std::vector<OpsFit>> fits_cache;
+  layers::Inputs layer;
 
   FunctionBtf function_btf(std::string_view function) const {
     return find_function_btf(function, btf, symbols.get(), modules);
+  }
+  // A function's ops fits, from its own BTF (a module's split BTF for a module function).
+  const std::vector<OpsFit>& fits_of(std::string_view function) {
+    auto [it, fresh] = fits_cache.try_emplace(std::string(function));
+    if (!fresh || !ops) return it->second;
+    FunctionBtf fb = function_btf(function);
+    const OpsIndex* proto_ops = ops;
+    if (fb.prototype && !fb.source.empty() && modules) proto_ops = modules->ops(fb.module);
+    if (fb.prototype && proto_ops) it->second = proto_ops->fits(*fb.btf, *fb.prototype);
+    return it->second;
   }
 };
 
@@ -333,11 +332,18 @@ Status load_inputs(Database& db, const RankRequest& request,
   if (!symbols) return tl::unexpected(symbols.error());
   in.symbols = std::move(*symbols);
   in.hook_inputs = hookability_inputs(*in.symbols, in.btf);
-  if (in.query) {
-    auto m = task_callers(db, sessions);
-    if (!m) return tl::unexpected(m.error());
-    in.callers_of = std::move(*m);
-  }
+  if (auto s = layers::task_edges(db, session_ids, in.callers, in.callees); !s) return s;
+  in.layer.stored = &in.stored_ops;
+  in.layer.scanned = !sessions.empty() && in.stored_ops.scanned.size() == sessions.size();
+  in.layer.callees = &in.callees;
+  in.layer.fits_of = [&in](std::string_view f) -> const std::vector<OpsFit>& {
+    return in.fits_of(f);
+  };
+  in.layer.recorded = [&in](std::string_view f) {
+    return in.callers.find(f) != in.callers.end() || in.callees.find(f) != in.callees.end();
+  };
+  in.layer.btf = in.btf;
+  in.layer.ops = in.ops;
   return {};
 }
 
@@ -392,9 +398,9 @@ Status check_under(Store& store, const RankRequest& request,
 
 // With --arg: the task-context callers, when every one of them already receives the type.
 std::vector<std::string> arg_holders(const std::string& name, const Inputs& in) {
-  if (!in.query || !in.callers_of) return {};
-  auto it = in.callers_of->find(name);
-  if (it == in.callers_of->end() || it->second.empty()) return {};
+  if (!in.query) return {};
+  auto it = in.callers.find(name);
+  if (it == in.callers.end() || it->second.empty()) return {};
   std::vector<std::string> holders;
   for (const std::string& caller : it->second) {
     FunctionBtf caller_btf = in.function_btf(caller);
@@ -415,7 +421,7 @@ struct ModulesWithoutBtf {
 // One function's evidence, or nothing when it is set aside (counted in `result`).
 std::optional<rules::Evidence> evidence_of(const std::string& name,
                                            const std::vector<const SessionEvidence*>& seen,
-                                           const Inputs& in, const rules::Scope& scope,
+                                           Inputs& in, const rules::Scope& scope,
                                            RankResult& result, ModulesWithoutBtf& no_btf) {
   int64_t task_calls = 0;
   for (const SessionEvidence* e : seen) task_calls += e->task_calls;
@@ -456,6 +462,7 @@ std::optional<rules::Evidence> evidence_of(const std::string& name,
     for (const StoredMembership& m : *held) c.verified_ops.push_back(m.text());
   ev.arg_holders = arg_holders(name, in);
   for (const SessionEvidence* e : seen) c.sessions.push_back(*e);
+  c.layer = layers::layer_of(name, c.ops, in.layer);
   return ev;
 }
 
@@ -473,7 +480,7 @@ void warn_modules_without_btf(const ModulesWithoutBtf& no_btf, RankResult& resul
 
 // Candidates: functions seen (in scope) in any session, or with --require-all in every one.
 void score_candidates(const RankRequest& request, const std::vector<EvidenceMap>& evidence,
-                      const Inputs& in, RankResult& result) {
+                      Inputs& in, RankResult& result) {
   std::map<std::string, std::vector<const SessionEvidence*>> seen;
   for (const EvidenceMap& per_function : evidence)
     for (auto& [name, e] : per_function)
@@ -544,6 +551,20 @@ Status add_verifications(Database& db, const std::vector<SessionSummary>& sessio
   return {};
 }
 
+layers::HookSetInputs hook_set_inputs(Inputs& in) {
+  layers::HookSetInputs h;
+  h.callers = &in.callers;
+  h.layer_of = [&in](std::string_view f) { return layers::layer_of(f, in.fits_of(f), in.layer); };
+  if (in.query) {
+    h.arg = in.query->text();
+    h.takes_arg = [&in](std::string_view f) {
+      FunctionBtf fb = in.function_btf(f);
+      return fb.prototype && !fb.btf->matching_params(*fb.prototype, *in.query).empty();
+    };
+  }
+  return h;
+}
+
 }  // namespace
 
 // --kernels: each candidate's compat verdicts over the catalogue, as one scored term
@@ -610,6 +631,9 @@ Result<RankResult> rank(Database& db, const RankRequest& request) {
   }
   if (all.size() > want) all.resize(want);
   if (auto s = add_verifications(db, *sessions, all); !s) return tl::unexpected(s.error());
+  if (request.complete && !all.empty())
+    result.hook_set =
+        layers::hook_set(all.front().function, all.front().layer, hook_set_inputs(in));
   return result;
 }
 

@@ -116,17 +116,35 @@ Terms argument_match(const Evidence& e) {
                (pos == 0 ? ", the object the function acts on" : "")}};
 }
 
-// Only the best fit counts: the others' names agree less (OpsIndex::fits sorts them).
+std::string fit_text(const OpsFit& f) {
+  return std::string(f.is_union ? "union " : "struct ") + f.struct_name + " member " + f.member +
+         " (" + std::string(to_string(f.strength)) + ": " + f.explanation + ")";
+}
+
+// What a dispatcher covers: "dispatcher of file_operations.read_iter: covers every
+// implementation of it (3 seen: ...)".
+std::string dispatcher_text(const Candidate& c, bool scanned) {
+  std::string out = c.layer.summary();
+  if (!c.ops.empty())
+    out += std::string("; it has the shape of ") + fit_text(c.ops.front()) + " itself" +
+           (scanned ? ", and no table in kernel memory holds it" : "");
+  return out;
+}
+
+// Only the best fit counts: the others' names agree less (OpsIndex::fits sorts them). A
+// dispatcher earns what its fit would: it covers every implementation of the member.
 Terms ops_fit(const Evidence& e) {
-  if (e.candidate.ops.empty()) return {};
-  const OpsFit& best = e.candidate.ops.front();
+  const Candidate& c = e.candidate;
+  const bool dispatcher = c.layer.dispatcher() && !c.layer.implementation();
+  if (c.ops.empty())
+    return dispatcher ? Terms{{0, dispatcher_text(c, e.scope->all_scanned)}} : Terms{};
+  const OpsFit& best = c.ops.front();
   double points = best.strength == OpsStrength::kStrong   ? w.ops_strong
                   : best.strength == OpsStrength::kMedium ? w.ops_medium
                                                           : w.ops_weak;
   if (best.is_union) points /= w.union_divisor;
-  return {{points, std::string("fits ") + (best.is_union ? "union " : "struct ") +
-                       best.struct_name + " member " + best.member + " (" +
-                       std::string(to_string(best.strength)) + ": " + best.explanation + ")" +
+  if (dispatcher) return {{points, dispatcher_text(c, e.scope->all_scanned)}};
+  return {{points, "fits " + fit_text(best) +
                        (best.is_union ? "; a union, weaker than a struct of ops" : "")}};
 }
 
@@ -140,8 +158,20 @@ Terms ops_in_memory(const Evidence& e) {
                               (c.verified_ops.size() > 1
                                    ? " and " + std::to_string(c.verified_ops.size() - 1) + " more"
                                    : "")}};
-  if (!c.ops.empty() && e.scope->all_scanned) return {{0, std::string(not_held_in_memory())}};
+  if (!c.ops.empty() && e.scope->all_scanned && !c.layer.dispatcher())
+    return {{0, std::string(not_held_in_memory())}};
   return {};
+}
+
+// An implementation: what it covers, and the siblings a complete answer also needs.
+Terms layer_note(const Evidence& e) {
+  const Layer& l = e.candidate.layer;
+  if (!l.implementation()) return {};
+  std::string text = l.summary();
+  std::vector<std::string> family = l.family();
+  if (!family.empty())
+    text += "; the same for another address family: " + join(family, "; ") + " (rank --complete)";
+  return {{0, text}};
 }
 
 // Close to the syscall (or --under) is where the operation starts and its arguments are the
@@ -193,20 +223,39 @@ Terms syscall_reach(const Evidence& e) {
 }
 
 // The syscall dispatches through an ops member of its own name (connect(2) -> ->connect): the
-// function implementing that member is the operation itself.
+// function implementing that member is the operation itself, and so is the dispatcher that
+// calls through it (vfs_read calls ->read_iter for read(2)).
 Terms implements_syscall_member(const Evidence& e) {
   const Candidate& c = e.candidate;
-  if (c.ops.empty()) return {};
   std::vector<std::string> entries = syscall_names(c);
   if (!e.scope->under.empty()) entries = {e.scope->under};
+  const Layer& l = c.layer;
   for (const std::string& entry : entries) {
     std::string_view stem = syscall_stem(entry);
+    if (stem.empty()) continue;
+    if (l.dispatcher() && !l.implementation()) {
+      for (const Dispatch& d : l.dispatches)
+        if (d.member == stem || d.member.rfind(std::string(stem) + "_", 0) == 0)
+          return {{w.implements_member, "calls through ->" + d.member + " for " + entry +
+                                            ": the operation itself, one layer above its "
+                                            "implementations"}};
+    }
     auto fit = std::find_if(c.ops.begin(), c.ops.end(), [&](const OpsFit& f) {
-      return !stem.empty() && f.member == stem && f.strength != OpsStrength::kWeak;
+      return f.member == stem && f.strength != OpsStrength::kWeak;
     });
-    if (fit != c.ops.end())
-      return {{w.implements_member,
-               "implements ->" + fit->member + ", the ops member " + entry + " dispatches to"}};
+    if (fit == c.ops.end()) continue;
+    if (l.dispatcher() && !l.implementation())
+      return {{w.implements_member, "has the shape of ->" + fit->member + ", the ops member " +
+                                        entry +
+                                        " dispatches to, and calls the implementations "
+                                        "below it"}};
+    if (e.scope->all_scanned && !l.implementation())
+      return {{w.implements_member, "has the shape of ->" + fit->member + ", the ops member " +
+                                        entry +
+                                        " dispatches to; no table in kernel memory "
+                                        "holds it"}};
+    return {{w.implements_member,
+             "implements ->" + fit->member + ", the ops member " + entry + " dispatches to"}};
   }
   return {};
 }

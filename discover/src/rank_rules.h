@@ -65,6 +65,7 @@ Terms module_note(const Evidence& e);     // 0: a module function, where its pro
 Terms argument_match(const Evidence& e);  // --arg's type is a parameter: which one
 Terms ops_fit(const Evidence& e);         // its best ops-table fit, by strength
 Terms ops_in_memory(const Evidence& e);   // record found it in a table slot (or, 0, in none)
+Terms layer_note(const Evidence& e);      // 0: an implementation, what it covers, its siblings
 Terms depth(const Evidence& e);           // near the start of the operation, or deep inside it
 // Syscalls reaching it, per session (docs/rank.md: "what one syscall means").
 Terms syscall_reach(const Evidence& e);
@@ -78,19 +79,11 @@ Terms session_coverage(const Evidence& e);
 Terms interrupt_note(const Evidence& e);  // 0: calls in interrupt context, set aside
 
 // The evidence rules, in the order their reasons are printed.
-inline constexpr Rule kEvidenceRules[] = {module_note,
-                                          argument_match,
-                                          ops_fit,
-                                          ops_in_memory,
-                                          depth,
-                                          syscall_reach,
-                                          implements_syscall_member,
-                                          callers_hold_arg,
-                                          callers,
-                                          share_below_under,
-                                          calls_per_invocation,
-                                          session_coverage,
-                                          interrupt_note};
+inline constexpr Rule kEvidenceRules[] = {
+    module_note,      argument_match, ops_fit,           ops_in_memory,
+    layer_note,       depth,          syscall_reach,     implements_syscall_member,
+    callers_hold_arg, callers,        share_below_under, calls_per_invocation,
+    session_coverage, interrupt_note};
 
 // Runs every evidence rule: the candidate with its terms and score.
 Candidate apply(Evidence e);

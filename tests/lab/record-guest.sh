@@ -44,6 +44,15 @@ probeseek explain --db "$OUT/rec.db" tcp_v4_connect >"$OUT/s1-explain.txt" 2>&1
 result s1_explain_rc $?
 result s1_rank_explain_seconds $(($(now) - t))
 
+# ---- 1b. reads of a tmpfs, a procfs and a sysfs file (issue 12: vfs_read is the dispatcher)
+mkdir -p /mnt/t && mount -t tmpfs tmpfs /mnt/t && head -c 65536 /dev/zero >/mnt/t/data
+t=$(now)
+probeseek record --db "$OUT/rec.db" --name read --graph-function __x64_sys_read \
+    -- sh -c 'dd if=/mnt/t/data of=/dev/null bs=16k; dd if=/proc/version of=/dev/null; dd if=/sys/kernel/uevent_seqnum of=/dev/null' \
+    >/dev/null 2>"$OUT/s1b-record.err"
+result s1b_record_rc $?
+result s1b_record_seconds $(($(now) - t))
+
 # ---- 2. probeseek record -p PID --duration 5 on a long-lived client
 tcp-sink 9000 >/tmp/sink.pid &
 lab-wait-listen 9000 60

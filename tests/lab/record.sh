@@ -98,6 +98,26 @@ for k in "${KERNELS[@]}"; do
         fail "1: explain on the host does not show the membership stored at record time"
     grep -q 'verified in kernel memory: ' "$out/s1-rank-host.txt" ||
         fail "1: rank on the host does not use the stored ops-table membership"
+    # Issue 12: the sibling for IPv6 from the slots read at record time, and the hook set.
+    grep -q 'tcpv6_prot.connect = tcp_v6_connect  \[same family\].*(verified in /proc/kcore at record time)' "$out/s1-explain-host.txt" ||
+        fail "1: explain tcp_v4_connect does not list tcpv6_prot.connect = tcp_v6_connect verified in kernel memory"
+    "$binary" rank --db "$out/rec.db" --session curl --arg 'struct sock *' --under __x64_sys_connect --complete \
+        >"$out/s1-complete-host.txt" 2>&1 || fail "1: rank --complete failed: $(tail -2 "$out/s1-complete-host.txt")"
+    grep -q '^hook set (2 functions): tcp_v4_connect tcp_v6_connect$' "$out/s1-complete-host.txt" ||
+        fail "1: the hook set for struct sock under connect is not {tcp_v4_connect, tcp_v6_connect}: $(grep '^hook set' "$out/s1-complete-host.txt")"
+    # 1b. reads: vfs_read is the dispatcher of file_operations.read_iter, never "implements".
+    expect_result s1b_record_rc 0
+    "$binary" rank --db "$out/rec.db" --session read --arg 'struct file *' --under __x64_sys_read \
+        >"$out/s1b-rank-host.txt" 2>&1 || fail "1b: rank failed: $(tail -2 "$out/s1b-rank-host.txt")"
+    [[ $(first_candidate "$out/s1b-rank-host.txt") == vfs_read ]] ||
+        fail "1b: rank puts $(first_candidate "$out/s1b-rank-host.txt") first, not vfs_read"
+    "$binary" explain --db "$out/rec.db" --session read vfs_read >"$out/s1b-explain-host.txt" 2>&1 ||
+        fail "1b: explain vfs_read failed: $(tail -2 "$out/s1b-explain-host.txt")"
+    grep -q '^  layer: dispatcher$' "$out/s1b-explain-host.txt" || fail "1b: vfs_read is not a dispatcher: $(grep -A1 'layer:' "$out/s1b-explain-host.txt" | tr '\n' ' ')"
+    grep -q 'dispatcher of file_operations.read_iter: covers every implementation of it (3 seen' "$out/s1b-explain-host.txt" ||
+        fail "1b: vfs_read does not dispatch to the 3 read_iter implementations read"
+    ! grep -qE 'implements|no ops table in kernel memory held it' "$out/s1b-explain-host.txt" ||
+        fail "1b: explain vfs_read says: $(grep -E 'implements|no ops table' "$out/s1b-explain-host.txt" | head -1)"
     [[ $(sql "$out/rec.db" "SELECT COUNT(*) FROM tasks t JOIN sessions s ON s.id = t.session_id WHERE s.name = 'curl' AND t.comm = 'curl'") -ge 1 ]] ||
         fail "1: no curl task in the recording"
     [[ $(sql "$out/rec.db" "SELECT source_format FROM sessions WHERE name = 'curl'") == live ]] ||

@@ -192,6 +192,61 @@ TEST_F(Rules, ImplementsTheMemberItsSyscallDispatchesTo) {
             "implements ->bind, the ops member __x64_sys_bind dispatches to");
 }
 
+// Issue 12: the layer decides the words, never the points a fit earns.
+TEST_F(Rules, ADispatcherEarnsWhatItsFitWouldAndIsNeverSaidToImplement) {
+  c.function = "vfs_read";
+  c.ops = {fit("file_operations", "read", OpsStrength::kStrong)};
+  c.layer.dispatches = {
+      {"file_operations", "read_iter", {"a_read_iter (a_fops)", "b_read_iter (b_fops)"}, 2}};
+  c.layer.shapes = {"file_operations.read"};
+  scope.all_scanned = true;
+  c.sessions = {session("a", {"__x64_sys_read"})};
+  ScoreTerm t = one(ops_fit);
+  EXPECT_EQ(t.points, w.ops_strong);
+  EXPECT_EQ(t.reason,
+            "dispatcher of file_operations.read_iter: covers every implementation of it (2 seen: "
+            "a_read_iter (a_fops), b_read_iter (b_fops)); it has the shape of struct "
+            "file_operations member read (strong: prototype matches) itself, and no table in "
+            "kernel memory holds it");
+  EXPECT_TRUE(ops_in_memory(e).empty()) << "its absence from tables is what a dispatcher is";
+  EXPECT_TRUE(layer_note(e).empty());
+  t = one(implements_syscall_member);
+  EXPECT_EQ(t.points, w.implements_member);
+  EXPECT_EQ(t.reason,
+            "calls through ->read_iter for __x64_sys_read: the operation itself, one layer above "
+            "its implementations");
+  c.ops.clear();  // a dispatcher that fits no member itself: said, not scored
+  t = one(ops_fit);
+  EXPECT_EQ(t.points, 0);
+  EXPECT_EQ(t.reason.rfind("dispatcher of file_operations.read_iter", 0), 0u);
+}
+
+TEST_F(Rules, AShapeKernelMemoryContradictsIsNotAnImplementation) {
+  c.ops = {fit("proto", "connect", OpsStrength::kStrong)};
+  c.layer.shapes = {"proto.connect"};
+  c.sessions = {session("a", {"__x64_sys_connect"})};
+  scope.all_scanned = true;
+  EXPECT_EQ(one(implements_syscall_member).reason,
+            "has the shape of ->connect, the ops member __x64_sys_connect dispatches to; no "
+            "table in kernel memory holds it");
+  EXPECT_EQ(one(ops_in_memory).reason, not_held_in_memory());
+}
+
+TEST_F(Rules, AnImplementationSaysWhatItCoversAndNamesItsFamily) {
+  EXPECT_TRUE(layer_note(e).empty());
+  c.layer.implements = {{"proto", "connect", {"tcp_prot"}, true}};
+  c.layer.siblings = {
+      {"tcp_v6_connect", "tcpv6_prot", "", "proto", "connect", "verified", true, false},
+      {"tcp_v6_connect", "tcpv6_prot_override", "", "proto", "connect", "verified", true, false},
+      {"ip4_datagram_connect", "udp_prot", "", "proto", "connect", "verified", false, false}};
+  ScoreTerm t = one(layer_note);
+  EXPECT_EQ(t.points, 0);
+  EXPECT_EQ(t.reason,
+            "implementation of proto.connect in tcp_prot: covers what that table serves; 3 other "
+            "tables fill proto.connect; the same for another address family: tcp_v6_connect "
+            "(tcpv6_prot, tcpv6_prot_override) (rank --complete)");
+}
+
 TEST_F(Rules, CallersHoldingTheArgumentAlready) {
   EXPECT_TRUE(callers_hold_arg(e).empty());
   scope.arg = "struct sock *";

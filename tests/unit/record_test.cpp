@@ -345,6 +345,18 @@ TEST(RecordUser, UnknownUsersAreRefusedWithExit2) {
   EXPECT_EQ(r.status, 2) << r.err;
 }
 
+// A repeatable option before '--' takes one value each time: CLI11 lets a list option run up
+// to a '--', which then ended the list instead of starting the command ("-c" was refused).
+TEST(RecordUser, RepeatedOptionsBeforeTheCommandLeaveItWhole) {
+  test::TempDir dir;
+  auto r = run_probeseek("record --db " + dir.file("p.db") +
+                         " --user no_such_user_probeseek"
+                         " --graph-function vfs_read --graph-function vfs_write -- sh -c true");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("no such user: no_such_user_probeseek"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("not expected"), std::string::npos) << r.err;
+}
+
 TEST(KernelState, ResetLeavesARunningRecordingAlone) {
   FakeTracefs t;
   pid_t child = fork();

@@ -32,9 +32,17 @@ struct OpsScanRow {
   int64_t structs = 0, tables = 0, memberships = 0, unreadable_symbols = 0;
   double seconds = 0;
 };
+// A slot of a member that holds a recorded function, in any table: the recorded function's own
+// slots and its siblings' ("tcpv6_prot.connect = tcp_v6_connect" beside tcp_prot's).
+struct OpsSlotRow {
+  std::string struct_name, member;
+  std::string table, module;
+  std::string target;  // the symbol the slot points to
+};
 // Replaces the session's earlier scan, if any, with this one, in one transaction.
 Status replace_ops_scan(Database& db, int64_t session_id, const OpsScanRow& scan,
-                        const std::vector<OpsMembershipRow>& memberships);
+                        const std::vector<OpsMembershipRow>& memberships,
+                        const std::vector<OpsSlotRow>& slots);
 
 struct StoredMembership {
   std::string function;  // as recorded (may be a clone: f.isra.0)
@@ -53,8 +61,14 @@ struct StoredMembership {
 struct StoredOps {
   std::vector<int64_t> scanned;
   std::map<std::string, std::vector<StoredMembership>, std::less<>> memberships;
+  // "proto.connect" -> every slot of that member in the tables found (function = the target);
+  // slots_scanned: every scanned session stored them (a scan older than ops_slots did not).
+  std::map<std::string, std::vector<StoredMembership>, std::less<>> slots;
+  bool slots_scanned = false;
   bool any_scan() const { return !scanned.empty(); }
   const std::vector<StoredMembership>* find(std::string_view function) const;
+  const std::vector<StoredMembership>* slots_of(std::string_view struct_name,
+                                                std::string_view member) const;
 };
 Result<StoredOps> load_stored_ops(Database& db, const std::vector<int64_t>& session_ids);
 

@@ -12,6 +12,7 @@
 #include "probeseek/db.h"
 #include "probeseek/hookability.h"
 #include "probeseek/kernel_paths.h"
+#include "probeseek/layer.h"
 #include "probeseek/module_btf.h"
 #include "probeseek/ops_index.h"  // and btf.h
 
@@ -22,6 +23,7 @@ struct RankRequest {
   std::string under;                  // --under FUNC: only calls below it
   bool require_all = false;           // keep functions seen in every session
   size_t limit = 20;
+  bool complete = false;  // --complete: the hook set that covers the question (layer.h)
   // --kernels: weigh stability over these catalogued kernels (empty: all; docs/compat.md).
   std::optional<std::vector<std::string>> kernels;
   std::optional<std::string> btf_path;  // --btf FILE; else the sessions' stored BTF, else live
@@ -62,9 +64,9 @@ struct Candidate {
   std::string prototype_source;    // set when the prototype came from the module's BTF
   std::vector<int> arg_positions;  // parameters matching --arg
   std::vector<OpsFit> ops;
-  // Table slots that hold it, read from kernel memory at record time (ops_store.h):
-  // "tcp_prot.connect = tcp_v4_connect (verified in /proc/kcore at record time, ...)".
+  // Table slots record read out of kernel memory (ops_store.h): "tcp_prot.connect = ...".
   std::vector<std::string> verified_ops;
+  Layer layer;  // dispatcher, implementation (and its siblings), or a shape only
   Hookability hookability;
   std::vector<SessionEvidence> sessions;  // one per requested session that contains it
   // The latest 'probeseek verify' run that attached it (docs/verify.md); also a 0-point term.
@@ -87,24 +89,22 @@ struct RankResult {
   std::vector<std::string> sessions;
   std::string btf_source;             // where the prototypes came from, "" when none
   std::vector<std::string> warnings;  // missing evidence and what to pass instead
+  std::optional<HookSet> hook_set;    // with `complete`, for the best candidate
 };
 
-// Loads the BTF to use for these sessions: --btf, else the first session's stored BTF, else
-// the live one. Warnings say which, and what is missing.
+// The BTF for these sessions: --btf, else the first session's stored BTF, else the live one.
 struct BtfChoice {
   std::optional<Btf> btf;
   std::string source;
   std::vector<std::string> warnings;
-  // Where module BTF over it can come from: the database, when these exact bytes are stored
-  // there (module BTF is stored against them); the running kernel, when the BTF is the live one.
+  // Module BTF over it: stored against these exact bytes, or the running kernel's.
   std::optional<int64_t> stored_id;
   bool live = false;
 };
 Result<BtfChoice> choose_btf(Database& db, const std::vector<SessionSummary>& sessions,
                              const std::optional<std::string>& btf_path,
                              const std::string& live_btf_path);
-// Where ModuleBtfs looks for module BTF over this choice: the stored copies, and for the live
-// vmlinux BTF the module files in its directory.
+// Where ModuleBtfs looks for module BTF over this choice (stored, or beside the live vmlinux).
 ModuleBtfs::Options module_btf_options(const BtfChoice& choice, const std::string& live_btf_path);
 
 Result<RankResult> rank(Database& db, const RankRequest& request);
@@ -113,11 +113,12 @@ Result<RankResult> rank(Database& db, const RankRequest& request);
 struct Explanation {
   std::string function;
   std::optional<FunctionPrototype> prototype;
-  std::string btf_source;  // for a module function whose prototype came from its module's BTF,
-                           // that source first: "BTF of module nf_tables (stored with ...)"
+  std::string btf_source;  // a module function's own BTF first: "BTF of module nf_tables (...)"
   std::string module;      // the kernel module it lives in (kallsyms), "" for vmlinux
   std::vector<OpsFit> ops;
   std::vector<std::string> verified;  // "tcp_prot.connect = tcp_v4_connect (verified in ...)"
+  Layer layer;
+  HookSet hook_set;  // the hooks that cover what it covers, with its siblings
   Hookability hookability;
   struct Neighbour {
     std::string function;
