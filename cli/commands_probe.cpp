@@ -91,14 +91,18 @@ void register_attach(CLI::App& app, Context& ctx) {
                                  "Attach a probe to a kernel function now and print "
                                  "its events (kprobe, or fentry without kprobes)");
   struct AttachOptions {
-    ProbeRequest request;
+    std::vector<std::string> functions;
+    bool unsafe = false;
     std::string type;
     int pid = 0;
     double duration = 0;
     bool as_json = false;
   };
   auto ao = std::make_shared<AttachOptions>();
-  cmd->add_option("FUNC", ao->request.function, "kernel function")->required();
+  cmd->add_option("FUNC", ao->functions,
+                  "kernel function; several are attached all or none, their events in one "
+                  "stream")
+      ->required();
   cmd->add_option("--type", ao->type,
                   "kprobe, kretprobe, fentry or fexit (default: kprobe, fentry "
                   "without kprobes; a function taking a socket is reported at "
@@ -106,14 +110,15 @@ void register_attach(CLI::App& app, Context& ctx) {
   cmd->add_option("--pid", ao->pid, "only this process");
   cmd->add_option("--duration", ao->duration, "detach after S seconds (default: until Ctrl-C)");
   cmd->add_flag("--json", ao->as_json, "one JSON object per event on stdout");
-  cmd->add_flag("--unsafe", ao->request.unsafe,
-                "attach to denied, blacklisted or notrace functions too");
+  cmd->add_flag("--unsafe", ao->unsafe, "attach to denied, blacklisted or notrace functions too");
   cmd->callback([&ctx, ao] {
     run(ctx, [&]() -> Status {
+      std::vector<ProbeRequest> requests;
+      for (const std::string& f : ao->functions) requests.push_back({f, std::nullopt, ao->unsafe});
       if (!ao->type.empty()) {
         auto t = parse_probe_type(ao->type);
         if (!t) return tl::unexpected(t.error());
-        ao->request.type = *t;
+        for (ProbeRequest& r : requests) r.type = *t;
       }
       if (ao->duration < 0 || !std::isfinite(ao->duration))
         return bad_input("--duration must be a positive number of seconds");
@@ -123,19 +128,26 @@ void register_attach(CLI::App& app, Context& ctx) {
       if (ao->pid > 0) options.pid = ao->pid;
       auto tracer = Tracer::open(options);
       if (!tracer) return tl::unexpected(tracer.error());
-      auto probe = (*tracer)->attach(ao->request);
-      if (!probe) return tl::unexpected(probe.error());
-      const AttachedProbe& p = **probe;
-      for (const std::string& w : p.warnings) std::cerr << "warning: " << w << "\n";
-      std::cerr << "attached " << p.how << " to " << p.symbol;
-      if (p.prototype) std::cerr << ": " << p.prototype->to_string();
-      std::cerr << "\n" << (ao->duration > 0 ? "" : "Ctrl-C to stop\n") << std::flush;
+      // All or nothing: one refused function refuses the set, with every reason.
+      auto probes = (*tracer)->attach_set(requests);
+      if (!probes) return tl::unexpected(probes.error());
+      bool kretprobes = false;
+      for (const AttachedProbe* p : *probes) {
+        for (const std::string& w : p->warnings) std::cerr << "warning: " << w << "\n";
+        std::cerr << "attached " << p->how << " to " << p->symbol;
+        if (p->prototype) std::cerr << ": " << p->prototype->to_string();
+        std::cerr << "\n";
+        kretprobes |= p->at_return && p->how == "kprobe+kretprobe";
+      }
+      std::cerr << (ao->duration > 0 ? "" : "Ctrl-C to stop\n") << std::flush;
 
       using clock = std::chrono::steady_clock;
       const auto deadline = clock::now() + std::chrono::duration<double>(ao->duration);
       size_t events = 0;
+      std::vector<size_t> per_probe(probes->size());  // probe ids are 0..N-1 in a new tracer
       auto print = [&](const Event& e) {
         ++events;
+        if (e.probe < per_probe.size()) ++per_probe[e.probe];
         if (ao->as_json)
           std::cout << dump_json_line(event_json(e)) << "\n";
         else
@@ -153,9 +165,15 @@ void register_attach(CLI::App& app, Context& ctx) {
       }
       uint64_t lost = (*tracer)->lost_events(), missed = (*tracer)->missed_entries();
       (*tracer)->detach_all();
-      std::cerr << events << " events, " << lost << " lost (ring buffer full)";
-      if (p.at_return && p.how == "kprobe+kretprobe")
-        std::cerr << ", " << missed << " returns without their entry";
+      std::cerr << events << " events";
+      if (probes->size() > 1) {
+        std::cerr << " (";
+        for (size_t i = 0; i < probes->size(); ++i)
+          std::cerr << (i ? ", " : "") << (*probes)[i]->function << " " << per_probe[i];
+        std::cerr << ")";
+      }
+      std::cerr << ", " << lost << " lost (ring buffer full)";
+      if (kretprobes) std::cerr << ", " << missed << " returns without their entry";
       std::cerr << "; detached\n";
       return {};
     });

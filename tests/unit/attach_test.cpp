@@ -231,6 +231,17 @@ class Refusals : public ::testing::Test {
     tracer_ = std::move(*tracer);
     return tracer_->attach({function, type, unsafe});
   }
+  Result<std::vector<const AttachedProbe*>> attach_set(const std::vector<std::string>& functions,
+                                                       std::optional<ProbeType> type = {}) {
+    TracerOptions options;
+    options.paths = paths_;
+    auto tracer = Tracer::open(options);
+    if (!tracer) return tl::unexpected(tracer.error());
+    tracer_ = std::move(*tracer);
+    std::vector<ProbeRequest> requests;
+    for (const std::string& f : functions) requests.push_back({f, type, false});
+    return tracer_->attach_set(requests);
+  }
   void skip_without_bpf() {
     TracerOptions options;
     options.paths = paths_;
@@ -301,6 +312,47 @@ TEST_F(Refusals, AFunctionOnlyItsCloneHasIsAttachedThroughTheClone) {
   auto f = attach("tcp_sendmsg", ProbeType::kFentry);
   ASSERT_FALSE(f);
   EXPECT_TRUE(contains(f.error().what, "not its clone tcp_sendmsg.isra.0")) << f.error().what;
+}
+
+// Issue 12: a set is attached all or none. Every function is checked first; the refusals of
+// all of them come back together, and nothing is attached.
+TEST_F(Refusals, ASetIsRefusedWholeWithEveryReason) {
+  skip_without_bpf();
+  auto r = attach_set({"tcp_v4_connect", "bpf_prog_load", "exc_page_fault"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kBadInput);
+  EXPECT_TRUE(contains(r.error().what, "refusing the set of 3 functions, nothing attached: "))
+      << r.error().what;
+  EXPECT_TRUE(contains(r.error().what, "refusing to attach to bpf_prog_load: deny list"))
+      << r.error().what;
+  EXPECT_TRUE(contains(r.error().what, "exc_page_fault")) << r.error().what;
+  EXPECT_TRUE(contains(r.error().what, "in the kprobe blacklist")) << r.error().what;
+  EXPECT_FALSE(contains(r.error().what, "tcp_v4_connect")) << r.error().what;
+  EXPECT_TRUE(contains(r.error().hint, "--unsafe"));
+  EXPECT_TRUE(tracer_->probes().empty());
+
+  auto twice = attach_set({"tcp_v4_connect", "tcp_v4_connect"});
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().kind, ErrorKind::kBadInput);
+  EXPECT_TRUE(contains(twice.error().what, "tcp_v4_connect is named twice")) << twice.error().what;
+  auto bad = attach_set({"tcp_v4_connect", "x;reboot"});
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(contains(bad.error().what, "not a kernel function name: x;reboot"))
+      << bad.error().what;
+  EXPECT_FALSE(attach_set({}));
+}
+
+TEST_F(Refusals, ASetTheKernelCannotAttachLeavesNothingAttached) {
+  skip_without_bpf();
+  // Both pass the checks; this kernel (the test's tables) has no kprobes.
+  auto r = attach_set({"tcp_v4_connect", "tcp_sendmsg_locked"}, ProbeType::kKprobe);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kRuntime);
+  EXPECT_TRUE(contains(r.error().what,
+                       "cannot attach to tcp_v4_connect: kprobe: kernel built "
+                       "without kprobes"))
+      << r.error().what;
+  EXPECT_TRUE(tracer_->probes().empty());
 }
 
 // ---- this machine
