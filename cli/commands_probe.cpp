@@ -219,7 +219,8 @@ void register_gen(CLI::App& app, Context& ctx) {
                                  "Write a libbpf project (BPF program, loader, Makefile) "
                                  "that probes a kernel function");
   struct GenOptions {
-    std::string function;
+    std::vector<std::string> functions;
+    std::string name;
     std::string type = "kprobe";
     std::string btf_path;
     std::string session;
@@ -229,13 +230,19 @@ void register_gen(CLI::App& app, Context& ctx) {
     std::vector<std::string> kernels;
   };
   auto go = std::make_shared<GenOptions>();
-  cmd->add_option("FUNC", go->function, "kernel function")->required();
-  cmd->add_option("--type", go->type, "kprobe, kretprobe, fentry or fexit")->capture_default_str();
+  cmd->add_option("FUNC", go->functions,
+                  "kernel function; several make one project with a program for each")
+      ->required();
+  cmd->add_option("--name", go->name,
+                  "the project's file stem, a C identifier (default: FUNC, or FUNC1_and_N_more "
+                  "for a set)");
+  cmd->add_option("--type", go->type, "kprobe, kretprobe, fentry or fexit (for every FUNC)")
+      ->capture_default_str();
   cmd->add_option("--btf", go->btf_path,
                   "BTF of the kernel the probe is for (raw or ELF with .BTF)");
   cmd->add_option("--session", go->session, "use the BTF stored with this session");
   cmd->add_option("--db", go->db_path, "database file (with --session)")->capture_default_str();
-  cmd->add_option("-o,--output", go->out_dir, "directory to write (default: ./FUNC)");
+  cmd->add_option("-o,--output", go->out_dir, "directory to write (default: ./NAME)");
   cmd->add_flag("--force", go->force, "replace the files of an earlier gen (never through a link)");
   cmd->add_option("--kernels", go->kernels,
                   "then check the program's CO-RE relocations on these catalogued kernels (none "
@@ -273,14 +280,13 @@ void register_gen(CLI::App& app, Context& ctx) {
         source = choice->source;
       }
       GenRequest request;
-      request.function = go->function;
+      request.functions = go->functions;
+      request.name = go->name;
       request.type = *t;
       request.btf = &*btf;
       request.btf_source = source;
       request.out_dir = go->out_dir;
       request.force = go->force;
-      if (request.out_dir.empty() && is_kernel_symbol_name(go->function))
-        request.out_dir = go->function;
       auto result = generate_probe(request);
       if (!result) return tl::unexpected(result.error());
       for (auto& w : result->warnings) std::cerr << "warning: " << w << "\n";
