@@ -310,8 +310,8 @@ void register_gen(CLI::App& app, Context& ctx) {
 void register_verify(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
       "verify",
-      "Run a workload again with the top ranked candidates attached: which fired, and "
-      "with what arguments (stored with the sessions; rank shows it)");
+      "Run a workload again with the top ranked candidates (or --function set) attached: "
+      "which fired, and with what arguments (stored with the sessions; rank shows it)");
   struct VerifyOptions {
     VerifyRequest request;
     std::string db_path = "probeseek.db";
@@ -322,6 +322,9 @@ void register_verify(CLI::App& app, Context& ctx) {
   };
   auto vo = std::make_shared<VerifyOptions>();
   cmd->add_option("--db", vo->db_path, "database file")->capture_default_str();
+  cmd->add_option("--function", vo->request.functions,
+                  "verify this function instead of the ranked candidates (repeat it for a set, "
+                  "attached all or none)");
   cmd->add_option("--session", vo->request.sessions, "sessions to rank (default: all)");
   cmd->add_option("--top", vo->request.top, "attach the N best candidates")->capture_default_str();
   cmd->add_option("--arg", vo->arg, "as rank --arg: a parameter of this C type");
@@ -335,8 +338,14 @@ void register_verify(CLI::App& app, Context& ctx) {
                 "attach to denied, blacklisted or notrace functions");
   cmd->add_flag("--json", vo->as_json, "the report as JSON on stdout");
   cmd->add_option("CMD", vo->request.command, "the workload, after --")->required();
-  cmd->callback([&ctx, vo] {
+  cmd->callback([&ctx, vo, cmd] {
     run(ctx, [&]() -> Status {
+      if (!vo->request.functions.empty())
+        for (const char* ranking : {"--top", "--arg", "--under", "--btf"})
+          if (cmd->count(ranking) > 0)
+            return bad_input(std::string(ranking) +
+                             " chooses ranked candidates, --function names "
+                             "them: give one or the other");
       if (!vo->arg.empty()) vo->request.arg = vo->arg;
       if (!vo->btf.empty()) vo->request.btf_path = vo->btf;
       for (int p : vo->ports) {
@@ -374,6 +383,18 @@ void register_verify(CLI::App& app, Context& ctx) {
                     {"timed_out", r->timed_out},
                     {"lost_events", r->lost_events},
                     {"candidates", candidates}};
+        if (r->is_set) {
+          json functions = json::array(), events = json::object();
+          for (const CandidateCheck& c : r->candidates) {
+            functions.push_back(c.function);
+            events[c.function] = c.events;
+          }
+          out["set"] = {{"functions", functions},
+                        {"fired", r->events() > 0},
+                        {"events", r->events()},
+                        {"events_by_function", events},
+                        {"summary", r->set_summary()}};
+        }
         std::cout << dump_json(out) << "\n";
         return {};
       }
@@ -382,6 +403,7 @@ void register_verify(CLI::App& app, Context& ctx) {
       std::snprintf(secs, sizeof secs, ", %.2f s", r->duration_s);
       std::cout << secs << (r->timed_out ? ", killed after --timeout" : "") << ")\n";
       std::cout << "sessions: ";
+      if (r->sessions.empty()) std::cout << "none (not stored)";
       for (size_t i = 0; i < r->sessions.size(); ++i)
         std::cout << (i ? ", " : "") << r->sessions[i];
       std::cout << "   ports: ";
@@ -397,6 +419,7 @@ void register_verify(CLI::App& app, Context& ctx) {
         for (auto& w : c.warnings) std::cout << "    warning: " << w << "\n";
         for (auto& e : c.samples) std::cout << "    " << e << "\n";
       }
+      if (r->is_set) std::cout << "\n" << r->set_summary() << "\n";
       if (r->lost_events)
         std::cout << "\n" << r->lost_events << " events lost (ring buffer full)\n";
       return {};
