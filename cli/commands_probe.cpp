@@ -322,16 +322,20 @@ void register_verify(CLI::App& app, Context& ctx) {
   };
   auto vo = std::make_shared<VerifyOptions>();
   cmd->add_option("--db", vo->db_path, "database file")->capture_default_str();
+  // Repeatable options take one value each: a vector option that takes several would take the
+  // "--" before the workload as its own end, and then the workload's options as verify's.
   cmd->add_option("--function", vo->request.functions,
                   "verify this function instead of the ranked candidates (repeat it for a set, "
-                  "attached all or none)");
-  cmd->add_option("--session", vo->request.sessions, "sessions to rank (default: all)");
+                  "attached all or none)")
+      ->allow_extra_args(false);
+  cmd->add_option("--session", vo->request.sessions, "sessions to rank (default: all)")
+      ->allow_extra_args(false);
   cmd->add_option("--top", vo->request.top, "attach the N best candidates")->capture_default_str();
   cmd->add_option("--arg", vo->arg, "as rank --arg: a parameter of this C type");
   cmd->add_option("--under", vo->request.under, "as rank --under: only calls below this function");
   cmd->add_option("--btf", vo->btf, "BTF of the traced kernel (for ranking)");
-  cmd->add_option("--port", vo->ports,
-                  "the workload's port (default: the ports its command names)");
+  cmd->add_option("--port", vo->ports, "the workload's port (default: the ports its command names)")
+      ->allow_extra_args(false);
   cmd->add_option("--timeout", vo->request.timeout_s, "kill the workload after S seconds")
       ->capture_default_str();
   cmd->add_flag("--unsafe", vo->request.unsafe,
