@@ -91,14 +91,18 @@ void register_attach(CLI::App& app, Context& ctx) {
                                  "Attach a probe to a kernel function now and print "
                                  "its events (kprobe, or fentry without kprobes)");
   struct AttachOptions {
-    ProbeRequest request;
+    std::vector<std::string> functions;
+    bool unsafe = false;
     std::string type;
     int pid = 0;
     double duration = 0;
     bool as_json = false;
   };
   auto ao = std::make_shared<AttachOptions>();
-  cmd->add_option("FUNC", ao->request.function, "kernel function")->required();
+  cmd->add_option("FUNC", ao->functions,
+                  "kernel function; several are attached all or none, their events in one "
+                  "stream")
+      ->required();
   cmd->add_option("--type", ao->type,
                   "kprobe, kretprobe, fentry or fexit (default: kprobe, fentry "
                   "without kprobes; a function taking a socket is reported at "
@@ -106,14 +110,15 @@ void register_attach(CLI::App& app, Context& ctx) {
   cmd->add_option("--pid", ao->pid, "only this process");
   cmd->add_option("--duration", ao->duration, "detach after S seconds (default: until Ctrl-C)");
   cmd->add_flag("--json", ao->as_json, "one JSON object per event on stdout");
-  cmd->add_flag("--unsafe", ao->request.unsafe,
-                "attach to denied, blacklisted or notrace functions too");
+  cmd->add_flag("--unsafe", ao->unsafe, "attach to denied, blacklisted or notrace functions too");
   cmd->callback([&ctx, ao] {
     run(ctx, [&]() -> Status {
+      std::vector<ProbeRequest> requests;
+      for (const std::string& f : ao->functions) requests.push_back({f, std::nullopt, ao->unsafe});
       if (!ao->type.empty()) {
         auto t = parse_probe_type(ao->type);
         if (!t) return tl::unexpected(t.error());
-        ao->request.type = *t;
+        for (ProbeRequest& r : requests) r.type = *t;
       }
       if (ao->duration < 0 || !std::isfinite(ao->duration))
         return bad_input("--duration must be a positive number of seconds");
@@ -123,19 +128,26 @@ void register_attach(CLI::App& app, Context& ctx) {
       if (ao->pid > 0) options.pid = ao->pid;
       auto tracer = Tracer::open(options);
       if (!tracer) return tl::unexpected(tracer.error());
-      auto probe = (*tracer)->attach(ao->request);
-      if (!probe) return tl::unexpected(probe.error());
-      const AttachedProbe& p = **probe;
-      for (const std::string& w : p.warnings) std::cerr << "warning: " << w << "\n";
-      std::cerr << "attached " << p.how << " to " << p.symbol;
-      if (p.prototype) std::cerr << ": " << p.prototype->to_string();
-      std::cerr << "\n" << (ao->duration > 0 ? "" : "Ctrl-C to stop\n") << std::flush;
+      // All or nothing: one refused function refuses the set, with every reason.
+      auto probes = (*tracer)->attach_set(requests);
+      if (!probes) return tl::unexpected(probes.error());
+      bool kretprobes = false;
+      for (const AttachedProbe* p : *probes) {
+        for (const std::string& w : p->warnings) std::cerr << "warning: " << w << "\n";
+        std::cerr << "attached " << p->how << " to " << p->symbol;
+        if (p->prototype) std::cerr << ": " << p->prototype->to_string();
+        std::cerr << "\n";
+        kretprobes |= p->at_return && p->how == "kprobe+kretprobe";
+      }
+      std::cerr << (ao->duration > 0 ? "" : "Ctrl-C to stop\n") << std::flush;
 
       using clock = std::chrono::steady_clock;
       const auto deadline = clock::now() + std::chrono::duration<double>(ao->duration);
       size_t events = 0;
+      std::vector<size_t> per_probe(probes->size());  // probe ids are 0..N-1 in a new tracer
       auto print = [&](const Event& e) {
         ++events;
+        if (e.probe < per_probe.size()) ++per_probe[e.probe];
         if (ao->as_json)
           std::cout << dump_json_line(event_json(e)) << "\n";
         else
@@ -153,9 +165,15 @@ void register_attach(CLI::App& app, Context& ctx) {
       }
       uint64_t lost = (*tracer)->lost_events(), missed = (*tracer)->missed_entries();
       (*tracer)->detach_all();
-      std::cerr << events << " events, " << lost << " lost (ring buffer full)";
-      if (p.at_return && p.how == "kprobe+kretprobe")
-        std::cerr << ", " << missed << " returns without their entry";
+      std::cerr << events << " events";
+      if (probes->size() > 1) {
+        std::cerr << " (";
+        for (size_t i = 0; i < probes->size(); ++i)
+          std::cerr << (i ? ", " : "") << (*probes)[i]->function << " " << per_probe[i];
+        std::cerr << ")";
+      }
+      std::cerr << ", " << lost << " lost (ring buffer full)";
+      if (kretprobes) std::cerr << ", " << missed << " returns without their entry";
       std::cerr << "; detached\n";
       return {};
     });
@@ -201,7 +219,8 @@ void register_gen(CLI::App& app, Context& ctx) {
                                  "Write a libbpf project (BPF program, loader, Makefile) "
                                  "that probes a kernel function");
   struct GenOptions {
-    std::string function;
+    std::vector<std::string> functions;
+    std::string name;
     std::string type = "kprobe";
     std::string btf_path;
     std::string session;
@@ -211,13 +230,19 @@ void register_gen(CLI::App& app, Context& ctx) {
     std::vector<std::string> kernels;
   };
   auto go = std::make_shared<GenOptions>();
-  cmd->add_option("FUNC", go->function, "kernel function")->required();
-  cmd->add_option("--type", go->type, "kprobe, kretprobe, fentry or fexit")->capture_default_str();
+  cmd->add_option("FUNC", go->functions,
+                  "kernel function; several make one project with a program for each")
+      ->required();
+  cmd->add_option("--name", go->name,
+                  "the project's file stem, a C identifier (default: FUNC, or FUNC1_and_N_more "
+                  "for a set)");
+  cmd->add_option("--type", go->type, "kprobe, kretprobe, fentry or fexit (for every FUNC)")
+      ->capture_default_str();
   cmd->add_option("--btf", go->btf_path,
                   "BTF of the kernel the probe is for (raw or ELF with .BTF)");
   cmd->add_option("--session", go->session, "use the BTF stored with this session");
   cmd->add_option("--db", go->db_path, "database file (with --session)")->capture_default_str();
-  cmd->add_option("-o,--output", go->out_dir, "directory to write (default: ./FUNC)");
+  cmd->add_option("-o,--output", go->out_dir, "directory to write (default: ./NAME)");
   cmd->add_flag("--force", go->force, "replace the files of an earlier gen (never through a link)");
   cmd->add_option("--kernels", go->kernels,
                   "then check the program's CO-RE relocations on these catalogued kernels (none "
@@ -255,14 +280,13 @@ void register_gen(CLI::App& app, Context& ctx) {
         source = choice->source;
       }
       GenRequest request;
-      request.function = go->function;
+      request.functions = go->functions;
+      request.name = go->name;
       request.type = *t;
       request.btf = &*btf;
       request.btf_source = source;
       request.out_dir = go->out_dir;
       request.force = go->force;
-      if (request.out_dir.empty() && is_kernel_symbol_name(go->function))
-        request.out_dir = go->function;
       auto result = generate_probe(request);
       if (!result) return tl::unexpected(result.error());
       for (auto& w : result->warnings) std::cerr << "warning: " << w << "\n";
@@ -286,8 +310,8 @@ void register_gen(CLI::App& app, Context& ctx) {
 void register_verify(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
       "verify",
-      "Run a workload again with the top ranked candidates attached: which fired, and "
-      "with what arguments (stored with the sessions; rank shows it)");
+      "Run a workload again with the top ranked candidates (or --function set) attached: "
+      "which fired, and with what arguments (stored with the sessions; rank shows it)");
   struct VerifyOptions {
     VerifyRequest request;
     std::string db_path = "probeseek.db";
@@ -298,21 +322,34 @@ void register_verify(CLI::App& app, Context& ctx) {
   };
   auto vo = std::make_shared<VerifyOptions>();
   cmd->add_option("--db", vo->db_path, "database file")->capture_default_str();
-  cmd->add_option("--session", vo->request.sessions, "sessions to rank (default: all)");
+  // Repeatable options take one value each: a vector option that takes several would take the
+  // "--" before the workload as its own end, and then the workload's options as verify's.
+  cmd->add_option("--function", vo->request.functions,
+                  "verify this function instead of the ranked candidates (repeat it for a set, "
+                  "attached all or none)")
+      ->allow_extra_args(false);
+  cmd->add_option("--session", vo->request.sessions, "sessions to rank (default: all)")
+      ->allow_extra_args(false);
   cmd->add_option("--top", vo->request.top, "attach the N best candidates")->capture_default_str();
   cmd->add_option("--arg", vo->arg, "as rank --arg: a parameter of this C type");
   cmd->add_option("--under", vo->request.under, "as rank --under: only calls below this function");
   cmd->add_option("--btf", vo->btf, "BTF of the traced kernel (for ranking)");
-  cmd->add_option("--port", vo->ports,
-                  "the workload's port (default: the ports its command names)");
+  cmd->add_option("--port", vo->ports, "the workload's port (default: the ports its command names)")
+      ->allow_extra_args(false);
   cmd->add_option("--timeout", vo->request.timeout_s, "kill the workload after S seconds")
       ->capture_default_str();
   cmd->add_flag("--unsafe", vo->request.unsafe,
                 "attach to denied, blacklisted or notrace functions");
   cmd->add_flag("--json", vo->as_json, "the report as JSON on stdout");
   cmd->add_option("CMD", vo->request.command, "the workload, after --")->required();
-  cmd->callback([&ctx, vo] {
+  cmd->callback([&ctx, vo, cmd] {
     run(ctx, [&]() -> Status {
+      if (!vo->request.functions.empty())
+        for (const char* ranking : {"--top", "--arg", "--under", "--btf"})
+          if (cmd->count(ranking) > 0)
+            return bad_input(std::string(ranking) +
+                             " chooses ranked candidates, --function names "
+                             "them: give one or the other");
       if (!vo->arg.empty()) vo->request.arg = vo->arg;
       if (!vo->btf.empty()) vo->request.btf_path = vo->btf;
       for (int p : vo->ports) {
@@ -350,6 +387,18 @@ void register_verify(CLI::App& app, Context& ctx) {
                     {"timed_out", r->timed_out},
                     {"lost_events", r->lost_events},
                     {"candidates", candidates}};
+        if (r->is_set) {
+          json functions = json::array(), events = json::object();
+          for (const CandidateCheck& c : r->candidates) {
+            functions.push_back(c.function);
+            events[c.function] = c.events;
+          }
+          out["set"] = {{"functions", functions},
+                        {"fired", r->events() > 0},
+                        {"events", r->events()},
+                        {"events_by_function", events},
+                        {"summary", r->set_summary()}};
+        }
         std::cout << dump_json(out) << "\n";
         return {};
       }
@@ -358,6 +407,7 @@ void register_verify(CLI::App& app, Context& ctx) {
       std::snprintf(secs, sizeof secs, ", %.2f s", r->duration_s);
       std::cout << secs << (r->timed_out ? ", killed after --timeout" : "") << ")\n";
       std::cout << "sessions: ";
+      if (r->sessions.empty()) std::cout << "none (not stored)";
       for (size_t i = 0; i < r->sessions.size(); ++i)
         std::cout << (i ? ", " : "") << r->sessions[i];
       std::cout << "   ports: ";
@@ -373,6 +423,7 @@ void register_verify(CLI::App& app, Context& ctx) {
         for (auto& w : c.warnings) std::cout << "    warning: " << w << "\n";
         for (auto& e : c.samples) std::cout << "    " << e << "\n";
       }
+      if (r->is_set) std::cout << "\n" << r->set_summary() << "\n";
       if (r->lost_events)
         std::cout << "\n" << r->lost_events << " events lost (ring buffer full)\n";
       return {};

@@ -198,8 +198,8 @@ std::string align_comment(size_t column, size_t target) {
   return tabs;
 }
 
-// The event field for one value, with the original C type in a comment.
-std::string event_field(const Item& it, const Names& names) {
+// The event field for one value, with the original C type in a comment; `depth` tabs in.
+std::string event_field(const Item& it, const Names& names, size_t depth = 1) {
   const std::string& f = it.field;
   std::string comment = it.is_return ? "return value (" + it.spec.type + ")" : it.decl;
   std::string type;
@@ -235,12 +235,15 @@ std::string event_field(const Item& it, const Names& names) {
           break;
       }
   }
-  return "\t" + type + align_comment(8 + type.size(), 40) + "/* " + comment_safe(comment) + " */\n";
+  return std::string(depth, '\t') + type + align_comment(8 * depth + type.size(), 32 + 8 * depth) +
+         "/* " + comment_safe(comment) + " */\n";
 }
 
-// The statement(s) that put one value into the event `e`, reading it from `src`.
-std::string capture(const Item& it, const std::string& src, const Names& names) {
-  const std::string dst = "e->" + it.field;
+// The statement(s) that put one value into the event, reading it from `src`; `member` is where
+// the function's values are ("e->", or "e->tcp_v4_connect." in a set).
+std::string capture(const Item& it, const std::string& src, const Names& names,
+                    const std::string& member) {
+  const std::string dst = member + it.field;
   const std::string read_sock = names("read_sock");
   switch (it.spec.kind) {
     case PROBE_VALUE_SOCK:
@@ -289,17 +292,61 @@ bool uses_sock(const std::vector<Item>& items) {
   return uses(items, {PROBE_VALUE_SOCK, PROBE_VALUE_SOCKET});
 }
 
-struct Plan {
+// One function of the project.
+struct FunctionPlan {
   std::string function;  // as asked (may be a clone)
   std::string base;      // the function BTF knows
-  std::string app;
-  ProbeType type;
+  std::string app;       // C identifier: the name with '.' and '$' as '_'
+  std::string member;    // in a set: the event's union member holding its values
+  std::string enumerator;  // in a set: its value of enum APP_function
   FunctionPrototype prototype;
-  std::string btf_source;
   std::vector<Item> params;     // captured parameters
   std::optional<Item> ret;      // return probes, non-void functions
   std::vector<std::string> not_captured;  // comment lines
+  std::vector<Item> all() const {
+    std::vector<Item> out = params;
+    if (ret) out.push_back(*ret);
+    return out;
+  }
+  // Where the program writes its values: "e->" alone, "e->tcp_v4_connect." in a set.
+  std::string dst() const { return member.empty() ? "e->" : "e->" + member + "."; }
 };
+
+struct Plan {
+  std::string app;  // file stem, C identifier
+  ProbeType type;
+  std::string btf_source;
+  std::vector<FunctionPlan> functions;  // one program (or two) each, in the order given
+  bool is_set() const { return functions.size() > 1; }
+  std::vector<Item> all() const {  // every value of every function: what the shared code needs
+    std::vector<Item> out;
+    for (const FunctionPlan& f : functions)
+      for (Item& it : f.all()) out.push_back(std::move(it));
+    return out;
+  }
+};
+
+// "a", "a or b", "a, b or c"
+std::string either(const std::vector<FunctionPlan>& functions) {
+  std::string out;
+  for (size_t i = 0; i < functions.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == functions.size() ? " or " : ", ") + functions[i].function;
+  return out;
+}
+
+std::string program_kind(ProbeType type, bool plural) {
+  switch (type) {
+    case ProbeType::kKprobe:
+      return plural ? "kprobes" : "a kprobe";
+    case ProbeType::kKretprobe:
+      return plural ? "kprobes and kretprobes" : "a kprobe and a kretprobe";
+    case ProbeType::kFentry:
+      return plural ? "fentry programs" : "an fentry";
+    case ProbeType::kFexit:
+      return plural ? "fexit programs" : "an fexit";
+  }
+  return "";
+}
 
 // Text as the lines of a block comment (" * ..."), wrapped at 80 columns.
 std::string comment_block(const std::string& raw) {
@@ -335,8 +382,7 @@ std::string comment_block_indented(const std::string& text) {
 
 std::string header_file(const Plan& p, const Names& names) {
   std::string guard = upper(p.app) + "_H";
-  std::vector<Item> all = p.params;
-  if (p.ret) all.push_back(*p.ret);
+  std::vector<Item> all = p.all();
   std::string out = "/* SPDX-License-Identifier: GPL-2.0 */\n/*\n * " + p.app +
                     ".h: the event " + p.app + ".bpf.c sends to " + p.app +
                     ".c\n * through the ring buffer. Plain C types only: the BPF side sees "
@@ -370,12 +416,32 @@ std::string header_file(const Plan& p, const Names& names) {
            "\tunsigned int len;\n"
            "\tunsigned short protocol;\n"
            "};\n\n";
+  if (p.is_set()) {
+    out += "/* Which function an event comes from; the loader has their names. */\n"
+           "enum " + p.app + "_function {\n";
+    for (size_t i = 0; i < p.functions.size(); ++i)
+      out += "\t" + p.functions[i].enumerator + " = " + std::to_string(i) + ",\n";
+    out += "};\n\n";
+  }
   out += "struct " + p.app + "_event {\n"
          "\tunsigned long long ts_ns;\t\t/* bpf_ktime_get_ns() */\n"
          "\tunsigned int pid;\n"
          "\tunsigned int tid;\n"
          "\tchar comm[" + names("MAX_COMM") + "];\n";
-  for (const Item& it : all) out += event_field(it, names);
+  if (!p.is_set()) {
+    for (const Item& it : all) out += event_field(it, names);
+  } else {
+    // One struct per function in a union: an event is as large as the largest function's.
+    out += "\tunsigned int function;\t\t\t/* enum " + p.app + "_function */\n"
+           "\tunion {\t\t\t\t\t/* the values of that function */\n";
+    for (const FunctionPlan& f : p.functions) {
+      out += "\t\tstruct {\n";
+      for (const Item& it : f.all()) out += event_field(it, names, 3);
+      if (f.all().empty()) out += "\t\t\tchar none;\n";
+      out += "\t\t} " + f.member + ";\n";
+    }
+    out += "\t};\n";
+  }
   out += "};\n\n#endif /* " + guard + " */\n";
   return out;
 }
@@ -421,11 +487,11 @@ std::string join_decls(const std::vector<Item>& items) {
   return out;
 }
 
-// The statements that reserve, fill and submit one event. `src` maps an item to the C
-// expression holding its value; `cleanup` runs before every return.
+// The statements that reserve, fill and submit one event of function `f`. `src` maps an item to
+// the C expression holding its value; `cleanup` runs before every return.
 template <typename Src>
-std::string emit_event(const std::vector<Item>& items, Src src, const Names& names,
-                       const std::string& cleanup = {}) {
+std::string emit_event(const FunctionPlan& f, const std::vector<Item>& items, Src src,
+                       const Names& names, const std::string& cleanup = {}) {
   std::string out =
       "\te = bpf_ringbuf_reserve(&" + names("events") + ", sizeof(*e), 0);\n"
       "\tif (!e) {\n"
@@ -439,95 +505,69 @@ std::string emit_event(const std::vector<Item>& items, Src src, const Names& nam
       "\te->pid = id >> 32;\n"
       "\te->tid = (__u32)id;\n"
       "\tbpf_get_current_comm(e->comm, sizeof(e->comm));\n";
-  for (const Item& it : items) out += capture(it, src(it), names);
+  if (!f.enumerator.empty()) out += "\te->function = " + f.enumerator + ";\n";
+  for (const Item& it : items) out += capture(it, src(it), names, f.dst());
   out += "\tbpf_ringbuf_submit(e, 0);\n" + cleanup + "\treturn 0;\n";
   return out;
 }
 
-std::string bpf_file(const Plan& p, const Names& names) {
-  std::vector<Item> all = p.params;
-  if (p.ret) all.push_back(*p.ret);
+// A kretprobe sees only the return value: its arguments, saved at entry, and where.
+std::string args_struct(const FunctionPlan& f) {
+  return "struct " + f.app + "_args";
+}
+std::string inflight_map(const Plan& p, const FunctionPlan& f, const Names& names) {
+  return names(p.is_set() ? f.app + "_inflight" : "inflight");
+}
+
+std::string inflight_code(const Plan& p, const FunctionPlan& f, const Names& names) {
+  std::string out =
+      "/* A kretprobe sees only the return value: the arguments are saved at entry. */\n" +
+      args_struct(f) + " {\n";
+  for (const Item& it : f.params) out += "\t" + it.decl + ";\n";
+  if (f.params.empty()) out += "\tchar unused;\n";
+  out += "};\n\n"
+         "/* By thread (pid_tgid): a thread runs one call at a time, unless it recurses. */\n"
+         "struct {\n"
+         "\t__uint(type, BPF_MAP_TYPE_HASH);\n"
+         "\t__uint(max_entries, 10240);\n"
+         "\t__type(key, __u64);\n"
+         "\t__type(value, " + args_struct(f) + ");\n"
+         "} " + inflight_map(p, f, names) + " SEC(\".maps\");\n\n";
+  return out;
+}
+
+// The program(s) of one function.
+std::string programs_code(const Plan& p, const FunctionPlan& f, const Names& names) {
+  std::string out;
   const std::string type(to_string(p.type));
   const std::string ev = "struct " + p.app + "_event";
-  std::string out = "// SPDX-License-Identifier: GPL-2.0\n/*\n * " + p.app + ".bpf.c: " +
-                    (p.type == ProbeType::kKretprobe ? "a kprobe and a kretprobe" : "a" +
-                     std::string(p.type == ProbeType::kFentry || p.type == ProbeType::kFexit
-                                     ? "n "
-                                     : " ") + type) +
-                    " on\n *\n *\t" + comment_safe(p.prototype.to_string()) + "\n *\n";
-  if (p.function != p.base)
-    out += comment_block("attached to " + p.function + ", the compiler's clone of " + p.base +
-                         ": a clone may drop or reorder arguments, so check that the values "
-                         "make sense.");
-  out += comment_block("The prototype is from the BTF of " + p.btf_source +
-                       ". Each call becomes one event in the ring buffer: pid, tid, comm, a "
-                       "timestamp and the arguments" +
-                       std::string(p.ret ? " and the return value" : "") + ".");
-  for (const std::string& line : p.not_captured) out += comment_block(line);
-  if (p.type == ProbeType::kKprobe && uses_sock(p.params))
-    out += " *\n * The socket is read at entry. A function that gives it an address (connect, bind)"
-           " does\n * so inside the call: generate with --type kretprobe or fexit to see it.\n";
-  out += " *\n * Generated by probeseek gen.\n */\n"
-         "#include \"vmlinux.h\"\n"
-         "#include <bpf/bpf_helpers.h>\n"
-         "#include <bpf/bpf_tracing.h>\n"
-         "#include <bpf/bpf_core_read.h>\n"
-         "#include \"" + p.app + ".h\"\n\n";
-  if (uses_sock(all) || uses(all, {PROBE_VALUE_SOCKADDR}))
-    out += "/* From <sys/socket.h>, which a BPF program cannot include next to vmlinux.h. */\n"
-           "#define AF_INET\t\t2\n#define AF_INET6\t10\n\n";
-  out += "char LICENSE[] SEC(\"license\") = \"GPL\";\n\n"
-         "/* Set by the loader before load (-p PID): only that process. 0: every process. */\n"
-         "const volatile __u32 " + names("target_pid") + " = 0;\n\n"
-         "struct {\n"
-         "\t__uint(type, BPF_MAP_TYPE_RINGBUF);\n"
-         "\t__uint(max_entries, 256 * 1024);\n"
-         "} " + names("events") + " SEC(\".maps\");\n\n"
-         "/* Events dropped because the ring buffer was full; the loader reports them. */\n"
-         "__u64 " + names("dropped") + " = 0;\n\n";
-  const std::string args_struct = "struct " + p.app + "_args";
-  if (p.type == ProbeType::kKretprobe) {
-    out += "/* A kretprobe sees only the return value: the arguments are saved at entry. */\n" +
-           args_struct + " {\n";
-    for (const Item& it : p.params) out += "\t" + it.decl + ";\n";
-    if (p.params.empty()) out += "\tchar unused;\n";
-    out += "};\n\n"
-           "/* By thread (pid_tgid): a thread runs one call at a time, unless it recurses. */\n"
-           "struct {\n"
-           "\t__uint(type, BPF_MAP_TYPE_HASH);\n"
-           "\t__uint(max_entries, 10240);\n"
-           "\t__type(key, __u64);\n"
-           "\t__type(value, " + args_struct + ");\n"
-           "} " + names("inflight") + " SEC(\".maps\");\n\n";
-  }
-  out += bpf_helpers_code(all, names);
   const std::string filter = "\tif (" + names("target_pid") + " && (id >> 32) != " +
                              names("target_pid") + ")\n\t\treturn 0;\n";
   auto direct = [](const Item& it) { return it.field; };
   switch (p.type) {
     case ProbeType::kKprobe:
-      out += "SEC(\"kprobe/" + c_string(p.function) + "\")\nint BPF_KPROBE(" + p.app + "_entry" +
-             join_decls(p.params) + ")\n{\n\t__u64 id = bpf_get_current_pid_tgid();\n\t" + ev +
-             " *e;\n\n" + filter + emit_event(p.params, direct, names) + "}\n";
+      out += "SEC(\"kprobe/" + c_string(f.function) + "\")\nint BPF_KPROBE(" + f.app + "_entry" +
+             join_decls(f.params) + ")\n{\n\t__u64 id = bpf_get_current_pid_tgid();\n\t" + ev +
+             " *e;\n\n" + filter + emit_event(f, f.params, direct, names) + "}\n";
       break;
     case ProbeType::kKretprobe: {
-      out += "SEC(\"kprobe/" + c_string(p.function) + "\")\nint BPF_KPROBE(" + p.app + "_entry" +
-             join_decls(p.params) + ")\n{\n\t__u64 id = bpf_get_current_pid_tgid();\n\t" +
-             args_struct + " args = {};\n\n" + filter;
-      for (const Item& it : p.params) out += "\targs." + it.field + " = " + it.field + ";\n";
-      out += "\tbpf_map_update_elem(&" + names("inflight") +
-             ", &id, &args, BPF_ANY);\n\treturn 0;\n}\n\n";
-      std::string ret_decl = p.ret ? p.ret->decl : "";
-      out += "SEC(\"kretprobe/" + c_string(p.function) + "\")\nint BPF_KRETPROBE(" + p.app + "_exit" +
-             (p.ret ? ", " + ret_decl : "") +
-             ")\n{\n\t__u64 id = bpf_get_current_pid_tgid();\n\t" + args_struct + " *a;\n\t" + ev +
-             " *e;\n\n\ta = bpf_map_lookup_elem(&" + names("inflight") +
+      const std::string inflight = inflight_map(p, f, names);
+      out += "SEC(\"kprobe/" + c_string(f.function) + "\")\nint BPF_KPROBE(" + f.app + "_entry" +
+             join_decls(f.params) + ")\n{\n\t__u64 id = bpf_get_current_pid_tgid();\n\t" +
+             args_struct(f) + " args = {};\n\n" + filter;
+      for (const Item& it : f.params) out += "\targs." + it.field + " = " + it.field + ";\n";
+      out += "\tbpf_map_update_elem(&" + inflight + ", &id, &args, BPF_ANY);\n\treturn 0;\n}\n\n";
+      std::string ret_decl = f.ret ? f.ret->decl : "";
+      out += "SEC(\"kretprobe/" + c_string(f.function) + "\")\nint BPF_KRETPROBE(" + f.app +
+             "_exit" + (f.ret ? ", " + ret_decl : "") +
+             ")\n{\n\t__u64 id = bpf_get_current_pid_tgid();\n\t" + args_struct(f) +
+             " *a;\n\t" + ev + " *e;\n\n\ta = bpf_map_lookup_elem(&" + inflight +
              ", &id);\n\tif (!a)\n\t\treturn 0;\t/* the entry was filtered out, or missed */\n";
       // The saved arguments are read while the event is filled: delete them after that, and
       // also when the ring buffer is full.
-      out += emit_event(
-                 all, [](const Item& it) { return it.is_return ? it.field : "a->" + it.field; },
-                 names, "\tbpf_map_delete_elem(&" + names("inflight") + ", &id);\n") +
+      auto saved = [](const Item& it) { return it.is_return ? it.field : "a->" + it.field; };
+      out += emit_event(f, f.all(), saved, names,
+                        "\tbpf_map_delete_elem(&" + inflight + ", &id);\n") +
              "}\n";
       break;
     }
@@ -537,15 +577,15 @@ std::string bpf_file(const Plan& p, const Names& names) {
       // BPF_PROG names the leading parameters the verifier lets the program read from its
       // context; the others (and then the return value) come from the helpers.
       size_t named = 0;
-      while (named < p.params.size() && p.params[named].spec.context_readable) ++named;
-      std::vector<Item> sig(p.params.begin(), p.params.begin() + static_cast<long>(named));
+      while (named < f.params.size() && f.params[named].spec.context_readable) ++named;
+      std::vector<Item> sig(f.params.begin(), f.params.begin() + static_cast<long>(named));
       std::vector<const Item*> from_helpers;
-      for (size_t i = named; i < p.params.size(); ++i) from_helpers.push_back(&p.params[i]);
-      const bool ret_in_sig = fexit && p.ret && from_helpers.empty();
-      if (ret_in_sig) sig.push_back(*p.ret);
-      if (fexit && p.ret && !ret_in_sig) from_helpers.push_back(&*p.ret);
+      for (size_t i = named; i < f.params.size(); ++i) from_helpers.push_back(&f.params[i]);
+      const bool ret_in_sig = fexit && f.ret && from_helpers.empty();
+      if (ret_in_sig) sig.push_back(*f.ret);
+      if (fexit && f.ret && !ret_in_sig) from_helpers.push_back(&*f.ret);
       if (fexit) out += "/* fexit sees the arguments and, after them, the return value. */\n";
-      out += "SEC(\"" + type + "/" + c_string(p.function) + "\")\nint BPF_PROG(" + p.app +
+      out += "SEC(\"" + type + "/" + c_string(f.function) + "\")\nint BPF_PROG(" + f.app +
              (fexit ? "_exit" : "_entry") + join_decls(sig) +
              ")\n{\n\t__u64 id = bpf_get_current_pid_tgid();\n\t" + ev + " *e;\n";
       for (const Item* it : from_helpers) out += "\t" + it->decl + ";\n";
@@ -566,17 +606,81 @@ std::string bpf_file(const Plan& p, const Names& names) {
                (it.spec.scalar == ScalarKind::kPointer ? "(void *)slot;\n" : "slot;\n");
       }
       if (!from_helpers.empty()) out += "\n";
-      out += emit_event(fexit ? all : p.params, direct, names) + "}\n";
+      out += emit_event(f, fexit ? f.all() : f.params, direct, names) + "}\n";
       break;
     }
   }
   return out;
 }
 
+std::string bpf_file(const Plan& p, const Names& names) {
+  std::vector<Item> all = p.all();
+  const FunctionPlan& first = p.functions.front();
+  std::string out = "// SPDX-License-Identifier: GPL-2.0\n/*\n * " + p.app + ".bpf.c: " +
+                    program_kind(p.type, p.is_set()) + " on" +
+                    (p.is_set() ? " " + std::to_string(p.functions.size()) + " functions" : "") +
+                    "\n *\n";
+  for (const FunctionPlan& f : p.functions)
+    out += " *\t" + comment_safe(f.prototype.to_string()) + "\n";
+  out += " *\n";
+  for (const FunctionPlan& f : p.functions)
+    if (f.function != f.base)
+      out += comment_block((p.is_set() ? f.function + " is a compiler clone"
+                                       : "attached to " + f.function + ", the compiler's clone") +
+                           " of " + f.base +
+                           ": a clone may drop or reorder arguments, so check that the values "
+                           "make sense.");
+  bool any_ret = false;
+  for (const FunctionPlan& f : p.functions) any_ret |= f.ret.has_value();
+  if (!p.is_set())
+    out += comment_block("The prototype is from the BTF of " + p.btf_source +
+                         ". Each call becomes one event in the ring buffer: pid, tid, comm, a "
+                         "timestamp and the arguments" +
+                         std::string(first.ret ? " and the return value" : "") + ".");
+  else
+    out += comment_block("The prototypes are from the BTF of " + p.btf_source +
+                         ". Each call becomes one event in the one ring buffer they share: which "
+                         "function (enum " + p.app + "_function), pid, tid, comm, a timestamp and "
+                         "the arguments" + std::string(any_ret ? " and the return value" : "") +
+                         ".");
+  for (const FunctionPlan& f : p.functions)
+    for (const std::string& line : f.not_captured) out += comment_block(line);
+  bool sock_at_entry = false;
+  for (const FunctionPlan& f : p.functions) sock_at_entry |= uses_sock(f.params);
+  if (p.type == ProbeType::kKprobe && sock_at_entry)
+    out += " *\n * The socket is read at entry. A function that gives it an address (connect, bind)"
+           " does\n * so inside the call: generate with --type kretprobe or fexit to see it.\n";
+  out += " *\n * Generated by probeseek gen.\n */\n"
+         "#include \"vmlinux.h\"\n"
+         "#include <bpf/bpf_helpers.h>\n"
+         "#include <bpf/bpf_tracing.h>\n"
+         "#include <bpf/bpf_core_read.h>\n"
+         "#include \"" + p.app + ".h\"\n\n";
+  if (uses_sock(all) || uses(all, {PROBE_VALUE_SOCKADDR}))
+    out += "/* From <sys/socket.h>, which a BPF program cannot include next to vmlinux.h. */\n"
+           "#define AF_INET\t\t2\n#define AF_INET6\t10\n\n";
+  out += "char LICENSE[] SEC(\"license\") = \"GPL\";\n\n"
+         "/* Set by the loader before load (-p PID): only that process. 0: every process. */\n"
+         "const volatile __u32 " + names("target_pid") + " = 0;\n\n" +
+         (p.is_set() ? "/* Every program writes its events here. */\n" : "") +
+         "struct {\n"
+         "\t__uint(type, BPF_MAP_TYPE_RINGBUF);\n"
+         "\t__uint(max_entries, 256 * 1024);\n"
+         "} " + names("events") + " SEC(\".maps\");\n\n"
+         "/* Events dropped because the ring buffer was full; the loader reports them. */\n"
+         "__u64 " + names("dropped") + " = 0;\n\n";
+  if (p.type == ProbeType::kKretprobe)
+    for (const FunctionPlan& f : p.functions) out += inflight_code(p, f, names);
+  out += bpf_helpers_code(all, names);
+  for (size_t i = 0; i < p.functions.size(); ++i)
+    out += (i ? "\n" : "") + programs_code(p, p.functions[i], names);
+  return out;
+}
+
 // printf format and arguments that show one value in the loader.
-void print_item(const Item& it, const Names& names, std::string& format, std::string& args,
-                std::string& prelude) {
-  const std::string f = "e->" + it.field;
+void print_item(const Item& it, const Names& names, const std::string& member,
+                std::string& format, std::string& args, std::string& prelude) {
+  const std::string f = member + it.field;
   format += it.is_return ? " = " : " " + it.field + "=";
   switch (it.spec.kind) {
     case PROBE_VALUE_SOCK:
@@ -628,14 +732,55 @@ void print_item(const Item& it, const Names& names, std::string& format, std::st
   }
 }
 
+// The loader's handle_event for a set: the function's name from the table, then its values.
+std::string set_handler(const Plan& p, const Names& names) {
+  const std::string ev = "struct " + p.app + "_event";
+  std::string out = "/* enum " + p.app + "_function -> the function's name */\n"
+                    "static const char *const function_names[] = {\n";
+  for (const FunctionPlan& f : p.functions)
+    out += "\t[" + f.enumerator + "] = \"" + c_string(f.function) + "\",\n";
+  out += "};\n\n"
+         "static int handle_event(void *ctx, void *data, size_t size)\n{\n"
+         "\tconst " + ev + " *e = data;\n"
+         "\tchar clock[16];\n\ttime_t now = time(NULL);\n\n"
+         "\t(void)ctx;\n"
+         "\tif (size < sizeof(*e) ||\n"
+         "\t    e->function >= sizeof(function_names) / sizeof(function_names[0]))\n"
+         "\t\treturn 0;\n"
+         "\tstrftime(clock, sizeof(clock), \"%H:%M:%S\", localtime(&now));\n"
+         "\tprintf(\"%s %-16s %7u %7u %s\", clock, e->comm, e->pid, e->tid,\n"
+         "\t       function_names[e->function]);\n"
+         "\tswitch (e->function) {\n";
+  for (const FunctionPlan& f : p.functions) {
+    std::string format, args, prelude;
+    for (const Item& it : f.all()) print_item(it, names, f.dst(), format, args, prelude);
+    out += "\tcase " + f.enumerator + ": {\n";
+    // One more tab inside the case's block.
+    for (size_t at = 0; at < prelude.size();) {
+      size_t end = prelude.find('\n', at);
+      out += "\t" + prelude.substr(at, end - at + 1);
+      at = end + 1;
+    }
+    if (!prelude.empty()) out += "\n";
+    for (size_t at = args.find("\n\t"); at != std::string::npos; at = args.find("\n\t", at + 3))
+      args.insert(at + 1, "\t");
+    if (!format.empty()) out += "\t\tprintf(\"" + format + "\"" + args + ");\n";
+    out += "\t\tbreak;\n\t}\n";
+  }
+  out += "\t}\n"
+         "\tprintf(\"\\n\");\n\tfflush(stdout);\n\treturn 0;\n}\n\n";
+  return out;
+}
+
 std::string loader_file(const Plan& p, const Names& names) {
-  std::vector<Item> all = p.params;
-  if (p.ret) all.push_back(*p.ret);
+  std::vector<Item> all = p.all();
+  const FunctionPlan& first = p.functions.front();
   const std::string skel = p.app + "_bpf";
   const std::string ev = "struct " + p.app + "_event";
   std::string out = "// SPDX-License-Identifier: GPL-2.0\n/*\n * " + p.app + ".c: loads " +
                     p.app + ".bpf.c through the skeleton bpftool generates from it,\n"
-                    " * attaches it and prints one line per call of " + comment_safe(p.function) +
+                    " * attaches it and prints one line per call of " +
+                    comment_safe(either(p.functions)) +
                     " until Ctrl-C.\n *\n * Generated by probeseek gen.\n */\n";
   out += "#include <arpa/inet.h>\n#include <errno.h>\n#include <signal.h>\n#include <stdio.h>\n"
          "#include <stdlib.h>\n#include <string.h>\n#include <sys/socket.h>\n#include <time.h>\n"
@@ -683,10 +828,12 @@ std::string loader_file(const Plan& p, const Names& names) {
            "\t\tsnprintf(buf, size, \"{family %u}\", a->family);\n"
            "\t\treturn buf;\n\t}\n"
            "\treturn format_endpoint(buf, size, a->family, a->addr, ntohs(a->port));\n}\n\n";
-  std::string format = "%s %-16s %7u %7u " + format_literal(p.function), args, prelude;
-  for (const Item& it : p.params) print_item(it, names, format, args, prelude);
-  if (p.ret) print_item(*p.ret, names, format, args, prelude);
-  out += "static int handle_event(void *ctx, void *data, size_t size)\n{\n"
+  std::string format = "%s %-16s %7u %7u " + format_literal(first.function), args, prelude;
+  for (const Item& it : first.all()) print_item(it, names, first.dst(), format, args, prelude);
+  if (p.is_set())
+    out += set_handler(p, names);
+  else
+    out += "static int handle_event(void *ctx, void *data, size_t size)\n{\n"
          "\tconst " + ev + " *e = data;\n" + prelude +
          "\tchar clock[16];\n\ttime_t now = time(NULL);\n\n"
          "\t(void)ctx;\n"
@@ -696,7 +843,8 @@ std::string loader_file(const Plan& p, const Names& names) {
          ");\n\tfflush(stdout);\n\treturn 0;\n}\n\n";
   out += "static void usage(const char *prog)\n{\n"
          "\tfprintf(stderr, \"usage: %s [-p PID] [-v]\\n\"\n"
-         "\t\t\"Prints one line per call of " + format_literal(p.function) + " until Ctrl-C.\\n\"\n"
+         "\t\t\"Prints one line per call of " + format_literal(either(p.functions)) +
+         " until Ctrl-C.\\n\"\n"
          "\t\t\"  -p PID  only calls made by this process\\n\"\n"
          "\t\t\"  -v      libbpf debug output\\n\", prog);\n}\n\n";
   out += "int main(int argc, char **argv)\n{\n"
@@ -723,7 +871,8 @@ std::string loader_file(const Plan& p, const Names& names) {
          "\t\tgoto cleanup;\n\t}\n"
          "\terr = " + skel + "__attach(skel);\n"
          "\tif (err) {\n"
-         "\t\tfprintf(stderr, \"cannot attach to " + format_literal(p.function) + ": %s\\n\", strerror(-err));\n"
+         "\t\tfprintf(stderr, \"cannot attach to " + format_literal(either(p.functions)) +
+         ": %s\\n\", strerror(-err));\n"
          "\t\tgoto cleanup;\n\t}\n"
          "\trb = ring_buffer__new(bpf_map__fd(skel->maps." + names("events") +
          "), handle_event, NULL, NULL);\n"
@@ -783,8 +932,19 @@ std::string makefile(const Plan& p) {
 }
 
 std::string readme(const Plan& p) {
-  return "# " + p.app + "\n\nA " + std::string(to_string(p.type)) + " on `" +
-         comment_safe(p.prototype.to_string()) + "`,\ngenerated by `probeseek gen` from the BTF of " +
+  std::string what;
+  if (!p.is_set()) {
+    what = "A " + std::string(to_string(p.type)) + " on `" +
+           comment_safe(p.functions.front().prototype.to_string()) + "`,\n";
+  } else {
+    what = "One " + std::string(to_string(p.type)) + " on each of\n\n";
+    for (const FunctionPlan& f : p.functions)
+      what += "- `" + comment_safe(f.prototype.to_string()) + "`\n";
+    what += "\nsharing one ring buffer and one event (`struct " + p.app +
+            "_event`, whose `function` says\nwhich of them it comes from; each line the loader "
+            "prints starts with its name),\n";
+  }
+  return "# " + p.app + "\n\n" + what + "generated by `probeseek gen` from the BTF of " +
          p.btf_source + ".\n\n"
          "```sh\nmake                      # needs clang, bpftool, libbpf-dev (see the Makefile)\n"
          "sudo ./" + p.app + "          # one line per call; Ctrl-C to stop\n"
@@ -811,6 +971,7 @@ std::string readme(const Plan& p) {
 // collide with the names the generated code itself uses there (a parameter called `events`
 // would hide the ring buffer map from the function body).
 std::string field_name(std::string name, size_t index, const Names& names,
+                       const std::unordered_set<std::string>& reserved,
                        std::unordered_set<std::string>& used) {
   // BTF names reach C code here: anything but a plain identifier is renamed.
   if (!is_c_identifier(name)) name = "arg" + std::to_string(index);
@@ -822,7 +983,7 @@ std::string field_name(std::string name, size_t index, const Names& names,
       if (n == names(g)) return true;
     return false;
   };
-  if (locals.count(name) || global(name)) name += "_arg";
+  if (locals.count(name) || global(name) || reserved.count(name)) name += "_arg";
   while (used.count(name)) name += "_";
   used.insert(name);
   return name;
@@ -915,80 +1076,127 @@ Status write_file_at(int dir, const std::string& dir_name, const std::string& na
 }  // namespace
 
 Result<GenResult> render_probe(const GenRequest& request) {
-  const std::string& function = request.function;
-  if (!is_kernel_symbol_name(function))
-    return bad_input("not a kernel function name", function,
-                     "kernel symbols are made of letters, digits, '_', '.' and '$'");
+  const std::vector<std::string>& functions = request.functions;
+  if (functions.empty())
+    return bad_input("no function to probe", "", "name at least one kernel function");
+  // Every name is checked before any reaches a file name or code.
+  for (const std::string& function : functions)
+    if (!is_kernel_symbol_name(function))
+      return bad_input("not a kernel function name", function,
+                       "kernel symbols are made of letters, digits, '_', '.' and '$'");
+  for (size_t i = 0; i < functions.size(); ++i)
+    for (size_t j = 0; j < i; ++j) {
+      if (functions[i] == functions[j])
+        return bad_input("a function is named twice", functions[i], "name each function once");
+      if (app_name(functions[i]) == app_name(functions[j]))
+        return bad_input(functions[j] + " and " + functions[i] + " have the same name in C (" +
+                             app_name(functions[i]) + ")",
+                         "", "generate them in two projects");
+    }
+  if (!request.name.empty() && !is_c_identifier(request.name))
+    return bad_input("the project's name is not a C identifier", request.name,
+                     "--name becomes file names and C names: letters, digits and '_', not "
+                     "starting with a digit");
   if (request.btf == nullptr)
-    return bad_input("no BTF to generate from", function,
+    return bad_input("no BTF to generate from", functions.front(),
                      "pass --btf FILE with the BTF of the kernel the probe is for");
   const Btf& btf = *request.btf;
   // Before anything walks the types: btf_dump trusts them, and btf__parse does not check what
   // it relies on (cycles, nesting, names).
-  if (auto s = check_c_dumpable(btf, request.btf_source.empty() ? function : request.btf_source);
+  if (auto s = check_c_dumpable(
+          btf, request.btf_source.empty() ? functions.front() : request.btf_source);
       !s)
     return tl::unexpected(s.error());
   Plan p;
-  p.function = function;
-  p.base = std::string(strip_clone_suffix(function));
-  p.app = app_name(function);
+  p.app = !request.name.empty()   ? request.name
+          : functions.size() == 1 ? app_name(functions.front())
+                                  : app_name(functions.front()) + "_and_" +
+                                        std::to_string(functions.size() - 1) + "_more";
   p.type = request.type;
   // A path (or the source stored in the database) is quoted in comments: never raw.
   p.btf_source = request.btf_source.empty() ? "the given kernel" : comment_safe(request.btf_source);
-  auto prototype = btf.prototype(p.base);
-  if (!prototype)
-    return bad_input("no BTF prototype for " + p.base, p.btf_source,
-                     "check the name, and pass --btf with the BTF of the kernel the probe is for "
-                     "(its /sys/kernel/btf/vmlinux)");
-  p.prototype = *prototype;
   const bool trampoline = p.type == ProbeType::kFentry || p.type == ProbeType::kFexit;
-  if (trampoline && p.function != p.base)
-    return bad_input(std::string(to_string(p.type)) + " cannot attach to the clone " + function, "",
-                     "fentry and fexit attach by BTF, which only knows " + p.base +
-                         ": use --type kprobe or kretprobe");
+  Names names(btf.raw(), p.app);
 
   GenResult result;
   result.app = p.app;
   result.dir = request.out_dir;
-  if (p.function != p.base)
-    result.warnings.push_back(function + " is a compiler clone of " + p.base +
-                              ": it may take different arguments than the BTF prototype says");
-
-  internal::PrototypeSpec spec = internal::describe_prototype(btf, p.prototype);
-  size_t capture = spec.args.size();
-  // libbpf 1.1's BPF_KPROBE names at most five arguments.
-  constexpr size_t kKprobeArgs = 5;
-  if (!trampoline && capture > kKprobeArgs) {
-    capture = kKprobeArgs;
-    p.not_captured.push_back("Parameters after the fifth are not read: BPF_KPROBE names five.");
+  result.functions = functions;
+  // In a set, the names each function adds to the program: no parameter may hide them.
+  std::unordered_set<std::string> reserved;
+  for (const std::string& function : functions) {
+    FunctionPlan f;
+    f.function = function;
+    f.base = std::string(strip_clone_suffix(function));
+    f.app = app_name(function);
+    if (functions.size() > 1) {
+      // Members of the event's union; one named like a field beside the union gets a suffix.
+      f.member = f.app;
+      for (const char* field : {"ts_ns", "pid", "tid", "comm", "function"})
+        if (f.member == field) f.member += "_values";
+      f.enumerator = names("FN_" + f.app);
+      reserved.insert(f.enumerator);
+      if (p.type == ProbeType::kKretprobe) reserved.insert(names(f.app + "_inflight"));
+    }
+    p.functions.push_back(std::move(f));
   }
-  if (!spec.not_captured_why.empty()) {
-    if (p.type == ProbeType::kFexit)
-      return bad_input("fexit needs every parameter in its signature, and " + p.base +
-                           " has one that cannot be: " + spec.not_captured_why,
-                       "", "use --type kretprobe");
-    p.not_captured.push_back("Not every parameter is read: " + spec.not_captured_why + ".");
-  }
-  for (const std::string& n : p.not_captured) result.warnings.push_back(comment_safe(n));
-
-  Names names(btf.raw(), p.app);
   auto dumper = Dumper::make(btf.raw());
   if (!dumper) return tl::unexpected(dumper.error());
-  std::unordered_set<std::string> used;
-  for (size_t i = 0; i < capture; ++i) {
-    Item it;
-    it.spec = spec.args[i];
-    it.field = field_name(it.spec.name, i, names, used);
-    it.decl = declaration(*dumper, it.spec.type_id, it.field);
-    p.params.push_back(std::move(it));
-  }
-  if (is_return_probe(p.type) && spec.ret) {
-    Item it;
-    it.spec = *spec.ret;
-    it.field = "ret";
-    it.is_return = true;
-    it.decl = declaration(*dumper, it.spec.type_id, "ret");
-    p.ret = std::move(it);
+  for (FunctionPlan& f : p.functions) {
+    const std::string& function = f.function;
+    // In a set, what is said about one function says which.
+    const std::string who = p.is_set() ? function + ": " : "";
+    auto prototype = btf.prototype(f.base);
+    if (!prototype)
+      return bad_input("no BTF prototype for " + f.base, p.btf_source,
+                       "check the name, and pass --btf with the BTF of the kernel the probe is "
+                       "for (its /sys/kernel/btf/vmlinux)");
+    f.prototype = *prototype;
+    if (trampoline && f.function != f.base)
+      return bad_input(std::string(to_string(p.type)) + " cannot attach to the clone " + function,
+                       "",
+                       "fentry and fexit attach by BTF, which only knows " + f.base +
+                           ": use --type kprobe or kretprobe");
+    if (f.function != f.base)
+      result.warnings.push_back(function + " is a compiler clone of " + f.base +
+                                ": it may take different arguments than the BTF prototype says");
+
+    internal::PrototypeSpec spec = internal::describe_prototype(btf, f.prototype);
+    size_t capture = spec.args.size();
+    // libbpf 1.1's BPF_KPROBE names at most five arguments.
+    constexpr size_t kKprobeArgs = 5;
+    if (!trampoline && capture > kKprobeArgs) {
+      capture = kKprobeArgs;
+      f.not_captured.push_back(who +
+                               "Parameters after the fifth are not read: BPF_KPROBE names five.");
+    }
+    if (!spec.not_captured_why.empty()) {
+      if (p.type == ProbeType::kFexit)
+        return bad_input("fexit needs every parameter in its signature, and " + f.base +
+                             " has one that cannot be: " + spec.not_captured_why,
+                         "", "use --type kretprobe");
+      f.not_captured.push_back(who + "Not every parameter is read: " + spec.not_captured_why + ".");
+    }
+    for (const std::string& n : f.not_captured) result.warnings.push_back(comment_safe(n));
+
+    std::unordered_set<std::string> used;
+    for (size_t i = 0; i < capture; ++i) {
+      Item it;
+      it.spec = spec.args[i];
+      it.field = field_name(it.spec.name, i, names, reserved, used);
+      it.decl = declaration(*dumper, it.spec.type_id, it.field);
+      f.params.push_back(std::move(it));
+    }
+    if (is_return_probe(p.type) && spec.ret) {
+      Item it;
+      it.spec = *spec.ret;
+      it.field = "ret";
+      it.is_return = true;
+      it.decl = declaration(*dumper, it.spec.type_id, "ret");
+      f.ret = std::move(it);
+    }
+    if (p.type != ProbeType::kFexit) result.programs.emplace_back(f.app + "_entry", function);
+    if (is_return_probe(p.type)) result.programs.emplace_back(f.app + "_exit", function);
   }
 
   auto vmlinux = vmlinux_h(btf.raw());
@@ -1005,8 +1213,11 @@ Result<GenResult> render_probe(const GenRequest& request) {
 Result<GenResult> generate_probe(const GenRequest& request) {
   auto result = render_probe(request);
   if (!result) return result;
-  const std::string& dir = request.out_dir;
-  if (dir.empty()) return bad_input("no output directory", "", "pass -o DIR");
+  // By default, a directory named after the function (as given) or the set's project.
+  const std::string dir = !request.out_dir.empty()        ? request.out_dir
+                          : request.functions.size() == 1 ? request.functions.front()
+                                                          : result->app;
+  result->dir = dir;
   auto fd = open_output_dir(dir);
   if (!fd) return tl::unexpected(fd.error());
   // Every name is checked before the first is written: a refusal leaves the directory as it was.

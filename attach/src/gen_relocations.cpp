@@ -91,7 +91,11 @@ bool is_existence_check(const std::string& spec) {
   return false;
 }
 
-void read_log(const std::vector<std::string>& lines, RelocationCheck& out) {
+// `programs`: in a set, which function each program probes; a failure then names the
+// functions whose programs have it (the decoders are shared, so most fail in all of them).
+void read_log(const std::vector<std::string>& lines,
+              const std::vector<std::pair<std::string, std::string>>& programs,
+              RelocationCheck& out) {
   std::map<std::pair<std::string, int>, Relo> relos;
   for (const std::string& line : lines) {
     const size_t p = line.find("prog '");
@@ -123,15 +127,31 @@ void read_log(const std::vector<std::string>& lines, RelocationCheck& out) {
     }
   }
   out.relocations = relos.size();
+  std::vector<std::pair<std::string, std::vector<std::string>>> failed;  // in order, with where
   for (const auto& [key, relo] : relos) {
-    if (relo.error || (relo.unmatched && !is_existence_check(relo.spec)))
-      out.failed.push_back(
-          describe(relo.spec.empty() ? "relocation #" + std::to_string(key.second) : relo.spec));
+    if (!relo.error && !(relo.unmatched && !is_existence_check(relo.spec))) continue;
+    std::string what =
+        describe(relo.spec.empty() ? "relocation #" + std::to_string(key.second) : relo.spec);
+    if (programs.empty()) {
+      out.failed.push_back(std::move(what));
+      continue;
+    }
+    std::string function = key.first;
+    for (const auto& [program, f] : programs)
+      if (program == key.first) function = f;
+    auto it = std::find_if(failed.begin(), failed.end(),
+                           [&](const auto& entry) { return entry.first == what; });
+    if (it == failed.end()) it = failed.insert(failed.end(), {what, {}});
+    if (std::find(it->second.begin(), it->second.end(), function) == it->second.end())
+      it->second.push_back(function);
   }
+  for (const auto& [what, where] : failed) out.failed.push_back(what + " in " + join(where, ", "));
 }
 
 // Relocates `object` against the BTF in `btf_path`; what libbpf says about each relocation.
-void relocate(const std::string& object, const std::string& btf_path, RelocationCheck& out) {
+void relocate(const std::string& object, const std::string& btf_path,
+              const std::vector<std::pair<std::string, std::string>>& programs,
+              RelocationCheck& out) {
   internal::LibbpfDebugLines log;
   internal::clear_libbpf_log();
   LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path.c_str());
@@ -159,7 +179,7 @@ void relocate(const std::string& object, const std::string& btf_path, Relocation
       }
     return;
   }
-  read_log(lines, out);
+  read_log(lines, programs, out);
 }
 
 }  // namespace
@@ -212,7 +232,10 @@ Result<std::vector<RelocationCheck>> check_relocations(const GenResult& project,
     auto btf = catalog_btf(db, id_of.at(name));
     if (!btf) return tl::unexpected(btf.error());
     if (auto s = dir->write("kernel.btf", *btf); !s) return tl::unexpected(s.error());
-    relocate(dir->path() + "/" + object, dir->path() + "/kernel.btf", check);
+    relocate(dir->path() + "/" + object, dir->path() + "/kernel.btf",
+             project.functions.size() > 1 ? project.programs
+                                          : std::vector<std::pair<std::string, std::string>>{},
+             check);
     out.push_back(std::move(check));
   }
   return out;

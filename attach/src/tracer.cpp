@@ -295,6 +295,16 @@ struct Tracer::Impl {
                                  TypeFailure& failure);
   Result<std::unique_ptr<ProbeObject>> open_object(const internal::PrototypeSpec& spec,
                                                    bool at_return);
+
+  // attach() in two steps, so that a set can be checked whole before anything is loaded.
+  struct Checked {
+    std::unique_ptr<AttachedProbe> probe;
+    std::string base, symbol;
+    internal::PrototypeSpec spec;
+  };
+  Result<Checked> check(const ProbeRequest& request);
+  Result<const AttachedProbe*> load(Checked checked, const ProbeRequest& request);
+  void detach(Loaded& l);
 };
 
 Result<std::unique_ptr<Tracer>> Tracer::open(const TracerOptions& options) {
@@ -325,15 +335,17 @@ Tracer::~Tracer() {
   detach_all();
 }
 
+void Tracer::Impl::detach(Loaded& l) {
+  if (!l.object) return;
+  l.links.clear();  // before the object that owns the programs
+  detached_lost += l.object->lost_events();
+  detached_missed += l.object->missed_entries();
+  l.object.reset();
+}
+
 void Tracer::detach_all() {
   if (!impl_) return;
-  for (Impl::Loaded& l : impl_->loaded) {
-    if (!l.object) continue;
-    l.links.clear();  // before the object that owns the programs
-    impl_->detached_lost += l.object->lost_events();
-    impl_->detached_missed += l.object->missed_entries();
-    l.object.reset();
-  }
+  for (Impl::Loaded& l : impl_->loaded) impl_->detach(l);
 }
 
 uint64_t Tracer::lost_events() const {
@@ -532,18 +544,71 @@ Result<Tracer::Impl::Loaded> Tracer::Impl::load_trampoline(const std::string& fu
 }
 
 Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
+  auto checked = impl_->check(request);
+  if (!checked) return tl::unexpected(checked.error());
+  return impl_->load(std::move(*checked), request);
+}
+
+Result<std::vector<const AttachedProbe*>> Tracer::attach_set(
+    const std::vector<ProbeRequest>& requests) {
+  if (requests.empty()) return bad_input("no function to attach to");
+  // Every function is checked before the first is loaded: a refusal refuses the whole set, with
+  // the reasons of every refused function, and nothing is attached.
+  std::vector<Impl::Checked> checked;
+  std::vector<std::string> refusals, hints;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const std::string& f = requests[i].function;
+    bool twice = false;
+    for (size_t j = 0; j < i; ++j) twice |= requests[j].function == f;
+    if (twice) {
+      refusals.push_back(printable(f) + " is named twice");
+      continue;
+    }
+    auto c = impl_->check(requests[i]);
+    if (c) {
+      checked.push_back(std::move(*c));
+      continue;
+    }
+    if (c.error().kind != ErrorKind::kBadInput) return tl::unexpected(c.error());
+    Error e = c.error();
+    refusals.push_back(printable(e.object.empty() ? e.what : e.what + ": " + e.object));
+    if (!e.hint.empty() && std::find(hints.begin(), hints.end(), e.hint) == hints.end())
+      hints.push_back(e.hint);
+  }
+  if (!refusals.empty())
+    return bad_input("refusing the set of " + std::to_string(requests.size()) +
+                         " functions, nothing attached: " + join(refusals, "; "),
+                     "", join(hints, "; "));
+  // Then loaded in order; the kernel failing on one detaches those this call attached (their
+  // entries stay in probes(), detached, so that probe ids stay valid).
+  const size_t first = impl_->loaded.size();
+  std::vector<const AttachedProbe*> out;
+  for (size_t i = 0; i < checked.size(); ++i) {
+    auto p = impl_->load(std::move(checked[i]), requests[i]);
+    if (!p) {
+      for (size_t j = first; j < impl_->loaded.size(); ++j) impl_->detach(impl_->loaded[j]);
+      Error e = p.error();
+      if (!out.empty())
+        e.what += " (the " + std::to_string(out.size()) + " already attached are detached again)";
+      return tl::unexpected(e);
+    }
+    out.push_back(*p);
+  }
+  return out;
+}
+
+Result<Tracer::Impl::Checked> Tracer::Impl::check(const ProbeRequest& request) {
   const std::string& function = request.function;
   if (!is_kernel_symbol_name(function))
     return bad_input("not a kernel function name", function,
                      "kernel symbols are made of letters, digits, '_', '.' and '$'");
   auto probe = std::make_unique<AttachedProbe>();
   probe->function = function;
-  const KernelPaths& paths = impl_->options.paths;
+  const KernelPaths& paths = options.paths;
   const std::string base(strip_clone_suffix(function));
 
   // Which symbol to attach to: the function, or the compiler clone that replaced it.
-  internal::SymbolFacts facts =
-      internal::symbol_facts(impl_->table(impl_->kallsyms, paths.kallsyms), base);
+  internal::SymbolFacts facts = internal::symbol_facts(table(kallsyms, paths.kallsyms), base);
   std::string symbol = function;
   if (base != function) {
     if (facts.readable &&
@@ -566,7 +631,7 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
   }
   probe->symbol = symbol;
 
-  auto btf = impl_->btf_for(facts.module);
+  auto btf = btf_for(facts.module);
   if (!btf) return tl::unexpected(btf.error());
   probe->prototype = (*btf)->prototype(base);
   if (facts.readable && facts.exact == 0 && facts.clones.empty() && base == function) {
@@ -583,13 +648,13 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
   // Safety: deny list, kprobe blacklist, notrace.
   HookabilityInputs in;
   const internal::KernelTable& filter =
-      impl_->table(impl_->filter_functions, paths.tracing_file("available_filter_functions"));
-  const internal::KernelTable& blacklist = impl_->table(impl_->blacklist, paths.kprobe_blacklist);
+      table(filter_functions, paths.tracing_file("available_filter_functions"));
+  const internal::KernelTable& blacklist_table = table(blacklist, paths.kprobe_blacklist);
   std::optional<bool> traceable = internal::listed_in(filter, symbol, 0);
   if (traceable) in.traceable = [&](std::string_view) { return *traceable; };
-  std::optional<bool> black_symbol = internal::listed_in(blacklist, symbol, 1);
+  std::optional<bool> black_symbol = internal::listed_in(blacklist_table, symbol, 1);
   std::optional<bool> black_base =
-      symbol == base ? black_symbol : internal::listed_in(blacklist, base, 1);
+      symbol == base ? black_symbol : internal::listed_in(blacklist_table, base, 1);
   if (black_symbol || black_base)
     in.blacklisted = [&](std::string_view n) {
       return n == symbol ? black_symbol.value_or(false) : black_base.value_or(false);
@@ -627,6 +692,14 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
                               ": calls are reported without their arguments");
   }
 
+  return Checked{std::move(probe), base, symbol, std::move(spec)};
+}
+
+Result<const AttachedProbe*> Tracer::Impl::load(Checked checked, const ProbeRequest& request) {
+  std::unique_ptr<AttachedProbe>& probe = checked.probe;
+  const std::string& base = checked.base;
+  const std::string& symbol = checked.symbol;
+  const internal::PrototypeSpec& spec = checked.spec;
   // Which mechanism: the one asked for, else kprobe first and fentry when there are no kprobes.
   // Without --type, a function taking a socket is reported at return: a socket gets its
   // addresses and ports inside calls like tcp_v4_connect, so at entry they are still zero.
@@ -641,9 +714,9 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
     const bool trampoline = type == ProbeType::kFentry || type == ProbeType::kFexit;
     const bool at_return = is_return_probe(type) || sock_at_return;
     TypeFailure failure;
-    auto loaded = trampoline ? impl_->load_trampoline(base, symbol, spec, at_return, failure)
-                             : impl_->load_kprobe(symbol, spec, at_return, failure);
-    if (loaded) {
+    auto loaded_probe = trampoline ? load_trampoline(base, symbol, spec, at_return, failure)
+                                   : load_kprobe(symbol, spec, at_return, failure);
+    if (loaded_probe) {
       probe->type = at_return ? (trampoline ? ProbeType::kFexit : ProbeType::kKretprobe) : type;
       probe->at_return = at_return;
       probe->how = trampoline ? std::string(at_return ? "fexit" : "fentry")
@@ -656,15 +729,15 @@ Result<const AttachedProbe*> Tracer::attach(const ProbeRequest& request) {
       if (auto_type && type == ProbeType::kFentry)
         probe->warnings.push_back("no kprobes here (" + failures.front() + "): used " + probe->how +
                                   " instead");
-      impl_->loaded.push_back(std::move(*loaded));
-      probes_.push_back(std::move(probe));
-      return probes_.back().get();
+      loaded.push_back(std::move(*loaded_probe));
+      probes->push_back(std::move(probe));
+      return probes->back().get();
     }
     if (!failure.why.empty()) {
       failures.push_back(std::string(trampoline ? "fentry" : "kprobe") + ": " + failure.why);
       all_unavailable &= failure.unavailable;
     } else {
-      return tl::unexpected(loaded.error());  // not about the kernel: e.g. out of memory
+      return tl::unexpected(loaded_probe.error());  // not about the kernel: e.g. out of memory
     }
     if (!failure.unavailable) break;  // the function is the problem: another type won't help
   }

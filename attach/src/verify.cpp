@@ -94,6 +94,21 @@ std::vector<uint16_t> ports_in_command(const std::vector<std::string>& command) 
   return out;
 }
 
+uint64_t VerifyResult::events() const {
+  uint64_t n = 0;
+  for (const CandidateCheck& c : candidates) n += c.events;
+  return n;
+}
+
+std::string VerifyResult::set_summary() const {
+  const uint64_t n = events();
+  std::string out = n == 0 ? "the set did not fire"
+                           : "the set fired " + std::to_string(n) + (n == 1 ? " time" : " times");
+  for (size_t i = 0; i < candidates.size(); ++i)
+    out += (i ? ", " : ": ") + candidates[i].function + " " + std::to_string(candidates[i].events);
+  return out;
+}
+
 std::string CandidateCheck::summary() const {
   if (!attached) return "not attached: " + not_attached;
   std::string out = events == 0
@@ -119,19 +134,61 @@ Result<VerifyResult> verify(Database& db, const VerifyRequest& request) {
     if (!result.ports.empty()) result.ports_from = "the command line";
   }
 
-  RankRequest rr;
-  rr.sessions = request.sessions;
-  rr.arg = request.arg;
-  rr.under = request.under;
-  rr.limit = request.top;
-  rr.btf_path = request.btf_path;
-  auto ranked = rank(db, rr);
-  if (!ranked) return tl::unexpected(ranked.error());
-  result.sessions = ranked->sessions;
-  result.warnings = ranked->warnings;
-  if (ranked->candidates.empty())
-    return bad_input("no candidate to verify", "",
-                     "check the sessions, --arg and --under with 'probeseek rank'");
+  if (!request.functions.empty()) {
+    // The set as named; stored with the sessions asked for (by default all of them). Names
+    // are checked before the workload starts; the rest when the set is attached.
+    for (size_t i = 0; i < request.functions.size(); ++i) {
+      const std::string& f = request.functions[i];
+      if (!is_kernel_symbol_name(f))
+        return bad_input("not a kernel function name", f,
+                         "kernel symbols are made of letters, digits, '_', '.' and '$'");
+      if (std::find(request.functions.begin(), request.functions.begin() + i, f) !=
+          request.functions.begin() + i)
+        return bad_input("a function is named twice", f, "name each function once");
+    }
+    result.is_set = true;
+    auto sessions = Store(db).sessions();
+    if (!sessions) return tl::unexpected(sessions.error());
+    for (const std::string& name : request.sessions) {
+      bool known = false;
+      for (const SessionSummary& s : *sessions) known |= s.name == name;
+      if (!known)
+        return bad_input("no session " + printable(name), db.path(),
+                         "list them with 'probeseek sessions'");
+      result.sessions.push_back(name);
+    }
+    if (request.sessions.empty())
+      for (const SessionSummary& s : *sessions) result.sessions.push_back(s.name);
+    if (result.sessions.empty())
+      result.warnings.push_back("no session in " + db.path() + ": the result is shown, not stored");
+    for (const std::string& f : request.functions) {
+      CandidateCheck check;
+      check.function = f;
+      check.rank = static_cast<int>(result.candidates.size()) + 1;
+      result.candidates.push_back(std::move(check));
+    }
+  } else {
+    RankRequest rr;
+    rr.sessions = request.sessions;
+    rr.arg = request.arg;
+    rr.under = request.under;
+    rr.limit = request.top;
+    rr.btf_path = request.btf_path;
+    auto ranked = rank(db, rr);
+    if (!ranked) return tl::unexpected(ranked.error());
+    result.sessions = ranked->sessions;
+    result.warnings = ranked->warnings;
+    if (ranked->candidates.empty())
+      return bad_input("no candidate to verify", "",
+                       "check the sessions, --arg and --under with 'probeseek rank'");
+    for (const Candidate& c : ranked->candidates) {
+      CandidateCheck check;
+      check.function = c.function;
+      check.rank = static_cast<int>(result.candidates.size()) + 1;
+      check.score = c.score;
+      result.candidates.push_back(std::move(check));
+    }
+  }
 
   // The workload is forked before the probes are attached (they filter on its pid, which must
   // be known before load) and held until they are.
@@ -151,32 +208,42 @@ Result<VerifyResult> verify(Database& db, const VerifyRequest& request) {
   if (!tracer) return tl::unexpected(tracer.error());
 
   std::vector<size_t> probe_of;  // candidate index -> probe index, or npos
-  std::optional<Error> first_kernel_error;
-  int rank_no = 0;
-  for (const Candidate& c : ranked->candidates) {
-    CandidateCheck check;
-    check.function = c.function;
-    check.rank = ++rank_no;
-    check.score = c.score;
-    ProbeRequest pr;
-    pr.function = c.function;
-    pr.unsafe = request.unsafe;
-    auto probe = (*tracer)->attach(pr);
-    if (probe) {
+  if (result.is_set) {
+    // All or nothing: the set is the answer only if every function of it is attached.
+    std::vector<ProbeRequest> requests;
+    for (const CandidateCheck& c : result.candidates)
+      requests.push_back({c.function, std::nullopt, request.unsafe});
+    auto probes = (*tracer)->attach_set(requests);
+    if (!probes) return tl::unexpected(probes.error());
+    for (size_t i = 0; i < probes->size(); ++i) {
+      CandidateCheck& check = result.candidates[i];
       check.attached = true;
-      check.how = (*probe)->how;
-      check.warnings = (*probe)->warnings;
-      probe_of.push_back((*tracer)->probes().size() - 1);
-    } else {
-      check.not_attached = probe.error().message();
-      if (probe.error().kind == ErrorKind::kRuntime && !first_kernel_error)
-        first_kernel_error = probe.error();
-      probe_of.push_back(SIZE_MAX);
+      check.how = (*probes)[i]->how;
+      check.warnings = (*probes)[i]->warnings;
+      probe_of.push_back(i);
     }
-    result.candidates.push_back(std::move(check));
+  } else {
+    std::optional<Error> first_kernel_error;
+    for (CandidateCheck& check : result.candidates) {
+      ProbeRequest pr;
+      pr.function = check.function;
+      pr.unsafe = request.unsafe;
+      auto probe = (*tracer)->attach(pr);
+      if (probe) {
+        check.attached = true;
+        check.how = (*probe)->how;
+        check.warnings = (*probe)->warnings;
+        probe_of.push_back((*tracer)->probes().size() - 1);
+      } else {
+        check.not_attached = probe.error().message();
+        if (probe.error().kind == ErrorKind::kRuntime && !first_kernel_error)
+          first_kernel_error = probe.error();
+        probe_of.push_back(SIZE_MAX);
+      }
+    }
+    if ((*tracer)->probes().empty() && first_kernel_error)
+      return tl::unexpected(*first_kernel_error);  // the kernel cannot probe at all: say why
   }
-  if ((*tracer)->probes().empty() && first_kernel_error)
-    return tl::unexpected(*first_kernel_error);  // the kernel cannot probe at all: say why
 
   std::vector<size_t> candidate_of((*tracer)->probes().size());
   for (size_t i = 0; i < probe_of.size(); ++i)

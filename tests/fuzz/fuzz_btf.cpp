@@ -54,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (function.empty()) return 0;
   for (ProbeType type : {ProbeType::kKprobe, ProbeType::kFexit}) {
     GenRequest request;
-    request.function = function;
+    request.functions = {function};
     request.type = type;
     request.btf = &*btf;
     request.btf_source = "fuzz";

@@ -231,6 +231,17 @@ class Refusals : public ::testing::Test {
     tracer_ = std::move(*tracer);
     return tracer_->attach({function, type, unsafe});
   }
+  Result<std::vector<const AttachedProbe*>> attach_set(const std::vector<std::string>& functions,
+                                                       std::optional<ProbeType> type = {}) {
+    TracerOptions options;
+    options.paths = paths_;
+    auto tracer = Tracer::open(options);
+    if (!tracer) return tl::unexpected(tracer.error());
+    tracer_ = std::move(*tracer);
+    std::vector<ProbeRequest> requests;
+    for (const std::string& f : functions) requests.push_back({f, type, false});
+    return tracer_->attach_set(requests);
+  }
   void skip_without_bpf() {
     TracerOptions options;
     options.paths = paths_;
@@ -303,6 +314,47 @@ TEST_F(Refusals, AFunctionOnlyItsCloneHasIsAttachedThroughTheClone) {
   EXPECT_TRUE(contains(f.error().what, "not its clone tcp_sendmsg.isra.0")) << f.error().what;
 }
 
+// Issue 12: a set is attached all or none. Every function is checked first; the refusals of
+// all of them come back together, and nothing is attached.
+TEST_F(Refusals, ASetIsRefusedWholeWithEveryReason) {
+  skip_without_bpf();
+  auto r = attach_set({"tcp_v4_connect", "bpf_prog_load", "exc_page_fault"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kBadInput);
+  EXPECT_TRUE(contains(r.error().what, "refusing the set of 3 functions, nothing attached: "))
+      << r.error().what;
+  EXPECT_TRUE(contains(r.error().what, "refusing to attach to bpf_prog_load: deny list"))
+      << r.error().what;
+  EXPECT_TRUE(contains(r.error().what, "exc_page_fault")) << r.error().what;
+  EXPECT_TRUE(contains(r.error().what, "in the kprobe blacklist")) << r.error().what;
+  EXPECT_FALSE(contains(r.error().what, "tcp_v4_connect")) << r.error().what;
+  EXPECT_TRUE(contains(r.error().hint, "--unsafe"));
+  EXPECT_TRUE(tracer_->probes().empty());
+
+  auto twice = attach_set({"tcp_v4_connect", "tcp_v4_connect"});
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().kind, ErrorKind::kBadInput);
+  EXPECT_TRUE(contains(twice.error().what, "tcp_v4_connect is named twice")) << twice.error().what;
+  auto bad = attach_set({"tcp_v4_connect", "x;reboot"});
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(contains(bad.error().what, "not a kernel function name: x;reboot"))
+      << bad.error().what;
+  EXPECT_FALSE(attach_set({}));
+}
+
+TEST_F(Refusals, ASetTheKernelCannotAttachLeavesNothingAttached) {
+  skip_without_bpf();
+  // Both pass the checks; this kernel (the test's tables) has no kprobes.
+  auto r = attach_set({"tcp_v4_connect", "tcp_sendmsg_locked"}, ProbeType::kKprobe);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::kRuntime);
+  EXPECT_TRUE(contains(r.error().what,
+                       "cannot attach to tcp_v4_connect: kprobe: kernel built "
+                       "without kprobes"))
+      << r.error().what;
+  EXPECT_TRUE(tracer_->probes().empty());
+}
+
 // ---- this machine
 
 TEST(AttachHere, FailsFastSayingWhyAndWhatWorksInstead) {
@@ -364,6 +416,40 @@ TEST(AttachHere, UsageErrorsAreBadInput) {
   EXPECT_TRUE(contains(denied.err, "deny list: RCU internals")) << denied.err;
 }
 
+TEST(AttachHere, SeveralFunctionsAreOneCommand) {
+  // Names are checked before anything else, the first bad one named.
+  auto bad = run_probeseek("attach tcp_v4_connect 'tcp_v6_connect;ls' --duration 1");
+  EXPECT_EQ(bad.status, 2) << bad.err;
+  EXPECT_TRUE(contains(bad.err, "tcp_v6_connect;ls")) << bad.err;
+  auto refused = run_probeseek("attach tcp_v4_connect rcu_note_context_switch tcp_v4_connect");
+  if (contains(refused.err, "cannot create a BPF ring buffer")) GTEST_SKIP() << refused.err;
+  EXPECT_EQ(refused.status, 2) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "refusing the set of 3 functions, nothing attached"))
+      << refused.err;
+  EXPECT_TRUE(contains(refused.err, "deny list: RCU internals")) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "tcp_v4_connect is named twice")) << refused.err;
+  if (kernel_can_probe()) return;  // the lab attaches sets
+  auto set = run_probeseek("attach tcp_v4_connect tcp_v6_connect --duration 5");
+  if (set.status == 0) GTEST_SKIP() << "fentry works on this kernel: " << set.err;
+  EXPECT_EQ(set.status, 1) << set.err;
+  EXPECT_TRUE(contains(set.err, "error: cannot attach to tcp_v4_connect: ")) << set.err;
+  EXPECT_TRUE(set.out.empty());
+}
+
+TEST(Verify, ASetIsSummedUpPerFunctionAndAsAWhole) {
+  VerifyResult r;
+  r.is_set = true;
+  r.candidates.resize(2);
+  r.candidates[0].function = "tcp_v4_connect";
+  r.candidates[1].function = "tcp_v6_connect";
+  EXPECT_EQ(r.set_summary(), "the set did not fire: tcp_v4_connect 0, tcp_v6_connect 0");
+  r.candidates[1].events = 1;
+  EXPECT_EQ(r.set_summary(), "the set fired 1 time: tcp_v4_connect 0, tcp_v6_connect 1");
+  r.candidates[0].events = 1;
+  EXPECT_EQ(r.set_summary(), "the set fired 2 times: tcp_v4_connect 1, tcp_v6_connect 1");
+  EXPECT_EQ(r.events(), 2u);
+}
+
 // verify on this machine: the same explanation, and nothing stored; a stored verification (as
 // the lab's verify writes it) is shown by rank.
 class VerifyHere : public ::testing::Test {
@@ -389,6 +475,38 @@ TEST_F(VerifyHere, FailsFastWithoutKprobesAndStoresNothing) {
   if (r.status == 0) GTEST_SKIP() << "fentry works on this kernel";
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_TRUE(contains(r.err, "kernel built without kprobes")) << r.err;
+  auto rows = run_probeseek("sql --db " + db_ +
+                            " \"SELECT name FROM sqlite_master WHERE name = "
+                            "'verifications'\"");
+  EXPECT_FALSE(contains(rows.out, "verifications")) << rows.out;
+}
+
+TEST_F(VerifyHere, AFunctionSetIsCheckedAndFailsFastWithoutKprobes) {
+  // --function names the candidates: the ranking options are refused beside it.
+  for (const char* ranking : {"--top 3", "--arg 'struct sock *'", "--under __x64_sys_connect"}) {
+    auto r =
+        run_probeseek("verify --db " + db_ + " --function tcp_v4_connect " + ranking + " -- true");
+    EXPECT_EQ(r.status, 2) << ranking << ": " << r.err;
+    EXPECT_TRUE(contains(r.err, "give one or the other")) << r.err;
+  }
+  auto bad = run_probeseek("verify --db " + db_ + " --function 'tcp_v4_connect;id' -- true");
+  EXPECT_EQ(bad.status, 2) << bad.err;
+  auto twice = run_probeseek("verify --db " + db_ +
+                             " --function tcp_v4_connect --function tcp_v4_connect -- true");
+  EXPECT_EQ(twice.status, 2) << twice.err;
+  EXPECT_TRUE(contains(twice.err, "named twice")) << twice.err;
+  auto session =
+      run_probeseek("verify --db " + db_ + " --function tcp_v4_connect --session nope -- true");
+  EXPECT_EQ(session.status, 2) << session.err;
+  EXPECT_TRUE(contains(session.err, "no session nope")) << session.err;
+  if (kernel_can_probe()) GTEST_SKIP() << "this kernel has kprobes: the lab tests cover verify";
+  // Repeated options before "--" leave the workload's own options to it ("sh -c").
+  auto r = run_probeseek("verify --db " + db_ +
+                         " --function tcp_v4_connect --function tcp_v6_connect -- sh -c true");
+  if (contains(r.err, "cannot create a BPF ring buffer")) GTEST_SKIP() << r.err;
+  if (r.status == 0) GTEST_SKIP() << "fentry works on this kernel";
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_TRUE(contains(r.err, "cannot attach to tcp_v4_connect")) << r.err;
   auto rows = run_probeseek("sql --db " + db_ +
                             " \"SELECT name FROM sqlite_master WHERE name = "
                             "'verifications'\"");

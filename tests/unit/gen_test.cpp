@@ -32,7 +32,7 @@ const Btf& kernel_btf() {
 
 GenRequest request(const std::string& function, ProbeType type, const std::string& dir = "") {
   GenRequest r;
-  r.function = function;
+  r.functions = {function};
   r.type = type;
   r.btf = &kernel_btf();
   r.btf_source = "vmlinux.btf of 6.1.0-56-cloud-amd64";
@@ -206,7 +206,7 @@ TEST(Gen, NamesTheKernelAlreadyUsesGetThePrefix) {
   btf__add_typedef(raw, "dropped", int_id);
   Btf btf = Btf::adopt(raw);
   GenRequest req;
-  req.function = "f";
+  req.functions = {"f"};
   req.btf = &btf;
   auto r = render_probe(req);
   ASSERT_TRUE(r) << r.error().message();
@@ -249,7 +249,7 @@ struct btf* small_btf(const char* param_name) {
 
 GenRequest small_request(const Btf& btf, const std::string& dir = "") {
   GenRequest req;
-  req.function = "f";
+  req.functions = {"f"};
   req.btf = &btf;
   req.btf_source = "small.btf";
   req.out_dir = dir;
@@ -608,6 +608,230 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(info.param.first) + "_" + std::string(to_string(info.param.second));
     });
 
+// ---- issue 12: a set of functions, one project: tcp_v4_connect and tcp_v6_connect are "every
+// TCP connection" (the connect of tcp_prot and of tcpv6_prot).
+
+GenRequest set_request(std::vector<std::string> functions, ProbeType type,
+                       const std::string& dir = "") {
+  GenRequest r = request("", type, dir);
+  r.functions = std::move(functions);
+  return r;
+}
+
+const std::vector<std::string> kTcpConnect = {"tcp_v4_connect", "tcp_v6_connect"};
+
+size_t count(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+TEST(GenSet, TcpConnectIsTwoProgramsOneRingBufferOneEvent) {
+  auto r = render_probe(set_request({"tcp_v4_connect", "tcp_v6_connect"}, ProbeType::kKprobe));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->app, "tcp_v4_connect_and_1_more");
+  std::vector<std::string> names;
+  for (auto& f : r->files) names.push_back(f.name);
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"vmlinux.h", "tcp_v4_connect_and_1_more.h",
+                                      "tcp_v4_connect_and_1_more.bpf.c",
+                                      "tcp_v4_connect_and_1_more.c", "Makefile", "README.md"}));
+  EXPECT_EQ(r->functions, (std::vector<std::string>{"tcp_v4_connect", "tcp_v6_connect"}));
+  using Programs = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(r->programs, (Programs{{"tcp_v4_connect_entry", "tcp_v4_connect"},
+                                   {"tcp_v6_connect_entry", "tcp_v6_connect"}}));
+  const std::string& bpf = file(*r, "tcp_v4_connect_and_1_more.bpf.c");
+  // Two programs, each with its function's own prototype from BTF...
+  EXPECT_TRUE(contains(bpf,
+                       "SEC(\"kprobe/tcp_v4_connect\")\nint BPF_KPROBE(tcp_v4_connect_entry, "
+                       "struct sock *sk, struct sockaddr *uaddr, int addr_len)"))
+      << bpf;
+  EXPECT_TRUE(contains(bpf,
+                       "SEC(\"kprobe/tcp_v6_connect\")\nint BPF_KPROBE(tcp_v6_connect_entry, "
+                       "struct sock *sk, struct sockaddr *uaddr, int addr_len)"))
+      << bpf;
+  // ...one ring buffer, one copy of the decoders, and each event says which function it is.
+  EXPECT_EQ(count(bpf, "BPF_MAP_TYPE_RINGBUF"), 1u);
+  EXPECT_EQ(count(bpf, "bpf_ringbuf_reserve(&events, sizeof(*e), 0);"), 2u);
+  EXPECT_EQ(count(bpf, "static __always_inline void read_sock("), 1u);
+  EXPECT_EQ(count(bpf, "__u64 dropped = 0;"), 1u);
+  EXPECT_TRUE(contains(bpf,
+                       "\te->function = FN_tcp_v4_connect;\n\tread_sock(&e->tcp_v4_connect.sk, "
+                       "sk);\n\tread_sockaddr(&e->tcp_v4_connect.uaddr, uaddr);\n"));
+  EXPECT_TRUE(contains(bpf,
+                       "\te->function = FN_tcp_v6_connect;\n\tread_sock(&e->tcp_v6_connect.sk, "
+                       "sk);\n"));
+  EXPECT_TRUE(contains(bpf, "kprobes on 2 functions"));
+  const std::string& header = file(*r, "tcp_v4_connect_and_1_more.h");
+  EXPECT_EQ(count(header, "_event {"), 1u);
+  EXPECT_EQ(count(header, "struct sock_info {"), 1u);
+  EXPECT_TRUE(contains(header,
+                       "enum tcp_v4_connect_and_1_more_function {\n\tFN_tcp_v4_connect = 0,\n"
+                       "\tFN_tcp_v6_connect = 1,\n};"))
+      << header;
+  EXPECT_TRUE(contains(header, "\tunsigned int function;\t\t\t/* enum "));
+  EXPECT_TRUE(contains(header, "\t\t\tstruct sock_info sk;\t\t/* struct sock *sk */\n"));
+  EXPECT_TRUE(contains(header, "\t\t} tcp_v4_connect;\n\t\tstruct {\n"));
+  EXPECT_TRUE(contains(header, "\t\t} tcp_v6_connect;\n\t};\n};"));
+  // The loader names the function from a table indexed by the event's enum value.
+  const std::string& loader = file(*r, "tcp_v4_connect_and_1_more.c");
+  EXPECT_TRUE(contains(loader,
+                       "static const char *const function_names[] = {\n"
+                       "\t[FN_tcp_v4_connect] = \"tcp_v4_connect\",\n"
+                       "\t[FN_tcp_v6_connect] = \"tcp_v6_connect\",\n};"))
+      << loader;
+  EXPECT_TRUE(contains(loader, "function_names[e->function]"));
+  EXPECT_TRUE(
+      contains(loader, "e->function >= sizeof(function_names) / sizeof(function_names[0])"));
+  EXPECT_TRUE(contains(loader, "\tcase FN_tcp_v6_connect: {\n"));
+  EXPECT_TRUE(contains(loader, "&e->tcp_v6_connect.uaddr"));
+  EXPECT_TRUE(contains(loader, "one line per call of tcp_v4_connect or tcp_v6_connect"));
+  EXPECT_TRUE(contains(file(*r, "README.md"), "- `int tcp_v6_connect(struct sock *sk"));
+
+  // --name: the file stem and the event's name; the programs keep their functions' names.
+  GenRequest named = set_request({"tcp_v4_connect", "tcp_v6_connect"}, ProbeType::kKprobe);
+  named.name = "tcp_connect";
+  auto n = render_probe(named);
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(n->app, "tcp_connect");
+  EXPECT_TRUE(contains(file(*n, "tcp_connect.h"), "struct tcp_connect_event {"));
+  EXPECT_TRUE(contains(file(*n, "tcp_connect.bpf.c"), "BPF_KPROBE(tcp_v6_connect_entry, "));
+  EXPECT_TRUE(contains(file(*n, "tcp_connect.c"), "tcp_connect_bpf__open()"));
+}
+
+// Each function captures what its own prototype has: the event's union holds a struct per
+// function, kretprobes keep one map of saved arguments per function.
+TEST(GenSet, EachFunctionKeepsItsOwnArguments) {
+  auto r =
+      render_probe(set_request({"tcp_v4_connect", "vfs_read", "ip_rcv"}, ProbeType::kKretprobe));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->app, "tcp_v4_connect_and_2_more");
+  const std::string& header = file(*r, "tcp_v4_connect_and_2_more.h");
+  EXPECT_TRUE(contains(header, "#define MAX_NAME 64\n"));
+  EXPECT_TRUE(contains(header, "struct skb_info {"));
+  EXPECT_TRUE(contains(header, "\t\t\tchar file[MAX_NAME];"));
+  EXPECT_TRUE(contains(header, "\t\t\tstruct skb_info skb;"));
+  EXPECT_TRUE(contains(header, "\t\t} vfs_read;\n"));
+  const std::string& bpf = file(*r, "tcp_v4_connect_and_2_more.bpf.c");
+  for (const char* f : {"tcp_v4_connect", "vfs_read", "ip_rcv"}) {
+    const std::string fn = f;
+    EXPECT_EQ(count(bpf, "} " + fn + "_inflight SEC(\".maps\");"), 1u) << fn;
+    EXPECT_TRUE(contains(bpf, "struct " + fn + "_args {")) << fn;
+    EXPECT_TRUE(contains(bpf, "int BPF_KRETPROBE(" + fn + "_exit, ")) << fn;
+    EXPECT_TRUE(contains(bpf, "\te->function = FN_" + fn + ";\n")) << fn;
+  }
+  EXPECT_TRUE(contains(bpf, "BPF_CORE_READ(a->file, f_path.dentry, d_name.name)")) << bpf;
+  EXPECT_TRUE(contains(bpf, "e->ip_rcv.skb.len = BPF_CORE_READ(a->skb, len);"));
+  EXPECT_TRUE(contains(bpf, "e->vfs_read.ret = ret;"));
+  EXPECT_EQ(r->programs.size(), 6u);  // a kprobe and a kretprobe each
+}
+
+TEST(GenSet, EveryNameIsCheckedBeforeAnyFileOrCode) {
+  auto bad = render_probe(set_request({"tcp_v4_connect", "x;rm -rf"}, ProbeType::kKprobe));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind, ErrorKind::kBadInput);
+  EXPECT_EQ(bad.error().object, "x;rm -rf");
+  auto twice = render_probe(set_request({"tcp_v4_connect", "tcp_v4_connect"}, ProbeType::kKprobe));
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().kind, ErrorKind::kBadInput);
+  EXPECT_TRUE(contains(twice.error().what, "named twice")) << twice.error().what;
+  // Two kernel symbols, one C identifier.
+  auto same = render_probe(set_request({"f.isra.0", "f_isra_0"}, ProbeType::kKprobe));
+  ASSERT_FALSE(same);
+  EXPECT_TRUE(contains(same.error().what, "the same name in C (f_isra_0)")) << same.error().what;
+  for (const char* name : {"1st", "tcp-connect", "a b", "../x", "int"}) {
+    GenRequest req = set_request({"tcp_v4_connect", "tcp_v6_connect"}, ProbeType::kKprobe);
+    req.name = name;
+    auto r = render_probe(req);
+    ASSERT_FALSE(r) << name;
+    EXPECT_EQ(r.error().kind, ErrorKind::kBadInput) << name;
+  }
+  auto unknown =
+      render_probe(set_request({"tcp_v4_connect", "no_such_function_here"}, ProbeType::kKprobe));
+  ASSERT_FALSE(unknown);
+  EXPECT_TRUE(contains(unknown.error().what, "no BTF prototype for no_such_function_here"));
+  auto none = render_probe(set_request({}, ProbeType::kKprobe));
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().kind, ErrorKind::kBadInput);
+}
+
+// One function with --name: the single-function layout, under another stem.
+TEST(GenSet, OneFunctionKeepsItsLayoutUnderAnotherName) {
+  GenRequest req = request("tcp_v4_connect", ProbeType::kKprobe);
+  req.name = "connect4";
+  auto r = render_probe(req);
+  ASSERT_TRUE(r) << r.error().message();
+  const std::string& header = file(*r, "connect4.h");
+  EXPECT_TRUE(contains(header, "struct connect4_event {"));
+  EXPECT_FALSE(contains(header, "union"));
+  EXPECT_FALSE(contains(header, "enum"));
+  EXPECT_TRUE(contains(file(*r, "connect4.bpf.c"), "int BPF_KPROBE(tcp_v4_connect_entry, "));
+  EXPECT_TRUE(contains(file(*r, "connect4.bpf.c"), "read_sock(&e->sk, sk);"));
+}
+
+TEST(GenSet, ASetIsWrittenIntoADirectoryNamedAfterItsProject) {
+  test::TempDir dir;
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  auto written = generate_probe(set_request(kTcpConnect, ProbeType::kKprobe));
+  std::filesystem::current_path(cwd);
+  ASSERT_TRUE(written) << written.error().message();
+  EXPECT_EQ(written->dir, "tcp_v4_connect_and_1_more");
+  EXPECT_TRUE(std::filesystem::exists(
+      dir.file("tcp_v4_connect_and_1_more/tcp_v4_connect_and_1_more.bpf.c")));
+}
+
+TEST(GenSet, TheCommandTakesSeveralFunctionsAndRefusesBadNames) {
+  test::TempDir dir;
+  auto r =
+      test::run_probeseek("gen tcp_v4_connect tcp_v6_connect --type kretprobe --btf " +
+                          kernel_61("vmlinux.btf") + " --name tcp_connect -o " + dir.file("p"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "tcp_connect.bpf.c")) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("p/tcp_connect.c")));
+  r = test::run_probeseek("gen tcp_v4_connect tcp_v6_connect --btf " + kernel_61("vmlinux.btf") +
+                          " --name 'bad name' -o " + dir.file("q"));
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("q")));
+  r = test::run_probeseek("gen tcp_v4_connect 'tcp_v6_connect;id' --btf " +
+                          kernel_61("vmlinux.btf") + " -o " + dir.file("q"));
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("q")));
+}
+
+// Sets as a user builds them: every type, and functions with different kinds of arguments.
+class BuildsSet : public ::testing::TestWithParam<std::pair<std::vector<std::string>, ProbeType>> {
+};
+
+TEST_P(BuildsSet, WithMakeWithoutWarnings) {
+  for (const char* tool : {"clang", "make"})
+    if (std::system((std::string("command -v ") + tool + " >/dev/null").c_str()) != 0)
+      GTEST_SKIP() << tool << " is not installed (scripts/install-deps installs it)";
+  const auto& [functions, type] = GetParam();
+  test::TempDir dir;
+  auto r = generate_probe(set_request(functions, type, dir.file("p")));
+  ASSERT_TRUE(r) << r.error().message();
+  auto out = run_shell("make -C " + dir.file("p") + " 2>&1");
+  EXPECT_EQ(out.status, 0) << out.out;
+  EXPECT_FALSE(contains(out.out, "warning:")) << out.out;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("p/" + r->app))) << out.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Gen, BuildsSet,
+    ::testing::Values(
+        std::pair{kTcpConnect, ProbeType::kKprobe}, std::pair{kTcpConnect, ProbeType::kKretprobe},
+        std::pair{kTcpConnect, ProbeType::kFentry}, std::pair{kTcpConnect, ProbeType::kFexit},
+        // sock + sockaddr, file, sk_buff, filename; six parameters
+        std::pair{std::vector<std::string>{"tcp_v4_connect", "vfs_read", "ip_rcv", "__sys_sendto"},
+                  ProbeType::kKretprobe},
+        // a struct sock * return value, a struct inode ** through the helpers
+        std::pair{std::vector<std::string>{"inet_csk_accept", "vfs_unlink"}, ProbeType::kFexit}),
+    [](const auto& info) {
+      return info.param.first.front() + "_" + std::to_string(info.param.first.size()) + "_" +
+             std::string(to_string(info.param.second));
+    });
+
 // ---- gen --kernels: libbpf relocates the compiled program against each catalogued kernel.
 
 // A catalogue of the 6.1 and 6.12 kernels of tests/data, and the 6.12 BTF once more with
@@ -676,6 +900,20 @@ TEST(GenKernels, LibbpfRelocatesTheProgramOnEachCataloguedKernel) {
   auto unknown = check_relocations(*project, *db, {"9.9.9"});
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().kind, ErrorKind::kBadInput);
+
+  // A set: the decoders are shared, so the renamed member fails in both programs, named once
+  // with the functions it fails in.
+  auto set = render_probe(set_request(kTcpConnect, ProbeType::kKprobe));
+  ASSERT_TRUE(set) << set.error().message();
+  auto set_checks = check_relocations(*set, *db, {});
+  ASSERT_TRUE(set_checks) << set_checks.error().message();
+  ASSERT_EQ(set_checks->size(), 3u);
+  EXPECT_TRUE((*set_checks)[0].failed.empty());
+  EXPECT_TRUE((*set_checks)[1].failed.empty());
+  EXPECT_GE((*set_checks)[0].relocations, 2 * (*checks)[0].relocations - 2);
+  EXPECT_EQ((*set_checks)[2].failed,
+            std::vector<std::string>{
+                "struct sock.__sk_common.skc_daddr (byte_off) in tcp_v4_connect, tcp_v6_connect"});
 
   // The command: the project is written, then the relocations grouped by kernels.
   auto r = test::run_probeseek("gen tcp_v4_connect --btf " + kernel_61("vmlinux.btf") + " -o " +

@@ -80,6 +80,10 @@ class Tracer {
   // from its BTF prototype, loads and attaches it. Refusals are bad input with the reasons;
   // a kernel that cannot do it is a runtime error saying what is missing and what would work.
   Result<const AttachedProbe*> attach(const ProbeRequest& request);
+  // A set, all or nothing: every function is checked as attach() checks it before any is
+  // loaded, and a refusal (or a function named twice) refuses the set with every reason (bad
+  // input). If the kernel then fails on one, those this call attached are detached again.
+  Result<std::vector<const AttachedProbe*>> attach_set(const std::vector<ProbeRequest>& requests);
   const std::vector<std::unique_ptr<AttachedProbe>>& probes() const { return probes_; }
 
   // Waits up to timeout_ms for events and hands each to on_event; returns how many.

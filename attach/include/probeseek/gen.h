@@ -1,15 +1,18 @@
 // A probe a user keeps: a small libbpf project in the style of libbpf-bootstrap, written for one
-// kernel function from the BTF of the kernel it will run on.
+// kernel function, or a set of them, from the BTF of the kernel it will run on.
 //
 //   DIR/vmlinux.h      the kernel's types, dumped from BTF with libbpf's btf_dump
-//   DIR/FUNC.h         the event, shared by the BPF program and the loader
-//   DIR/FUNC.bpf.c     BPF_KPROBE / BPF_KRETPROBE / fentry / fexit with the real prototype
-//   DIR/FUNC.c         the loader: skeleton, ring buffer, one line per event, Ctrl-C to stop
+//   DIR/APP.h          the event, shared by the BPF program and the loader
+//   DIR/APP.bpf.c      BPF_KPROBE / BPF_KRETPROBE / fentry / fexit with the real prototype
+//   DIR/APP.c          the loader: skeleton, ring buffer, one line per event, Ctrl-C to stop
 //   DIR/Makefile       clang -target bpf, bpftool gen skeleton, libbpf
 //   DIR/README.md      how to build and run it
 //
-// FUNC is validated (kernel symbol characters only) before it reaches a file name or code;
-// a compiler clone ("f.isra.0") is probed by its own name with the original's prototype.
+// APP is the function's name (with '.' and '$' as '_'), or for a set the name asked for. A set
+// has one program per function, one ring buffer and one event struct: a `function` field
+// (enum APP_function, named by the loader) and a union of each function's own arguments.
+// Every FUNC is validated (kernel symbol characters only) before it reaches a file name or
+// code; a compiler clone ("f.isra.0") is probed by its own name with the original's prototype.
 #pragma once
 
 #include <string>
@@ -24,11 +27,12 @@
 namespace probeseek {
 
 struct GenRequest {
-  std::string function;
+  std::vector<std::string> functions;  // one, or a set (each named once)
+  std::string name;  // the file stem, a C identifier; "": FUNC alone, FUNC1_and_N_more for a set
   ProbeType type = ProbeType::kKprobe;
   const Btf* btf = nullptr;  // the BTF of the kernel the probe is for (required)
   std::string btf_source;    // named in the generated comments
-  std::string out_dir;       // created when missing
+  std::string out_dir;       // created when missing; "": ./FUNC, or ./APP for a set
   bool force = false;        // replace files that exist (regular files only, never a link)
 };
 
@@ -40,6 +44,8 @@ struct GeneratedFile {
 struct GenResult {
   std::string dir;
   std::string app;  // file stem and C identifier: the function name with '.' and '$' as '_'
+  std::vector<std::string> functions;                         // as requested
+  std::vector<std::pair<std::string, std::string>> programs;  // BPF program -> its function
   std::vector<GeneratedFile> files;
   std::vector<std::string> warnings;  // arguments not captured, clone ABI, ...
 };
@@ -62,8 +68,9 @@ Result<GenResult> generate_probe(const GenRequest& request);
 struct RelocationCheck {
   std::string kernel;
   size_t relocations = 0;
-  std::vector<std::string> failed;  // "struct sock.__sk_common.skc_daddr (byte_off)"
-  std::string error;                // the kernel could not be checked
+  // "struct sock.__sk_common.skc_daddr (byte_off)", and in a set " in FUNC1, FUNC2" after it
+  std::vector<std::string> failed;
+  std::string error;  // the kernel could not be checked
 };
 // `kernels`: catalogued names, empty = all, in version order.
 Result<std::vector<RelocationCheck>> check_relocations(const GenResult& project, Database& db,

@@ -1,7 +1,9 @@
 // The closed loop: rank the candidates of some sessions, attach the top N, run the workload
 // again, and report per candidate whether it fired, how often, and what its arguments were
 // (for a socket: were its addresses set, was the port the workload's). The result is stored
-// with the sessions (table `verifications`), where `probeseek rank` shows it.
+// with the sessions (table `verifications`), where `probeseek rank` shows it. Instead of the
+// ranking, a set of functions can be named (tcp_v4_connect and tcp_v6_connect: every TCP
+// connection): attached all or none, reported per function and as a whole.
 #pragma once
 
 #include <atomic>
@@ -17,6 +19,9 @@
 namespace probeseek {
 
 struct VerifyRequest {
+  // Exactly these functions (each once), instead of the top ranked; `top`, `arg`, `under` and
+  // `btf_path` are then unused. One that cannot be attached refuses the run.
+  std::vector<std::string> functions;
   std::vector<std::string> sessions;  // empty: every session in the database
   size_t top = 5;
   std::optional<std::string> arg;  // as rank --arg
@@ -59,8 +64,12 @@ struct VerifyResult {
   double duration_s = 0;
   bool timed_out = false;
   uint64_t lost_events = 0;
-  std::vector<CandidateCheck> candidates;
+  std::vector<CandidateCheck> candidates;  // with --function: the set, in its order
+  bool is_set = false;                     // the candidates are the functions asked for
   std::vector<std::string> warnings;
+  uint64_t events() const;  // of every candidate
+  // "the set fired 2 times: tcp_v4_connect 1, tcp_v6_connect 1"
+  std::string set_summary() const;
 };
 
 Result<VerifyResult> verify(Database& db, const VerifyRequest& request);
