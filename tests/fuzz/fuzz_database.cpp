@@ -2,7 +2,8 @@
 // that is anything at all: SQLite checks its own format, but our code must not trust the rows it
 // reads (negative or dangling ids, NULLs, huge counts and depths, parent cycles). The bytes are
 // written to a temporary file and opened read-only, as `probeseek sessions --db FILE` does. The
-// kernel catalogue is read as `kernels` and `compat` read it.
+// kernel catalogue is read as `kernels` and `compat` read it; rank and explain read the
+// sessions' edges, ops scans and sibling slots.
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -11,10 +12,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "probeseek/catalog_store.h"
 #include "probeseek/compat.h"
 #include "probeseek/db.h"
+#include "probeseek/ops_rows.h"
+#include "probeseek/rank.h"
 
 namespace {
 
@@ -66,6 +70,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           (void)store.tree(s.id, some);
         }
         (void)store.session("");
+        // rank and explain over the stored evidence: function edges, record's ops scan and
+        // its sibling slots (layers), without BTF (none is read from outside the file).
+        std::vector<int64_t> ids;
+        for (const auto& s : *sessions) ids.push_back(s.id);
+        (void)probeseek::load_stored_ops(*db, ids);
+        probeseek::RankRequest rank;
+        rank.live.btf = "/nonexistent/probeseek-fuzz-btf";
+        rank.limit = 5;
+        rank.complete = true;
+        (void)probeseek::rank(*db, rank);
+        probeseek::ExplainRequest explain;
+        rank.live.kcore = rank.live.kallsyms = "/nonexistent/probeseek-fuzz";
+        explain.live = rank.live;
+        explain.function = "vfs_read";
+        (void)probeseek::explain(*db, explain);
       }
       // The kernel catalogue: rows, compressed blobs and prototypes from the file, and compat
       // over them (replacement search and member checks included).
