@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "output.h"
 #include "probeseek/compat.h"
+#include "probeseek/explain.h"
 #include "probeseek/ops_index.h"
 #include "probeseek/rank.h"
 #include "probeseek/text.h"
@@ -327,6 +328,8 @@ void register_explain_command(CLI::App& app, Context& ctx) {
             {"verified", ex->verified},
             {"layer", layer_json(ex->layer)},
             {"hook_set", hook_set_json(ex->hook_set)},
+            {"sleeps", ex->sleeps.empty() ? nlohmann::json(nullptr) : nlohmann::json(ex->sleeps)},
+            {"after_sleep", ex->after_sleep},
             {"hookability", hookability_json(ex->hookability)},
             {"sessions", sessions},
             {"better", ex->better},
@@ -356,6 +359,10 @@ void register_explain_command(CLI::App& app, Context& ctx) {
              << f.member << " [" << to_string(f.strength) << "]: " << f.explanation << "\n";
       for (auto& v : ex->verified) text << "    " << v << "\n";
       print_layer(ex->layer, text);
+      if (!ex->sleeps.empty()) {
+        text << "  " << ex->sleeps << "\n";
+        for (const std::string& a : ex->after_sleep) text << "    instead: " << a << "\n";
+      }
       text << "  hookability: " << ex->hookability.verdict() << "\n";
       for (auto& r : ex->hookability.reasons) text << "    " << r << "\n";
       for (auto& ps : ex->sessions) {

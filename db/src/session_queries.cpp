@@ -11,12 +11,12 @@ Status each(Result<Statement> st, const std::function<void(const Statement&)>& f
 
 FunctionStatsRow stats_row(const Statement& r) {
   return {r.text_at(0), r.int_at(1), r.int_at(2), r.int_at(3),
-          r.int_at(4),  r.int_at(5), r.int_at(6)};
+          r.int_at(4),  r.int_at(5), r.int_at(6), r.int_at(7)};
 }
 
 constexpr const char* kStats =
     "SELECT f.name, fs.calls, fs.task_calls, fs.softirq_calls, fs.hardirq_calls, "
-    "fs.exception_calls, fs.callers FROM function_stats fs "
+    "fs.exception_calls, fs.callers, fs.total_ns FROM function_stats fs "
     "JOIN functions f ON f.id = fs.function_id WHERE fs.session_id = ?";
 
 }  // namespace

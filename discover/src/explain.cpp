@@ -1,13 +1,18 @@
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 
+#include "probeseek/explain.h"
 #include "probeseek/ops_index.h"
 #include "probeseek/ops_store.h"
 #include "probeseek/ops_verify.h"
 #include "probeseek/rank.h"
+#include "probeseek/saturating.h"
 #include "probeseek/session_queries.h"
+#include "probeseek/sleep_queries.h"
 #include "probeseek/text.h"
+#include "probeseek/type_query.h"
 
 #include "layers.h"
 #include "rank_rules.h"
@@ -71,6 +76,51 @@ std::vector<std::string> verify_membership(const ExplainRequest& req, const Btf&
     return out;
   }
   run(*kcore, *live);
+  return out;
+}
+
+// What sees the object without waiting for a sleeping function's return: an entry probe on it
+// (its arguments), and functions that ran once its sleep was over and take the type it
+// returns (the recording shows the type, not that it is the same object: said so).
+Result<std::vector<std::string>> after_sleep_alternatives(
+    Database& db, const std::vector<SessionSummary>& sessions, const Explanation& ex,
+    const Btf* btf) {
+  std::vector<std::string> out;
+  if (!ex.prototype) return out;
+  std::vector<std::string> pointers;
+  auto declared = [](const Parameter& p) {
+    return p.name.empty() ? p.type : p.type + (p.type.back() == '*' ? "" : " ") + p.name;
+  };
+  for (const Parameter& p : ex.prototype->params)
+    if (p.type.rfind("struct ", 0) == 0 && p.type.back() == '*') pointers.push_back(declared(p));
+  if (!pointers.empty())
+    out.push_back("an entry probe (kprobe, fentry) on " + ex.function +
+                  " sees its arguments on every call, waiting or not: " + join(pointers));
+  const std::string& returned = ex.prototype->return_type;
+  if (!btf || returned.rfind("struct ", 0) != 0 || returned.back() != '*') return out;
+  auto query = TypeQuery::parse(returned);
+  if (!query) return out;
+  std::map<std::string, std::string> seen;  // function -> the line, first session first
+  for (const SessionSummary& s : sessions) {
+    auto rows = after_sleep(db, s.id, ex.function, rules::kSleeper);
+    if (!rows) return tl::unexpected(rows.error());
+    for (const AfterSleepRow& r : *rows) {
+      if (seen.count(r.name) || seen.size() >= 3) continue;
+      auto proto = btf->prototype(strip_clone_suffix(r.name));
+      if (!proto) continue;
+      auto at = btf->matching_params(*proto, *query);
+      if (at.empty()) continue;
+      const Parameter& p = proto->params.at(static_cast<size_t>(at.front()));
+      seen[r.name] =
+          r.name + " (called by " + r.caller +
+          (r.below ? " after its sleep was over" : " after " + ex.function + " returned") +
+          ", after " + std::to_string(r.calls) + " of its sleeping calls in " + s.name +
+          "; takes " + declared(p) + ", the type " + ex.function +
+          " returns: the recording shows the type, not that it is the same object): "
+          "an entry probe there does not wait";
+    }
+  }
+  for (auto& [name, line] : seen) out.push_back(line);
   return out;
 }
 
@@ -187,18 +237,18 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
     ps.evidence.session = s.name;
     auto done =
         for_each_function_stats_of(db, s.id, req.function, [&](const FunctionStatsRow& row) {
-          ps.evidence.session_calls += row.calls;
-          ps.evidence.session_task_calls += row.task_calls;
-          ps.softirq_calls += row.softirq_calls;
-          ps.hardirq_calls += row.hardirq_calls;
-          ps.exception_calls += row.exception_calls;
+          add_to(ps.evidence.session_calls, row.calls);
+          add_to(ps.evidence.session_task_calls, row.task_calls);
+          add_to(ps.softirq_calls, row.softirq_calls);
+          add_to(ps.hardirq_calls, row.hardirq_calls);
+          add_to(ps.exception_calls, row.exception_calls);
         });
     if (!done) return tl::unexpected(done.error());
     if (ps.evidence.session_calls == 0) continue;
     seen = true;
     ps.evidence.calls = ps.evidence.session_calls;
     ps.evidence.task_calls = ps.evidence.session_task_calls;
-    ps.evidence.interrupt_calls = ps.evidence.calls - ps.evidence.task_calls;
+    ps.evidence.interrupt_calls = saturating_sub(ps.evidence.calls, ps.evidence.task_calls);
     if (me)
       for (auto& e : me->sessions)
         if (e.session == s.name) ps.evidence = e;
@@ -230,6 +280,17 @@ Result<Explanation> explain(Database& db, const ExplainRequest& req) {
       if (t.points > 0) ex.better.push_back(t.reason);
       if (t.points < 0) ex.worse.push_back(t.reason);
     }
+    ex.sleeps = rules::sleep_text(me->sessions);
+    if (!ex.sleeps.empty() &&
+        std::none_of(ex.worse.begin(), ex.worse.end(),
+                     [&](const std::string& w) { return w.rfind(ex.sleeps, 0) == 0; }))
+      ex.worse.push_back(ex.sleeps);
+  }
+  if (!ex.sleeps.empty()) {
+    auto helpers =
+        after_sleep_alternatives(db, sessions, ex, choice->btf ? &*choice->btf : nullptr);
+    if (!helpers) return tl::unexpected(helpers.error());
+    ex.after_sleep = std::move(*helpers);
   }
   if (!ex.verified.empty()) ex.better.push_back("ops-table membership verified in kernel memory");
   if (ex.ops.empty() && ex.prototype && !ex.layer.dispatcher())

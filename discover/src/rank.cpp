@@ -9,7 +9,9 @@
 #include "probeseek/compat.h"
 #include "probeseek/ops_index.h"
 #include "probeseek/ops_store.h"
+#include "probeseek/saturating.h"
 #include "probeseek/session_queries.h"
+#include "probeseek/sleep_queries.h"
 #include "probeseek/text.h"
 #include "probeseek/verification_store.h"
 #include "rank_rules.h"
@@ -121,20 +123,30 @@ Status gather_session_wide(Database& db, const SessionSummary& s, EvidenceMap& o
   auto done = for_each_function_stats(db, s.id, [&](const FunctionStatsRow& row) {
     SessionEvidence& e = out[row.name];
     e.session = s.name;
-    e.session_calls += row.calls;
-    e.session_task_calls += row.task_calls;
+    add_to(e.session_calls, row.calls);
+    add_to(e.session_task_calls, row.task_calls);
     e.callers = std::max(e.callers, row.callers);
+    add_to(e.total_ns, row.total_ns);
   });
   if (!done) return done;
+  // Time below schedule(): asleep, or waiting to run (rules::sleeps).
+  auto asleep = time_below(db, s.id, rules::kSleeper);
+  if (!asleep) return tl::unexpected(asleep.error());
+  for (const TimeBelowRow& t : *asleep) {
+    auto it = out.find(t.name);
+    if (it == out.end()) continue;
+    add_to(it->second.asleep_ns, t.ns);
+    add_to(it->second.asleep_at_end, t.open);
+  }
   return for_each_function_syscall(db, s.id, [&](const FunctionSyscallRow& row) {
     SessionEvidence& e = out[row.name];
     e.syscalls.push_back(row.syscall);
     // Reach through syscalls counts task-context calls only: a softirq that happened to run
     // inside a syscall is not that syscall's work.
     if (row.task_calls > 0) {
-      e.roots += row.invocations;
-      e.root_invocations += row.syscall_invocations;
-      int d = static_cast<int>(row.min_depth_below);
+      add_to(e.roots, row.invocations);
+      add_to(e.root_invocations, row.syscall_invocations);
+      int d = static_cast<int>(std::clamp<int64_t>(row.min_depth_below, 0, INT32_MAX));
       e.min_depth_below = e.min_depth_below < 0 ? d : std::min(e.min_depth_below, d);
     }
   });
@@ -174,7 +186,8 @@ Status gather_under(Database& db, const SessionSummary& s, const std::string& un
         ++a.roots;
         a.last_root = r.id;
       }
-      int d = c.depth - r.depth;
+      int d = static_cast<int>(
+          std::clamp<int64_t>(static_cast<int64_t>(c.depth) - r.depth, 0, INT32_MAX));
       a.min_depth = a.min_depth < 0 ? d : std::min(a.min_depth, d);
       if (c.parent_function_id) a.callers.insert(*c.parent_function_id);
     });
@@ -186,10 +199,10 @@ Status gather_under(Database& db, const SessionSummary& s, const std::string& un
     const Acc& a = it->second;
     SessionEvidence& e = out[name];
     e.session = s.name;
-    e.calls += a.calls;
-    e.task_calls += a.task_calls;
-    e.interrupt_calls = e.calls - e.task_calls;
-    e.roots += a.roots;
+    add_to(e.calls, a.calls);
+    add_to(e.task_calls, a.task_calls);
+    e.interrupt_calls = saturating_sub(e.calls, e.task_calls);
+    add_to(e.roots, a.roots);
     e.root_invocations = root_invocations;
     e.callers = std::max<int64_t>(e.callers, static_cast<int64_t>(a.callers.size()));
     if (a.min_depth >= 0)
@@ -360,7 +373,7 @@ Result<std::vector<EvidenceMap>> gather(Database& db, const RankRequest& request
       for (auto& [name, e] : wide) {
         e.calls = e.session_calls;
         e.task_calls = e.session_task_calls;
-        e.interrupt_calls = e.calls - e.task_calls;
+        e.interrupt_calls = saturating_sub(e.calls, e.task_calls);
       }
       evidence[i] = std::move(wide);
       continue;
@@ -377,6 +390,9 @@ Result<std::vector<EvidenceMap>> gather(Database& db, const RankRequest& request
       e.session_calls = it->second.session_calls;
       e.session_task_calls = it->second.session_task_calls;
       e.syscalls = it->second.syscalls;
+      e.total_ns = it->second.total_ns;
+      e.asleep_ns = it->second.asleep_ns;
+      e.asleep_at_end = it->second.asleep_at_end;
     }
     evidence[i] = std::move(below);
   }
@@ -424,7 +440,7 @@ std::optional<rules::Evidence> evidence_of(const std::string& name,
                                            Inputs& in, const rules::Scope& scope,
                                            RankResult& result, ModulesWithoutBtf& no_btf) {
   int64_t task_calls = 0;
-  for (const SessionEvidence* e : seen) task_calls += e->task_calls;
+  for (const SessionEvidence* e : seen) add_to(task_calls, e->task_calls);
   if (task_calls == 0) {
     // Interrupt work that happened to land inside the traced task: not its doing.
     ++result.interrupt_only;
@@ -461,6 +477,9 @@ std::optional<rules::Evidence> evidence_of(const std::string& name,
   if (const auto* held = in.stored_ops.find(name))
     for (const StoredMembership& m : *held) c.verified_ops.push_back(m.text());
   ev.arg_holders = arg_holders(name, in);
+  if (in.query && c.prototype && c.prototype->return_type_id != 0 &&
+      proto_btf->type_matches(c.prototype->return_type_id, *in.query))
+    ev.returns_arg = c.prototype->return_type;
   for (const SessionEvidence* e : seen) c.sessions.push_back(*e);
   c.layer = layers::layer_of(name, c.ops, in.layer);
   return ev;

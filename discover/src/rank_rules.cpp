@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <type_traits>
 
 #include "probeseek/compat.h"
+#include "probeseek/saturating.h"
 #include "probeseek/text.h"
 
 namespace probeseek::rules {
@@ -22,7 +24,12 @@ std::string fmt(double v) {
 template <typename T, typename Of>
 T sum(const Candidate& c, Of of) {
   T out = 0;
-  for (const SessionEvidence& s : c.sessions) out += of(s);
+  for (const SessionEvidence& s : c.sessions) {
+    if constexpr (std::is_same_v<T, int64_t>)
+      add_to(out, of(s));
+    else
+      out += of(s);
+  }
   return out;
 }
 
@@ -320,8 +327,59 @@ Terms interrupt_note(const Evidence& e) {
   auto calls = sum<int64_t>(e.candidate, [](const SessionEvidence& s) { return s.calls; });
   auto task = sum<int64_t>(e.candidate, [](const SessionEvidence& s) { return s.task_calls; });
   if (calls <= task) return {};
-  return {{0, std::to_string(calls - task) +
+  return {{0, std::to_string(saturating_sub(calls, task)) +
                   " of its calls ran in interrupt context and were set aside"}};
+}
+
+namespace {
+
+std::string seconds(int64_t ns) {
+  double s = static_cast<double>(ns) / 1e9;
+  char buf[32];
+  if (s >= 1)
+    std::snprintf(buf, sizeof buf, "%.1f s", s);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f ms", s * 1e3);
+  return buf;
+}
+
+}  // namespace
+
+std::string sleep_text(const std::vector<SessionEvidence>& sessions) {
+  int64_t total = 0, asleep = 0, open = 0;
+  for (const SessionEvidence& s : sessions) {
+    add_to(total, s.total_ns);
+    add_to(asleep, s.asleep_ns);
+    add_to(open, s.asleep_at_end);
+  }
+  const bool mostly = asleep >= w.sleep_min_ns &&
+                      static_cast<double>(asleep) >= w.sleep_share_min * static_cast<double>(total);
+  if (!mostly && open == 0) return "";
+  std::string text = "sleeps:";
+  if (asleep > 0 && total > 0)
+    text +=
+        " " +
+        fmt(std::min(
+            100.0,
+            std::round(1000.0 * static_cast<double>(asleep) / static_cast<double>(total)) / 10)) +
+        "% of its " + seconds(total) + " below " + kSleeper + "()";
+  if (open > 0)
+    text += std::string(asleep > 0 && total > 0 ? "," : "") + " " + std::to_string(open) +
+            (open == 1 ? " call" : " calls") + " still asleep when the recording ended";
+  return text +
+         "; a return probe (kretprobe, fexit) misses calls already waiting when it is attached, "
+         "an entry probe (kprobe, fentry) does not";
+}
+
+Terms sleeps(const Evidence& e) {
+  const Candidate& c = e.candidate;
+  std::string text = sleep_text(c.sessions);
+  if (text.empty()) return {};
+  // The object asked for is what it returns: only a return probe sees it.
+  if (c.prototype && !e.scope->arg.empty() && !e.returns_arg.empty())
+    return {{w.sleeps_returning_arg,
+             text + "; the " + e.returns_arg + " it returns is seen only at return"}};
+  return {{0, text}};
 }
 
 Candidate apply(Evidence e) {

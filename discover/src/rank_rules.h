@@ -37,6 +37,11 @@ struct Weights {
   double not_hookable = -50, clone = -6, same_name_statics = -3;
   // --kernels: ok everywhere; else the worst status's cost.
   double stable = 5, prototype_changed = -10, duplicate = -5, unavailable = -20;
+  // Sleeps: at least this share of its time, and this much, below schedule(); or a call still
+  // asleep when the recording ended. Costs only when --arg's type is what it returns.
+  double sleep_share_min = 0.5;
+  int64_t sleep_min_ns = 1000000;
+  double sleeps_returning_arg = -5;
 };
 inline constexpr Weights kWeights{};
 
@@ -55,6 +60,7 @@ struct Evidence {
   Candidate candidate;
   std::string module_missing;            // why its module has no BTF, "" when it has
   std::vector<std::string> arg_holders;  // with --arg: its callers, when every one takes it
+  std::string returns_arg;               // with --arg: its return type, when it is --arg's type
 };
 
 using Terms = std::vector<ScoreTerm>;
@@ -77,13 +83,26 @@ Terms calls_per_invocation(const Evidence& e);  // once per operation, or in a l
 // With several sessions: seen in all of them, or missing from some.
 Terms session_coverage(const Evidence& e);
 Terms interrupt_note(const Evidence& e);  // 0: calls in interrupt context, set aside
+// It sleeps: a return probe misses calls already waiting when attached (0, or a cost when the
+// object --arg asks for is what it returns).
+Terms sleeps(const Evidence& e);
 
 // The evidence rules, in the order their reasons are printed.
-inline constexpr Rule kEvidenceRules[] = {
-    module_note,      argument_match, ops_fit,           ops_in_memory,
-    layer_note,       depth,          syscall_reach,     implements_syscall_member,
-    callers_hold_arg, callers,        share_below_under, calls_per_invocation,
-    session_coverage, interrupt_note};
+inline constexpr Rule kEvidenceRules[] = {module_note,
+                                          argument_match,
+                                          ops_fit,
+                                          ops_in_memory,
+                                          layer_note,
+                                          depth,
+                                          syscall_reach,
+                                          implements_syscall_member,
+                                          callers_hold_arg,
+                                          callers,
+                                          share_below_under,
+                                          calls_per_invocation,
+                                          session_coverage,
+                                          interrupt_note,
+                                          sleeps};
 
 // Runs every evidence rule: the candidate with its terms and score.
 Candidate apply(Evidence e);
@@ -106,6 +125,13 @@ Terms verified_live(const Candidate::Verified& v);
 
 // Shared with explain: the words for a fit no table held when record read kernel memory.
 std::string_view not_held_in_memory();
+
+// The function whose calls are time off the CPU: every sleep, and every wait to run again after
+// one, goes through it (schedule_timeout, io_schedule and the wait_event family call it).
+inline constexpr const char* kSleeper = "schedule";
+
+// "sleeps: 99.8% of its 2.8 s below schedule() ..." for these sessions, "" when it does not.
+std::string sleep_text(const std::vector<SessionEvidence>& sessions);
 
 // "__x64_sys_connect" -> "connect"; "" for names that are not syscall entry points.
 std::string_view syscall_stem(std::string_view name);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "probeseek/graph.h"
+#include "probeseek/saturating.h"
 #include "probeseek/text.h"
 
 namespace probeseek {
@@ -27,13 +28,6 @@ std::string_view to_string(CallContext context) {
 }
 
 namespace {
-
-// Counts from a file can be anything: sums saturate instead of wrapping.
-int64_t saturating_add(int64_t a, int64_t b) {
-  int64_t sum;
-  if (__builtin_add_overflow(a, b, &sum)) return b > 0 ? INT64_MAX : INT64_MIN;
-  return sum;
-}
 
 int64_t as_duration(uint64_t ns) {
   return ns > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(ns);

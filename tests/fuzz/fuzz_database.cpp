@@ -3,7 +3,7 @@
 // reads (negative or dangling ids, NULLs, huge counts and depths, parent cycles). The bytes are
 // written to a temporary file and opened read-only, as `probeseek sessions --db FILE` does. The
 // kernel catalogue is read as `kernels` and `compat` read it; rank and explain read the
-// sessions' edges, ops scans and sibling slots.
+// sessions' edges, ops scans and sibling slots, and the time below schedule().
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -17,8 +17,10 @@
 #include "probeseek/catalog_store.h"
 #include "probeseek/compat.h"
 #include "probeseek/db.h"
+#include "probeseek/explain.h"
 #include "probeseek/ops_rows.h"
 #include "probeseek/rank.h"
+#include "probeseek/sleep_queries.h"
 
 namespace {
 
@@ -68,6 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           some.max_depth = 2;
           some.pid = 0;
           (void)store.tree(s.id, some);
+          (void)probeseek::time_below(*db, s.id, "schedule");
+          (void)probeseek::after_sleep(*db, s.id, "inet_csk_accept", "schedule", 8);
         }
         (void)store.session("");
         // rank and explain over the stored evidence: function edges, record's ops scan and
@@ -83,8 +87,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         probeseek::ExplainRequest explain;
         rank.live.kcore = rank.live.kallsyms = "/nonexistent/probeseek-fuzz";
         explain.live = rank.live;
-        explain.function = "vfs_read";
-        (void)probeseek::explain(*db, explain);
+        for (const char* function : {"vfs_read", "inet_csk_accept"}) {
+          explain.function = function;
+          (void)probeseek::explain(*db, explain);
+        }
       }
       // The kernel catalogue: rows, compressed blobs and prototypes from the file, and compat
       // over them (replacement search and member checks included).

@@ -53,6 +53,21 @@ probeseek record --db "$OUT/rec.db" --name read --graph-function __x64_sys_read 
 result s1b_record_rc $?
 result s1b_record_seconds $(($(now) - t))
 
+# ---- 1c. a server already asleep in accept(), recorded while three clients connect (issue 13)
+httpd-tiny 8082 >/tmp/httpd-8082.pid &
+lab-wait-listen 8082 60
+ACCEPTOR=$(cat /tmp/httpd-8082.pid)
+t=$(now)
+probeseek record --db "$OUT/rec.db" --name accept -p "$ACCEPTOR" --duration 8 \
+    >/dev/null 2>"$OUT/s1c-record.err" &
+rec=$!
+wait_for "$OUT/s1c-record.err" '^probeseek: recording' 120
+for i in 1 2 3; do sleep 1; curl -s http://127.0.0.1:8082/ >/dev/null; done
+wait $rec
+result s1c_record_rc $?
+result s1c_record_seconds $(($(now) - t))
+kill "$ACCEPTOR"
+
 # ---- 2. probeseek record -p PID --duration 5 on a long-lived client
 tcp-sink 9000 >/tmp/sink.pid &
 lab-wait-listen 9000 60

@@ -118,6 +118,20 @@ for k in "${KERNELS[@]}"; do
         fail "1b: vfs_read does not dispatch to the 3 read_iter implementations read"
     ! grep -qE 'implements|no ops table in kernel memory held it' "$out/s1b-explain-host.txt" ||
         fail "1b: explain vfs_read says: $(grep -E 'implements|no ops table' "$out/s1b-explain-host.txt" | head -1)"
+    # 1c. issue 13: inet_csk_accept sleeps (the server waited in it), tcp_v4_connect does not.
+    expect_result s1c_record_rc 0
+    "$binary" rank --db "$out/rec.db" --session accept --arg 'struct sock *' --under __x64_sys_accept4 \
+        >"$out/s1c-rank-host.txt" 2>&1 || fail "1c: rank failed: $(tail -2 "$out/s1c-rank-host.txt")"
+    [[ $(first_candidate "$out/s1c-rank-host.txt") == inet_csk_accept ]] ||
+        fail "1c: rank puts $(first_candidate "$out/s1c-rank-host.txt") first, not inet_csk_accept"
+    sed -n '/^ *1\. /,/^$/p' "$out/s1c-rank-host.txt" | grep -q 'sleeps: .* below schedule()' ||
+        fail "1c: rank does not say inet_csk_accept sleeps"
+    "$binary" explain --db "$out/rec.db" --session accept inet_csk_accept >"$out/s1c-explain-host.txt" 2>&1 ||
+        fail "1c: explain inet_csk_accept failed: $(tail -2 "$out/s1c-explain-host.txt")"
+    grep -q '^  sleeps: .* below schedule()' "$out/s1c-explain-host.txt" || fail "1c: explain does not say inet_csk_accept sleeps"
+    grep -q 'instead: an entry probe (kprobe, fentry) on inet_csk_accept' "$out/s1c-explain-host.txt" ||
+        fail "1c: explain names no alternative that does not wait"
+    ! grep -q 'sleeps:' "$out/s1-explain-host.txt" || fail "1c: tcp_v4_connect is said to sleep"
     [[ $(sql "$out/rec.db" "SELECT COUNT(*) FROM tasks t JOIN sessions s ON s.id = t.session_id WHERE s.name = 'curl' AND t.comm = 'curl'") -ge 1 ]] ||
         fail "1: no curl task in the recording"
     [[ $(sql "$out/rec.db" "SELECT source_format FROM sessions WHERE name = 'curl'") == live ]] ||

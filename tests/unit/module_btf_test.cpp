@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "probeseek/explain.h"
 #include "probeseek/module_btf.h"
 #include "probeseek/rank.h"
 #include "test_support.h"

@@ -26,6 +26,7 @@
 
 #include "ops_verify_data/ops_types.h"
 #include "probeseek/db.h"
+#include "probeseek/explain.h"
 #include "probeseek/ingest.h"
 #include "probeseek/ops_index.h"
 #include "probeseek/ops_store.h"

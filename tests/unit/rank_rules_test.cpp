@@ -247,6 +247,36 @@ TEST_F(Rules, AnImplementationSaysWhatItCoversAndNamesItsFamily) {
             "(tcpv6_prot, tcpv6_prot_override) (rank --complete)");
 }
 
+// Issue 13: a function that sleeps, said always; a cost only when what it returns is asked for.
+TEST_F(Rules, SleepsIsSaidAndCostsOnlyWhenTheObjectIsReturned) {
+  c.sessions = {session("a")};
+  c.sessions[0].total_ns = 2'000'000'000;
+  c.sessions[0].asleep_ns = 900'000'000;
+  EXPECT_TRUE(sleeps(e).empty()) << "45% below schedule(): not mostly asleep";
+  c.sessions[0].asleep_ns = 1'996'000'000;
+  ScoreTerm t = one(sleeps);
+  EXPECT_EQ(t.points, 0);
+  EXPECT_EQ(t.reason,
+            "sleeps: 99.8% of its 2.0 s below schedule(); a return probe (kretprobe, fexit) "
+            "misses calls already waiting when it is attached, an entry probe (kprobe, fentry) "
+            "does not");
+  c.prototype = FunctionPrototype{};
+  scope.arg = "struct sock *";
+  e.returns_arg = "struct sock *";
+  t = one(sleeps);
+  EXPECT_EQ(t.points, w.sleeps_returning_arg);
+  EXPECT_NE(t.reason.find("; the struct sock * it returns is seen only at return"),
+            std::string::npos);
+  // Asleep when the recording ended, whatever the shares of the finished calls.
+  c.sessions[0].asleep_ns = 0;
+  c.sessions[0].asleep_at_end = 1;
+  EXPECT_EQ(one(sleeps).reason.rfind("sleeps: 1 call still asleep when the recording ended;", 0),
+            0u);
+  c.sessions[0].asleep_at_end = 0;
+  c.sessions[0].total_ns = c.sessions[0].asleep_ns = 900'000;
+  EXPECT_TRUE(sleeps(e).empty()) << "under 1 ms in all: no claim";
+}
+
 TEST_F(Rules, CallersHoldingTheArgumentAlready) {
   EXPECT_TRUE(callers_hold_arg(e).empty());
   scope.arg = "struct sock *";

@@ -19,6 +19,7 @@ struct FunctionStatsRow {
   std::string name;
   int64_t calls = 0, task_calls = 0, softirq_calls = 0, hardirq_calls = 0, exception_calls = 0;
   int64_t callers = 0;
+  int64_t total_ns = 0;  // of its completed calls, every context
 };
 Status for_each_function_stats(Database& db, int64_t session_id,
                                const std::function<void(const FunctionStatsRow&)>& fn);

@@ -51,6 +51,7 @@ struct SessionEvidence {
   int min_depth_below = -1;      // levels below --under (or its syscall entry)
   int64_t session_calls = 0;     // all its calls in the session, anywhere
   int64_t session_task_calls = 0;
+  int64_t total_ns = 0, asleep_ns = 0, asleep_at_end = 0;  // its time, below schedule(), open
   std::vector<std::string> syscalls;  // syscall entry points reaching it in the session
 };
 
@@ -108,42 +109,5 @@ Result<BtfChoice> choose_btf(Database& db, const std::vector<SessionSummary>& se
 ModuleBtfs::Options module_btf_options(const BtfChoice& choice, const std::string& live_btf_path);
 
 Result<RankResult> rank(Database& db, const RankRequest& request);
-
-// Everything known about one function (`probeseek explain`).
-struct Explanation {
-  std::string function;
-  std::optional<FunctionPrototype> prototype;
-  std::string btf_source;  // a module function's own BTF first: "BTF of module nf_tables (...)"
-  std::string module;      // the kernel module it lives in (kallsyms), "" for vmlinux
-  std::vector<OpsFit> ops;
-  std::vector<std::string> verified;  // "tcp_prot.connect = tcp_v4_connect (verified in ...)"
-  Layer layer;
-  HookSet hook_set;  // the hooks that cover what it covers, with its siblings
-  Hookability hookability;
-  struct Neighbour {
-    std::string function;
-    int64_t calls = 0;
-  };
-  struct PerSession {
-    SessionEvidence evidence;
-    std::vector<Neighbour> callers;
-    std::vector<Neighbour> callees;
-    int64_t hardirq_calls = 0, softirq_calls = 0, exception_calls = 0;
-  };
-  std::vector<PerSession> sessions;
-  std::vector<std::string> better;  // what would make it a better hook
-  std::vector<std::string> worse;   // what makes it a worse one
-  std::vector<std::string> warnings;
-};
-struct ExplainRequest {
-  std::string function;
-  std::vector<std::string> sessions;
-  std::optional<std::string> btf_path;
-  // Ops-table verification reads a vmlinux ELF, or the live kernel's kcore + kallsyms.
-  std::optional<std::string> vmlinux_path;
-  KernelPaths live;
-  std::optional<std::vector<std::string>> kernels;  // --kernels, as RankRequest::kernels
-};
-Result<Explanation> explain(Database& db, const ExplainRequest& request);
 
 }  // namespace probeseek
