@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 #include "probeseek/kallsyms.h"
 #include "probeseek/session_queries.h"
@@ -131,6 +132,8 @@ std::string family_key(std::string_view name) {
 
 const std::vector<std::string>& FamilyIndex::members(const Btf& btf, const std::string& key) {
   if (!built_) {
+    // Only names with a 4 or a 6 change under family_key(): index those (a few thousand of
+    // vmlinux's 60k functions); a name equal to its key is looked up in BTF directly.
     built_ = true;
     const struct btf* raw = btf.raw();
     const uint32_t n = btf__type_cnt(raw);
@@ -138,14 +141,15 @@ const std::vector<std::string>& FamilyIndex::members(const Btf& btf, const std::
       const struct btf_type* t = btf__type_by_id(raw, id);
       if (!t || !btf_is_func(t)) continue;
       const char* name = btf__name_by_offset(raw, t->name_off);
-      if (!name || !*name) continue;
+      if (!name || !*name || !std::strpbrk(name, "46")) continue;
       auto& names = by_key_[family_key(name)];
       if (std::find(names.begin(), names.end(), name) == names.end()) names.emplace_back(name);
     }
   }
-  static const std::vector<std::string> kNone;
-  auto it = by_key_.find(key);
-  return it == by_key_.end() ? kNone : it->second;
+  scratch_.clear();
+  if (auto it = by_key_.find(key); it != by_key_.end()) scratch_ = it->second;
+  if (btf.function_id(key)) scratch_.push_back(key);
+  return scratch_;
 }
 
 std::vector<StoredMembership> held_by(const StoredOps& stored, std::string_view function) {

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "probeseek/btf.h"
@@ -23,14 +24,16 @@ using Edges = std::map<std::string, std::set<std::string>, std::less<>>;
 Status task_edges(Database& db, const std::vector<int64_t>& session_ids, Edges& callers,
                   Edges& callees);
 
-// BTF function names by family_key(), built once on first use.
+// BTF function names by family_key(), built once on first use. members() is valid until its
+// next call.
 class FamilyIndex {
  public:
   const std::vector<std::string>& members(const Btf& btf, const std::string& key);
 
  private:
   bool built_ = false;
-  std::map<std::string, std::vector<std::string>, std::less<>> by_key_;
+  std::unordered_map<std::string, std::vector<std::string>> by_key_;
+  std::vector<std::string> scratch_;
 };
 
 struct Inputs {
