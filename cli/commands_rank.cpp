@@ -139,9 +139,11 @@ void print_warnings(const std::vector<std::string>& warnings) {
 }  // namespace
 
 void register_explain_command(CLI::App& app, Context& ctx);
+void register_diff_command(CLI::App& app, Context& ctx);  // commands_diff.cpp
 
 void register_rank_commands(CLI::App& app, Context& ctx) {
   register_explain_command(app, ctx);
+  register_diff_command(app, ctx);
   auto* rank_cmd =
       app.add_subcommand("rank", "Rank candidate functions to hook, with the evidence");
   struct RankOptions {

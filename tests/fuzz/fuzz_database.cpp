@@ -17,6 +17,7 @@
 #include "probeseek/catalog_store.h"
 #include "probeseek/compat.h"
 #include "probeseek/db.h"
+#include "probeseek/diff.h"
 #include "probeseek/explain.h"
 #include "probeseek/ops_rows.h"
 #include "probeseek/rank.h"
@@ -87,6 +88,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         probeseek::ExplainRequest explain;
         rank.live.kcore = rank.live.kallsyms = "/nonexistent/probeseek-fuzz";
         explain.live = rank.live;
+        if (!sessions->empty()) {
+          probeseek::DiffRequest diff;
+          diff.a = {sessions->front().name};
+          diff.b = {sessions->back().name};
+          diff.live = rank.live;
+          (void)probeseek::diff(*db, diff);
+        }
         for (const char* function : {"vfs_read", "inet_csk_accept"}) {
           explain.function = function;
           (void)probeseek::explain(*db, explain);
