@@ -271,8 +271,11 @@ void siblings_from_btf(std::string_view function, const Implementation& impl, co
                               true, in.recorded && in.recorded(name)});
   }
   layer.siblings_source =
-      "BTF prototypes and names (record did not read kernel memory for "
-      "these sessions, so other tables are unknown)";
+      impl.verified
+          ? "BTF prototypes and names (these sessions' scan of kernel memory predates the "
+            "sibling slots record now keeps: record again to list the other tables)"
+          : "BTF prototypes and names (record did not read kernel memory for these sessions, "
+            "so other tables are unknown)";
 }
 
 }  // namespace
