@@ -21,14 +21,14 @@ namespace {
 using internal::frame_is_function;
 using internal::kernel_stack_functions;
 
-// httpd-tiny asleep in accept() on the 6.1 lab kernel (the shape /proc/PID/stack has there).
+// httpd-tiny asleep in accept() on the 6.1 lab kernel, read by tests/lab/probe-inflight.sh.
 const char* const kAcceptStack =
-    "[<0>] inet_csk_accept+0x1a3/0x2e0\n"
-    "[<0>] inet_accept+0x41/0x170\n"
-    "[<0>] do_accept+0xf2/0x180\n"
-    "[<0>] __sys_accept4+0x58/0xc0\n"
-    "[<0>] __x64_sys_accept+0x17/0x20\n"
-    "[<0>] do_syscall_64+0x55/0xb0\n"
+    "[<0>] inet_csk_accept+0x223/0x440\n"
+    "[<0>] inet_accept+0x46/0xa0\n"
+    "[<0>] do_accept+0x11b/0x190\n"
+    "[<0>] __sys_accept4+0x5b/0xc0\n"
+    "[<0>] __x64_sys_accept4+0x18/0x20\n"
+    "[<0>] do_syscall_64+0x5d/0x90\n"
     "[<0>] entry_SYSCALL_64_after_hwframe+0x6e/0xd8\n";
 const char* const kSleepStack =
     "[<0>] hrtimer_nanosleep+0x89/0x120\n"
