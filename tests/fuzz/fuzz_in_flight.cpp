@@ -32,8 +32,12 @@ const std::string& proc_root() {
   static const std::string root = [] {
     std::string tmpl =
         (std::filesystem::temp_directory_path() / "probeseek-fuzz-proc-XXXXXX").string();
-    std::string dir = mkdtemp(tmpl.data());
+    static std::string dir = mkdtemp(tmpl.data());
     std::filesystem::create_directories(dir + "/proc/99/task/99");
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    });
     return dir + "/proc";
   }();
   return root;
