@@ -191,8 +191,14 @@ std::string InFlightScan::unreadable_why() const {
   // No task at all (only probeseek itself) leaves nothing unknown.
   if (!scanned || stacks_read > 0 || unreadable == 0) return "";
   std::string why;
-  if (first_errno == EACCES || first_errno == EPERM)
-    why = "reading a task's kernel stack needs root (CAP_SYS_ADMIN in the initial namespace)";
+  // proc_pid_stack() wants CAP_SYS_ADMIN in the initial user namespace (EACCES), after the
+  // ptrace access check on the task (EPERM: a container, Yama or another security module).
+  if (first_errno == EACCES)
+    why = "reading a task's kernel stack needs root (CAP_SYS_ADMIN in the initial user namespace)";
+  else if (first_errno == EPERM)
+    why =
+        "the kernel's ptrace access check refused it (a container or a security module); "
+        "root on the host can read it";
   else if (first_errno == ENOENT)
     why = "this kernel has no /proc/PID/stack (built without CONFIG_STACKTRACE)";
   return "cannot see calls already in flight (" + printable(first_path) + ": " +
