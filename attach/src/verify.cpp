@@ -255,10 +255,12 @@ Result<VerifyResult> verify(Database& db, const VerifyRequest& request) {
   }
 
   // Calls in flight, right after attaching (a task entering later is seen). The workload's own
-  // calls all start after this (it is held, waiting in verify's pipe, until released below), so
-  // the tasks found are other processes': their calls are counted by no probe of verify, with or
-  // without the scan; they are named all the same, since the obvious hook for a server (its
-  // accept, say) runs in the server and not in a client workload.
+  // calls all start after this: it is held, waiting in verify's pipe, until released below, and
+  // that wait is verify's call, not the workload's, so its process is left out. The tasks found
+  // are then other processes': no probe of verify counts their calls, with or without the scan,
+  // and the verdict "not observable" (for tasks the run counts) has nothing to go on today; they
+  // are named all the same, since the obvious hook for a server (its accept, say) runs in the
+  // server and not in a client workload.
   std::vector<const AttachedProbe*> attached;
   for (const auto& p : (*tracer)->probes()) attached.push_back(p.get());
   InFlightOptions in_flight_options;
@@ -272,9 +274,8 @@ Result<VerifyResult> verify(Database& db, const VerifyRequest& request) {
     if (probe_of[i] == SIZE_MAX) continue;
     CandidateCheck& check = result.candidates[i];
     for (const InFlightTask& t : scan.tasks) {
-      if (t.probe != probe_of[i]) continue;
-      (t.pid == workload->pid() ? check.in_flight : check.in_flight_elsewhere)
-          .push_back(in_flight_task_name(t));
+      if (t.probe != probe_of[i] || t.pid == workload->pid()) continue;
+      check.in_flight_elsewhere.push_back(in_flight_task_name(t));
     }
     if (check.in_flight_elsewhere.empty()) continue;
     const size_t n = check.in_flight_elsewhere.size();

@@ -54,7 +54,8 @@ struct CandidateCheck {
   uint64_t sock_port_matches = 0;
   // Calls in flight (in_flight.h), for a probe reported at return: tasks inside the function
   // when it was attached ("pid 99 httpd-tiny"), whose current call it cannot see. Those the
-  // run counts (the workload's), and the others (warned about, counted by no probe of verify).
+  // run counts, and the others (warned about, counted by no probe of verify). verify() itself
+  // starts its workload after attaching, so it finds only others.
   std::vector<std::string> in_flight, in_flight_elsewhere;
   // "fired 1 time; struct sock: addresses set 1/1, port 1/1"; no events while a counted task
   // was in flight: "not observable in this run: pid 99 httpd-tiny was already inside ..."
