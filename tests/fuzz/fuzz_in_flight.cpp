@@ -34,6 +34,8 @@ const std::string& proc_root() {
         (std::filesystem::temp_directory_path() / "probeseek-fuzz-proc-XXXXXX").string();
     static std::string dir = mkdtemp(tmpl.data());
     std::filesystem::create_directories(dir + "/proc/99/task/99");
+    // Removed when the process exits normally (ctest replays); libFuzzer ends with _Exit and
+    // leaves it in TMPDIR.
     std::atexit([] {
       std::error_code ec;
       std::filesystem::remove_all(dir, ec);
