@@ -1,6 +1,7 @@
 // gen, attach, verify: from a ranking to a probe a user keeps, a probe running now, and a
 // workload re-run with the top candidates attached.
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "probeseek/attach.h"
 #include "probeseek/compat.h"
 #include "probeseek/gen.h"
+#include "probeseek/in_flight.h"
 #include "probeseek/rank.h"
 #include "probeseek/text.h"
 #include "probeseek/verify.h"
@@ -131,13 +133,31 @@ void register_attach(CLI::App& app, Context& ctx) {
       // All or nothing: one refused function refuses the set, with every reason.
       auto probes = (*tracer)->attach_set(requests);
       if (!probes) return tl::unexpected(probes.error());
+      // Calls in flight: a return probe misses the current call of a task already inside its
+      // function. Looked for right after attaching, so that a task entering later is seen.
+      InFlightOptions in_flight_options;
+      in_flight_options.exclude_pid = getpid();  // the BPF program leaves us out too
+      if (ao->pid > 0) in_flight_options.pid = ao->pid;
+      const InFlightScan scan = scan_in_flight(*probes, in_flight_options);
       bool kretprobes = false;
+      std::vector<std::string> at_return;
       for (const AttachedProbe* p : *probes) {
         for (const std::string& w : p->warnings) std::cerr << "warning: " << w << "\n";
         std::cerr << "attached " << p->how << " to " << p->symbol;
         if (p->prototype) std::cerr << ": " << p->prototype->to_string();
         std::cerr << "\n";
         kretprobes |= p->at_return && p->how == "kprobe+kretprobe";
+        if (p->at_return) at_return.push_back(p->function);
+      }
+      if (scan.scanned) {
+        for (const InFlightTask& t : scan.tasks)
+          std::cerr << "warning: " << in_flight_warning(t) << "\n";
+        if (std::string why = scan.unreadable_why(); !why.empty())
+          std::cerr << "warning: " << why << "\n";
+        const size_t n = scan.tasks.size();
+        std::cerr << "calls in flight: " << scan.cost() << "; "
+                  << (n == 0 ? "no task" : std::to_string(n) + (n == 1 ? " task" : " tasks"))
+                  << " inside " << join(at_return, " or ") << "\n";
       }
       std::cerr << (ao->duration > 0 ? "" : "Ctrl-C to stop\n") << std::flush;
 
@@ -377,6 +397,8 @@ void register_verify(CLI::App& app, Context& ctx) {
           j["sock"] = {{"events", c.sock_events},
                        {"addresses_set", c.sock_addresses_set},
                        {"port_matches", c.sock_port_matches}};
+          if (!c.in_flight.empty()) j["in_flight"] = c.in_flight;
+          if (!c.in_flight_elsewhere.empty()) j["in_flight_elsewhere"] = c.in_flight_elsewhere;
           candidates.push_back(j);
         }
         json out = {{"sessions", r->sessions},
@@ -387,6 +409,7 @@ void register_verify(CLI::App& app, Context& ctx) {
                     {"timed_out", r->timed_out},
                     {"lost_events", r->lost_events},
                     {"candidates", candidates}};
+        if (!r->in_flight_scan.empty()) out["in_flight_scan"] = r->in_flight_scan;
         if (r->is_set) {
           json functions = json::array(), events = json::object();
           for (const CandidateCheck& c : r->candidates) {
@@ -414,6 +437,7 @@ void register_verify(CLI::App& app, Context& ctx) {
       if (r->ports.empty()) std::cout << "none (pass --port)";
       for (size_t i = 0; i < r->ports.size(); ++i) std::cout << (i ? ", " : "") << r->ports[i];
       if (!r->ports_from.empty()) std::cout << " (from " << r->ports_from << ")";
+      if (!r->in_flight_scan.empty()) std::cout << "\ncalls in flight: " << r->in_flight_scan;
       std::cout << "\n\n";
       for (const CandidateCheck& c : r->candidates) {
         char head[32];

@@ -6,11 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
 
 #include "probeseek/child.h"
+#include "probeseek/in_flight.h"
 #include "probeseek/rank.h"
 #include "probeseek/text.h"
 #include "probeseek/verification_store.h"
@@ -111,6 +113,13 @@ std::string VerifyResult::set_summary() const {
 
 std::string CandidateCheck::summary() const {
   if (!attached) return "not attached: " + not_attached;
+  // Silence from a return probe proves nothing about a task that was inside the function when
+  // it was attached: that call returns unseen (its entry, where the return is hooked, was
+  // before the probe existed).
+  if (events == 0 && !in_flight.empty())
+    return "not observable in this run: " + join(in_flight, ", ") +
+           (in_flight.size() == 1 ? " was" : " were") + " already inside " + function +
+           " when the probe was attached (a return probe sees only calls that start after it)";
   std::string out = events == 0
                         ? "did not fire"
                         : "fired " + std::to_string(events) + (events == 1 ? " time" : " times");
@@ -243,6 +252,41 @@ Result<VerifyResult> verify(Database& db, const VerifyRequest& request) {
     }
     if ((*tracer)->probes().empty() && first_kernel_error)
       return tl::unexpected(*first_kernel_error);  // the kernel cannot probe at all: say why
+  }
+
+  // Calls in flight, right after attaching (a task entering later is seen). The workload's own
+  // calls all start after this: it is held, waiting in verify's pipe, until released below, and
+  // that wait is verify's call, not the workload's, so its process is left out. The tasks found
+  // are then other processes': no probe of verify counts their calls, with or without the scan,
+  // and the verdict "not observable" (for tasks the run counts) has nothing to go on today; they
+  // are named all the same, since the obvious hook for a server (its accept, say) runs in the
+  // server and not in a client workload.
+  std::vector<const AttachedProbe*> attached;
+  for (const auto& p : (*tracer)->probes()) attached.push_back(p.get());
+  InFlightOptions in_flight_options;
+  in_flight_options.exclude_pid = getpid();
+  InFlightScan scan = scan_in_flight(attached, in_flight_options);
+  if (scan.scanned) {
+    result.in_flight_scan = scan.cost();
+    if (std::string why = scan.unreadable_why(); !why.empty()) result.warnings.push_back(why);
+  }
+  for (size_t i = 0; i < probe_of.size(); ++i) {
+    if (probe_of[i] == SIZE_MAX) continue;
+    CandidateCheck& check = result.candidates[i];
+    for (const InFlightTask& t : scan.tasks) {
+      if (t.probe != probe_of[i] || t.pid == workload->pid()) continue;
+      check.in_flight_elsewhere.push_back(in_flight_task_name(t));
+    }
+    if (check.in_flight_elsewhere.empty()) continue;
+    const size_t n = check.in_flight_elsewhere.size();
+    std::vector<std::string> shown(check.in_flight_elsewhere.begin(),
+                                   check.in_flight_elsewhere.begin() + std::min<size_t>(n, 3));
+    check.warnings.push_back(
+        join(shown, ", ") + (n > 3 ? " and " + std::to_string(n - 3) + " more" : "") +
+        (n == 1 ? " was" : " were") + " inside " + check.function +
+        " when it was attached: not the workload, whose calls alone verify counts ('probeseek "
+        "attach " +
+        check.function + "' sees every process; a return probe only their next call)");
   }
 
   std::vector<size_t> candidate_of((*tracer)->probes().size());

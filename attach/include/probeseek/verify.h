@@ -52,7 +52,14 @@ struct CandidateCheck {
   uint64_t sock_events = 0;
   uint64_t sock_addresses_set = 0;
   uint64_t sock_port_matches = 0;
-  std::string summary() const;  // "fired 1 time; struct sock: addresses set 1/1, port 1/1"
+  // Calls in flight (in_flight.h), for a probe reported at return: tasks inside the function
+  // when it was attached ("pid 99 httpd-tiny"), whose current call it cannot see. Those the
+  // run counts, and the others (warned about, counted by no probe of verify). verify() itself
+  // starts its workload after attaching, so it finds only others.
+  std::vector<std::string> in_flight, in_flight_elsewhere;
+  // "fired 1 time; struct sock: addresses set 1/1, port 1/1"; no events while a counted task
+  // was in flight: "not observable in this run: pid 99 httpd-tiny was already inside ..."
+  std::string summary() const;
 };
 
 struct VerifyResult {
@@ -64,6 +71,7 @@ struct VerifyResult {
   double duration_s = 0;
   bool timed_out = false;
   uint64_t lost_events = 0;
+  std::string in_flight_scan;  // "read 37 kernel stacks in 4 ms", "" when nothing was scanned
   std::vector<CandidateCheck> candidates;  // with --function: the set, in its order
   bool is_set = false;                     // the candidates are the functions asked for
   std::vector<std::string> warnings;
