@@ -32,6 +32,10 @@ void fill_call(const Statement& st, CallRow& row) {
 
 }  // namespace
 
+Status use_small_page_cache(Database& db) {
+  return db.exec("PRAGMA cache_size = -8192");
+}
+
 Result<SessionFacts> read_session_facts(Database& db, int64_t session_id) {
   auto st = db.prepare(
       "SELECT id, name, source, source_format, COALESCE(kernel_release, ''), calls, tasks, "

@@ -266,6 +266,35 @@ TEST_F(Export, FoldedFrameNamesCannotBreakTheFormat) {
   EXPECT_EQ(folded_frame(""), "[empty]");
 }
 
+TEST_F(Export, TheLibraryWritesAnyFormatToAnyOutput) {
+  auto db = Database::open(db_, Database::Mode::kReadOnly);
+  ASSERT_TRUE(db) << db.error().message();
+  int64_t stream = sql_int(db_, "SELECT id FROM sessions WHERE name = 'stream'");
+  for (auto format : {ExportFormat::kFolded, ExportFormat::kChrome, ExportFormat::kPerfetto}) {
+    StringOutput out;
+    ExportOptions options;
+    options.format = format;
+    options.pid =
+        sql_int(db_, "SELECT pid FROM tasks WHERE session_id = " + std::to_string(stream) +
+                         " AND pid > 0 LIMIT 1");
+    auto report = export_session(*db, stream, options, out);
+    ASSERT_TRUE(report) << report.error().message();
+    EXPECT_GT(report->calls_exported, 0);
+    EXPECT_EQ(report->calls_exported, report->calls_read);
+    EXPECT_FALSE(out.text.empty());
+    if (format == ExportFormat::kChrome) {
+      EXPECT_EQ(parse_chrome(out.text).complete, report->calls_exported);
+      EXPECT_EQ(parse_chrome(out.text).by_tid.size(), 1u) << "--pid: one task";
+    }
+  }
+  ExportOptions unknown;
+  unknown.under = "no_such_function";
+  StringOutput out;
+  auto refused = export_session(*db, stream, unknown, out);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().exit_status(), 2);
+}
+
 TEST_F(Export, ChromeHasOneCompleteEventPerCallNestedPerThread) {
   std::string file = dir_->file("curl.json");
   run_ok("export --db " + db_ + " --session curl_v4 --format chrome -o " + file);

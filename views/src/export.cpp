@@ -8,7 +8,7 @@
 
 #include <algorithm>
 #include <array>
-#include <cinttypes>
+#include <charconv>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -96,12 +96,25 @@ struct Names {
   std::unordered_map<int64_t, uint32_t> index;  // function id -> index in raw
 };
 
-std::string us_text(int64_t ns) {  // "12.345": microseconds with three decimals, exact
-  char buf[40];
+// Appends `v` in decimal (std::to_chars: no locale, no allocation).
+void append_int(std::string& out, int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+// Appends ns as microseconds with three decimals ("12.345"): exact, whatever the sign.
+void append_us(std::string& out, int64_t ns) {
   uint64_t mag = ns < 0 ? 0 - static_cast<uint64_t>(ns) : static_cast<uint64_t>(ns);
-  std::snprintf(buf, sizeof buf, "%s%" PRIu64 ".%03" PRIu64, ns < 0 ? "-" : "", mag / 1000,
-                mag % 1000);
-  return buf;
+  if (ns < 0) out += '-';
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, mag / 1000);
+  out.append(buf, end);
+  unsigned frac = static_cast<unsigned>(mag % 1000);
+  const char digits[4] = {'.', static_cast<char>('0' + frac / 100),
+                          static_cast<char>('0' + frac / 10 % 10),
+                          static_cast<char>('0' + frac % 10)};
+  out.append(digits, 4);
 }
 
 std::string json_string(std::string_view s) {
@@ -206,7 +219,7 @@ class FoldedSink : public Sink {
         else if (key < 0)
           line += std::string("[") + kContextNames[static_cast<size_t>(-1 - key)] + "]";
         else
-          line += folded_frame(names_.raw[static_cast<size_t>(key)]);
+          line += frame_name(static_cast<size_t>(key));
         line += k ? ";" : " ";
       }
       line += std::to_string(nodes_[i].weight);
@@ -225,6 +238,11 @@ class FoldedSink : public Sink {
     int64_t key;     // function index, -1 - context for a context's marker, or kDeeperKey
     int64_t weight;
   };
+  const std::string& frame_name(size_t fn) {  // escaped once per function
+    if (escaped_.empty()) escaped_.resize(names_.raw.size());
+    if (escaped_[fn].empty()) escaped_[fn] = folded_frame(names_.raw[fn]);
+    return escaped_[fn];
+  }
   uint32_t child(uint32_t parent, int64_t key) {
     uint64_t k = (static_cast<uint64_t>(parent) << 32) ^ static_cast<uint32_t>(key);
     auto [it, inserted] = children_.emplace(k, static_cast<uint32_t>(nodes_.size()));
@@ -235,6 +253,7 @@ class FoldedSink : public Sink {
   ExportOutput& out_;
   bool under_;
   std::array<int64_t, kClampCount>& clamps_;
+  std::vector<std::string> escaped_;
   std::vector<Node> nodes_;
   std::unordered_map<uint64_t, uint32_t> children_;
 };
@@ -261,16 +280,27 @@ class ChromeSink : public Sink {
     }
     std::string& name = json_names_[f.fn];
     if (name.empty()) name = json_string(names_.raw[f.fn]);
-    std::string e = "{\"name\":" + name + ",\"cat\":\"" + kContextNames[f.context] +
-                    "\",\"ph\":\"X\",\"pid\":" + std::to_string(task.pid) +
-                    ",\"tid\":" + std::to_string(task.tid) + ",\"ts\":" + us_text(f.start) +
-                    ",\"dur\":" + us_text(f.end - f.start);
-    if (f.open || f.entry_missing)
-      e += std::string(",\"args\":{") + (f.open ? "\"exit\":\"not recorded\"" : "") +
-           (f.open && f.entry_missing ? "," : "") +
-           (f.entry_missing ? "\"entry\":\"before the recording\"" : "") + "}";
-    e += "}";
-    add(e);
+    if (events_++) buf_ += ",\n";
+    buf_ += "{\"name\":";
+    buf_ += name;
+    buf_ += ",\"cat\":\"";
+    buf_ += kContextNames[f.context];
+    buf_ += "\",\"ph\":\"X\",\"pid\":";
+    append_int(buf_, task.pid);
+    buf_ += ",\"tid\":";
+    append_int(buf_, task.tid);
+    buf_ += ",\"ts\":";
+    append_us(buf_, f.start);
+    buf_ += ",\"dur\":";
+    append_us(buf_, saturating_sub(f.end, f.start));
+    if (f.open || f.entry_missing) {
+      buf_ += ",\"args\":{";
+      if (f.open) buf_ += "\"exit\":\"not recorded\"";
+      if (f.open && f.entry_missing) buf_ += ",";
+      if (f.entry_missing) buf_ += "\"entry\":\"before the recording\"";
+      buf_ += "}";
+    }
+    buf_ += "}";
     return flush_if_full();
   }
   Status finish(ExportReport& report) override {
@@ -445,6 +475,7 @@ class Exporter {
   Exporter(Database& db, const ExportOptions& options) : db_(db), options_(options) {}
 
   Result<ExportReport> run(int64_t session_id, ExportOutput& out) {
+    if (auto s = use_small_page_cache(db_); !s) return tl::unexpected(s.error());
     auto facts = read_session_facts(db_, session_id);
     if (!facts) return tl::unexpected(facts.error());
     facts_ = std::move(*facts);
@@ -490,7 +521,7 @@ class Exporter {
       if (!t) continue;
       ++report_.calls_read;
       if (auto s = close_before(*t, row.id); !s) return tl::unexpected(s.error());
-      if (preopened_.count(row.id)) continue;  // opened with its first child
+      if (!preopened_.empty() && preopened_.count(row.id)) continue;  // opened with its first child
       if (auto s = open(*t, row); !s) return tl::unexpected(s.error());
     }
     for (auto& [id, t] : tasks_)

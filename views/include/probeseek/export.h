@@ -39,6 +39,16 @@ class ExportOutput {
   virtual Status write(std::string_view bytes) = 0;
 };
 
+// The bytes kept in memory: for tests and the fuzz targets (small sessions).
+class StringOutput : public ExportOutput {
+ public:
+  Status write(std::string_view bytes) override {
+    text.append(bytes);
+    return {};
+  }
+  std::string text;
+};
+
 // What an export wrote, and what it repaired on the way.
 struct ExportReport {
   int64_t calls_read = 0;                // rows of the session's tasks (and --pid) read
