@@ -34,13 +34,17 @@ class ProtoWriter {
     raw_varint((static_cast<uint64_t>(field) << 3) | wire_type);
   }
   void raw_varint(uint64_t v) {
+    if (v < 0x80) {  // keys and most values: one byte
+      buf_.push_back(static_cast<char>(v));
+      return;
+    }
     char tmp[10];
     size_t n = 0;
-    do {
-      uint8_t b = v & 0x7f;
+    while (v >= 0x80) {
+      tmp[n++] = static_cast<char>((v & 0x7f) | 0x80);
       v >>= 7;
-      tmp[n++] = static_cast<char>(v ? b | 0x80 : b);
-    } while (v);
+    }
+    tmp[n++] = static_cast<char>(v);
     buf_.append(tmp, n);
   }
   std::string buf_;
