@@ -476,6 +476,11 @@ TEST_F(Export, DamagedRowsAreClampedCountedAndNeverCrash) {
              "UPDATE calls SET end_id = end_id + 100000, duration_ns = NULL, self_ns = NULL "
              "WHERE id = " +
                  u,
+             // Its parent ends at once: what ends below an open call is bounded by the
+             // nearest end known above it.
+             "UPDATE calls SET duration_ns = 1 WHERE id = (SELECT parent_id FROM calls WHERE id "
+             "= " +
+                 u + ")",
              "UPDATE calls SET entry_ns = entry_ns - 1000000 WHERE id = " + std::to_string(c + 1),
              "UPDATE calls SET duration_ns = -5 WHERE id = " + std::to_string(c + 2),
              "INSERT INTO calls SELECT -3, session_id, 99999999, 5, task_id, 987654, cpu, 40, "

@@ -70,6 +70,7 @@ struct Frame {
   int64_t start = 0;           // ns, as placed: inside the parent, after the previous sibling
   int64_t end = 0;             // ns; decided when popped if `open`
   int64_t last_child_end = 0;  // the latest end of the children closed so far
+  int64_t limit = INT64_MAX;   // no call below may end later: its end, or an ancestor's
   int64_t weight = 0;          // folded
   uint32_t fn = 0;             // index into Names
   uint32_t node = 0;           // folded: trie node
@@ -688,9 +689,12 @@ class Exporter {
                                          : kOverlapsSibling);
       start = floor;
     }
-    if (parent && !parent->open && start > parent->end) {
+    // The latest any call below the parent may end: its end, or an ancestor's when its own is
+    // not known yet (no exit recorded: it ends with its last descendant).
+    const int64_t limit = parent ? parent->limit : INT64_MAX;
+    if (start > limit) {
       note_if(f, kStartsAfterParent);
-      start = parent->end;
+      start = limit;
     }
     f.entry = row.entry_ns;
     f.start = f.last_child_end = start;
@@ -698,11 +702,12 @@ class Exporter {
     f.open = !row.duration_ns || *row.duration_ns < 0;
     if (!f.open) {
       f.end = saturating_add(start, *row.duration_ns);
-      if (parent && !parent->open && f.end > parent->end) {
+      if (f.end > limit) {
         note_if(f, kEndsAfterParent);
-        f.end = parent->end;
+        f.end = limit;
       }
     }
+    f.limit = f.open ? limit : f.end;
     switch (options_.weight) {
       case ExportWeight::kSelf:
         f.weight = std::max<int64_t>(row.self_ns.value_or(0), 0);
@@ -732,9 +737,9 @@ class Exporter {
       f.end = std::max(f.last_child_end, f.start);
       if (at_end) f.end = std::max(f.end, facts_.last_ts_ns);
       if (f.emit) ++(at_end ? report_.open_at_session_end : report_.open_ended_by_descendant);
-      if (parent && !parent->open && f.end > parent->end) {
+      if (parent && f.end > parent->limit) {  // the session's end, past an ancestor's
         note_if(f, kEndsAfterParent);
-        f.end = parent->end;
+        f.end = parent->limit;
       }
     }
     if (parent)
