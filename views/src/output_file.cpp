@@ -50,9 +50,13 @@ Result<std::unique_ptr<OutputFile>> OutputFile::create(const std::string& path, 
   if (f->name_ == "." || f->name_ == "..")
     return bad_input("the output names a directory", path, "pass -o DIR/NAME");
   f->dir_fd_ = Fd(::open(f->dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!f->dir_fd_)
-    return runtime_error("cannot open the output's directory", f->dir_, errno,
-                         "create the directory first, or pass -o with another path");
+  if (!f->dir_fd_) {
+    // A directory that is not there is the command line's mistake (status 2).
+    return probeseek::fail(
+        errno == ENOENT || errno == ENOTDIR ? ErrorKind::kBadInput : ErrorKind::kRuntime,
+        "cannot open the output's directory", f->dir_, errno,
+        "create the directory first, or pass -o with another path");
+  }
   // The target, if it exists, must be a regular file we may replace: never written through.
   struct stat st {};
   if (::fstatat(f->dir_fd_.get(), f->name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
