@@ -339,6 +339,7 @@ TEST_F(Export, PerfettoDecodesWithBalancedSlicesPerTrack) {
     EXPECT_EQ(p.unbalanced, 0) << session;
     EXPECT_EQ(p.backwards, 0) << session;
     EXPECT_GE(p.descriptors, static_cast<int64_t>(p.tracks.size())) << session;
+    EXPECT_EQ(p.packets, p.descriptors + p.begins + p.ends) << session;
     // Names are interned: once each, at most one per function of the session.
     EXPECT_GT(p.interned_names, 0);
     EXPECT_LE(p.interned_names,
