@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   probeseek::cli::register_record_commands(app, ctx);
   probeseek::cli::register_probe_commands(app, ctx);
   probeseek::cli::register_kernel_commands(app, ctx);
+  probeseek::cli::register_export_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

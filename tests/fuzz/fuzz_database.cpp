@@ -19,6 +19,7 @@
 #include "probeseek/db.h"
 #include "probeseek/diff.h"
 #include "probeseek/explain.h"
+#include "probeseek/export.h"
 #include "probeseek/ops_rows.h"
 #include "probeseek/rank.h"
 #include "probeseek/sleep_queries.h"
@@ -72,6 +73,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           some.pid = 0;
           (void)store.tree(s.id, some);
           (void)probeseek::time_below(*db, s.id, "schedule");
+          for (auto format : {probeseek::ExportFormat::kFolded, probeseek::ExportFormat::kChrome,
+                              probeseek::ExportFormat::kPerfetto}) {
+            probeseek::StringOutput out;
+            probeseek::ExportOptions options;
+            options.format = format;
+            (void)probeseek::export_session(*db, s.id, options, out);
+          }
           (void)probeseek::after_sleep(*db, s.id, "inet_csk_accept", "schedule", 8);
         }
         (void)store.session("");
