@@ -42,9 +42,7 @@ internal::PrototypeSpec spec_of(const std::string& function) {
   return p ? internal::describe_prototype(kernel_btf(), *p) : internal::PrototypeSpec{};
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 bool kernel_can_probe() {
   return access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0;

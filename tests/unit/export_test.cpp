@@ -25,9 +25,7 @@ using nlohmann::json;
 using test::kernel_61;
 using test::run_probeseek;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 int64_t sql_int(const std::string& db_path, const std::string& query) {
   auto db = Database::open(db_path, Database::Mode::kReadOnly);

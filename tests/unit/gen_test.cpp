@@ -61,9 +61,7 @@ const std::string& file(const GenResult& r, const std::string& name) {
   return none;
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 TEST(Gen, KprobeOnTcpV4ConnectUsesTheRealPrototypeAndDecodesTheSocket) {
   auto r = render_probe(request("tcp_v4_connect", ProbeType::kKprobe));

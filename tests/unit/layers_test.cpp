@@ -16,9 +16,7 @@ using nlohmann::json;
 using test::kernel_61;
 using test::run_probeseek;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 // Every reason, better and worse line of a rank candidate or an explanation.
 std::vector<std::string> lines_of(const json& j) {

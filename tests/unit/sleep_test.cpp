@@ -16,9 +16,7 @@ using nlohmann::json;
 using test::kernel_61;
 using test::run_probeseek;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 class Sleeps : public ::testing::Test {
  protected:
