@@ -6,10 +6,14 @@
 // fit: the database may be damaged or hostile, and a viewer needs strictly nested slices.
 #include "probeseek/export.h"
 
+#include "probeseek/call_profile.h"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <unordered_set>
@@ -72,6 +76,7 @@ struct Frame {
   int64_t last_child_end = 0;  // the latest end of the children closed so far
   int64_t limit = INT64_MAX;   // no call below may end later: its end, or an ancestor's
   int64_t weight = 0;          // folded
+  int64_t child_ns = 0;        // profile: the placed time of its closed children
   uint32_t fn = 0;             // index into Names
   uint32_t node = 0;           // folded: trie node
   uint8_t context = 0;
@@ -470,12 +475,103 @@ class PerfettoSink : public Sink {
   proto::ProtoWriter buf_, packet_, event_, interned_data_, entry_, desc_;
 };
 
+// ---- profile (call_profile.h): the folded trie with calls and placed times per node.
+class ProfileSink : public Sink {
+ public:
+  ProfileSink(const Names& names, bool under, size_t max_nodes, CallProfile& out)
+      : under_(under), max_nodes_(max_nodes), out_(out) {
+    out_.names = names.raw;
+    out_.context_marker.assign(out_.names.size(), 0);
+    for (const char* c : kContextNames) context_names_.push_back(marker(std::string("[") + c + "]"));
+    deeper_ = marker("[deeper]");
+    more_ = marker("[more]");
+    out_.nodes.push_back({});  // the root
+  }
+  Status push(Task&, Frame& f, const Frame* parent) override {
+    uint32_t at = 0;
+    if (parent && parent->emit) {
+      at = parent->node;
+      if (f.context != parent->context) at = child(at, context_names_[f.context]);
+    } else if (f.context != 0 && !under_) {
+      at = child(at, context_names_[f.context]);
+    }
+    const ProfileNode& here = out_.nodes[at];
+    if (here.name == deeper_ || here.name == more_)
+      f.node = at;  // below the cap: weighed in one node
+    else if (here.depth + 1 >= kMaxProfileDepth)
+      f.node = child(at, deeper_);
+    else
+      f.node = child(at, f.fn);
+    ++out_.nodes[f.node].calls;
+    return {};
+  }
+  Status pop(Task& t, const Frame& f) override {
+    const int64_t placed = f.end > f.start ? saturating_sub(f.end, f.start) : 0;
+    ProfileNode& n = out_.nodes[f.node];
+    add_to(n.total_ns, placed);
+    add_to(n.self_ns, placed > f.child_ns ? placed - f.child_ns : 0);
+    if (!t.stack.empty() && t.stack.back().emit) add_to(t.stack.back().child_ns, placed);
+    return {};
+  }
+  Status finish(ExportReport&) override {
+    // Children come after their parent: one backward pass sums the markers and the root. A
+    // capped node holds nested calls, whose placed times overlap: its total is its self time.
+    for (size_t i = out_.nodes.size(); i-- > 0;) {
+      ProfileNode& n = out_.nodes[i];
+      const bool merged = n.name == deeper_ || n.name == more_;
+      if (merged) n.total_ns = n.self_ns;
+      if (i == 0 || (out_.context_marker[n.name] && !merged)) {
+        n.total_ns = n.self_ns = 0;
+        for (uint32_t c : n.children) add_to(n.total_ns, out_.nodes[c].total_ns);
+      }
+    }
+    return {};
+  }
+
+ private:
+  uint32_t marker(std::string name) {
+    out_.names.push_back(std::move(name));
+    out_.context_marker.push_back(1);
+    return static_cast<uint32_t>(out_.names.size() - 1);
+  }
+  uint32_t child(uint32_t parent, uint32_t name) {
+    uint64_t k = (static_cast<uint64_t>(parent) << 32) | name;
+    auto it = children_.find(k);
+    if (it != children_.end()) return it->second;
+    if (out_.nodes.size() >= max_nodes_ && name != more_) {
+      out_.truncated = true;
+      return child(parent, more_);
+    }
+    uint32_t id = static_cast<uint32_t>(out_.nodes.size());
+    children_.emplace(k, id);
+    ProfileNode n;
+    n.parent = parent;
+    n.depth = out_.nodes[parent].depth + 1;
+    n.name = name;
+    out_.nodes.push_back(std::move(n));
+    out_.nodes[parent].children.push_back(id);
+    return id;
+  }
+  bool under_;
+  size_t max_nodes_;
+  CallProfile& out_;
+  std::vector<uint32_t> context_names_;
+  uint32_t deeper_ = 0, more_ = 0;
+  std::unordered_map<uint64_t, uint32_t> children_;
+};
+
 // ---- the walk shared by the formats.
 class Exporter {
  public:
-  Exporter(Database& db, const ExportOptions& options) : db_(db), options_(options) {}
+  // `timed`: the output carries times, so their repairs are reported (folded carries none).
+  Exporter(Database& db, const ExportOptions& options, bool timed)
+      : db_(db), options_(options), timed_(timed) {}
 
-  Result<ExportReport> run(int64_t session_id, ExportOutput& out) {
+  // Builds the sink once the session's names are known.
+  using MakeSink = std::function<std::unique_ptr<Sink>(const Names&, const SessionFacts&,
+                                                       std::array<int64_t, kClampCount>&)>;
+
+  Result<ExportReport> run(int64_t session_id, const MakeSink& make_sink) {
     if (auto s = use_small_page_cache(db_); !s) return tl::unexpected(s.error());
     auto facts = read_session_facts(db_, session_id);
     if (!facts) return tl::unexpected(facts.error());
@@ -486,18 +582,7 @@ class Exporter {
     if (!adopters) return tl::unexpected(adopters.error());
     order_adopters(*adopters);
 
-    std::unique_ptr<Sink> sink;
-    switch (options_.format) {
-      case ExportFormat::kFolded:
-        sink = std::make_unique<FoldedSink>(names_, out, !options_.under.empty(), clamps_);
-        break;
-      case ExportFormat::kChrome:
-        sink = std::make_unique<ChromeSink>(names_, out, facts_, options_);
-        break;
-      case ExportFormat::kPerfetto:
-        sink = std::make_unique<PerfettoSink>(names_, out, clamps_);
-        break;
-    }
+    std::unique_ptr<Sink> sink = make_sink(names_, facts_, clamps_);
     sink_ = sink.get();
     if (auto s = sink_->begin(); !s) return tl::unexpected(s.error());
 
@@ -536,7 +621,7 @@ class Exporter {
     for (size_t i = 0; i < kClampCount; ++i) {
       // Folded stacks carry no times: only the repairs of ids and names concern them.
       bool timing = i >= kStartsBeforeParent && i <= kEndsAfterParent;
-      if (clamps_[i] && !(timing && options_.format == ExportFormat::kFolded))
+      if (clamps_[i] && !(timing && !timed_))
         report_.clamps.emplace_back(kClampNames[i], clamps_[i]);
     }
     if (auto s = sink_->finish(report_); !s) return tl::unexpected(s.error());
@@ -757,6 +842,7 @@ class Exporter {
 
   Database& db_;
   const ExportOptions& options_;
+  bool timed_;
   SessionFacts facts_;
   Names names_;
   std::vector<bool> under_;  // per function index: named like --under
@@ -773,7 +859,36 @@ class Exporter {
 
 Result<ExportReport> export_session(Database& db, int64_t session_id, const ExportOptions& options,
                                     ExportOutput& out) {
-  return Exporter(db, options).run(session_id, out);
+  Exporter exporter(db, options, options.format != ExportFormat::kFolded);
+  return exporter.run(session_id, [&](const Names& names, const SessionFacts& facts,
+                                      std::array<int64_t, kClampCount>& clamps) {
+    std::unique_ptr<Sink> sink;
+    switch (options.format) {
+      case ExportFormat::kFolded:
+        sink = std::make_unique<FoldedSink>(names, out, !options.under.empty(), clamps);
+        break;
+      case ExportFormat::kChrome:
+        sink = std::make_unique<ChromeSink>(names, out, facts, options);
+        break;
+      case ExportFormat::kPerfetto:
+        sink = std::make_unique<PerfettoSink>(names, out, clamps);
+        break;
+    }
+    return sink;
+  });
+}
+
+Result<CallProfile> call_profile(Database& db, int64_t session_id, const ProfileOptions& options) {
+  CallProfile profile;
+  Exporter exporter(db, options.scope, /*timed=*/true);
+  auto report = exporter.run(
+      session_id, [&](const Names& names, const SessionFacts&, std::array<int64_t, kClampCount>&) {
+        return std::make_unique<ProfileSink>(names, !options.scope.under.empty(),
+                                             std::max<size_t>(options.max_nodes, 1), profile);
+      });
+  if (!report) return tl::unexpected(report.error());
+  profile.report = std::move(*report);
+  return profile;
 }
 
 }  // namespace probeseek
