@@ -105,6 +105,8 @@ Status gather_side(Database& db, Store& store, const std::vector<SessionSummary>
       }
     }
     if (!request.under.empty()) add_to(side.under_calls, static_cast<int64_t>(roots.size()));
+    // No call of --under here: nothing below it to compare (rank's warning says so).
+    if (!request.under.empty() && roots.empty()) continue;
     auto functions = store.functions(s.id, request.under);
     if (!functions) return tl::unexpected(functions.error());
     for (const Store::FunctionRow& r : *functions) {

@@ -102,6 +102,19 @@ TEST_F(Diffed, ASessionAgainstItselfIsAllBothAndCountsAgree) {
   EXPECT_DOUBLE_EQ((*sendmsg)["per_invocation_a"].get<double>(), 1.0) << "one per write";
 }
 
+// stream never connected: below __x64_sys_connect everything is curl_v4's, said with a warning
+// (it was an error: Store::functions refuses a --under the session never called).
+TEST_F(Diffed, AnUnderOneSideNeverCalledLeavesThatSideEmpty) {
+  auto r = run_probeseek("diff --db " + db_ + " --json curl_v4 stream --under __x64_sys_connect");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(test::contains(r.err, "session stream has no call of __x64_sys_connect")) << r.err;
+  json all = json::parse(r.out);
+  const json* connect = entry(all, "function", "tcp_v4_connect");
+  ASSERT_NE(connect, nullptr);
+  EXPECT_EQ((*connect)["in"], "a");
+  for (const json& e : all) EXPECT_NE(e["in"], "both") << e.dump();
+}
+
 TEST_F(Diffed, UnknownSessionsAreBadInput) {
   auto r = run_probeseek("diff --db " + db_ + " curl_v4 nosuch");
   EXPECT_EQ(r.status, 2) << r.err;
