@@ -482,7 +482,8 @@ class ProfileSink : public Sink {
       : under_(under), max_nodes_(max_nodes), out_(out) {
     out_.names = names.raw;
     out_.context_marker.assign(out_.names.size(), 0);
-    for (const char* c : kContextNames) context_names_.push_back(marker(std::string("[") + c + "]"));
+    for (const char* c : kContextNames)
+      context_names_.push_back(marker(std::string("[") + c + "]"));
     deeper_ = marker("[deeper]");
     more_ = marker("[more]");
     out_.nodes.push_back({});  // the root
@@ -515,11 +516,16 @@ class ProfileSink : public Sink {
   }
   Status finish(ExportReport&) override {
     // Children come after their parent: one backward pass sums the markers and the root. A
-    // capped node holds nested calls, whose placed times overlap: its total is its self time.
+    // capped node holds nested calls, whose placed times overlap: its total is its self time
+    // and its children's, the work in another context below it (a marker node, or a "[more]"
+    // or "[deeper]" in its place), which its calls' self times do not hold.
     for (size_t i = out_.nodes.size(); i-- > 0;) {
       ProfileNode& n = out_.nodes[i];
       const bool merged = n.name == deeper_ || n.name == more_;
-      if (merged) n.total_ns = n.self_ns;
+      if (merged) {
+        n.total_ns = n.self_ns;
+        for (uint32_t c : n.children) add_to(n.total_ns, out_.nodes[c].total_ns);
+      }
       if (i == 0 || (out_.context_marker[n.name] && !merged)) {
         n.total_ns = n.self_ns = 0;
         for (uint32_t c : n.children) add_to(n.total_ns, out_.nodes[c].total_ns);
