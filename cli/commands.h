@@ -32,7 +32,7 @@ void register_rank_commands(CLI::App& app, Context& ctx);
 void register_record_commands(CLI::App& app, Context& ctx);
 void register_probe_commands(CLI::App& app, Context& ctx);   // gen, attach, verify
 void register_kernel_commands(CLI::App& app, Context& ctx);  // kernels, kernels add, compat
-void register_export_commands(CLI::App& app, Context& ctx);  // export (views/)
+void register_export_commands(CLI::App& app, Context& ctx);  // export, report (views/)
 // compat's text view, also printed by explain --kernels.
 void print_compat_text(const CompatReport& report, std::ostream& out);
 

@@ -97,7 +97,10 @@ Status run_export(ExportCommandOptions& o, const CLI::App& cmd) {
 
 }  // namespace
 
+void register_report_command(CLI::App& app, Context& ctx);  // commands_report.cpp
+
 void register_export_commands(CLI::App& app, Context& ctx) {
+  register_report_command(app, ctx);
   auto* cmd = app.add_subcommand(
       "export",
       "Export a session's calls: folded stacks (flame graphs), Chrome trace JSON, Perfetto");

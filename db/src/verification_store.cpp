@@ -1,5 +1,7 @@
 #include "probeseek/verification_store.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "probeseek/transaction.h"
@@ -52,6 +54,51 @@ Status store_verifications(Database& db, const std::vector<VerificationRow>& row
     if (auto s = st->run(); !s) return s;
   }
   return tx->commit();
+}
+
+Result<std::vector<VerificationRow>> read_verifications(Database& db,
+                                                        const std::vector<int64_t>& session_ids,
+                                                        size_t limit) {
+  std::vector<VerificationRow> out;
+  auto found = db.has_table("verifications");
+  if (!found) return tl::unexpected(found.error());
+  if (!*found || session_ids.empty() || limit == 0) return out;
+  std::string ids;
+  for (int64_t id : session_ids) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  auto st = db.prepare(
+      "SELECT session_id, function, command, verified_at, rank, attached, how, events, "
+      "sock_events, sock_addresses_set, sock_port_matches, ports, summary, samples "
+      "FROM verifications WHERE session_id IN (" +
+      ids + ") ORDER BY id DESC LIMIT ?");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, static_cast<int64_t>(std::min<size_t>(limit, static_cast<size_t>(INT64_MAX))));
+  for (;;) {
+    auto row = st->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    VerificationRow r;
+    r.session_id = st->int_at(0);
+    r.function = st->text_at(1);
+    r.command = st->text_at(2);
+    r.verified_at = st->text_at(3);
+    r.rank = st->int_at(4);
+    r.attached = st->int_at(5) != 0;
+    r.how = st->text_at(6);
+    r.events = st->int_at(7);
+    r.sock_events = st->int_at(8);
+    r.sock_addresses_set = st->int_at(9);
+    r.sock_port_matches = st->int_at(10);
+    r.ports = st->text_at(11);
+    r.summary = st->text_at(12);
+    // The samples are a JSON array of strings written by store_verifications; anything else
+    // (a damaged or hostile database) is left out, not trusted.
+    auto samples = nlohmann::json::parse(st->text_at(13), nullptr, /*allow_exceptions=*/false);
+    if (samples.is_array())
+      for (auto& s : samples)
+        if (s.is_string()) r.samples.push_back(s.get<std::string>());
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 Result<VerificationLookup> VerificationLookup::make(Database& db,

@@ -22,6 +22,7 @@
 #include "probeseek/export.h"
 #include "probeseek/ops_rows.h"
 #include "probeseek/rank.h"
+#include "probeseek/report.h"
 #include "probeseek/sleep_queries.h"
 
 namespace {
@@ -107,6 +108,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           explain.function = function;
           (void)probeseek::explain(*db, explain);
         }
+        // The report: every section over the same rows (rank, explain, verify rows, call
+        // profiles, diff, the probe without BTF), escaped into one page.
+        probeseek::ReportRequest report;
+        report.live = rank.live;
+        report.limit = 3;
+        probeseek::StringOutput page;
+        (void)probeseek::write_report(*db, report, page);
       }
       // The kernel catalogue: rows, compressed blobs and prototypes from the file, and compat
       // over them (replacement search and member checks included).

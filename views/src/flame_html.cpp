@@ -454,6 +454,7 @@ std::string flame_graph_script() {
       frames.forEach(function (f) {
         var m = !!q && f !== root && (re ? re.test(f.n) : f.n.indexOf(q) >= 0);
         f.r.style.fill = m ? '#e040e0' : '';
+        f.g.classList.toggle('match', m);
         if (m) hits.push(f);
       });
       // Frames nest: the union of the matched ranges counts a match inside another once.
@@ -476,6 +477,7 @@ std::string flame_graph_script() {
       if (input.value) { input.value = ''; search(''); } else zoom(root);
     });
     zoom(root);
+    svg.setAttribute('data-ready', '');  // for tests: the controls are in place
   }
   Array.prototype.forEach.call(document.querySelectorAll('svg.flame'), setup);
 })();

@@ -30,6 +30,11 @@ struct VerificationRow {
 // All rows of one run, in one transaction (the table is created when missing).
 Status store_verifications(Database& db, const std::vector<VerificationRow>& rows);
 
+// The rows of these sessions, newest first, at most `limit` (none without the table).
+Result<std::vector<VerificationRow>> read_verifications(Database& db,
+                                                        const std::vector<int64_t>& session_ids,
+                                                        size_t limit);
+
 struct LatestVerification {
   std::string summary, command, verified_at;
   int64_t events = 0;
