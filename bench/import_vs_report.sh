@@ -61,8 +61,8 @@ compare() {
   imp_rss=$(cut -d' ' -f2 "$tmp/imp" | median)
   rep_rss=$(cut -d' ' -f2 "$tmp/rep" | median)
   awk -v f="$label" -v c="$calls" -v i="$imp" -v r="$rep" -v ir="$imp_rss" -v rr="$rep_rss" \
-    'BEGIN { printf "%-16s %10d %12.3f %12.3f %8s %14.1f %14.1f %12d\n", f, c, i, r,
-             r > 0 ? sprintf("%.2f", i / r) : "-", ir / 1024, rr / 1024, i > 0 ? c / i : 0 }'
+    'BEGIN { ratio = r > 0 ? sprintf("%.2f", i / r) : "-"; rate = i > 0 ? c / i : 0
+             printf "%-16s %10d %12.3f %12.3f %8s %14.1f %14.1f %12d\n", f, c, i, r, ratio, ir / 1024, rr / 1024, rate }'
 }
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs; median of $runs runs"
