@@ -4,7 +4,38 @@
 
 namespace probeseek::schema {
 
-inline constexpr int kVersion = 1;
+// 2: call_rows stores small numbers (offsets, spans, packed bits); the view calls computes
+// version 1's columns from them (docs/schema.md). Version 1 files are read as they are and
+// rebuilt on their first read-write open (database.cpp).
+inline constexpr int kVersion = 2;
+
+// A call's row as stored (docs/schema.md, "Calls"): small numbers, which SQLite writes in 0 to 3
+// bytes where the ids and times they stand for take 3 to 6. `bits` packs four fields:
+// flags | context << 2 | depth << 5 | cpu << 13, or, when depth or cpu does not fit,
+// -(flags | context << 2 | cpu << 5 | depth << 25).
+#define PROBESEEK_CALL_ROWS_COLUMNS   \
+  "(\n"                               \
+  "  id INTEGER PRIMARY KEY,\n"       \
+  "  session_id INTEGER NOT NULL,\n"  \
+  "  task_id INTEGER NOT NULL,\n"     \
+  "  function_id INTEGER NOT NULL,\n" \
+  "  entry_ns INTEGER NOT NULL,\n"    \
+  "  duration_ns INTEGER,\n"          \
+  "  parent_offset INTEGER,\n"        \
+  "  span INTEGER NOT NULL,\n"        \
+  "  children_ns INTEGER,\n"          \
+  "  bits INTEGER NOT NULL)"
+
+// What every query reads: the columns of version 1's calls table, computed from call_rows. A
+// view rather than generated columns, which SQLite computes on every INSERT (130 M
+// instructions for curl_v4's 284k rows); queries through it are flattened onto call_rows, so
+// `id` ranges stay rowid range scans and `function_id` uses calls_by_function.
+#define PROBESEEK_CALLS_VIEW                                                                    \
+  "SELECT id, session_id, id - parent_offset AS parent_id, id + span AS end_id, task_id, "      \
+  "function_id, CASE WHEN bits >= 0 THEN bits >> 13 ELSE ((-bits) >> 5) & 1048575 END AS cpu, " \
+  "CASE WHEN bits >= 0 THEN (bits >> 5) & 255 ELSE (-bits) >> 25 END AS depth, entry_ns, "      \
+  "duration_ns, duration_ns - children_ns AS self_ns, (abs(bits) >> 2) & 7 AS context, "        \
+  "abs(bits) & 3 AS flags FROM call_rows"
 
 inline constexpr const char* kTables = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,21 +85,8 @@ CREATE TABLE IF NOT EXISTS functions(
   address INTEGER,
   ksym_type TEXT,
   module TEXT);
-CREATE TABLE IF NOT EXISTS calls(
-  id INTEGER PRIMARY KEY,
-  session_id INTEGER NOT NULL,
-  parent_id INTEGER,
-  end_id INTEGER NOT NULL,
-  task_id INTEGER NOT NULL,
-  function_id INTEGER NOT NULL,
-  cpu INTEGER NOT NULL,
-  depth INTEGER NOT NULL,
-  entry_ns INTEGER NOT NULL,
-  duration_ns INTEGER,
-  self_ns INTEGER,
-  context INTEGER NOT NULL,
-  syscall_call_id INTEGER,
-  flags INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS call_rows)sql" PROBESEEK_CALL_ROWS_COLUMNS R"sql(;
+CREATE VIEW IF NOT EXISTS calls AS )sql" PROBESEEK_CALLS_VIEW R"sql(;
 CREATE TABLE IF NOT EXISTS function_stats(
   session_id INTEGER NOT NULL,
   function_id INTEGER PRIMARY KEY,
@@ -194,8 +212,28 @@ CREATE TABLE IF NOT EXISTS kernel_ops(
   data BLOB NOT NULL);
 )sql";
 
+// Version 1's calls table rebuilt as version 2's call_rows, in id order (run in one transaction,
+// then kIndexes). syscall_call_id is dropped: nothing read it. Bits that do not fit the short form
+// (a depth beyond 255, a negative cpu or depth from a damaged file) take the long, negative one.
+inline constexpr const char* kCallsFromVersion1 = R"sql(
+ALTER TABLE calls RENAME TO calls_version_1;
+DROP INDEX IF EXISTS calls_by_function;
+CREATE TABLE call_rows)sql" PROBESEEK_CALL_ROWS_COLUMNS R"sql(;
+INSERT INTO call_rows(id, session_id, task_id, function_id, entry_ns, duration_ns, parent_offset,
+                  span, children_ns, bits)
+  SELECT id, session_id, task_id, function_id, entry_ns, duration_ns, id - parent_id,
+         end_id - id, duration_ns - self_ns,
+         CASE WHEN depth BETWEEN 0 AND 255 AND cpu BETWEEN 0 AND 1048575
+              THEN (flags & 3) | ((context & 7) << 2) | (depth << 5) | (cpu << 13)
+              ELSE -((flags & 3) | ((context & 7) << 2) | ((cpu & 1048575) << 5) |
+                     ((depth & 1073741823) << 25)) END
+  FROM calls_version_1 ORDER BY id;
+DROP TABLE calls_version_1;
+CREATE VIEW calls AS )sql" PROBESEEK_CALLS_VIEW R"sql(;
+)sql";
+
 inline constexpr const char* kIndexes = R"sql(
-CREATE INDEX IF NOT EXISTS calls_by_function ON calls(function_id);
+CREATE INDEX IF NOT EXISTS calls_by_function ON call_rows(function_id);
 CREATE INDEX IF NOT EXISTS functions_by_name ON functions(session_id, name);
 CREATE INDEX IF NOT EXISTS tasks_by_session ON tasks(session_id, pid);
 CREATE INDEX IF NOT EXISTS function_stats_by_session ON function_stats(session_id);

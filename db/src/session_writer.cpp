@@ -47,13 +47,19 @@ struct CallRow {
   int64_t entry_ns = 0;
   int64_t duration_ns = -1;
   int64_t self_ns = -1;
-  int64_t syscall_call_id = 0;
-  int32_t cpu = 0;
-  int32_t depth = 0;
-  uint8_t context = 0;
-  uint8_t flags = 0;
+  int64_t bits = 0;      // flags, context, depth and cpu, packed (calls_bits)
   bool present = false;  // in the reorder ring: holds a row not yet written
 };
+
+// The stored `bits` of a call (schema.sql.h, PROBESEEK_CALLS_COLUMNS): a depth of at most 255
+// and a cpu below 2^20 (sources refuse more: kMaxCpu) make the short form, two bytes on disk
+// for the usual depths and CPUs 0-3; anything else takes the long, negative form.
+int64_t calls_bits(int cpu, int depth, CallContext context, uint8_t flags) {
+  const int64_t low = (flags & 3) | ((static_cast<int64_t>(context) & 7) << 2);
+  if (depth >= 0 && depth <= 255 && cpu >= 0 && cpu < (1 << 20))
+    return low | (int64_t{depth} << 5) | (int64_t{cpu} << 13);
+  return -(low | ((int64_t{cpu} & 0xfffff) << 5) | ((int64_t{depth} & 0x3fffffff) << 25));
+}
 
 // The rows of a batch, as an eponymous virtual table: INSERT INTO calls SELECT ... FROM it
 // hands SQLite each value directly (sqlite3_result_int64), where binding parameters costs a
@@ -70,9 +76,8 @@ struct RowsCursor : sqlite3_vtab_cursor {
 
 int rows_connect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char**) {
   int rc = sqlite3_declare_vtab(db,
-                                "CREATE TABLE x(parent_id, end_id, task_id, function_id, cpu, "
-                                "depth, entry_ns, duration_ns, self_ns, context, "
-                                "syscall_call_id, flags)");
+                                "CREATE TABLE x(task_id, function_id, entry_ns, duration_ns, "
+                                "parent_offset, span, children_ns, bits)");
   if (rc != SQLITE_OK) return rc;
   auto* table = new RowsTable();
   table->rows = static_cast<const std::vector<CallRow>*>(aux);
@@ -112,49 +117,39 @@ int rows_eof(sqlite3_vtab_cursor* cursor) {
 int rows_column(sqlite3_vtab_cursor* cursor, sqlite3_context* ctx, int column) {
   auto* c = static_cast<RowsCursor*>(cursor);
   const CallRow& r = (*c->rows)[c->at];
-  auto id_or_null = [ctx](int64_t v) {
-    if (v != 0)
-      sqlite3_result_int64(ctx, v);
-    else
-      sqlite3_result_null(ctx);
-  };
   switch (column) {
     case 0:
-      id_or_null(r.parent_id);
-      break;
-    case 1:
-      sqlite3_result_int64(ctx, r.end_id);
-      break;
-    case 2:
       sqlite3_result_int64(ctx, r.task_id);
       break;
-    case 3:
+    case 1:
       sqlite3_result_int64(ctx, r.function_id);
       break;
-    case 4:
-      sqlite3_result_int64(ctx, r.cpu);
-      break;
-    case 5:
-      sqlite3_result_int64(ctx, r.depth);
-      break;
-    case 6:
+    case 2:
       sqlite3_result_int64(ctx, r.entry_ns);
       break;
-    case 7:
-    case 8:
+    case 3:
       if (r.duration_ns >= 0)
-        sqlite3_result_int64(ctx, column == 7 ? r.duration_ns : r.self_ns);
+        sqlite3_result_int64(ctx, r.duration_ns);
       else
         sqlite3_result_null(ctx);
       break;
-    case 9:
-      sqlite3_result_int64(ctx, r.context);
+    case 4:
+      if (r.parent_id != 0)
+        sqlite3_result_int64(ctx, r.id - r.parent_id);
+      else
+        sqlite3_result_null(ctx);
       break;
-    case 10:
-      id_or_null(r.syscall_call_id);
+    case 5:
+      sqlite3_result_int64(ctx, r.end_id - r.id);
+      break;
+    case 6:
+      if (r.duration_ns >= 0)
+        sqlite3_result_int64(ctx, r.duration_ns - r.self_ns);
+      else
+        sqlite3_result_null(ctx);
       break;
     default:
-      sqlite3_result_int64(ctx, r.flags);
+      sqlite3_result_int64(ctx, r.bits);
       break;
   }
   return SQLITE_OK;
@@ -239,32 +234,25 @@ struct SessionWriter::Impl {
 
   CallRow& slot(uint64_t builder_id) { return ring[builder_id & (kRing - 1)]; }
 
-  // Binds a row's columns from `first` on; the id only for an explicit-id statement.
-  static void bind_row(sqlite3_stmt* st, int first, const CallRow& r, bool with_id) {
-    auto bind_id = [&](int i, int64_t v) {
-      if (v != 0)
-        sqlite3_bind_int64(st, first + i, v);
-      else
-        sqlite3_bind_null(st, first + i);
-    };
-    if (with_id) sqlite3_bind_int64(st, first++, r.id);
-    bind_id(0, r.parent_id);
-    sqlite3_bind_int64(st, first + 1, r.end_id);
-    sqlite3_bind_int64(st, first + 2, r.task_id);
-    sqlite3_bind_int64(st, first + 3, r.function_id);
-    sqlite3_bind_int64(st, first + 4, r.cpu);
-    sqlite3_bind_int64(st, first + 5, r.depth);
-    sqlite3_bind_int64(st, first + 6, r.entry_ns);
+  // Binds a row's columns, in the order of the row source's, after its id.
+  static void bind_row(sqlite3_stmt* st, const CallRow& r) {
+    sqlite3_bind_int64(st, 1, r.id);
+    sqlite3_bind_int64(st, 2, r.task_id);
+    sqlite3_bind_int64(st, 3, r.function_id);
+    sqlite3_bind_int64(st, 4, r.entry_ns);
     if (r.duration_ns >= 0) {
-      sqlite3_bind_int64(st, first + 7, r.duration_ns);
-      sqlite3_bind_int64(st, first + 8, r.self_ns);
+      sqlite3_bind_int64(st, 5, r.duration_ns);
+      sqlite3_bind_int64(st, 8, r.duration_ns - r.self_ns);
     } else {
-      sqlite3_bind_null(st, first + 7);
-      sqlite3_bind_null(st, first + 8);
+      sqlite3_bind_null(st, 5);
+      sqlite3_bind_null(st, 8);
     }
-    sqlite3_bind_int64(st, first + 9, r.context);
-    bind_id(10, r.syscall_call_id);
-    sqlite3_bind_int64(st, first + 11, r.flags);
+    if (r.parent_id != 0)
+      sqlite3_bind_int64(st, 6, r.id - r.parent_id);
+    else
+      sqlite3_bind_null(st, 6);
+    sqlite3_bind_int64(st, 7, r.end_id - r.id);
+    sqlite3_bind_int64(st, 9, r.bits);
   }
 
   // After the first error nothing more is written: SQLite may have rolled the whole
@@ -276,7 +264,7 @@ struct SessionWriter::Impl {
   }
 
   void insert_explicit(const CallRow& r) {
-    bind_row(insert_call.get(), 1, r, true);
+    bind_row(insert_call.get(), r);
     run(insert_call);
   }
 
@@ -382,7 +370,7 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
                        db.path(), "pick another name with --name, or replace it with --replace");
     int64_t old = existing->int_at(0);
     existing->reset();
-    for (const char* table : {"calls", "tasks", "functions", "function_stats", "function_edges",
+    for (const char* table : {"call_rows", "tasks", "functions", "function_stats", "function_edges",
                               "function_syscalls", "session_stats", "session_symbol_sets"}) {
       auto del = db.prepare(std::string("DELETE FROM ") + table + " WHERE session_id = ?");
       if (!del) return tl::unexpected(del.error());
@@ -415,7 +403,7 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
   w->session_id_ = sqlite3_last_insert_rowid(db.raw());
 
   Impl& m = *w->impl_;
-  m.call_base = max_id(db, "calls");
+  m.call_base = max_id(db, "call_rows");
   m.max_written = m.call_base;
   // No call yet: the session's calls are the empty range (call_base, call_base]. With 0 here, a
   // session without calls in a database that has some would make commit() drain ~2^64 ids.
@@ -430,10 +418,9 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
   };
   const std::string session = std::to_string(w->session_id_);
   if (auto s = prep(m.insert_call,
-                    ("INSERT INTO calls(id, session_id, parent_id, end_id, task_id, function_id, "
-                     "cpu, depth, entry_ns, duration_ns, self_ns, context, syscall_call_id, "
-                     "flags) VALUES(?," +
-                     session + ",?,?,?,?,?,?,?,?,?,?,?,?)")
+                    ("INSERT INTO call_rows(id, session_id, task_id, function_id, entry_ns, "
+                     "duration_ns, parent_offset, span, children_ns, bits) VALUES(?1," +
+                     session + ",?2,?3,?4,?5,?6,?7,?8,?9)")
                         .c_str());
       !s)
     return tl::unexpected(s.error());
@@ -441,12 +428,12 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
   if (int rc = sqlite3_create_module_v2(db.raw(), kRowsTable, &kRowsModule, &m.batch, nullptr);
       rc != SQLITE_OK)
     return tl::unexpected(db.error("cannot register the row source"));
-  if (auto s = prep(m.insert_call_batch,
-                    ("INSERT INTO calls(session_id, parent_id, end_id, task_id, function_id, cpu, "
-                     "depth, entry_ns, duration_ns, self_ns, context, syscall_call_id, flags) "
-                     "SELECT " +
-                     session + ", * FROM " + kRowsTable)
-                        .c_str());
+  if (auto s =
+          prep(m.insert_call_batch,
+               ("INSERT INTO call_rows(session_id, task_id, function_id, entry_ns, duration_ns, "
+                "parent_offset, span, children_ns, bits) SELECT " +
+                session + ", * FROM " + kRowsTable)
+                   .c_str());
       !s)
     return tl::unexpected(s.error());
   if (auto s = prep(m.insert_task,
@@ -458,7 +445,7 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
                     "VALUES(?,?,?,?,?,?)");
       !s)
     return tl::unexpected(s.error());
-  if (auto s = prep(m.reparent, "UPDATE calls SET parent_id = ? WHERE id = ?"); !s)
+  if (auto s = prep(m.reparent, "UPDATE call_rows SET parent_offset = ?2 - ?1 WHERE id = ?2"); !s)
     return tl::unexpected(s.error());
   return w;
 }
@@ -538,17 +525,12 @@ void SessionWriter::on_call(const CallRecord& c) {
   r.end_id = m.call_base + static_cast<int64_t>(c.end_id);
   r.task_id = m.task_base + c.task_id;
   r.function_id = m.function_base + c.function_id;
-  r.cpu = c.cpu;
-  r.depth = c.depth;
   r.entry_ns = static_cast<int64_t>(c.entry_ns);
   if (c.duration_ns >= 0) {
     r.duration_ns = c.duration_ns;
     r.self_ns = c.self_ns;
   }
-  r.context = static_cast<uint8_t>(c.context);
-  r.syscall_call_id =
-      c.syscall_call_id != 0 ? m.call_base + static_cast<int64_t>(c.syscall_call_id) : 0;
-  r.flags = c.flags;
+  r.bits = calls_bits(c.cpu, c.depth, c.context, c.flags);
   m.add(r, c.id);
   if (m.error && !stream_error_) stream_error_ = m.error;
 

@@ -1,7 +1,9 @@
 #include <zlib.h>
+#include <zstd.h>
 
 #include <sqlite3.h>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <set>
 
@@ -42,18 +44,38 @@ std::string digest_of(std::string_view bytes) {
   return buf;
 }
 
+// zstd level 1: a kernel's 3.6 MB of kallsyms in about 15 M instructions, where zlib's
+// fastest level took 200 M (docs/performance.md, issue 15), and a smaller blob.
 std::string compress_text(std::string_view text) {
-  uLongf bound = compressBound(text.size());
-  std::string packed(bound, '\0');
-  if (compress2(reinterpret_cast<Bytef*>(packed.data()), &bound,
-                reinterpret_cast<const Bytef*>(text.data()), text.size(), 1) != Z_OK)
-    return {};
-  packed.resize(bound);
+  std::string packed(ZSTD_compressBound(text.size()), '\0');
+  size_t n = ZSTD_compress(packed.data(), packed.size(), text.data(), text.size(), 1);
+  if (ZSTD_isError(n)) return {};
+  packed.resize(n);
   return packed;
 }
 
+bool is_zstd(const void* data, int size) {
+  static const unsigned char kMagic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+  return size >= 4 && std::memcmp(data, kMagic, 4) == 0;
+}
+
+// A blob written by this version (zstd) or an earlier one (zlib). A database may come from
+// someone else: a zstd frame's declared size is checked against a cap before anything is
+// allocated, and must be what it decompresses to.
 Result<std::string> uncompress_blob(const void* data, int size, size_t expected,
                                     const std::string& what) {
+  if (is_zstd(data, size)) {
+    constexpr unsigned long long kMax = 256ull << 20;  // a kernel's kallsyms: about 10 MB
+    unsigned long long declared = ZSTD_getFrameContentSize(data, static_cast<size_t>(size));
+    if (declared == ZSTD_CONTENTSIZE_ERROR || declared == ZSTD_CONTENTSIZE_UNKNOWN ||
+        declared > kMax)
+      return runtime_error("corrupt compressed data in the database", what);
+    std::string out(static_cast<size_t>(declared), '\0');
+    size_t n = ZSTD_decompress(out.data(), out.size(), data, static_cast<size_t>(size));
+    if (ZSTD_isError(n) || n != out.size())
+      return runtime_error("corrupt compressed data in the database", what);
+    return out;
+  }
   std::string out(expected ? expected : static_cast<size_t>(size) * 6 + 4096, '\0');
   for (;;) {
     uLongf n = out.size();
@@ -89,9 +111,19 @@ Result<int64_t> store_kallsyms(Database& db, const SymbolTable& table, const std
 
 Result<int64_t> store_kallsyms_text(Database& db, std::string_view text, size_t entries,
                                     const std::string& source) {
-  // Level 1: four times smaller, at a cost that does not show next to the import itself.
   std::string packed = compress_text(text);
   if (packed.empty()) return runtime_error("cannot compress the recording's kallsyms", source);
+  // Recordings of one boot carry the same kallsyms: stored once, shared by their sessions (the
+  // same text compresses to the same bytes; sets are never deleted, so sharing is safe).
+  auto same = db.prepare(
+      "SELECT id FROM symbol_sets WHERE kind = 'kallsyms' AND entries = ?1 AND "
+      "compressed_text = ?2 LIMIT 1");
+  if (!same) return tl::unexpected(same.error());
+  same->bind(1, static_cast<int64_t>(entries));
+  sqlite3_bind_blob(same->get(), 2, packed.data(), static_cast<int>(packed.size()), SQLITE_STATIC);
+  auto found = same->step();
+  if (!found) return tl::unexpected(found.error());
+  if (*found) return same->int_at(0);
   auto set = new_set(db, "kallsyms", source, entries);
   if (!set) return set;
   auto st = db.prepare("UPDATE symbol_sets SET compressed_text = ?2 WHERE id = ?1");

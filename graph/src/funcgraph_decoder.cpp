@@ -1,6 +1,7 @@
 #include "funcgraph_decoder.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -72,18 +73,20 @@ uint64_t FuncgraphDecoder::read_number(const void* data, FieldAt f) const {
   }
 }
 
-std::string funcgraph_function_name(tep_handle* tep, uint64_t address) {
+namespace {
+
+std::string function_name_at(uint64_t address, std::optional<KallsymsFunctions::Found> found) {
   std::string name;
-  if (const char* n = tep_find_function(tep, address)) {
-    unsigned long long start = tep_find_function_address(tep, address);
-    name = n;
+  if (found) {
+    uint64_t start = found->start;
+    name = found->name;
     // function_graph records the address of the function's ftrace call site, which follows
     // an ENDBR64 on kernels built with IBT (6.12's Debian kernels: __x64_sys_connect+0x4): that
     // is the function itself, as the kernel's and trace-cmd's output name it. Anything further
     // in is shown with its offset, as trace-cmd shows it.
     if (address - start > kCallSiteOffsetMax) {
       char buf[32];
-      std::snprintf(buf, sizeof buf, "+0x%llx", address - start);
+      std::snprintf(buf, sizeof buf, "+0x%llx", static_cast<unsigned long long>(address - start));
       name += buf;
     }
   } else {
@@ -92,6 +95,89 @@ std::string funcgraph_function_name(tep_handle* tep, uint64_t address) {
     name = buf;
   }
   return name;
+}
+
+}  // namespace
+
+std::string funcgraph_function_name(tep_handle* tep, uint64_t address) {
+  std::optional<KallsymsFunctions::Found> found;
+  if (const char* n = tep_find_function(tep, address))
+    found = KallsymsFunctions::Found{n, tep_find_function_address(tep, address)};
+  return function_name_at(address, found);
+}
+
+std::optional<KallsymsFunctions> KallsymsFunctions::parse(std::string text) {
+  KallsymsFunctions out;
+  if (text.find('\0') != std::string::npos || text.size() > UINT32_MAX) return std::nullopt;
+  // Tables, not comparisons: 87k lines of 40 bytes are read here on every import.
+  static const auto kClass = [] {
+    std::array<int8_t, 256> c{};
+    c.fill(-1);  // not a hex digit
+    for (int d = 0; d < 10; ++d) c['0' + d] = static_cast<int8_t>(d);
+    for (int d = 0; d < 6; ++d) c['a' + d] = c['A' + d] = static_cast<int8_t>(10 + d);
+    for (unsigned char w : {' ', '\t', '\n', '\r', '\v', '\f'}) c[w] = -2;  // isspace()
+    return c;
+  }();
+  auto hex = [](char c) -> int { return kClass[static_cast<unsigned char>(c)]; };
+  auto space = [](char c) { return kClass[static_cast<unsigned char>(c)] == -2; };
+  out.entries_.reserve(text.size() / 40);
+  for (size_t pos = 0; pos < text.size();) {
+    const void* nl = std::memchr(text.data() + pos, '\n', text.size() - pos);
+    size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - text.data()) : text.size();
+    if (end == pos) {  // strtok_r skips empty lines
+      pos = end + 1;
+      continue;
+    }
+    uint64_t address = 0;
+    size_t i = pos;
+    int digits = 0;
+    for (int d; i < end && digits < 16 && (d = hex(text[i])) >= 0; ++i, ++digits)
+      address = (address << 4) | static_cast<uint64_t>(d);
+    // The shape register_kallsyms() (trace_dat_container.cpp) registers line by line.
+    if (digits == 0 || i + 3 > end || text[i] != ' ' || space(text[i + 1]) || text[i + 2] != ' ' ||
+        space(text[i + 3]))
+      return std::nullopt;
+    const char type = text[i + 1];
+    const size_t name = i + 3;
+    i = name;
+    while (i < end && !space(text[i])) ++i;
+    const size_t name_end = i;
+    if (i < end) {  // "\t[MODULE]" and nothing else
+      if (text[i] != '\t' || i + 3 > end || text[i + 1] != '[') return std::nullopt;
+      size_t module = i + 2;
+      i = module;
+      while (i < end && !space(text[i])) ++i;
+      if (i != end || text[i - 1] != ']' || i - 1 <= module) return std::nullopt;
+    }
+    if (text[name] != '$' && type != 'A' && type != 'a')
+      out.entries_.push_back(
+          {address, static_cast<uint32_t>(name), static_cast<uint32_t>(name_end - name)});
+    pos = end + 1;
+  }
+  // tep_register_function() prepends to a list that func_map_init() walks from its head.
+  std::reverse(out.entries_.begin(), out.entries_.end());
+  std::stable_sort(out.entries_.begin(), out.entries_.end(),
+                   [](const Entry& a, const Entry& b) { return a.address < b.address; });
+  out.text_ = std::move(text);
+  return out;
+}
+
+std::optional<KallsymsFunctions::Found> KallsymsFunctions::find(uint64_t address) const {
+  // glibc's bsearch over entries_ with libtraceevent's func_bcmp, whose entry past the last is
+  // a sentinel of address 0: an address beyond the last symbol matches only exactly.
+  size_t l = 0, u = entries_.size();
+  while (l < u) {
+    size_t idx = (l + u) / 2;
+    const Entry& e = entries_[idx];
+    const uint64_t next = idx + 1 < entries_.size() ? entries_[idx + 1].address : 0;
+    if (address == e.address || (address > e.address && address < next))
+      return Found{std::string_view(text_).substr(e.name, e.length), e.address};
+    if (address < e.address)
+      u = idx;
+    else
+      l = idx + 1;
+  }
+  return std::nullopt;
 }
 
 // The kernel's depth is an int the return stack keeps small; clamp whatever else arrives.
@@ -103,7 +189,9 @@ int FuncgraphDecoder::bounded_depth(uint64_t raw) {
 std::string_view FuncgraphDecoder::function_name(uint64_t address) {
   auto it = names_.find(address);
   if (it != names_.end()) return it->second;
-  return names_.emplace(address, funcgraph_function_name(tep_, address)).first->second;
+  std::string name = functions_ ? function_name_at(address, functions_->find(address))
+                                : funcgraph_function_name(tep_, address);
+  return names_.emplace(address, std::move(name)).first->second;
 }
 
 // The saved command line of a pid (tep_data_comm_from_pid's answer, which never changes).

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "probeseek/graph.h"
 
@@ -23,6 +24,33 @@ struct TepFree {
   void operator()(tep_handle* tep) const { tep_free(tep); }
 };
 using TepHandle = std::unique_ptr<tep_handle, TepFree>;
+
+// A kallsyms text's symbols, looked up by address exactly as libtraceevent's tep_find_function()
+// after tep_register_function() of each: the same entries (arm's '$' mapping symbols and
+// absolute 'A'/'a' symbols skipped), in the same order (registration reversed, then sorted by
+// address by glibc's stable merge sort), the same binary search (glibc's bsearch with
+// libtraceevent's comparison). Built without copying 87k names into a tep and sorting them
+// with qsort: 110 M instructions of a 36k-call import (issue 15).
+class KallsymsFunctions {
+ public:
+  // nullopt when a line is not "ADDR TYPE NAME" or "ADDR TYPE NAME\t[MODULE]": such a text
+  // goes to tep_parse_kallsyms() whole, as before.
+  static std::optional<KallsymsFunctions> parse(std::string text);
+  struct Found {
+    std::string_view name;
+    uint64_t start = 0;
+  };
+  std::optional<Found> find(uint64_t address) const;
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    uint64_t address;
+    uint32_t name, length;  // in text_
+  };
+  std::string text_;
+  std::vector<Entry> entries_;
+};
 
 // The name of the function whose ftrace call site is at `address`: "tcp_v4_connect" also for
 // tcp_v4_connect+0x4 (after ENDBR64 on IBT kernels), "f+0x1c" further in, "0x..." unknown.
@@ -47,6 +75,8 @@ class FuncgraphDecoder {
   // to refuse the file naming the record's offset. Otherwise (the live recorder's pages, which
   // the kernel wrote) such a record is counted as another event and its depth clamped.
   void refuse_damaged() { refuse_damaged_ = true; }
+  // Names from these symbols instead of the tep's (borrowed: must outlive the decoder).
+  void use_functions(const KallsymsFunctions* functions) { functions_ = functions; }
   const std::string& damage() const { return damage_; }
 
   // One record of `cpu`: funcgraph entries and exits go to the builder, anything else is
@@ -73,7 +103,8 @@ class FuncgraphDecoder {
   std::string_view function_name(uint64_t address);
   std::string_view comm_of(int pid);
 
-  tep_handle* tep_;  // borrowed
+  tep_handle* tep_;                               // borrowed
+  const KallsymsFunctions* functions_ = nullptr;  // borrowed; null: the tep's
   CallTreeBuilder& builder_;
   Problem problem_ = Problem::kNone;
   int entry_id_ = -1;

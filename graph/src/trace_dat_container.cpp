@@ -228,6 +228,8 @@ Result<std::vector<char>> read_section(const DatFile& f, const Decompressor& z, 
   return data;
 }
 
+}  // namespace
+
 // Registers the functions of a kallsyms text with the tep exactly as tep_parse_kallsyms()
 // does, in the same order (so its function map, ties included, is the same), without its
 // sscanf per line. Lines in another shape than "ADDR TYPE NAME[\t[MODULE]]" go to
@@ -307,6 +309,8 @@ void register_kallsyms(tep_handle* tep, std::string text) {
     tep_register_function(tep, &text[l.name], l.address, module);
   }
 }
+
+namespace {
 
 // A version 7 CPU's compressed chunks, decompressed one at a time (see cpu_pages).
 class ChunkPages final : public PageSource {
@@ -637,7 +641,11 @@ Result<DatMeta> read_meta(DatFile& f, const DatHeader& h, const std::vector<char
     if (size > text->size() - 4) return damaged(*kallsyms, "kallsyms text longer than its section");
     // libtracecmd reads it as a C string: it ends at its first NUL, if any.
     std::string symbols(text->data() + 4, strnlen(text->data() + 4, size));
-    if (!symbols.empty()) register_kallsyms(tep, std::move(symbols));
+    meta.kallsyms = symbols;
+    if (!symbols.empty()) {
+      meta.functions = KallsymsFunctions::parse(std::move(symbols));
+      if (!meta.functions) register_kallsyms(tep, meta.kallsyms);
+    }
   }
   if (cmdlines) {
     auto text = read_section(f, z, *cmdlines, kOptionCmdlines, damaged);
@@ -682,7 +690,8 @@ Result<std::unique_ptr<PageSource>> cpu_pages(const DatFile& f, const DatMeta& m
 // A version 6 file, walked whole before libtracecmd sees it (trace-cmd.dat.v6(5)): every size
 // and offset within the file, every label where it belongs, every page header sound.
 // libtracecmd trusts them and crashes on a truncated or damaged file.
-Status check_v6(const DatFile& f, const DatHeader& h, const Damage& damaged) {
+Status check_v6(const DatFile& f, const DatHeader& h, const Damage& damaged,
+                std::string* kallsyms) {
   uint64_t at = h.end;
   auto need = [&](uint64_t n, const char* what) -> Status {
     if (at > f.size() || n > f.size() - at)
@@ -775,7 +784,17 @@ Status check_v6(const DatFile& f, const DatHeader& h, const Damage& damaged) {
     for (uint32_t j = 0; j < n; ++j)
       if (!(ok = event_format("an event format"))) return ok;
   }
+  const uint64_t kallsyms_at = at;
   if (!(ok = sized(4, "the kallsyms text"))) return ok;
+  if (kallsyms) {  // sized() checked that the text fits the file
+    uint32_t size = 0;
+    f.read_number(kallsyms_at, &size);
+    std::string text(size, '\0');
+    if (size > 0 && !f.read(kallsyms_at + 4, text.data(), size))
+      return damaged(kallsyms_at, "a truncated kallsyms text");
+    text.resize(strnlen(text.data(), text.size()));  // read as a C string, as libtracecmd does
+    *kallsyms = std::move(text);
+  }
   if (!(ok = sized(4, "the printk formats"))) return ok;
   if (!(ok = sized(8, "the saved command lines"))) return ok;
   uint32_t cpus = 0;

@@ -112,8 +112,17 @@ struct DatMeta {
   std::vector<CpuRegion> cpus;  // in the order libtracecmd numbers them
   std::string uname;
   std::string cpustats;  // the CPUSTAT options, one after the other, as libtracecmd keeps them
+  std::string kallsyms;  // the kallsyms section's text as recorded (stored with the session)
+  // Its functions by address, for the decoder (nullopt: none, or a text only
+  // tep_parse_kallsyms() reads, registered with `tep` instead).
+  std::optional<KallsymsFunctions> functions;
   bool needs_libtracecmd = false;  // sound, but its timestamps are adjusted on reading
 };
+
+// Registers a kallsyms text's functions with `tep` as tep_parse_kallsyms() would. read_meta()
+// does so only for a text KallsymsFunctions cannot read (it looks names up itself): a caller
+// that decodes with the tep after reading (a test replaying pages) registers them here.
+void register_kallsyms(tep_handle* tep, std::string text);
 
 // The metadata of a version 7 file and the layout of its top flyrecord buffer. A sound file
 // this reader does not stream itself (timestamps libtracecmd adjusts) comes back with
@@ -130,6 +139,8 @@ Result<std::unique_ptr<PageSource>> cpu_pages(const DatFile& f, const DatMeta& m
 
 // A version 6 file, walked whole before libtracecmd sees it: every size and offset within
 // the file, every label where it belongs, every page and record inside its page.
-Status check_v6(const DatFile& f, const DatHeader& h, const Damage& damaged);
+// `kallsyms`, when given, receives the file's kallsyms text as recorded.
+Status check_v6(const DatFile& f, const DatHeader& h, const Damage& damaged,
+                std::string* kallsyms = nullptr);
 
 }  // namespace probeseek::detail

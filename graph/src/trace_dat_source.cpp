@@ -33,7 +33,6 @@
 
 #include "funcgraph_decoder.h"
 #include "page_stream.h"
-#include "probeseek/c_string.h"
 #include "probeseek/graph.h"
 #include "probeseek/text.h"
 #include "trace_dat_container.h"
@@ -123,27 +122,6 @@ void add_overruns(const char* cpustats, CallTreeBuilder& builder) {
   }
 }
 
-// libtraceevent's listing "ADDR NAME [MODULE]" -> kallsyms lines "ADDR ? NAME [MODULE]": the
-// type letter was not kept, so it is '?' (unknown).
-std::string kallsyms_lines(std::string_view listing) {
-  std::string out;
-  out.reserve(listing.size() + listing.size() / 16);
-  size_t pos = 0;
-  while (pos < listing.size()) {
-    size_t nl = listing.find('\n', pos);
-    if (nl == std::string_view::npos) nl = listing.size();
-    std::string_view line = listing.substr(pos, nl - pos);
-    pos = nl + 1;
-    size_t sp = line.find(' ');
-    if (sp == std::string_view::npos) continue;
-    out.append(line.substr(0, sp));
-    out.append(" ?");
-    out.append(line.substr(sp));
-    out.push_back('\n');
-  }
-  return out;
-}
-
 // The function_graph formats and where their fields sit.
 
 Status no_graph_records(const BuildStats& st, uint64_t before, const std::string& path) {
@@ -162,15 +140,14 @@ tl::unexpected<Error> unreadable_data(const std::string& path) {
                    "the file may be truncated; record it again");
 }
 
-// What a trace.dat says of itself. `kallsyms`: malloc'ed by the shim, owned here.
-SourceInfo trace_dat_info(const char* uname, int cpus, char* kallsyms_listing) {
-  const CString kallsyms(kallsyms_listing);
+// What a trace.dat says of itself, with its kallsyms text as recorded.
+SourceInfo trace_dat_info(const char* uname, int cpus, std::string kallsyms) {
   SourceInfo info;
   info.format = TraceFormat::kTraceDat;
   info.kernel_release = release_from_uname(uname);
   info.tracer = "function_graph";
   info.cpus = cpus;
-  if (kallsyms) info.kallsyms_text = kallsyms_lines(kallsyms.get());
+  info.kallsyms_text = std::move(kallsyms);
   return info;
 }
 
@@ -199,6 +176,8 @@ Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& buil
                      "pass a trace.dat written by trace-cmd or 'probeseek record'");
   uint64_t before = builder.stats().entries + builder.stats().exits;
   Damage damaged(path);
+  // The file's kallsyms text as recorded, stored with the session whichever path reads it.
+  std::string kallsyms;
 
   // Every size and offset in the file is checked before anything is read through it, and
   // before libtracecmd (which trusts them) sees the file.
@@ -214,7 +193,9 @@ Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& buil
     if (!meta) return tl::unexpected(meta.error());
     FuncgraphDecoder decoder(meta->tep.get(), builder);
     decoder.refuse_damaged();
+    if (meta->functions) decoder.use_functions(&*meta->functions);
     if (auto usable = check_decoder(decoder, path); !usable) return tl::unexpected(usable.error());
+    kallsyms = meta->kallsyms;
     if (meta->needs_libtracecmd) {
       // Every page checked here first; libtracecmd below reads the records.
       if (auto sound = stream_cpu_data(file, *meta, nullptr, damaged); !sound)
@@ -226,10 +207,12 @@ Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& buil
       if (auto some = no_graph_records(builder.stats(), before, path); !some)
         return tl::unexpected(some.error());
       add_overruns(meta->cpustats.empty() ? nullptr : meta->cpustats.c_str(), builder);
+      // The kallsyms section as recorded, type letters included: listing libtraceevent's
+      // function map instead (printf of 87k lines) cost 110 M instructions (issue 15).
       return trace_dat_info(meta->uname.c_str(), static_cast<int>(meta->cpus.size()),
-                            ps_tep_kallsyms(meta->tep.get()));
+                            std::move(kallsyms));
     }
-  } else if (auto sound = check_v6(file, *header, damaged); !sound) {
+  } else if (auto sound = check_v6(file, *header, damaged, &kallsyms); !sound) {
     return tl::unexpected(sound.error());
   }
 
@@ -251,7 +234,7 @@ Result<SourceInfo> read_trace_dat(const std::string& path, CallTreeBuilder& buil
     return tl::unexpected(some.error());
   add_overruns(ps_tracecmd_cpustats(handle.get()), builder);
   return trace_dat_info(ps_tracecmd_uname(handle.get()), ps_tracecmd_cpus(handle.get()),
-                        ps_tracecmd_kallsyms(handle.get()));
+                        std::move(kallsyms));
 }
 
 }  // namespace probeseek

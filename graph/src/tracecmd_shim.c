@@ -79,30 +79,3 @@ int ps_tracecmd_hook_parses(const char* hook) {
   tracecmd_free_hooks(parsed);
   return 1;
 }
-
-/*
- * libtraceevent has no iterator over its function map: tep_print_funcs(), which printf()s it,
- * is the only listing. Point glibc's stdout at a memory stream for the duration of the call
- * (the importer is single-threaded; stdout is flushed first so nothing is interleaved).
- */
-char* ps_tep_kallsyms(struct tep_handle* tep) {
-  if (!tep || tep_get_function_count(tep) <= 0) return NULL;
-  char* text = NULL;
-  size_t size = 0;
-  FILE* memory = open_memstream(&text, &size);
-  if (!memory) return NULL;
-  fflush(stdout);
-  FILE* saved = stdout;
-  stdout = memory;
-  tep_print_funcs(tep);
-  stdout = saved;
-  if (fclose(memory) != 0) {
-    free(text);
-    return NULL;
-  }
-  return text;
-}
-
-char* ps_tracecmd_kallsyms(struct tracecmd_input* handle) {
-  return ps_tep_kallsyms(tracecmd_get_tep(handle));
-}

@@ -20,11 +20,6 @@ const char* ps_tracecmd_cpustats(struct tracecmd_input* handle);  // may be NULL
 int ps_tracecmd_cpus(struct tracecmd_input* handle);
 // Whether libtracecmd parses a hook option's text (NUL-terminated) into a hook: 1 or 0.
 int ps_tracecmd_hook_parses(const char* hook);
-// The recording's own kallsyms as libtraceevent holds them, one "ADDR NAME [MODULE]" line per
-// symbol (libtraceevent keeps no type letters). Returns a malloc'ed string (caller frees) or
-// NULL.
-char* ps_tracecmd_kallsyms(struct tracecmd_input* handle);
-char* ps_tep_kallsyms(struct tep_handle* tep);  // the same, for a tep_handle of our own
 
 #ifdef __cplusplus
 }

@@ -469,21 +469,29 @@ TEST_F(Export, DamagedRowsAreClampedCountedAndNeverCrash) {
     ASSERT_TRUE(db) << db.error().message();
     std::string s = std::to_string(a), t = std::to_string(b), u = std::to_string(c);
     for (const std::string& sql : std::vector<std::string>{
-             "UPDATE calls SET end_id = id - 7 WHERE id = " + s,
-             "UPDATE calls SET parent_id = " + t + " WHERE id = " + s,  // a cycle: a <-> b
-             "UPDATE calls SET parent_id = " + s + " WHERE id = " + t,
-             "UPDATE calls SET end_id = end_id + 100000, duration_ns = NULL, self_ns = NULL "
+             // end_id, parent_id and self_ns are computed from span, parent_offset and
+             // children_ns (docs/schema.md): those are what a damaged file gets wrong.
+             "UPDATE call_rows SET span = -7 WHERE id = " + s,  // end_id = id - 7
+             "UPDATE call_rows SET parent_offset = id - " + t + " WHERE id = " + s,  // a <-> b
+             "UPDATE call_rows SET parent_offset = id - " + s + " WHERE id = " + t,
+             "UPDATE call_rows SET span = span + 100000, duration_ns = NULL, children_ns = NULL "
              "WHERE id = " +
                  u,
              // Its parent ends at once: what ends below an open call is bounded by the
              // nearest end known above it.
-             "UPDATE calls SET duration_ns = 1 WHERE id = (SELECT parent_id FROM calls WHERE id "
+             "UPDATE call_rows SET duration_ns = 1 WHERE id = (SELECT parent_id FROM calls WHERE "
+             "id "
              "= " +
                  u + ")",
-             "UPDATE calls SET entry_ns = entry_ns - 1000000 WHERE id = " + std::to_string(c + 1),
-             "UPDATE calls SET duration_ns = -5 WHERE id = " + std::to_string(c + 2),
-             "INSERT INTO calls SELECT -3, session_id, 99999999, 5, task_id, 987654, cpu, 40, "
-             "-1000, NULL, NULL, 9, NULL, 3 FROM calls WHERE id = " +
+             "UPDATE call_rows SET entry_ns = entry_ns - 1000000 WHERE id = " +
+                 std::to_string(c + 1),
+             "UPDATE call_rows SET duration_ns = -5 WHERE id = " + std::to_string(c + 2),
+             // id -3, parent 99999999, end_id 5, function 987654, entry -1000, no exit,
+             // flags 3, context 7 (unknown), depth 40, the first call's cpu.
+             "INSERT INTO call_rows(id, session_id, task_id, function_id, entry_ns, duration_ns, "
+             "parent_offset, span, children_ns, bits) SELECT -3, session_id, task_id, 987654, "
+             "-1000, NULL, -3 - 99999999, 8, NULL, 3 | (7 << 2) | (40 << 5) | (cpu << 13) FROM "
+             "calls WHERE id = " +
                  std::to_string(first),
              "UPDATE sessions SET first_call_id = -3 WHERE name = 'stream'"}) {
       auto done = db->exec(sql);

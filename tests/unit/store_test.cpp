@@ -129,7 +129,7 @@ TEST(KilledImport, ReadCommandsRollTheHotJournalBack) {
     if (!db) ::_exit(3);
     (void)db->exec("PRAGMA cache_size = 10");
     (void)db->exec("BEGIN IMMEDIATE");
-    (void)db->exec("DELETE FROM calls");
+    (void)db->exec("DELETE FROM call_rows");
     (void)db->exec(
         "INSERT INTO sessions(name, source, source_format, imported_at) "
         "VALUES('half', 'x', '', 'now')");
@@ -296,10 +296,11 @@ TEST(DeepTree, ThreeHundredThousandLevelsAreMeasuredWithoutRecursion) {
         "INSERT INTO functions(id, session_id, name) VALUES(1, 1, 'recurse');"
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < " +
         n +
-        ") INSERT INTO calls(id, session_id, parent_id, end_id, task_id, function_id, cpu, "
-        "depth, entry_ns, duration_ns, self_ns, context, syscall_call_id, flags) "
-        "SELECT x, 1, NULLIF(x - 1, 0), " +
-        n + ", 1, 1, 0, x - 1, x, " + n + " - x + 1, 1, 0, NULL, 0 FROM c; COMMIT;"));
+        ") INSERT INTO call_rows(id, session_id, task_id, function_id, entry_ns, duration_ns, "
+        "parent_offset, span, children_ns, bits) "
+        "SELECT x, 1, 1, 1, x, " +
+        n + " - x + 1, CASE WHEN x > 1 THEN 1 END, " + n + " - x, " + n +
+        " - x, CASE WHEN x <= 256 THEN (x - 1) << 5 ELSE -((x - 1) << 25) END FROM c; COMMIT;"));
   }
   auto r = run_probeseek("tree --max-depth 3 --db " + db_path);
   ASSERT_EQ(r.status, 0) << r.err;

@@ -222,6 +222,8 @@ TEST(SpillReplay, SpillFilesDecodeLikeTheTraceDatTheirPagesCameFrom) {
   const uint32_t page_size = meta->page_size;
   impl->cpus = 2;
   impl->page_size = static_cast<int>(page_size);
+  // The recorder's tep has the kernel's kallsyms; read_meta() keeps its own lookup instead.
+  if (meta->functions) detail::register_kallsyms(meta->tep.get(), meta->kallsyms);
   impl->tep = std::move(meta->tep);
   impl->kernel.release = "6.1.0-56-cloud-amd64";
   impl->recorder_pid = -1;  // no record is the recorder's own here
