@@ -1,5 +1,7 @@
 #include "probeseek/session_queries.h"
 
+#include <algorithm>
+
 namespace probeseek {
 
 namespace {
@@ -72,10 +74,22 @@ Result<CallsInSpan> CallsInSpan::make(Database& db) {
   return out;
 }
 
+Result<CallsInSpan> CallsInSpan::task_calls_near(Database& db, int max_below) {
+  auto st = db.prepare(
+      "SELECT c.function_id, c.context, c.depth, NULL FROM calls c WHERE c.id > ? AND c.id <= ? "
+      "AND c.task_id = ? AND c.context = 0 AND c.depth <= ?");
+  if (!st) return tl::unexpected(st.error());
+  CallsInSpan out;
+  out.st_ = std::move(*st);
+  out.max_below_ = std::max(max_below, 0);
+  return out;
+}
+
 Status CallsInSpan::for_each(const CallSpan& span,
                              const std::function<void(const CallInSpan&)>& fn) {
   st_.reset();
   st_.bind(1, span.id).bind(2, span.end_id).bind(3, span.task_id);
+  if (max_below_) st_.bind(4, static_cast<int64_t>(span.depth) + *max_below_);
   return st_.for_each_row([&](const Statement& r) {
     CallInSpan c{r.int_at(0), static_cast<int>(r.int_at(1)), static_cast<int>(r.int_at(2)),
                  std::nullopt};
