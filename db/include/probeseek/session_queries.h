@@ -59,7 +59,8 @@ class CallsInSpan {
   Status for_each(const CallSpan& span, const std::function<void(const CallInSpan&)>& fn);
 
  private:
-  Statement st_;
+  Statement st_, parent_;
+  bool with_parent_ = false;
   std::optional<int> max_below_;
 };
 
