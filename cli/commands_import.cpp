@@ -178,7 +178,8 @@ Status run_import(ImportOptions& o, bool& created) {
             " (" + std::to_string(file + 1) + " of " + std::to_string(request.files.size()) + ")";
       if (writing) {
         line.update(text + ": " + human_count(calls) +
-                    " calls read, writing aggregates and indexes, " + line.elapsed());
+                        " calls read, writing aggregates and indexes, " + line.elapsed(),
+                    true);
         read_from = process_bytes_read();
         return;
       }

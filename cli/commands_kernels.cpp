@@ -90,9 +90,7 @@ void register_list(CLI::App& app, Context& ctx) {
       // On a terminal, below the lines of the kernels done: "kernels add: 3 of 17 done, 1 min 2 s".
       auto line = ProgressLine::on_stderr();
       const size_t sources = ko->request.sources.size();
-      if (sources > 1)
-        line.update("kernels add: 0 of " + std::to_string(sources) +
-                    " done: " + printable(ko->request.sources.front()) + "...");
+      if (sources > 1) line.update("kernels add: 0 of " + std::to_string(sources) + " done, 0 s");
       auto results =
           add_kernels(*db, ko->request, [&](size_t done, size_t total, const AddedKernel& r) {
             line.clear();

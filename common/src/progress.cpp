@@ -40,10 +40,10 @@ bool ProgressLine::stderr_is_terminal() {
   return isatty(STDERR_FILENO) == 1;
 }
 
-void ProgressLine::update(std::string_view text) {
+void ProgressLine::update(std::string_view text, bool now) {
   if (!terminal_) return;
   const auto t = now_();
-  if (ever_ && t - last_ < interval_) return;
+  if (ever_ && !now && t - last_ < interval_) return;
   ever_ = true;
   last_ = t;
   if (columns_ > 0 && text.size() > columns_) text = text.substr(0, columns_);

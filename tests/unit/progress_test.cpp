@@ -36,12 +36,16 @@ TEST(ProgressLine, ThrottledToOneUpdatePerInterval) {
     f.advance(99);
     p.update("import: skipped");
     ASSERT_EQ(f.writes.size(), 2u);
+    p.update("import: writing", true);  // a change of phase is shown at once
+    ASSERT_EQ(f.writes.size(), 3u);
+    EXPECT_EQ(f.writes[2], "\rimport: writing" + std::string(8, ' ') + "\rimport: writing");
+    f.writes.pop_back();
     EXPECT_EQ(f.writes[0], "\rimport: 1 MiB of 10 MiB");
     EXPECT_EQ(f.writes[1], "\rimport: 5 MiB of 10 MiB");
   }
   // Destroyed: the line is blanked and the cursor left at its start.
   ASSERT_EQ(f.writes.size(), 3u);
-  EXPECT_EQ(f.writes[2], "\r" + std::string(23, ' ') + "\r");
+  EXPECT_EQ(f.writes[2], "\r" + std::string(15, ' ') + "\r");  // as wide as the last shown
 }
 
 TEST(ProgressLine, ShorterTextBlanksTheRestOfTheLongerOne) {

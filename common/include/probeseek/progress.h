@@ -30,8 +30,9 @@ class ProgressLine {
   ProgressLine(const ProgressLine&) = delete;
   ProgressLine& operator=(const ProgressLine&) = delete;
 
-  // Shows `text` in place of the last update, unless one was shown less than `interval` ago.
-  void update(std::string_view text);
+  // Shows `text` in place of the last update, unless one was shown less than `interval` ago;
+  // `now` shows it regardless (a change of phase, which should not be skipped).
+  void update(std::string_view text, bool now = false);
   // Erases the line (before other output, and at the end); the next update draws it again.
   void clear();
   // Time since construction: "12 s", "2 min 5 s".
