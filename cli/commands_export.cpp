@@ -1,4 +1,5 @@
 // export: a session for flame graphs (folded), Chrome's trace viewer (chrome) and Perfetto.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
@@ -6,6 +7,7 @@
 #include "probeseek/db.h"
 #include "probeseek/export.h"
 #include "probeseek/output_file.h"
+#include "probeseek/progress.h"
 #include "probeseek/text.h"
 
 namespace probeseek::cli {
@@ -51,7 +53,16 @@ Status run_export(ExportCommandOptions& o, const CLI::App& cmd) {
   if (!s) return tl::unexpected(s.error());
   auto out = OutputFile::create(o.output, o.force);
   if (!out) return tl::unexpected(out.error());
+  // On a terminal: "export: 1.1M of 4.5M calls, 3 s".
+  auto line = ProgressLine::on_stderr();
+  if (line.active())
+    o.options.progress = [&line, total = s->calls](int64_t read) {
+      line.update("export: " + human_count(static_cast<uint64_t>(read)) + " of " +
+                  human_count(static_cast<uint64_t>(std::max<int64_t>(total, 0))) + " calls, " +
+                  line.elapsed());
+    };
   auto report = export_session(*db, s->id, o.options, **out);
+  line.clear();
   if (!report) return tl::unexpected(report.error());  // the temporary file is removed
   if (auto c = (*out)->commit(); !c) return c;
 

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "output.h"
 #include "probeseek/compat.h"
+#include "probeseek/progress.h"
 #include "probeseek/text.h"
 
 namespace probeseek::cli {
@@ -86,8 +87,13 @@ void register_list(CLI::App& app, Context& ctx) {
       created = db->created();
       int status = 0;
       size_t added = 0, known = 0;
+      // On a terminal, below the lines of the kernels done: "kernels add: 3 of 17 done, 1 min 2 s".
+      auto line = ProgressLine::on_stderr();
+      const size_t sources = ko->request.sources.size();
+      if (sources > 1) line.update("kernels add: 0 of " + std::to_string(sources) + " done, 0 s");
       auto results =
           add_kernels(*db, ko->request, [&](size_t done, size_t total, const AddedKernel& r) {
+            line.clear();
             std::cerr << "[" << done << "/" << total << "] " << printable(r.source) << ": ";
             if (r.error) {
               std::cerr << "error: " << printable(r.error->message()) << "\n";
@@ -104,7 +110,11 @@ void register_list(CLI::App& app, Context& ctx) {
                 std::cerr << "  note: ops-table slots not catalogued: " << printable(r.ops_error)
                           << "\n";
             }
+            if (done < total)
+              line.update("kernels add: " + std::to_string(done) + " of " + std::to_string(total) +
+                          " done, " + line.elapsed());
           });
+      line.clear();
       if (!results) return report(results.error());
       std::cerr << added << " added, " << known << " already catalogued";
       if (status) std::cerr << ", " << (results->size() - added - known) << " failed";

@@ -1,5 +1,9 @@
 #include "probeseek/session_queries.h"
 
+#include <algorithm>
+#include <unordered_map>
+#include <vector>
+
 namespace probeseek {
 
 namespace {
@@ -62,13 +66,32 @@ Result<std::vector<CallSpan>> calls_of(Database& db, int64_t session_id, const s
   return out;
 }
 
+// The parent's function comes from the rows already read (a parent's id is smaller than its
+// children's, and it is the span's call or inside it), else from one lookup by id (the span's
+// own call, a synthesized frame numbered after the calls it adopted). Before, a LEFT JOIN
+// looked every row's parent up in the table's B-tree: 40% of `rank --under`'s instructions.
 Result<CallsInSpan> CallsInSpan::make(Database& db) {
   auto st = db.prepare(
-      "SELECT c.function_id, c.context, c.depth, p.function_id FROM calls c "
-      "LEFT JOIN calls p ON p.id = c.parent_id WHERE c.id > ? AND c.id <= ? AND c.task_id = ?");
+      "SELECT c.function_id, c.context, c.depth, c.parent_id, c.id FROM calls c "
+      "WHERE c.id > ? AND c.id <= ? AND c.task_id = ?");
+  if (!st) return tl::unexpected(st.error());
+  auto parent = db.prepare("SELECT function_id FROM calls WHERE id = ?");
+  if (!parent) return tl::unexpected(parent.error());
+  CallsInSpan out;
+  out.st_ = std::move(*st);
+  out.parent_ = std::move(*parent);
+  out.with_parent_ = true;
+  return out;
+}
+
+Result<CallsInSpan> CallsInSpan::task_calls_near(Database& db, int max_below) {
+  auto st = db.prepare(
+      "SELECT c.function_id, c.context, c.depth, NULL FROM calls c WHERE c.id > ? AND c.id <= ? "
+      "AND c.task_id = ? AND c.context = 0 AND c.depth <= ?");
   if (!st) return tl::unexpected(st.error());
   CallsInSpan out;
   out.st_ = std::move(*st);
+  out.max_below_ = std::max(max_below, 0);
   return out;
 }
 
@@ -76,12 +99,58 @@ Status CallsInSpan::for_each(const CallSpan& span,
                              const std::function<void(const CallInSpan&)>& fn) {
   st_.reset();
   st_.bind(1, span.id).bind(2, span.end_id).bind(3, span.task_id);
-  return st_.for_each_row([&](const Statement& r) {
+  if (max_below_) st_.bind(4, static_cast<int64_t>(span.depth) + *max_below_);
+  if (!with_parent_)
+    return st_.for_each_row([&](const Statement& r) {
+      fn({r.int_at(0), static_cast<int>(r.int_at(1)), static_cast<int>(r.int_at(2)), std::nullopt});
+    });
+  // id -> function_id of the rows read so far: by offset in the span, or (a span of more than
+  // a million ids) hashed. -1: not read.
+  const int64_t length = span.end_id >= span.id ? span.end_id - span.id : -1;
+  const bool dense = length >= 0 && length <= (int64_t{1} << 20);
+  std::vector<int64_t> by_offset(dense ? static_cast<size_t>(length) + 1 : 0, -1);
+  std::unordered_map<int64_t, int64_t> by_id;
+  auto remember = [&](int64_t id, int64_t function) {
+    if (!dense)
+      by_id.emplace(id, function);
+    else if (id >= span.id && id <= span.end_id)
+      by_offset[static_cast<size_t>(id - span.id)] = function;
+  };
+  auto known = [&](int64_t id) -> int64_t {
+    if (!dense) {
+      auto it = by_id.find(id);
+      return it == by_id.end() ? -1 : it->second;
+    }
+    return id >= span.id && id <= span.end_id ? by_offset[static_cast<size_t>(id - span.id)] : -1;
+  };
+  Status lookups;  // the first failed lookup by id
+  auto done = st_.for_each_row([&](const Statement& r) {
     CallInSpan c{r.int_at(0), static_cast<int>(r.int_at(1)), static_cast<int>(r.int_at(2)),
                  std::nullopt};
-    if (!r.null_at(3)) c.parent_function_id = r.int_at(3);
+    remember(r.int_at(4), c.function_id);
+    if (!r.null_at(3)) {
+      const int64_t parent_id = r.int_at(3);
+      const int64_t function = known(parent_id);
+      if (function >= 0) {
+        c.parent_function_id = function;
+      } else if (lookups) {
+        parent_.reset();
+        parent_.bind(1, parent_id);
+        auto row = parent_.step();
+        if (!row) {
+          lookups = tl::unexpected(row.error());
+        } else if (*row) {
+          c.parent_function_id = parent_.int_at(0);
+          // The span's own call is asked for by each of its children: remembered.
+          if (parent_id == span.id && parent_.int_at(0) >= 0)
+            remember(parent_id, parent_.int_at(0));
+        }
+      }
+    }
     fn(c);
   });
+  if (!done) return done;
+  return lookups;
 }
 
 Status for_each_function(Database& db, int64_t session_id,

@@ -48,29 +48,57 @@ struct Root {
 };
 
 // The calls below each root, as paths of base names from the root, at most `depth` below it;
-// each root is a path of one frame.
+// each root is a path of one frame. Paths are counted with interned names (a million calls
+// pass through here) and spelled out once at the end.
 Status gather_paths(Database& db, const std::vector<Root>& roots,
                     const std::unordered_map<int64_t, std::string>& names, int depth,
                     SideAcc& side) {
-  auto below = CallsInSpan::make(db);
+  auto below = CallsInSpan::task_calls_near(db, depth);
   if (!below) return tl::unexpected(below.error());
-  auto name_of = [&](int64_t id) {
-    auto it = names.find(id);
-    return it == names.end() ? std::string("?") : std::string(strip_clone_suffix(it->second));
+  std::vector<std::string> bases;
+  std::unordered_map<std::string, uint32_t> base_index;
+  auto intern = [&](std::string base) {
+    auto [it, fresh] = base_index.try_emplace(std::move(base), static_cast<uint32_t>(bases.size()));
+    if (fresh) bases.push_back(it->first);
+    return it->second;
   };
-  std::vector<std::string> stack;
+  std::unordered_map<int64_t, uint32_t> base_of;  // function id -> interned base name
+  auto name_of = [&](int64_t id) {
+    auto [it, fresh] = base_of.try_emplace(id, 0);
+    if (fresh) {
+      auto n = names.find(id);
+      it->second =
+          intern(n == names.end() ? std::string("?") : std::string(strip_clone_suffix(n->second)));
+    }
+    return it->second;
+  };
+  struct PathHash {
+    size_t operator()(const std::vector<uint32_t>& p) const {
+      uint64_t h = 1469598103934665603ull;
+      for (uint32_t x : p) h = (h ^ x) * 1099511628211ull;
+      return static_cast<size_t>(h);
+    }
+  };
+  std::unordered_map<std::vector<uint32_t>, int64_t, PathHash> counts;
+  std::vector<uint32_t> stack;
   for (const Root& root : roots) {
-    stack.assign(1, root.name);
-    add_to(side.paths[stack], 1);
+    stack.assign(1, intern(root.name));
+    add_to(counts[stack], 1);
     auto done = below->for_each(root.span, [&](const CallInSpan& c) {
       if (c.context != 0) return;  // interrupt work is not this path's
       const int64_t rel = static_cast<int64_t>(c.depth) - root.span.depth;
       if (rel < 1 || rel > depth || static_cast<size_t>(rel) > stack.size()) return;
       stack.resize(static_cast<size_t>(rel) + 1);
       stack[static_cast<size_t>(rel)] = name_of(c.function_id);
-      add_to(side.paths[stack], 1);
+      add_to(counts[stack], 1);
     });
     if (!done) return done;
+  }
+  std::vector<std::string> path;
+  for (const auto& [ids, n] : counts) {
+    path.clear();
+    for (uint32_t i : ids) path.push_back(bases[i]);
+    add_to(side.paths[path], n);
   }
   return {};
 }

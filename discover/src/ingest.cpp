@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "probeseek/btf.h"
@@ -144,6 +145,32 @@ Result<std::vector<int64_t>> store_symbol_sets(Database& db, const KernelTables&
   return ids;
 }
 
+// Between the call-tree builder and the session writer: counts the calls for the progress
+// line, every 65,536 of them, and passes everything on unchanged.
+class CountingSink : public CallSink {
+ public:
+  CountingSink(CallSink& to, std::function<void(uint64_t)> every) : to_(to), every_(every) {}
+  void on_function(uint32_t id, std::string_view name, uint64_t address) override {
+    to_.on_function(id, name, address);
+  }
+  void on_task(uint32_t id, int pid, int idle_cpu, std::string_view comm) override {
+    to_.on_task(id, pid, idle_cpu, comm);
+  }
+  void on_call(const CallRecord& call) override {
+    to_.on_call(call);
+    if ((++calls_ & 0xffff) == 0) every_(calls_);
+  }
+  void on_reparent(uint64_t call_id, uint64_t new_parent_id) override {
+    to_.on_reparent(call_id, new_parent_id);
+  }
+  uint64_t calls() const { return calls_; }
+
+ private:
+  CallSink& to_;
+  std::function<void(uint64_t)> every_;
+  uint64_t calls_ = 0;
+};
+
 // One recording into one session: its calls, the kernel's tables (the first time), its BTF and
 // the BTF of the modules its functions live in, all in the session writer's transaction.
 class SessionIngest {
@@ -153,7 +180,7 @@ class SessionIngest {
       : db_(db), request_(request), tables_(tables), result_(result) {}
 
   using Feed = std::function<Result<SourceInfo>(CallTreeBuilder&)>;
-  Status run(SessionWriter::Options options, const Feed& feed) {
+  Status run(SessionWriter::Options options, const Feed& feed, size_t file = 0) {
     auto writer = SessionWriter::begin(db_, options);
     if (!writer) return tl::unexpected(writer.error());
     std::vector<int64_t> set_ids = result_.symbol_set_ids;
@@ -163,11 +190,17 @@ class SessionIngest {
       set_ids = *ids;
     }
     (*writer)->set_symbols(tables_.kallsyms ? &*tables_.kallsyms : nullptr);
-    CallTreeBuilder builder(**writer);
+    const auto& on_calls = request_.on_calls;
+    std::optional<CountingSink> counting;
+    if (on_calls)
+      counting.emplace(**writer,
+                       [&on_calls, file](uint64_t calls) { on_calls(file, calls, false); });
+    CallTreeBuilder builder(counting ? static_cast<CallSink&>(*counting) : **writer);
     auto info = feed(builder);
     if (!info) return tl::unexpected(info.error());
     if ((*writer)->stream_error()) return tl::unexpected(*(*writer)->stream_error());
     builder.finish();
+    if (on_calls) on_calls(file, counting->calls(), true);
     std::vector<int64_t> session_set_ids = set_ids;
     if (!info->kallsyms_text.empty()) {
       // The recording's own symbol table: the kernel it was taken on, whatever --kallsyms says.
@@ -315,7 +348,8 @@ Result<IngestResult> ingest_files(Database& db, const IngestRequest& request) {
     };
   }
   SessionIngest session(db, request, *tables, result);
-  for (const std::string& file : request.files) {
+  for (size_t i = 0; i < request.files.size(); ++i) {
+    const std::string& file = request.files[i];
     // Judge the file before opening a transaction, so bad input costs nothing.
     auto format = detect_trace_format(file);
     if (!format) return tl::unexpected(format.error());
@@ -323,9 +357,9 @@ Result<IngestResult> ingest_files(Database& db, const IngestRequest& request) {
     options.name = request.name.empty() ? default_session_name(file) : request.name;
     options.source = file;
     options.replace = request.replace;
-    auto saved = session.run(options, [&file, &address_of](CallTreeBuilder& b) {
-      return read_trace(file, b, address_of);
-    });
+    auto saved = session.run(
+        options,
+        [&file, &address_of](CallTreeBuilder& b) { return read_trace(file, b, address_of); }, i);
     if (!saved) return tl::unexpected(saved.error());
     const BuildStats& st = session.stats();
     for (int cpu : st.cpus_with_losses())

@@ -262,16 +262,20 @@ struct Inputs {
   HookabilityInputs hook_inputs;
   layers::Edges callers, callees;  // task context
   std::unordered_map<std::string, std::vector<OpsFit>> fits_cache;
+  // Prototypes asked for by name, each built once (a candidate's own, its fits', its callers').
+  mutable std::unordered_map<std::string, FunctionBtf> btf_cache;
   layers::Inputs layer;
 
-  FunctionBtf function_btf(std::string_view function) const {
-    return find_function_btf(function, btf, symbols.get(), modules);
+  const FunctionBtf& function_btf(std::string_view function) const {
+    auto [it, fresh] = btf_cache.try_emplace(std::string(function));
+    if (fresh) it->second = find_function_btf(function, btf, symbols.get(), modules);
+    return it->second;
   }
   // A function's ops fits, from its own BTF (a module's split BTF for a module function).
   const std::vector<OpsFit>& fits_of(std::string_view function) {
     auto [it, fresh] = fits_cache.try_emplace(std::string(function));
     if (!fresh || !ops) return it->second;
-    FunctionBtf fb = function_btf(function);
+    const FunctionBtf& fb = function_btf(function);
     const OpsIndex* proto_ops = ops;
     if (fb.prototype && !fb.source.empty() && modules) proto_ops = modules->ops(fb.module);
     if (fb.prototype && proto_ops) it->second = proto_ops->fits(*fb.btf, *fb.prototype);
@@ -419,7 +423,7 @@ std::vector<std::string> arg_holders(const std::string& name, const Inputs& in) 
   if (it == in.callers.end() || it->second.empty()) return {};
   std::vector<std::string> holders;
   for (const std::string& caller : it->second) {
-    FunctionBtf caller_btf = in.function_btf(caller);
+    const FunctionBtf& caller_btf = in.function_btf(caller);
     if (caller_btf.prototype &&
         !caller_btf.btf->matching_params(*caller_btf.prototype, *in.query).empty())
       holders.push_back(caller);
@@ -450,8 +454,8 @@ std::optional<rules::Evidence> evidence_of(const std::string& name,
   ev.scope = &scope;
   Candidate& c = ev.candidate;
   c.function = name;
-  FunctionBtf fb = in.function_btf(name);
-  c.prototype = std::move(fb.prototype);
+  const FunctionBtf& fb = in.function_btf(name);
+  c.prototype = fb.prototype;
   c.module = fb.module;
   if (c.prototype) c.prototype_source = fb.source;
   if (!c.prototype) ++result.without_btf;
@@ -473,7 +477,8 @@ std::optional<rules::Evidence> evidence_of(const std::string& name,
       return std::nullopt;
     }
   }
-  if (proto_ops && c.prototype) c.ops = proto_ops->fits(*proto_btf, *c.prototype);
+  // The same fits the layers of its callers ask for (Inputs::fits_of): computed once.
+  if (proto_ops && c.prototype) c.ops = in.fits_of(name);
   if (const auto* held = in.stored_ops.find(name))
     for (const StoredMembership& m : *held) c.verified_ops.push_back(m.text());
   ev.arg_holders = arg_holders(name, in);
@@ -577,7 +582,7 @@ layers::HookSetInputs hook_set_inputs(Inputs& in) {
   if (in.query) {
     h.arg = in.query->text();
     h.takes_arg = [&in](std::string_view f) {
-      FunctionBtf fb = in.function_btf(f);
+      const FunctionBtf& fb = in.function_btf(f);
       return fb.prototype && !fb.btf->matching_params(*fb.prototype, *in.query).empty();
     };
   }

@@ -612,6 +612,8 @@ class Exporter {
       Task* t = task_of(row.task_id);
       if (!t) continue;
       ++report_.calls_read;
+      if (options_.progress && (report_.calls_read & 0xffff) == 0)
+        options_.progress(report_.calls_read);
       if (auto s = close_before(*t, row.id); !s) return tl::unexpected(s.error());
       if (!preopened_.empty() && preopened_.count(row.id)) continue;  // opened with its first child
       if (auto s = open(*t, row); !s) return tl::unexpected(s.error());

@@ -53,10 +53,15 @@ struct CallInSpan {
 class CallsInSpan {
  public:
   static Result<CallsInSpan> make(Database& db);
+  // Only task-context calls at most `max_below` levels below the span's call, without their
+  // parent's function (diff's call paths): filtered inside SQLite, no parent lookup per row.
+  static Result<CallsInSpan> task_calls_near(Database& db, int max_below);
   Status for_each(const CallSpan& span, const std::function<void(const CallInSpan&)>& fn);
 
  private:
-  Statement st_;
+  Statement st_, parent_;
+  bool with_parent_ = false;
+  std::optional<int> max_below_;
 };
 
 // Every function of a session: id and name.

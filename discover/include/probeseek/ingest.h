@@ -36,6 +36,10 @@ struct IngestRequest {
   // are read from it after the commit. "" = do not.
   std::string kernel_memory;
   std::function<void(std::string_view)> progress;  // "verifying ops tables in /proc/kcore"
+  // For a progress line (cli/): the file being read (an index into `files`) and the calls read
+  // from it so far, every 65,536 calls; then once with `writing` set, when every call is read
+  // and the session's aggregates, indexes and commit follow.
+  std::function<void(size_t file, uint64_t calls, bool writing)> on_calls;
 };
 
 struct IngestResult {

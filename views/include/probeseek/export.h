@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,8 @@ struct ExportOptions {
   std::optional<int64_t> pid;  // only this task (process id)
   ExportWeight weight = ExportWeight::kSelf;
   bool task_only = false;  // leave interrupt and exception work (and all below it) out
+  // Called every 65,536 rows read, with the rows read so far (cli/ shows it on a terminal).
+  std::function<void(int64_t calls_read)> progress;
 };
 
 // Where the bytes go: a file being written (views/output_file.h), stdout, or a test's string.
