@@ -10,7 +10,9 @@
 #      decoded per second, lost events, the attach process's RSS over time, SIGINT to the probe
 #      gone from /sys/kernel/debug/kprobes/list and to exit, and afterwards no kprobe, no
 #      kprobe_event, no BPF program or link left
-#   3. `record -p` of tcp-keepwriter writing to tcp-sink every millisecond for RECORD_S seconds,
+#   2b. `attach vfs_read --pid` of rw-loop EXACT (stopped until attached): decoded + lost must
+#      equal its EXACT reads
+#   3. `record -p` of tcp-keepwriter writing to tcp-sink every 2 ms for RECORD_S seconds,
 #      stopped with SIGINT: the recorder's RSS over time, the session kept (`sessions`), the
 #      tracing state before and after; then a short recording with a tiny ring buffer
 #      (--buffer-size LOSSY_KB) that must lose events, to see them counted per CPU
@@ -27,14 +29,14 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=../tests/lab/host-lib.sh
+# shellcheck source-path=SCRIPTDIR source=../tests/lab/host-lib.sh
 . "$here/tests/lab/host-lib.sh"
 lab_begin lab-load
 
 kernels=()
 probeseek=$here/build/cli/probeseek
 probe_cycles=$here/build/tests/probe-cycles
-runs=3 pairs=10000 attach_s=30 record_s=60 lossy_kb=16 from=''
+runs=3 pairs=10000 exact=200000 interval_ms=2 attach_s=30 record_s=60 lossy_kb=16 from=''
 usage="$0 [--kernel K]... [--binary PROBESEEK] [--probe-cycles PATH] [--runs N] [--pairs N] [--attach-seconds S] [--record-seconds S] [--from DIR]"
 while (($#)); do
     case $1 in
@@ -55,8 +57,14 @@ for f in "$probeseek" "$probe_cycles"; do
     [[ -x $f ]] || { lab_say "no $f: build first (scripts/build)"; exit 2; }
 done
 
+# The workload's syscalls in each session: a recording that lost its end or its beginning has
+# fewer than PAIRS reads, or no exit_group.
+syscalls="SELECT s.name, f.name, count(*) FROM calls c JOIN functions f ON f.id = c.function_id
+ JOIN tasks t ON t.id = c.task_id JOIN sessions s ON s.id = t.session_id WHERE t.comm = 'rw-loop'
+ AND f.name IN ('__x64_sys_read', '__x64_sys_write', '__x64_sys_exit_group') GROUP BY 1, 2"
 {
-    echo "PAIRS=$pairs RUNS=$runs ATTACH_S=$attach_s RECORD_S=$record_s LOSSY_KB=$lossy_kb"
+    echo "INTERVAL_MS=$interval_ms EXACT=$exact PAIRS=$pairs RUNS=$runs ATTACH_S=$attach_s RECORD_S=$record_s LOSSY_KB=$lossy_kb"
+    echo "SYSCALLS=\"$syscalls\""
     cat <<'GUEST'
 . /lab/lib.sh
 up() { cut -d' ' -f1 /proc/uptime; }
@@ -91,6 +99,7 @@ while [ $r -le "$RUNS" ]; do
     r=$((r + 1))
 done
 probeseek sessions --db /tmp/p1.db --json >"$OUT/p1-sessions.json" 2>"$OUT/p1-sessions.err"
+probeseek sql --db /tmp/p1.db "$SYSCALLS" >"$OUT/p1-ps-syscalls.txt" 2>&1
 rm -f /tmp/p1.db
 
 # ---- 2. attach vfs_read under a read loop.
@@ -125,13 +134,30 @@ grep -c . /sys/kernel/tracing/kprobe_events >"$OUT/p2-kprobe-events-after.txt" |
 probe-cycles --progs >"$OUT/p2-progs-after.txt"
 probe-cycles --links >"$OUT/p2-links-after.txt"
 
+# ---- 2b. lost events counted exactly: attach --pid of a workload stopped before its first read,
+# then let it make EXACT reads of /dev/zero (exec does not go through vfs_read): events + lost
+# must be EXACT.
+sh -c 'kill -STOP $$; exec rw-loop '"$EXACT" >/tmp/exact.out &
+ex=$!
+probeseek attach vfs_read --pid "$ex" >/dev/null 2>"$OUT/p2b-attach.err" &
+ap=$!
+check p2b-attached wait_for "$OUT/p2b-attach.err" '^Ctrl-C' 120
+kill -CONT "$ex"
+wait "$ex"
+kill -INT "$ap"
+wait "$ap"
+cp /tmp/exact.out "$OUT/p2b-rw.txt"
+
 # ---- 3. record -p of a busy loopback writer, stopped with SIGINT; then a lossy one.
 tcp-sink 9000 >/tmp/sink.pid &
 sink=$!
 lab-wait-listen 9000 60
-tcp-keepwriter 127.0.0.1 9000 1 >/tmp/kw.pid &
+tcp-keepwriter 127.0.0.1 9000 "$INTERVAL_MS" >/tmp/kw.pid &
 kw=$!
 wait_for /tmp/kw.pid '^[0-9]' 60
+# The guest's / is a tmpfs of half its RAM (1 GiB): the spilled pages and the database of a busy
+# minute (about 0.5 + 0.45 GB on 6.12 with a write every millisecond) did not fit together.
+df -k /tmp >"$OUT/p3-df-before.txt"
 snapshot p3-before
 probeseek record --db /tmp/p3.db --name busy -p "$kw" >"$OUT/p3-record.out" 2>"$OUT/p3-record.err" &
 rp=$!
@@ -169,6 +195,7 @@ report() {
         "$trace_cmd" report --stat -i "$out/p1-tc-$r.dat" >"$out/p1-tc-$r.stat" 2>/dev/null || true
     done
     "$probeseek" sessions --db "$out/host.db" --json >"$out/p1-tc-sessions.json"
+    "$probeseek" sql --db "$out/host.db" "$syscalls" >"$out/p1-tc-syscalls.txt"
     python3 - "$kernel" "$out" "$runs" "$pairs" "$attach_s" "$record_s" "$lossy_kb" <<'PY'
 import json, re, statistics, sys
 from pathlib import Path
@@ -235,6 +262,14 @@ for k, xs in rows.items():
     lost = " / ".join(fmt(x) for x in e["lost"]) if e["lost"] else "-"
     wall = f"{med(e['wall']) / 1000:.1f} s" if med(e["wall"]) else "-"
     print(f"| {k} | {fmt(m / 1000 if m else None, ' ms')} | {ratio} | {runs_ms} | {calls} | {lost or '-'} | {wall} |")
+def syscalls(name):
+    found = {}
+    for line in text(name).splitlines()[1:]:
+        f = line.split()
+        if len(f) == 3 and f[2].isdigit():
+            found.setdefault(f[0], []).append(f"{f[1].replace('__x64_sys_', '')} {int(f[2]):,}")
+    return "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(found.items())) or "n/a"
+print(f"\nrw-loop's syscalls in each recording: {syscalls('p1-tc-syscalls.txt')}; {syscalls('p1-ps-syscalls.txt')}")
 stats = [tc_stat(r) for r in range(1, runs + 1)]
 print(f"\ntrace-cmd's own per-CPU stats (overrun + dropped / entries left unread): "
       + " ; ".join(f"{a:,} / {b:,}" for a, b in stats)
@@ -264,8 +299,16 @@ print(f"BPF programs before/during/after: {left['progs-before']}/{left['progs-du
       f"vfs_read in kprobes/list during: {left['kprobes-during']}, kprobes/list lines after: {left['kprobes-after']}; "
       f"kprobe_events lines after: {left['kprobe-events-after']}")
 print(f"closing line: {err.strip().splitlines()[-1] if err.strip() else 'n/a'}")
+m = re.search(r"^(\d+) events.*?, (\d+) lost \(ring buffer full\)", text("p2b-attach.err"), re.M)
+rw = re.search(r"rw-loop: (\d+) pairs", text("p2b-rw.txt"))
+if m and rw:
+    e, l, n = int(m.group(1)), int(m.group(2)), int(rw.group(1))
+    print(f"exact count, attach vfs_read --pid of rw-loop {n:,}: {e:,} decoded + {l:,} lost = {e + l:,} "
+          f"({'equal to' if e + l == n else 'NOT equal to'} its {n:,} reads)")
+else:
+    print("exact count: n/a")
 
-print(f"\n3. record -p tcp-keepwriter (1 ms writes to tcp-sink), SIGINT after ~{record_s} s\n")
+print(f"\n3. record -p tcp-keepwriter (a write every 2 ms to tcp-sink), SIGINT after ~{record_s} s\n")
 busy = sessions("p3-sessions.json").get("busy", {})
 rss = [int(l.split()[1]) for l in text("p3-rss.txt").splitlines() if len(l.split()) == 2]
 saving = [int(l.split()[1]) for l in text("p3-rss-saving.txt").splitlines() if len(l.split()) == 2]
