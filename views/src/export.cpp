@@ -482,7 +482,8 @@ class ProfileSink : public Sink {
       : under_(under), max_nodes_(max_nodes), out_(out) {
     out_.names = names.raw;
     out_.context_marker.assign(out_.names.size(), 0);
-    for (const char* c : kContextNames) context_names_.push_back(marker(std::string("[") + c + "]"));
+    for (const char* c : kContextNames)
+      context_names_.push_back(marker(std::string("[") + c + "]"));
     deeper_ = marker("[deeper]");
     more_ = marker("[more]");
     out_.nodes.push_back({});  // the root

@@ -13,10 +13,10 @@
 namespace probeseek {
 
 struct ProfileNode {
-  uint32_t parent = 0;  // nodes[0] is the root above every stack; its parent is itself
-  uint32_t depth = 0;   // 0 for the root
-  uint32_t name = 0;    // index into CallProfile::names
-  int64_t calls = 0;    // calls that took this path
+  uint32_t parent = 0;   // nodes[0] is the root above every stack; its parent is itself
+  uint32_t depth = 0;    // 0 for the root
+  uint32_t name = 0;     // index into CallProfile::names
+  int64_t calls = 0;     // calls that took this path
   int64_t total_ns = 0;  // their time, as placed by the export's repairs (saturating sums)
   int64_t self_ns = 0;   // of which not in calls below them
   std::vector<uint32_t> children;  // in the order first seen
