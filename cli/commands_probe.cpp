@@ -178,13 +178,15 @@ void register_attach(CLI::App& app, Context& ctx) {
         auto n = (*tracer)->poll(100, print);
         if (!n) return tl::unexpected(n.error());
       }
-      // What is already in the ring buffer was produced while attached: show it too.
+      // Detach first: on a hot function the probes refill the ring buffer as fast as it is
+      // read, so draining while attached may never end. What is already in it was produced
+      // while attached: show it too (at most the ring's size, now that nothing adds to it).
+      (*tracer)->detach_all();
       for (;;) {
         auto n = (*tracer)->poll(0, print);
         if (!n || *n == 0) break;
       }
       uint64_t lost = (*tracer)->lost_events(), missed = (*tracer)->missed_entries();
-      (*tracer)->detach_all();
       std::cerr << events << " events";
       if (probes->size() > 1) {
         std::cerr << " (";

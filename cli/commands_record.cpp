@@ -1,11 +1,13 @@
 // record, reset, doctor: live recording on this machine's kernel.
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "commands.h"
 #include "output.h"
@@ -25,6 +27,31 @@ constexpr const char* kDefaultDb = "probeseek.db";
 bool file_exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
+}
+
+// Free bytes on the filesystem that holds `path` (a file that may not exist yet: its directory).
+std::optional<uint64_t> free_bytes_for(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+// Saving writes the database while the spilled pages are still on disk, often on the same
+// filesystem (/tmp): in the lab a busy minute (535 MB of pages) filled a 1 GiB tmpfs and the
+// recording was lost with only "database or disk is full". The database takes about as much as
+// the pages (278 MB for 326 MiB in the lab), its index build a little more.
+std::string room_hint(uint64_t spill_bytes, std::optional<uint64_t> free_at_start) {
+  std::string hint = "saving needs room for the database beside the " +
+                     std::to_string(spill_bytes >> 20) +
+                     " MiB of ring-buffer pages waiting in the spill directory, about as much "
+                     "again";
+  if (free_at_start)
+    hint += " (" + std::to_string(*free_at_start >> 20) + " MiB were free when saving started)";
+  return hint +
+         ": put --db (or --spill-dir) on a filesystem with more room, or record less "
+         "(--duration, --graph-function, --max-depth)";
 }
 
 // --name, or one made from the command (or the first process's comm) that the database does
@@ -160,10 +187,18 @@ void register_record_commands(CLI::App& app, Context& ctx) {
         ingest_request.module_btf_dir = btf_path.substr(0, btf_path.find_last_of('/'));
       ingest_request.kernel_memory = ro->options.paths.kcore;
       ingest_request.progress = ro->options.progress;
+      const std::optional<uint64_t> free_at_start = free_bytes_for(ro->db_path);
+      if (free_at_start && *free_at_start < recording->bytes())
+        std::cerr << "warning: " << room_hint(recording->bytes(), free_at_start) << "\n";
       auto db = Database::open(ro->db_path);
       if (!db) return tl::unexpected(db.error());
       auto saved = ingest(*db, ingest_request);
-      if (!saved) return tl::unexpected(saved.error());
+      if (!saved) {
+        Error e = saved.error();
+        if (e.hint.empty() && e.message().find("full") != std::string::npos)
+          e.hint = room_hint(recording->bytes(), free_at_start);
+        return tl::unexpected(e);
+      }
       for (auto& w : saved->warnings) std::cerr << "warning: " << printable(w) << "\n";
       if (const auto& ops = saved->ops) {
         char seconds[32];

@@ -12,6 +12,7 @@
 #include <map>
 
 #include "arg_spec.h"
+#include "event_ring.h"
 #include "kernel.h"
 #include "libbpf_log.h"
 #include "probeseek/attach.h"
@@ -54,10 +55,6 @@ struct LinkDestroy {
   void operator()(struct bpf_link* link) const { bpf_link__destroy(link); }
 };
 using LinkPtr = std::unique_ptr<struct bpf_link, LinkDestroy>;
-
-struct RingBufferFree {
-  void operator()(struct ring_buffer* rb) const { ring_buffer__free(rb); }
-};
 
 constexpr uint32_t kRingBufferBytes = 4u << 20;  // ~7000 events of backlog
 
@@ -260,7 +257,7 @@ struct Tracer::Impl {
   std::optional<Btf> vmlinux;
   std::map<std::string, Btf> modules;  // split BTF on top of vmlinux: declared after it
   Fd events;
-  std::unique_ptr<struct ring_buffer, RingBufferFree> ring;
+  std::unique_ptr<internal::EventRing> ring;
   struct Loaded {
     std::unique_ptr<ProbeObject> object;
     std::vector<LinkPtr> links;  // destroyed before the object that owns the programs
@@ -284,9 +281,8 @@ struct Tracer::Impl {
   std::vector<std::unique_ptr<AttachedProbe>>* probes = nullptr;
   uint64_t* undecodable = nullptr;
   const std::function<void(const Event&)>* on_event = nullptr;
-  size_t delivered = 0;
 
-  static int on_record(void* ctx, void* data, size_t size);
+  void on_record(const void* data, size_t size);
   Result<const Btf*> btf_for(const std::string& module);
   Result<Loaded> load_kprobe(const std::string& symbol, const internal::PrototypeSpec& spec,
                              bool at_return, TypeFailure& failure);
@@ -326,8 +322,11 @@ Result<std::unique_ptr<Tracer>> Tracer::open(const TracerOptions& options) {
   t->impl_->events = Fd(fd);
   t->impl_->probes = &t->probes_;
   t->impl_->undecodable = &t->undecodable_;
-  t->impl_->ring.reset(ring_buffer__new(fd, &Impl::on_record, t->impl_.get(), nullptr));
-  if (!t->impl_->ring) return runtime_error("cannot map the BPF ring buffer", "", errno);
+  Impl* impl = t->impl_.get();
+  auto ring = internal::EventRing::open(
+      fd, [impl](const void* data, size_t size) { impl->on_record(data, size); });
+  if (!ring) return tl::unexpected(ring.error());
+  t->impl_->ring = std::move(*ring);
   return t;
 }
 
@@ -364,33 +363,29 @@ uint64_t Tracer::missed_entries() const {
 
 Result<size_t> Tracer::poll(int timeout_ms, const std::function<void(const Event&)>& on_event) {
   impl_->on_event = &on_event;
-  impl_->delivered = 0;
-  int n = ring_buffer__poll(impl_->ring.get(), timeout_ms);
+  auto n = impl_->ring->poll(timeout_ms, kMaxEventsPerPoll);
   impl_->on_event = nullptr;
-  // A signal (Ctrl-C) interrupts the wait: not an error, the caller decides whether to stop.
-  if (n < 0 && n != -EINTR) return runtime_error("cannot read the BPF ring buffer", "", -n);
-  return impl_->delivered;
+  return n;
 }
 
-int Tracer::Impl::on_record(void* ctx, void* data, size_t size) {
-  auto* self = static_cast<Impl*>(ctx);
+void Tracer::Impl::on_record(const void* data, size_t size) {
   if (size < sizeof(probe_event)) {
-    ++*self->undecodable;
-    return 0;
+    ++*undecodable;
+    return;
   }
   probe_event raw;
   std::memcpy(&raw, data, sizeof raw);
-  if (raw.probe_id >= self->loaded.size() || raw.probe_id >= self->probes->size()) {
-    ++*self->undecodable;
-    return 0;
+  if (raw.probe_id >= loaded.size() || raw.probe_id >= probes->size()) {
+    ++*undecodable;
+    return;
   }
-  const AttachedProbe& probe = *(*self->probes)[raw.probe_id];
-  const internal::PrototypeSpec& spec = self->loaded[raw.probe_id].spec;
+  const AttachedProbe& probe = *(*probes)[raw.probe_id];
+  const internal::PrototypeSpec& spec = loaded[raw.probe_id].spec;
   Event e;
   e.probe = raw.probe_id;
   e.function = probe.function;
   e.time_ns = raw.ts_ns;
-  e.wall_time_ns = raw.ts_ns + static_cast<uint64_t>(self->wall_offset);
+  e.wall_time_ns = raw.ts_ns + static_cast<uint64_t>(wall_offset);
   e.duration_ns = raw.duration_ns;
   e.pid = static_cast<int>(raw.tgid);
   e.tid = static_cast<int>(raw.tid);
@@ -400,9 +395,7 @@ int Tracer::Impl::on_record(void* ctx, void* data, size_t size) {
   for (size_t i = 0; i < spec.args.size() && i < PROBE_MAX_ARGS; ++i)
     e.args.push_back(make_value(spec.args[i], raw.args[i], raw.decoded[i], false));
   if (e.returned && spec.ret) e.ret = make_value(*spec.ret, raw.ret, raw.ret_decoded, true);
-  if (self->on_event) (*self->on_event)(e);
-  ++self->delivered;
-  return 0;
+  if (on_event) (*on_event)(e);
 }
 
 Result<const Btf*> Tracer::Impl::btf_for(const std::string& module) {

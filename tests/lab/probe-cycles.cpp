@@ -6,6 +6,7 @@
 //
 //   probe-cycles FUNC N      exit 0 when nothing leaked, 1 otherwise (says what)
 //   probe-cycles --links     prints how many BPF links exist in the kernel
+//   probe-cycles --progs     prints how many BPF programs are loaded (bench/lab_load.sh)
 #include <bpf/bpf.h>
 #include <dirent.h>
 #include <unistd.h>
@@ -37,6 +38,13 @@ int count_links() {
   return n;
 }
 
+int count_progs() {
+  int n = 0;
+  __u32 id = 0;
+  while (bpf_prog_get_next_id(id, &id) == 0) ++n;
+  return n;
+}
+
 // The last reference to a link is dropped on close(); allow the kernel a moment for the
 // deferred part of the release before calling it a leak.
 bool settles_to(int links) {
@@ -54,8 +62,13 @@ int main(int argc, char** argv) {
     std::printf("%d\n", count_links());
     return 0;
   }
+  if (argc == 2 && std::string(argv[1]) == "--progs") {
+    std::printf("%d\n", count_progs());
+    return 0;
+  }
   if (argc != 3) {
-    std::fprintf(stderr, "usage: probe-cycles FUNC N | probe-cycles --links\n");
+    std::fprintf(stderr,
+                 "usage: probe-cycles FUNC N | probe-cycles --links | probe-cycles --progs\n");
     return 2;
   }
   const std::string function = argv[1];

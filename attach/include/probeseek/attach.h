@@ -86,7 +86,10 @@ class Tracer {
   Result<std::vector<const AttachedProbe*>> attach_set(const std::vector<ProbeRequest>& requests);
   const std::vector<std::unique_ptr<AttachedProbe>>& probes() const { return probes_; }
 
-  // Waits up to timeout_ms for events and hands each to on_event; returns how many.
+  // Waits up to timeout_ms for events and hands each to on_event; returns how many. Returns
+  // after at most kMaxEventsPerPoll even while a hot function keeps the ring buffer full, so
+  // that a caller's stop check (Ctrl-C) runs; the rest waits for the next call.
+  static constexpr size_t kMaxEventsPerPoll = 1024;
   Result<size_t> poll(int timeout_ms, const std::function<void(const Event&)>& on_event);
 
   uint64_t lost_events() const;                          // dropped because the ring buffer was full
