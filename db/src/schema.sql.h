@@ -153,6 +153,18 @@ CREATE TABLE IF NOT EXISTS kprobe_blacklist(
 // databases gain them without a version bump (readers must cope with their absence: a
 // read-only open of an old file cannot add them).
 inline constexpr const char* kAdditions = R"sql(
+CREATE TABLE IF NOT EXISTS call_paths(
+  session_id INTEGER NOT NULL,
+  path_id INTEGER NOT NULL,
+  parent_path_id INTEGER NOT NULL,
+  function_id INTEGER NOT NULL,
+  depth INTEGER NOT NULL,
+  calls INTEGER NOT NULL,
+  PRIMARY KEY(session_id, path_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS call_path_sets(
+  session_id INTEGER PRIMARY KEY,
+  max_depth INTEGER NOT NULL,
+  paths INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS module_btfs(
   id INTEGER PRIMARY KEY,
   base_btf_id INTEGER NOT NULL,

@@ -52,6 +52,68 @@ Status for_each_function_syscall(Database& db, int64_t session_id,
   });
 }
 
+Result<std::optional<std::vector<CallPathRow>>> call_paths(Database& db, int64_t session_id,
+                                                           int max_depth) {
+  using Paths = std::optional<std::vector<CallPathRow>>;
+  // The import stores 64 levels (CallTreeBuilder::kCallPathDepth); a row's path is built from
+  // its parent's, so the depth asked for also bounds the work per row.
+  constexpr int kMaxDepth = 64;
+  if (max_depth < 0) max_depth = 0;
+  if (max_depth > kMaxDepth) return Paths();
+  auto has = db.has_table("call_path_sets");  // a read-only open of an older database lacks it
+  if (!has) return tl::unexpected(has.error());
+  if (!*has) return Paths();
+  auto set = db.prepare("SELECT max_depth FROM call_path_sets WHERE session_id = ?");
+  if (!set) return tl::unexpected(set.error());
+  set->bind(1, session_id);
+  auto found = set->step();
+  if (!found) return tl::unexpected(found.error());
+  if (!*found) return Paths();
+  const int64_t stored_depth = set->int_at(0);
+  set->reset();
+  if (stored_depth < max_depth) return Paths();
+  // Every row is checked, those deeper than asked too: a damaged row must not hide below the
+  // depth read.
+  auto st = db.prepare(
+      "SELECT path_id, parent_path_id, function_id, depth, calls FROM call_paths "
+      "WHERE session_id = ? ORDER BY path_id");
+  if (!st) return tl::unexpected(st.error());
+  st->bind(1, session_id);
+  std::vector<CallPathRow> rows;
+  struct Seen {
+    int64_t depth;
+    size_t row;  // index + 1 in rows, 0 when deeper than asked
+  };
+  std::unordered_map<int64_t, Seen> seen;  // by path id
+  bool sound = true;
+  auto done = st->for_each_row([&](const Statement& r) {
+    if (!sound) return;
+    const int64_t id = r.int_at(0), parent = r.int_at(1), depth = r.int_at(3), calls = r.int_at(4);
+    if (depth < 0 || depth > stored_depth || calls < 0 || (depth == 0) != (parent == 0)) {
+      sound = false;
+      return;
+    }
+    size_t parent_row = 0;
+    if (depth > 0) {
+      auto it = seen.find(parent);  // read before: a smaller id, so no loop
+      if (it == seen.end() || it->second.depth != depth - 1) {
+        sound = false;
+        return;
+      }
+      parent_row = it->second.row;
+    }
+    size_t row = 0;
+    if (depth <= max_depth) {
+      rows.push_back({parent_row, r.int_at(2), static_cast<int>(depth), calls});
+      row = rows.size();
+    }
+    if (!seen.emplace(id, Seen{depth, row}).second) sound = false;
+  });
+  if (!done) return tl::unexpected(done.error());
+  if (!sound) return Paths();
+  return Paths(std::move(rows));
+}
+
 Result<std::vector<CallSpan>> calls_of(Database& db, int64_t session_id, const std::string& name) {
   auto st = db.prepare(
       "SELECT u.id, u.end_id, u.task_id, u.depth FROM functions uf "

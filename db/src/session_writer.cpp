@@ -3,6 +3,7 @@
 #include <ctime>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "probeseek/db.h"
 #include "probeseek/text.h"
@@ -187,6 +188,7 @@ struct SessionWriter::Impl {
   std::unordered_map<uint64_t, EdgeAggregate> edges;
   std::unordered_map<uint64_t, SyscallAggregate> syscalls;
   std::unordered_map<uint32_t, int64_t> syscall_invocations;  // syscall function -> calls of it
+  std::vector<std::string> syscall_names;  // by builder function id, syscall entries only
   // Functions seen under each syscall call still running (builder ids): counted as one
   // invocation each when the syscall call itself is reported, which comes after every call
   // below it (calls are reported at exit). Bounded by tasks x functions, not trace length.
@@ -371,7 +373,8 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
     int64_t old = existing->int_at(0);
     existing->reset();
     for (const char* table : {"call_rows", "tasks", "functions", "function_stats", "function_edges",
-                              "function_syscalls", "session_stats", "session_symbol_sets"}) {
+                              "function_syscalls", "call_paths", "call_path_sets", "session_stats",
+                              "session_symbol_sets"}) {
       auto del = db.prepare(std::string("DELETE FROM ") + table + " WHERE session_id = ?");
       if (!del) return tl::unexpected(del.error());
       del->bind(1, old);
@@ -471,6 +474,10 @@ void SessionWriter::on_function(uint32_t id, std::string_view name, uint64_t add
   if (stream_error_) return;
   Impl& m = *impl_;
   if (m.functions.size() <= id) m.functions.resize(id + 1);
+  if (is_syscall_entry(name)) {
+    if (m.syscall_names.size() <= id) m.syscall_names.resize(id + 1);
+    m.syscall_names[id] = std::string(name);
+  }
   Statement& st = m.insert_function;
   st.bind(1, m.function_base + id).bind(2, session_id_).bind(3, name);
   const KernelSymbol* sym = nullptr;
@@ -579,6 +586,49 @@ void SessionWriter::on_reparent(uint64_t call_id, uint64_t new_parent_id) {
   if (auto s = m.reparent.run(); !s && !stream_error_) stream_error_ = s.error();
 }
 
+// call_paths, and the call_path_sets row that says the session has them (docs/schema.md).
+// diff's roots are the calls of the functions named as a syscall entry that began a syscall
+// call (function_syscalls): a name seen only as a frame synthesized at the start of the
+// recording is none, and such a frame has no call in its range, so no path below it.
+Status SessionWriter::write_call_paths(const CallTreeBuilder& builder) {
+  const std::vector<CallPathNode>* paths = builder.call_paths();
+  if (!paths) return {};  // diff walks the calls
+  Impl& m = *impl_;
+  auto name_of = [&](uint32_t id) -> std::string_view {
+    return id < m.syscall_names.size() ? std::string_view(m.syscall_names[id]) : "";
+  };
+  std::unordered_set<std::string_view> syscall_names;
+  for (auto& [key, s] : m.syscalls) syscall_names.insert(name_of(key & 0xffffffffu));
+  std::vector<bool> dropped(paths->size() + 1, false);
+  for (size_t i = 0; i < paths->size(); ++i) {
+    const CallPathNode& p = (*paths)[i];
+    if (p.parent > i) return {};  // a parent comes first; never otherwise, but then no paths
+    if (p.depth == 0)
+      dropped[i + 1] = !syscall_names.count(name_of(p.function_id));
+    else if (dropped[p.parent])
+      return {};
+  }
+  auto insert = db_.prepare("INSERT INTO call_paths VALUES(?,?,?,?,?,?)");
+  if (!insert) return tl::unexpected(insert.error());
+  int64_t written = 0;
+  for (size_t i = 0; i < paths->size(); ++i) {
+    if (dropped[i + 1]) continue;
+    const CallPathNode& p = (*paths)[i];
+    insert->bind(1, session_id_)
+        .bind(2, static_cast<int64_t>(i + 1))
+        .bind(3, int64_t{p.parent})
+        .bind(4, m.function_base + p.function_id)
+        .bind(5, int64_t{p.depth})
+        .bind(6, p.calls);
+    if (auto s = insert->run(); !s) return s;
+    ++written;
+  }
+  auto set = db_.prepare("INSERT INTO call_path_sets VALUES(?,?,?)");
+  if (!set) return tl::unexpected(set.error());
+  set->bind(1, session_id_).bind(2, int64_t{CallTreeBuilder::kCallPathDepth}).bind(3, written);
+  return set->run();
+}
+
 namespace {
 
 struct StatRow {
@@ -647,6 +697,7 @@ Status SessionWriter::commit(const SourceInfo& info, const CallTreeBuilder& buil
         .bind(8, int64_t{s.min_depth_below});
     if (auto st = syscalls_stmt->run(); !st) return st;
   }
+  if (auto s = write_call_paths(builder); !s) return s;
 
   // Perfetto-style stats: surprising input is counted and shown, never fatal.
   std::vector<StatRow> stats = {

@@ -103,6 +103,50 @@ Status gather_paths(Database& db, const std::vector<Root>& roots,
   return {};
 }
 
+// The same paths, from the session's call_paths (counted at import): what gather_paths would
+// find below the syscall entries, without reading the calls. False when the session has none
+// that answer this depth.
+Result<bool> stored_paths(Database& db, int64_t session_id,
+                          const std::unordered_map<int64_t, std::string>& names, int depth,
+                          SideAcc& side) {
+  auto rows = call_paths(db, session_id, depth);
+  if (!rows) return tl::unexpected(rows.error());
+  if (!*rows) return false;
+  std::vector<std::string> bases;
+  std::unordered_map<std::string, uint32_t> base_index;
+  std::unordered_map<int64_t, uint32_t> base_of;  // function id -> interned base name
+  auto name_of = [&](int64_t id) {
+    auto [it, fresh] = base_of.try_emplace(id, 0);
+    if (fresh) {
+      auto n = names.find(id);
+      std::string base =
+          n == names.end() ? std::string("?") : std::string(strip_clone_suffix(n->second));
+      auto [b, added] =
+          base_index.try_emplace(std::move(base), static_cast<uint32_t>(bases.size()));
+      if (added) bases.push_back(b->first);
+      it->second = b->second;
+    }
+    return it->second;
+  };
+  // Each row's path as interned names: its parent's (an earlier row, checked) and its frame.
+  std::vector<std::vector<uint32_t>> ids((*rows)->size());
+  std::map<std::vector<uint32_t>, int64_t> counts;
+  for (size_t i = 0; i < (*rows)->size(); ++i) {
+    const CallPathRow& r = (**rows)[i];
+    if (r.parent > i) return false;  // an earlier row, as call_paths() checked
+    if (r.parent != 0) ids[i] = ids[r.parent - 1];
+    ids[i].push_back(name_of(r.function_id));
+    add_to(counts[ids[i]], r.calls);
+  }
+  std::vector<std::string> path;
+  for (const auto& [p, n] : counts) {
+    path.clear();
+    for (uint32_t i : p) path.push_back(bases[i]);
+    add_to(side.paths[path], n);
+  }
+  return true;
+}
+
 Status gather_side(Database& db, Store& store, const std::vector<SessionSummary>& sessions,
                    const DiffRequest& request, SideAcc& side) {
   for (const SessionSummary& s : sessions) {
@@ -121,8 +165,16 @@ Status gather_side(Database& db, Store& store, const std::vector<SessionSummary>
       add_to(invocations, r.syscall_invocations);
     });
     if (!rows) return rows;
-    for (const std::string& root :
-         request.under.empty() ? syscalls : std::set<std::string>{request.under}) {
+    // Below the syscall entries, the paths counted at import answer when the session has them.
+    bool stored = false;
+    if (request.under.empty()) {
+      auto got = stored_paths(db, s.id, names, request.path_depth, side);
+      if (!got) return tl::unexpected(got.error());
+      stored = *got;
+    }
+    for (const std::string& root : stored                  ? std::set<std::string>{}
+                                   : request.under.empty() ? syscalls
+                                                           : std::set<std::string>{request.under}) {
       auto spans = calls_of(db, s.id, root);
       if (!spans) return tl::unexpected(spans.error());
       for (CallSpan& span : *spans) {
@@ -153,6 +205,7 @@ Status gather_side(Database& db, Store& store, const std::vector<SessionSummary>
         }
       }
     }
+    if (stored) continue;
     if (auto st = gather_paths(db, roots, names, request.path_depth, side); !st) return st;
   }
   return {};

@@ -129,6 +129,11 @@ struct Task {
   uint32_t id;
   std::vector<Frame> stack;
   std::vector<Orphan> orphans;
+  // The call paths below the task's syscall call still running (path_root 0: none), walked as
+  // diff walks the calls' rows: path_stack[n] is the path of the last call n levels below it.
+  uint64_t path_root = 0;
+  int path_root_depth = 0;
+  std::vector<uint32_t> path_stack;
 };
 
 }  // namespace
@@ -145,6 +150,66 @@ struct CallTreeBuilder::Impl {
   std::unordered_map<std::string, uint32_t> function_by_name;
   std::vector<bool> function_is_syscall{false};
   std::vector<std::optional<CallContext>> function_context{std::nullopt};
+  std::vector<CallPathNode> paths;
+  std::unordered_map<uint64_t, uint32_t> path_ids;  // parent path id << 32 | function -> id
+  bool paths_valid = true;
+
+  // Counts one more call along the path `parent` + `function`; its id, 0 once the paths are
+  // given up.
+  uint32_t count_path(uint32_t parent, uint32_t function, int depth) {
+    auto [it, fresh] =
+        path_ids.try_emplace((uint64_t{parent} << 32) | function, static_cast<uint32_t>(0));
+    if (fresh) {
+      if (paths.size() >= CallTreeBuilder::kMaxCallPaths) {
+        give_up_paths();
+        return 0;
+      }
+      paths.push_back(CallPathNode{parent, function, depth, 0});
+      it->second = static_cast<uint32_t>(paths.size());
+    }
+    ++paths[it->second - 1].calls;
+    return it->second;
+  }
+  void give_up_paths() {
+    paths_valid = false;
+    paths = {};
+    path_ids = {};
+  }
+
+  // A call was given its id: its place among the call paths. diff's roots are the calls of
+  // the syscall entries, each walked on its own, and its rows are the task's calls with ids in
+  // the root's range (entered while it runs), in task context, 1..depth levels below it and
+  // at most one level below the last row kept (a level skipped by a depth gap is not
+  // invented).
+  void note_path(Task& t, uint64_t call_id, uint32_t function, int depth, CallContext context,
+                 bool opens) {
+    if (!paths_valid) return;
+    if (depth < 0 || depth > (1 << 30) - 1) {  // calls_bits stores 30 bits of depth
+      give_up_paths();
+      return;
+    }
+    if (function_is_syscall[function]) {
+      if (t.path_root != 0) {  // inside another syscall call: diff's roots depend on the names
+        give_up_paths();
+        return;
+      }
+      uint32_t root = count_path(0, function, 0);
+      if (root != 0 && opens) {
+        t.path_root = call_id;
+        t.path_root_depth = depth;
+        t.path_stack.assign(1, root);
+      }
+      return;
+    }
+    if (t.path_root == 0 || context != CallContext::kTask) return;
+    const int64_t rel = int64_t{depth} - t.path_root_depth;
+    if (rel < 1 || rel > CallTreeBuilder::kCallPathDepth ||
+        rel > static_cast<int64_t>(t.path_stack.size()))
+      return;
+    const size_t level = static_cast<size_t>(rel);
+    t.path_stack.resize(level + 1);
+    t.path_stack[level] = count_path(t.path_stack[level - 1], function, static_cast<int>(rel));
+  }
 
   Task& task_for(const GraphEvent& e) {
     int64_t key = e.pid == 0 ? -1 - static_cast<int64_t>(e.cpu) : e.pid;
@@ -181,6 +246,9 @@ CallTreeBuilder::CallTreeBuilder(CallSink& sink) : impl_(std::make_unique<Impl>(
 CallTreeBuilder::~CallTreeBuilder() = default;
 size_t CallTreeBuilder::tasks() const {
   return impl_->tasks.size();
+}
+const std::vector<CallPathNode>* CallTreeBuilder::call_paths() const {
+  return impl_->paths_valid ? &impl_->paths : nullptr;
 }
 size_t CallTreeBuilder::functions() const {
   return impl_->next_function_id - 1;
@@ -234,6 +302,7 @@ void emit(CallSink& sink, Task& task, const Frame& f, int64_t duration, uint8_t 
       children = UINT64_MAX;
   }
   if (r.parent_id == 0 && r.depth > 0) task.orphans.push_back(Orphan{r.id, r.depth});
+  if (task.path_root == r.id) task.path_root = 0;  // later calls are outside its range
   sink.on_call(r);
 }
 
@@ -277,6 +346,7 @@ void CallTreeBuilder::add(const GraphEvent& e) {
                  : e.timestamp_ns > e.duration_ns ? e.timestamp_ns - e.duration_ns
                                                   : e.timestamp_ns;
     f.context = e.flags_context.value_or(CallContext::kTask);
+    s.note_path(task, f.call_id, f.function_id, f.depth, f.context, false);  // range empty
     for (auto it = task.orphans.begin(); it != task.orphans.end();) {
       if (int64_t{it->depth} == int64_t{e.depth} + 1) {
         s.sink.on_reparent(it->call_id, f.call_id);
@@ -338,6 +408,7 @@ void CallTreeBuilder::add(const GraphEvent& e) {
     f.syscall_function_id = f.function_id;
     f.syscall_depth = f.depth;
   }
+  s.note_path(task, f.call_id, function_id, f.depth, f.context, e.kind != GraphEvent::Kind::kLeaf);
 
   if (e.kind == GraphEvent::Kind::kLeaf) {
     ++stats_.exits;

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "probeseek/database.h"
+
 #include "test_support.h"
 
 namespace probeseek {
@@ -113,6 +115,72 @@ TEST_F(Diffed, AnUnderOneSideNeverCalledLeavesThatSideEmpty) {
   ASSERT_NE(connect, nullptr);
   EXPECT_EQ((*connect)["in"], "a");
   for (const json& e : all) EXPECT_NE(e["in"], "both") << e.dump();
+}
+
+// A copy of the database with `sql` run on it.
+std::string changed_copy(const std::string& from, const std::string& to, const std::string& sql) {
+  test::write_file(to, test::read_file(from));
+  auto db = Database::open(to);
+  EXPECT_TRUE(db) << db.error().message();
+  if (db) {
+    auto done = db->exec(sql);
+    EXPECT_TRUE(done) << sql << ": " << done.error().message();
+  }
+  return to;
+}
+
+// The paths counted at import (call_paths) say what the walk of the calls says, in text and
+// JSON, at every depth they hold; past it, and for --under, diff walks the calls.
+TEST_F(Diffed, StoredCallPathsAnswerAsTheWalkOfTheCalls) {
+  {
+    auto db = Database::open(db_, Database::Mode::kReadOnly);
+    ASSERT_TRUE(db) << db.error().message();
+    auto st = db->prepare("SELECT count(*), min(max_depth) FROM call_path_sets");
+    ASSERT_TRUE(st && st->step().value_or(false));
+    EXPECT_EQ(st->int_at(0), 2) << "both sessions have their paths";
+    EXPECT_EQ(st->int_at(1), 64);
+  }
+  const std::string walked =
+      changed_copy(db_, dir_->file("walked.db"), "DELETE FROM call_path_sets");
+  for (const char* args :
+       {"curl_v4 stream", "curl_v4 stream --depth 1", "stream curl_v4 --depth 2",
+        "curl_v4 stream --depth 12", "curl_v4,stream stream --depth 64",
+        "curl_v4 stream --under __x64_sys_connect", "curl_v4 stream --arg 'struct sock *'"}) {
+    for (const char* json : {"", " --json"}) {
+      auto stored = run_probeseek("diff --db " + db_ + " " + args + json);
+      auto walk = run_probeseek("diff --db " + walked + " " + args + json);
+      EXPECT_EQ(stored.status, 0) << stored.err;
+      EXPECT_TRUE(stored.out == walk.out) << args << json;
+      EXPECT_EQ(stored.err, walk.err) << args << json;
+    }
+  }
+}
+
+// A damaged aggregate is not trusted: a parent that is the row itself or comes after it (a
+// loop), a depth out of step or out of range, a negative count. diff walks the calls then.
+TEST_F(Diffed, DamagedCallPathsAreNotTrusted) {
+  const std::string walked =
+      changed_copy(db_, dir_->file("walked.db"), "DELETE FROM call_path_sets");
+  const auto want = run_probeseek("diff --db " + walked + " --json curl_v4 stream");
+  ASSERT_EQ(want.status, 0) << want.err;
+  int n = 0;
+  for (const char* sql : {
+           "UPDATE call_paths SET parent_path_id = path_id WHERE depth = 2",
+           "UPDATE call_paths SET parent_path_id = path_id + 1 WHERE depth = 1",
+           "UPDATE call_paths SET depth = depth + 1 WHERE depth = 3",
+           "UPDATE call_paths SET depth = -1 WHERE depth = 4",
+           "UPDATE call_paths SET depth = 9223372036854775807 WHERE depth = 5",
+           "UPDATE call_paths SET calls = -5 WHERE depth = 1",
+           "UPDATE call_paths SET parent_path_id = 0 WHERE depth = 1",
+           "UPDATE call_path_sets SET max_depth = 9223372036854775807; "
+           "UPDATE call_paths SET depth = 7 WHERE depth = 6",
+       }) {
+    const std::string damaged =
+        changed_copy(db_, dir_->file("damaged" + std::to_string(n++) + ".db"), sql);
+    auto got = run_probeseek("diff --db " + damaged + " --json curl_v4 stream");
+    EXPECT_EQ(got.status, 0) << sql << ": " << got.err;
+    EXPECT_TRUE(got.out == want.out) << sql;
+  }
 }
 
 TEST_F(Diffed, UnknownSessionsAreBadInput) {

@@ -2,7 +2,9 @@
 // short excerpts of their report text that show one kernel behaviour each.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "probeseek/graph.h"
@@ -69,6 +71,7 @@ class RecordingSink : public CallSink {
 struct Built {
   RecordingSink sink;
   BuildStats stats;
+  std::optional<std::vector<CallPathNode>> paths;
 };
 
 std::unique_ptr<Built> build_from_text(const std::string& text) {
@@ -81,6 +84,7 @@ std::unique_ptr<Built> build_from_text(const std::string& text) {
   EXPECT_TRUE(info) << info.error().message();
   builder.finish();
   built->stats = builder.stats();
+  if (const auto* paths = builder.call_paths()) built->paths = *paths;
   return built;
 }
 
@@ -142,6 +146,51 @@ TEST(CallTreeBuilder, SynthesizesTheFrameOfAnExitWhoseEntryPrecedesTheRecording)
   EXPECT_EQ(b->sink.name_of(parent.id), "[unknown]") << "report text does not name exits";
   EXPECT_EQ(b->stats.exits_without_entry, 2u);
   EXPECT_EQ(b->stats.entries, 2u);
+}
+
+// The call paths below each syscall call, as diff walks the calls: by depth, task context
+// only, each root counted once per call.
+TEST(CallTreeBuilder, CountsTheCallPathsBelowEachSyscallEntry) {
+  auto b = build_from_text(R"(
+            curl-119   [000]    32.430000: funcgraph_entry:                   |  __x64_sys_write() {
+            curl-119   [000]    32.430001: funcgraph_entry:                   |    ksys_write() {
+            curl-119   [000]    32.430002: funcgraph_entry:        1.000 us   |      vfs_write();
+            curl-119   [000]    32.430004: funcgraph_entry:        1.000 us   |      irq_enter_rcu();
+            curl-119   [000]    32.430005: funcgraph_entry:        1.000 us   |      vfs_write();
+            curl-119   [000]    32.430007: funcgraph_exit:         6.000 us   |    }
+            curl-119   [000]    32.430008: funcgraph_exit:         8.000 us   |  }
+            curl-119   [000]    32.430010: funcgraph_entry:        1.000 us   |  __x64_sys_getpid();
+            curl-119   [000]    32.430012: funcgraph_entry:        1.000 us   |  __x64_sys_write();
+            curl-119   [000]    32.430014: funcgraph_entry:        1.000 us   |  vfs_write();
+)");
+  ASSERT_TRUE(b->paths);
+  std::map<std::string, int64_t> counted;
+  for (const CallPathNode& p : *b->paths) {
+    std::string path = b->sink.functions.at(p.function_id);
+    for (uint32_t up = p.parent; up != 0; up = (*b->paths)[up - 1].parent) {
+      ASSERT_LT(up, &p - b->paths->data() + 1) << "a parent comes first";
+      path = b->sink.functions.at((*b->paths)[up - 1].function_id) + " " + path;
+    }
+    EXPECT_EQ(p.depth, static_cast<int>(std::count(path.begin(), path.end(), ' ')));
+    counted[path] += p.calls;
+  }
+  std::map<std::string, int64_t> want = {
+      {"__x64_sys_write", 2},
+      {"__x64_sys_write ksys_write", 1},
+      {"__x64_sys_write ksys_write vfs_write", 2},
+      {"__x64_sys_getpid", 1},
+  };
+  EXPECT_EQ(counted, want);
+}
+
+// Which of two nested syscall calls diff takes for a root depends on their names: no paths.
+TEST(CallTreeBuilder, GivesUpTheCallPathsWhenASyscallEntryRunsInsideAnother) {
+  auto b = build_from_text(R"(
+            curl-119   [000]    32.430000: funcgraph_entry:                   |  __x64_sys_write() {
+            curl-119   [000]    32.430001: funcgraph_entry:        1.000 us   |    __x64_sys_getpid();
+            curl-119   [000]    32.430008: funcgraph_exit:         8.000 us   |  }
+)");
+  EXPECT_FALSE(b->paths);
 }
 
 TEST(CallTreeBuilder, KeepsCallsThatNeverExitAndCountsThem) {

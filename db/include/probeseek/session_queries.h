@@ -64,6 +64,20 @@ class CallsInSpan {
   std::optional<int> max_below_;
 };
 
+// call_paths of a session (docs/schema.md): diff's call paths below the syscall entries,
+// counted at import, those at most `max_depth` frames below their root, parents first.
+// Nothing when the session has none (imported before them, or its syscall calls nest), stores
+// fewer levels than asked, or its rows do not hold together (a parent that is not a row read
+// before it, one level up; a depth or a count out of range): the caller walks the calls then.
+struct CallPathRow {
+  size_t parent = 0;  // index + 1 of the parent's row, 0 for a root
+  int64_t function_id = 0;
+  int depth = 0;
+  int64_t calls = 0;
+};
+Result<std::optional<std::vector<CallPathRow>>> call_paths(Database& db, int64_t session_id,
+                                                           int max_depth);
+
 // Every function of a session: id and name.
 Status for_each_function(Database& db, int64_t session_id,
                          const std::function<void(int64_t id, const std::string& name)>& fn);

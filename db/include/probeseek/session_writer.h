@@ -74,6 +74,7 @@ class SessionWriter : public CallSink {
   const std::optional<Error>& stream_error() const { return stream_error_; }
 
  private:
+  Status write_call_paths(const CallTreeBuilder& builder);
   explicit SessionWriter(Database& db);
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -117,8 +117,22 @@ struct BuildStats {
 // Names of the syscall entry points (__x64_sys_*, __ia32_sys_*, __do_sys_*, ...).
 bool is_syscall_entry(std::string_view function);
 
+// A call path from a syscall entry (diff's default roots, docs/diff.md): the chain of
+// functions from one outermost syscall call down to a task-context call, by the calls' graph
+// depths as diff walks them, counted as the calls are entered. Node i of call_paths() is path
+// id i + 1; a parent always comes before its children.
+struct CallPathNode {
+  uint32_t parent = 0;       // path id of the path one frame shorter, 0 for a root
+  uint32_t function_id = 0;  // builder id of its last frame
+  int depth = 0;             // frames below the root
+  int64_t calls = 0;         // calls reached along it (a root: calls of the syscall entry)
+};
+
 class CallTreeBuilder {
  public:
+  // Paths go at most this many frames below their root; at most kMaxCallPaths are kept.
+  static constexpr int kCallPathDepth = 64;
+  static constexpr size_t kMaxCallPaths = size_t{1} << 20;
   explicit CallTreeBuilder(CallSink& sink);
   ~CallTreeBuilder();
   void add(const GraphEvent& event);
@@ -129,6 +143,10 @@ class CallTreeBuilder {
   // Closes every call still open (recording stopped) and reports them.
   void finish();
   const BuildStats& stats() const { return stats_; }
+  // The call paths, or nothing when they do not stand for diff's walk of the calls: a syscall
+  // entry ran inside another's call (which of the two is a root depends on their names), a
+  // depth out of the stored range, more than kMaxCallPaths distinct paths.
+  const std::vector<CallPathNode>* call_paths() const;
   size_t tasks() const;
   size_t functions() const;
   int cpus_seen() const { return max_cpu_ == INT32_MAX ? max_cpu_ : max_cpu_ + 1; }
