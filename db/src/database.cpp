@@ -217,8 +217,8 @@ Result<Database> Database::open(const std::string& path, Mode mode, bool may_rec
     }
     return tl::unexpected(std::move(e));
   };
-  // Sorts (CREATE INDEX's above all: calls_by_function after an import) keep up to 8 MiB in
-  // memory before spilling to temporary files, whatever the page cache: with the import's
+  // Sorts (CREATE INDEX's, and the window sort that links a version 1 or 2 file's calls) keep up to
+  // 8 MiB in memory before spilling to temporary files, whatever the page cache: with the import's
   // 2 MiB cache, curl_v4's 284k index entries were sorted in four runs and merged, 100 M
   // instructions more (issue 15). Memory stays bounded: 8 MiB, not the trace's length. Set
   // once, before SQLite initializes (it refuses afterwards, which changes nothing).
@@ -269,6 +269,7 @@ Result<Database> Database::open(const std::string& path, Mode mode, bool may_rec
   }
   int64_t user_version = version->int_at(0);
   version->reset();
+  db.schema_version_ = schema::kVersion;  // what a read-write open leaves
   if (mode == Mode::kReadWrite) {
     if (user_version == 0) {
       // Refuse to add tables to someone else's SQLite database.
@@ -298,15 +299,17 @@ Result<Database> Database::open(const std::string& path, Mode mode, bool may_rec
       if (!schema_created) return undo(schema_created.error());
     } else if (user_version == schema::kVersion) {
       if (auto s = db.exec(schema::kAdditions); !s) return tl::unexpected(s.error());
-    } else if (user_version == 1) {
+    } else if (user_version == 1 || user_version == 2) {
       // Version 1 stored every column of calls; version 2 stores small numbers and computes
-      // the same columns from them. Rebuilt once, in one transaction: a failure leaves the
-      // file as it was.
+      // the same columns from them; version 3 links each call to the previous call of its
+      // function instead of indexing calls by function. Rebuilt once, in one transaction: a
+      // failure leaves the file as it was.
       Status migrated = [&]() -> Status {
         auto tx = Transaction::begin(db);
         if (!tx) return tl::unexpected(tx.error());
-        if (auto s = db.exec(std::string(schema::kCallsFromVersion1) + schema::kIndexes +
-                             schema::kAdditions +
+        if (auto s = db.exec(std::string(user_version == 1 ? schema::kCallsFromVersion1
+                                                           : schema::kCallsFromVersion2) +
+                             schema::kLinksFromCalls + schema::kIndexes + schema::kAdditions +
                              "PRAGMA user_version = " + std::to_string(schema::kVersion) + ";");
             !s)
           return s;  // rolled back by tx
@@ -326,13 +329,15 @@ Result<Database> Database::open(const std::string& path, Mode mode, bool may_rec
   } else if (user_version == 0) {
     return bad_input("not a probeseek database", path,
                      "import a recording first: probeseek import --db FILE TRACE");
-  } else if (user_version != schema::kVersion && user_version != 1) {
-    // Version 1 is read as it is: its calls table has every column version 2 computes.
+  } else if (user_version != schema::kVersion && user_version != 1 && user_version != 2) {
+    // Versions 1 and 2 are read as they are: their calls have every column version 3's view
+    // computes, and their calls_by_function index answers "the calls of F".
     return bad_input("database schema version " + std::to_string(user_version) +
                          " is not the version this probeseek uses (" +
                          std::to_string(schema::kVersion) + ")",
                      path, "read it with the probeseek that wrote it");
   }
+  if (mode == Mode::kReadOnly) db.schema_version_ = user_version;
   return db;
 }
 

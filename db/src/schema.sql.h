@@ -5,14 +5,18 @@
 namespace probeseek::schema {
 
 // 2: call_rows stores small numbers (offsets, spans, packed bits); the view calls computes
-// version 1's columns from them (docs/schema.md). Version 1 files are read as they are and
+// version 1's columns from them (docs/schema.md).
+// 3: no calls_by_function index: each row links to the previous call of its function
+// (call_rows.previous_offset) and function_stats.last_call_id is where the walk starts
+// (kFunctionCallsWalk). Version 1 and 2 files are read as they are (through their index) and
 // rebuilt on their first read-write open (database.cpp).
-inline constexpr int kVersion = 2;
+inline constexpr int kVersion = 3;
 
 // A call's row as stored (docs/schema.md, "Calls"): small numbers, which SQLite writes in 0 to 3
 // bytes where the ids and times they stand for take 3 to 6. `bits` packs four fields:
 // flags | context << 2 | depth << 5 | cpu << 13, or, when depth or cpu does not fit,
-// -(flags | context << 2 | cpu << 5 | depth << 25).
+// -(flags | context << 2 | cpu << 5 | depth << 25). `previous_offset` is id minus the id of the
+// function's previous call (NULL for its first): "the calls of F" without an index.
 #define PROBESEEK_CALL_ROWS_COLUMNS   \
   "(\n"                               \
   "  id INTEGER PRIMARY KEY,\n"       \
@@ -24,12 +28,13 @@ inline constexpr int kVersion = 2;
   "  parent_offset INTEGER,\n"        \
   "  span INTEGER NOT NULL,\n"        \
   "  children_ns INTEGER,\n"          \
-  "  bits INTEGER NOT NULL)"
+  "  bits INTEGER NOT NULL,\n"        \
+  "  previous_offset INTEGER)"
 
 // What every query reads: the columns of version 1's calls table, computed from call_rows. A
 // view rather than generated columns, which SQLite computes on every INSERT (130 M
 // instructions for curl_v4's 284k rows); queries through it are flattened onto call_rows, so
-// `id` ranges stay rowid range scans and `function_id` uses calls_by_function.
+// `id` ranges stay rowid range scans.
 #define PROBESEEK_CALLS_VIEW                                                                    \
   "SELECT id, session_id, id - parent_offset AS parent_id, id + span AS end_id, task_id, "      \
   "function_id, CASE WHEN bits >= 0 THEN bits >> 13 ELSE ((-bits) >> 5) & 1048575 END AS cpu, " \
@@ -102,7 +107,8 @@ CREATE TABLE IF NOT EXISTS function_stats(
   callees INTEGER NOT NULL,
   min_depth INTEGER NOT NULL,
   max_depth INTEGER NOT NULL,
-  unfinished INTEGER NOT NULL);
+  unfinished INTEGER NOT NULL,
+  last_call_id INTEGER);
 CREATE TABLE IF NOT EXISTS function_edges(
   session_id INTEGER NOT NULL,
   caller_id INTEGER NOT NULL,
@@ -224,28 +230,75 @@ CREATE TABLE IF NOT EXISTS kernel_ops(
   data BLOB NOT NULL);
 )sql";
 
-// Version 1's calls table rebuilt as version 2's call_rows, in id order (run in one transaction,
-// then kIndexes). syscall_call_id is dropped: nothing read it. Bits that do not fit the short form
-// (a depth beyond 255, a negative cpu or depth from a damaged file) take the long, negative one.
+// Version 1's calls table rebuilt as version 3's call_rows, in id order (run in one transaction,
+// then kLinksFromCalls and kIndexes). syscall_call_id is dropped: nothing read it. Bits that do
+// not fit the short form (a depth beyond 255, a negative cpu or depth from a damaged file) take
+// the long, negative one.
 inline constexpr const char* kCallsFromVersion1 = R"sql(
 ALTER TABLE calls RENAME TO calls_version_1;
 DROP INDEX IF EXISTS calls_by_function;
 CREATE TABLE call_rows)sql" PROBESEEK_CALL_ROWS_COLUMNS R"sql(;
 INSERT INTO call_rows(id, session_id, task_id, function_id, entry_ns, duration_ns, parent_offset,
-                  span, children_ns, bits)
+                  span, children_ns, bits, previous_offset)
   SELECT id, session_id, task_id, function_id, entry_ns, duration_ns, id - parent_id,
          end_id - id, duration_ns - self_ns,
          CASE WHEN depth BETWEEN 0 AND 255 AND cpu BETWEEN 0 AND 1048575
               THEN (flags & 3) | ((context & 7) << 2) | (depth << 5) | (cpu << 13)
               ELSE -((flags & 3) | ((context & 7) << 2) | ((cpu & 1048575) << 5) |
-                     ((depth & 1073741823) << 25)) END
+                     ((depth & 1073741823) << 25)) END,
+         id - lag(id) OVER (PARTITION BY function_id ORDER BY id)
   FROM calls_version_1 ORDER BY id;
 DROP TABLE calls_version_1;
 CREATE VIEW calls AS )sql" PROBESEEK_CALLS_VIEW R"sql(;
 )sql";
 
+// Version 2's call_rows rebuilt with the links (version 3), in id order; then kLinksFromCalls.
+inline constexpr const char* kCallsFromVersion2 = R"sql(
+DROP VIEW IF EXISTS calls;
+DROP INDEX IF EXISTS calls_by_function;
+ALTER TABLE call_rows RENAME TO call_rows_version_2;
+CREATE TABLE call_rows)sql" PROBESEEK_CALL_ROWS_COLUMNS R"sql(;
+INSERT INTO call_rows(id, session_id, task_id, function_id, entry_ns, duration_ns, parent_offset,
+                  span, children_ns, bits, previous_offset)
+  SELECT id, session_id, task_id, function_id, entry_ns, duration_ns, parent_offset, span,
+         children_ns, bits, id - lag(id) OVER (PARTITION BY function_id ORDER BY id)
+  FROM call_rows_version_2 ORDER BY id;
+DROP TABLE call_rows_version_2;
+CREATE VIEW calls AS )sql" PROBESEEK_CALLS_VIEW R"sql(;
+)sql";
+
+// Where each function's walk starts, for files of version 1 and 2 (after the rebuild above).
+inline constexpr const char* kLinksFromCalls = R"sql(
+ALTER TABLE function_stats ADD COLUMN last_call_id INTEGER;
+UPDATE function_stats SET last_call_id = l.last
+  FROM (SELECT function_id, MAX(id) AS last FROM call_rows GROUP BY function_id) AS l
+  WHERE l.function_id = function_stats.function_id;
+)sql";
+
+// "The calls of the functions named ?N in session ?S", as the common table `fcalls(id, fid)`
+// (`fid`: the function): version 3 walks each function's links back from its last call. Every
+// step goes to a strictly smaller id and only along rows of the same function, so a damaged
+// link ends the walk (at most one step per row) instead of looping. Readers join
+// `calls u ON u.id = fc.id AND u.function_id = fc.fid`, which drops a link into another
+// function's row. The ids come out in descending order. PARAMS: S and N are "?1" style names.
+#define PROBESEEK_FUNCTION_CALLS_WALK(S, N)                                                       \
+  "fcalls(id, fid) AS (SELECT fs.last_call_id, fs.function_id FROM functions ff "                 \
+  "JOIN function_stats fs ON fs.function_id = ff.id WHERE ff.session_id = " S " AND ff.name = " N \
+  " AND fs.last_call_id IS NOT NULL "                                                             \
+  "UNION ALL SELECT r.id - r.previous_offset, k.fid FROM fcalls k JOIN call_rows r "              \
+  "ON r.id = k.id WHERE r.function_id = k.fid AND r.previous_offset > 0)"
+
+// The same for version 1 and 2 files, read as they are: their calls_by_function index.
+#define PROBESEEK_FUNCTION_CALLS_INDEXED(S, N)                                     \
+  "fcalls(id, fid) AS (SELECT u.id, u.function_id FROM functions ff JOIN calls u " \
+  "ON u.function_id = ff.id WHERE ff.session_id = " S " AND ff.name = " N ")"
+
+// The one of the two this database answers with.
+#define PROBESEEK_FUNCTION_CALLS(DB, S, N)                          \
+  ((DB).schema_version() >= 3 ? PROBESEEK_FUNCTION_CALLS_WALK(S, N) \
+                              : PROBESEEK_FUNCTION_CALLS_INDEXED(S, N))
+
 inline constexpr const char* kIndexes = R"sql(
-CREATE INDEX IF NOT EXISTS calls_by_function ON call_rows(function_id);
 CREATE INDEX IF NOT EXISTS functions_by_name ON functions(session_id, name);
 CREATE INDEX IF NOT EXISTS tasks_by_session ON tasks(session_id, pid);
 CREATE INDEX IF NOT EXISTS function_stats_by_session ON function_stats(session_id);

@@ -4,6 +4,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "schema.sql.h"
+
 namespace probeseek {
 
 namespace {
@@ -115,10 +117,9 @@ Result<std::optional<std::vector<CallPathRow>>> call_paths(Database& db, int64_t
 }
 
 Result<std::vector<CallSpan>> calls_of(Database& db, int64_t session_id, const std::string& name) {
-  auto st = db.prepare(
-      "SELECT u.id, u.end_id, u.task_id, u.depth FROM functions uf "
-      "JOIN calls u ON u.function_id = uf.id WHERE uf.session_id = ? AND uf.name = ? ORDER BY "
-      "u.id");
+  auto st = db.prepare(std::string("WITH RECURSIVE ") + PROBESEEK_FUNCTION_CALLS(db, "?1", "?2") +
+                       " SELECT u.id, u.end_id, u.task_id, u.depth FROM fcalls fc CROSS JOIN calls "
+                       "u ON u.id = fc.id AND u.function_id = fc.fid ORDER BY u.id");
   if (st) st->bind(1, session_id).bind(2, name);
   std::vector<CallSpan> out;
   auto done = each(std::move(st), [&](const Statement& r) {

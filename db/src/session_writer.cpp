@@ -24,6 +24,7 @@ struct FunctionAggregate {
   int min_depth = 1 << 30;
   int max_depth = 0;
   int64_t unfinished = 0;
+  int64_t last_call_id = 0;  // database id of its last call: where its link walk starts
 };
 
 struct EdgeAggregate {
@@ -42,6 +43,7 @@ struct SyscallAggregate {
 struct CallRow {
   int64_t id = 0;
   int64_t parent_id = 0;
+  int64_t previous_id = 0;  // the function's call before this one, 0: none
   int64_t end_id = 0;
   int64_t task_id = 0;
   int64_t function_id = 0;
@@ -78,7 +80,7 @@ struct RowsCursor : sqlite3_vtab_cursor {
 int rows_connect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char**) {
   int rc = sqlite3_declare_vtab(db,
                                 "CREATE TABLE x(task_id, function_id, entry_ns, duration_ns, "
-                                "parent_offset, span, children_ns, bits)");
+                                "parent_offset, span, children_ns, bits, previous_offset)");
   if (rc != SQLITE_OK) return rc;
   auto* table = new RowsTable();
   table->rows = static_cast<const std::vector<CallRow>*>(aux);
@@ -149,8 +151,14 @@ int rows_column(sqlite3_vtab_cursor* cursor, sqlite3_context* ctx, int column) {
       else
         sqlite3_result_null(ctx);
       break;
-    default:
+    case 7:
       sqlite3_result_int64(ctx, r.bits);
+      break;
+    default:
+      if (r.previous_id != 0)
+        sqlite3_result_int64(ctx, r.id - r.previous_id);
+      else
+        sqlite3_result_null(ctx);
       break;
   }
   return SQLITE_OK;
@@ -255,6 +263,10 @@ struct SessionWriter::Impl {
       sqlite3_bind_null(st, 6);
     sqlite3_bind_int64(st, 7, r.end_id - r.id);
     sqlite3_bind_int64(st, 9, r.bits);
+    if (r.previous_id != 0)
+      sqlite3_bind_int64(st, 10, r.id - r.previous_id);
+    else
+      sqlite3_bind_null(st, 10);
   }
 
   // After the first error nothing more is written: SQLite may have rolled the whole
@@ -420,11 +432,12 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
     return {};
   };
   const std::string session = std::to_string(w->session_id_);
-  if (auto s = prep(m.insert_call,
-                    ("INSERT INTO call_rows(id, session_id, task_id, function_id, entry_ns, "
-                     "duration_ns, parent_offset, span, children_ns, bits) VALUES(?1," +
-                     session + ",?2,?3,?4,?5,?6,?7,?8,?9)")
-                        .c_str());
+  if (auto s =
+          prep(m.insert_call,
+               ("INSERT INTO call_rows(id, session_id, task_id, function_id, entry_ns, "
+                "duration_ns, parent_offset, span, children_ns, bits, previous_offset) VALUES(?1," +
+                session + ",?2,?3,?4,?5,?6,?7,?8,?9,?10)")
+                   .c_str());
       !s)
     return tl::unexpected(s.error());
   // Rows of a batch get their ids from SQLite (see Impl::flush_batch).
@@ -434,7 +447,7 @@ Result<std::unique_ptr<SessionWriter>> SessionWriter::begin(Database& db, const 
   if (auto s =
           prep(m.insert_call_batch,
                ("INSERT INTO call_rows(session_id, task_id, function_id, entry_ns, duration_ns, "
-                "parent_offset, span, children_ns, bits) SELECT " +
+                "parent_offset, span, children_ns, bits, previous_offset) SELECT " +
                 session + ", * FROM " + kRowsTable)
                    .c_str());
       !s)
@@ -529,6 +542,10 @@ void SessionWriter::on_call(const CallRecord& c) {
   CallRow r;
   r.id = id;
   r.parent_id = c.parent_id != 0 ? m.call_base + static_cast<int64_t>(c.parent_id) : 0;
+  // A link must point strictly backwards (readers stop at anything else).
+  r.previous_id = c.previous_call_id != 0 && c.previous_call_id < c.id
+                      ? m.call_base + static_cast<int64_t>(c.previous_call_id)
+                      : 0;
   r.end_id = m.call_base + static_cast<int64_t>(c.end_id);
   r.task_id = m.task_base + c.task_id;
   r.function_id = m.function_base + c.function_id;
@@ -553,6 +570,7 @@ void SessionWriter::on_call(const CallRecord& c) {
     ++f.unfinished;
   }
   f.min_depth = std::min(f.min_depth, c.depth);
+  f.last_call_id = std::max(f.last_call_id, id);
   f.max_depth = std::max(f.max_depth, c.depth);
   bool task = c.context == CallContext::kTask;
   if (c.parent_function_id != 0) {
@@ -656,7 +674,7 @@ Status SessionWriter::commit(const SourceInfo& info, const CallTreeBuilder& buil
   }
 
   auto functions_stmt =
-      db_.prepare("INSERT INTO function_stats VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      db_.prepare("INSERT INTO function_stats VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!functions_stmt) return tl::unexpected(functions_stmt.error());
   // Distinct callers and callees come from the edge list.
   for (auto& [key, e] : m.edges) {
@@ -671,6 +689,7 @@ Status SessionWriter::commit(const SourceInfo& info, const CallTreeBuilder& buil
     for (int i = 0; i < 5; ++i) st.bind(4 + i, f.by_context[i]);
     st.bind(9, f.total_ns).bind(10, f.self_ns).bind(11, f.callers).bind(12, f.callees);
     st.bind(13, int64_t{f.min_depth}).bind(14, int64_t{f.max_depth}).bind(15, f.unfinished);
+    st.bind(16, f.last_call_id);
     if (auto s = st.run(); !s) return s;
   }
   auto edges_stmt = db_.prepare("INSERT INTO function_edges VALUES(?,?,?,?,?)");

@@ -7,17 +7,21 @@
 #include <optional>
 #include <set>
 #include <unordered_map>
+#include <vector>
+
+#include "schema.sql.h"
 
 namespace probeseek {
 
 Result<std::vector<TimeBelowRow>> time_below(Database& db, int64_t session_id,
                                              const std::string& sleeper) {
-  auto sleeps = db.prepare(
-      "SELECT c.parent_id, c.duration_ns FROM calls c JOIN functions f ON f.id = c.function_id "
-      "WHERE f.session_id = ? AND f.name = ? AND c.session_id = ? AND c.context = 0 "
-      "AND c.parent_id IS NOT NULL");
+  auto sleeps =
+      db.prepare(std::string("WITH RECURSIVE ") + PROBESEEK_FUNCTION_CALLS(db, "?1", "?2") +
+                 " SELECT c.parent_id, c.duration_ns FROM fcalls fc CROSS JOIN calls c "
+                 "ON c.id = fc.id AND c.function_id = fc.fid WHERE c.session_id = ?1 "
+                 "AND c.context = 0 AND c.parent_id IS NOT NULL");
   if (!sleeps) return tl::unexpected(sleeps.error());
-  sleeps->bind(1, session_id).bind(2, sleeper).bind(3, session_id);
+  sleeps->bind(1, session_id).bind(2, sleeper);
   struct Sleep {
     int64_t parent = 0;
     std::optional<int64_t> ns;
@@ -66,15 +70,14 @@ Result<std::vector<TimeBelowRow>> time_below(Database& db, int64_t session_id,
 Result<std::vector<AfterSleepRow>> after_sleep(Database& db, int64_t session_id,
                                                const std::string& function,
                                                const std::string& sleeper, size_t max_calls) {
-  auto calls = db.prepare(
-      "SELECT c.id, c.end_id, c.task_id, c.parent_id FROM calls c JOIN functions f ON f.id = "
-      "c.function_id WHERE f.session_id = ? AND f.name = ? AND c.session_id = ? AND c.context = 0 "
-      "AND c.duration_ns IS NOT NULL ORDER BY c.id LIMIT ?");
+  auto calls =
+      db.prepare(std::string("WITH RECURSIVE ") + PROBESEEK_FUNCTION_CALLS(db, "?1", "?2") +
+                 " SELECT c.id, c.end_id, c.task_id, c.parent_id FROM fcalls fc CROSS "
+                 "JOIN calls c ON c.id = fc.id AND c.function_id = fc.fid WHERE "
+                 "c.session_id = ?1 AND c.context = 0 AND c.duration_ns IS NOT NULL "
+                 "ORDER BY c.id LIMIT ?3");
   if (!calls) return tl::unexpected(calls.error());
-  calls->bind(1, session_id)
-      .bind(2, function)
-      .bind(3, session_id)
-      .bind(4, static_cast<int64_t>(max_calls) * 4);
+  calls->bind(1, session_id).bind(2, function).bind(3, static_cast<int64_t>(max_calls) * 4);
   struct Call {
     int64_t id, end_id, task_id;
     std::optional<int64_t> parent;
@@ -85,11 +88,36 @@ Result<std::vector<AfterSleepRow>> after_sleep(Database& db, int64_t session_id,
                     r.null_at(3) ? std::nullopt : std::optional(r.int_at(3))});
   });
   if (!done) return tl::unexpected(done.error());
-  // The end of the last sleeper call inside a span of one task.
-  auto last = db.prepare(
-      "SELECT MAX(s.end_id) FROM calls s JOIN functions f ON f.id = s.function_id "
-      "WHERE f.session_id = ? AND f.name = ? AND s.session_id = ? AND s.task_id = ? "
-      "AND s.id > ? AND s.id <= ?");
+  // The sleeper's calls, in id order, read once: the end of the last one inside a span of one
+  // task is found among them (it was one indexed query per call; version 3 has no index on
+  // function_id, and its link walk is best done once).
+  struct SleeperCall {
+    int64_t id, task_id;
+    std::optional<int64_t> end_id;
+  };
+  std::vector<SleeperCall> sleeper_calls;
+  {
+    auto st = db.prepare(std::string("WITH RECURSIVE ") + PROBESEEK_FUNCTION_CALLS(db, "?1", "?2") +
+                         " SELECT s.id, s.task_id, s.end_id FROM fcalls fc CROSS JOIN calls s ON "
+                         "s.id = fc.id AND s.function_id = fc.fid WHERE s.session_id = ?1 "
+                         "ORDER BY s.id");
+    if (!st) return tl::unexpected(st.error());
+    st->bind(1, session_id).bind(2, sleeper);
+    auto read = st->for_each_row([&](const Statement& r) {
+      sleeper_calls.push_back(
+          {r.int_at(0), r.int_at(1), r.null_at(2) ? std::nullopt : std::optional(r.int_at(2))});
+    });
+    if (!read) return tl::unexpected(read.error());
+  }
+  // MAX(end_id) of the sleeper's calls of `task` with ids in (from, to]; nullopt: none.
+  auto last_sleep_end = [&](int64_t task, int64_t from, int64_t to) {
+    std::optional<int64_t> end;
+    auto it = std::upper_bound(sleeper_calls.begin(), sleeper_calls.end(), from,
+                               [](int64_t id, const SleeperCall& s) { return id < s.id; });
+    for (; it != sleeper_calls.end() && it->id <= to; ++it)
+      if (it->task_id == task && it->end_id && (!end || *it->end_id > *end)) end = it->end_id;
+    return end;
+  };
   auto parent = db.prepare(
       "SELECT c.end_id, f.name FROM calls c JOIN functions f ON f.id = c.function_id "
       "WHERE c.id = ? AND c.session_id = ?");
@@ -97,7 +125,7 @@ Result<std::vector<AfterSleepRow>> after_sleep(Database& db, int64_t session_id,
   auto children = db.prepare(
       "SELECT DISTINCT f.name FROM calls s JOIN functions f ON f.id = s.function_id "
       "WHERE s.session_id = ? AND s.task_id = ? AND s.id > ? AND s.id <= ? AND s.parent_id = ?");
-  for (auto* st : {&last, &parent, &children})
+  for (auto* st : {&parent, &children})
     if (!*st) return tl::unexpected(st->error());
   std::map<std::pair<std::string, bool>, AfterSleepRow> rows;
   auto add = [&](int64_t task, int64_t from, int64_t to, int64_t parent_id, bool below,
@@ -115,18 +143,10 @@ Result<std::vector<AfterSleepRow>> after_sleep(Database& db, int64_t session_id,
   size_t slept = 0;
   for (const Call& c : list) {
     if (slept >= max_calls || c.end_id < c.id) break;
-    last->reset();
-    last->bind(1, session_id)
-        .bind(2, sleeper)
-        .bind(3, session_id)
-        .bind(4, c.task_id)
-        .bind(5, c.id)
-        .bind(6, c.end_id);
-    auto row = last->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row || last->null_at(0)) continue;  // this call did not sleep
+    const std::optional<int64_t> last = last_sleep_end(c.task_id, c.id, c.end_id);
+    if (!last) continue;  // this call did not sleep
     ++slept;
-    const int64_t woke = std::clamp(last->int_at(0), c.id, c.end_id);
+    const int64_t woke = std::clamp(*last, c.id, c.end_id);
     if (auto s = add(c.task_id, woke, c.end_id, c.id, true, function); !s)
       return tl::unexpected(s.error());
     if (!c.parent) continue;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "probeseek/db.h"
+#include "schema.sql.h"
 
 namespace probeseek {
 
@@ -206,17 +207,18 @@ Status whole_session(Database& db, int64_t session_id, std::optional<int> pid,
   });
 }
 
-// The subtrees of every call of `root` (of one pid): the calls of the function from its index,
+// The subtrees of every call of `root` (of one pid): the calls of the function (its link walk),
 // then one rowid range scan per outermost call, since a call's subtree is its task's calls
 // with ids in [id, end_id]. Before, one statement joined every call of the function with its
 // range and made the ids distinct in a temporary B-tree: 13 k instructions per row.
 Status subtrees(Database& db, int64_t session_id, const std::string& root, std::optional<int> pid,
                 const std::unordered_map<int64_t, size_t>& name_of, std::vector<TreeRow>& rows) {
   auto spans = db.prepare(
-      "SELECT u.id, u.end_id, u.task_id FROM functions f JOIN calls u ON u.function_id = f.id " +
-      std::string(pid ? "JOIN tasks t ON t.id = u.task_id " : "") +
-      "WHERE f.session_id = ?1 AND f.name = ?2" + (pid ? " AND t.pid = ?3" : "") +
-      " ORDER BY u.id");
+      std::string("WITH RECURSIVE ") + PROBESEEK_FUNCTION_CALLS(db, "?1", "?2") +
+      " SELECT u.id, u.end_id, u.task_id FROM fcalls fc CROSS JOIN calls u ON u.id = fc.id AND "
+      "u.function_id = fc.fid " +
+      std::string(pid ? "JOIN tasks t ON t.id = u.task_id WHERE t.pid = ?3 " : "") +
+      "ORDER BY u.id");
   if (!spans) return tl::unexpected(spans.error());
   spans->bind(1, session_id).bind(2, root);
   if (pid) spans->bind(3, int64_t{*pid});

@@ -109,6 +109,7 @@ int nesting_level(CallContext c) {
 
 struct Frame {
   uint64_t call_id;
+  uint64_t previous_call_id;  // the function's call numbered before this one, 0: none
   uint32_t function_id;
   int depth;
   int cpu;
@@ -211,6 +212,18 @@ struct CallTreeBuilder::Impl {
     t.path_stack[level] = count_path(t.path_stack[level - 1], function, static_cast<int>(rel));
   }
 
+  // The last id handed to a call of each function: links each call to the one numbered
+  // before it (CallRecord::previous_call_id), so "the calls of F" need no index.
+  std::vector<uint64_t> last_call_of{0};
+
+  // Numbers a new call of `function`; records the link to its previous call.
+  void number(Frame& f) {
+    f.call_id = next_call_id++;
+    uint64_t& last = last_call_of[f.function_id];
+    f.previous_call_id = last;
+    last = f.call_id;
+  }
+
   Task& task_for(const GraphEvent& e) {
     int64_t key = e.pid == 0 ? -1 - static_cast<int64_t>(e.cpu) : e.pid;
     auto it = tasks.find(key);
@@ -237,6 +250,7 @@ struct CallTreeBuilder::Impl {
       function_by_name.emplace(std::string(name), id);
     function_is_syscall.push_back(is_syscall_entry(name));
     function_context.push_back(context_entered_by(name));
+    last_call_of.push_back(0);
     sink.on_function(id, name, address);
     return id;
   }
@@ -274,6 +288,7 @@ void emit(CallSink& sink, Task& task, const Frame& f, int64_t duration, uint8_t 
           std::vector<Frame>& stack, uint64_t last_id) {
   CallRecord r;
   r.id = f.call_id;
+  r.previous_call_id = f.previous_call_id;
   // A synthesized frame's children were numbered before it: its range stays empty.
   r.end_id = std::max(last_id, f.call_id);
   r.parent_id = stack.empty() ? 0 : stack.back().call_id;
@@ -337,9 +352,9 @@ void CallTreeBuilder::add(const GraphEvent& e) {
     // records; report text ("}") does not carry it.
     ++stats_.exits_without_entry;
     Frame f{};
-    f.call_id = s.next_call_id++;
     f.function_id = s.intern(e.function.empty() ? std::string_view("[unknown]") : e.function,
                              e.function_address);
+    s.number(f);
     f.depth = e.depth;
     f.cpu = e.cpu;
     f.entry_ns = e.calltime_ns != 0               ? e.calltime_ns
@@ -393,8 +408,8 @@ void CallTreeBuilder::add(const GraphEvent& e) {
   if (stack.empty() && e.depth == 0) task.orphans.clear();
 
   Frame f{};
-  f.call_id = s.next_call_id++;
   f.function_id = function_id;
+  s.number(f);
   f.depth = e.depth;
   f.cpu = e.cpu;
   f.entry_ns = e.timestamp_ns;

@@ -312,6 +312,34 @@ TEST(DeepTree, ThreeHundredThousandLevelsAreMeasuredWithoutRecursion) {
   EXPECT_NE(pid.out.find("# deep-42"), std::string::npos) << pid.out;
 }
 
+// ---- schema 3: the calls of a function are a chain of links, walked backwards
+
+// Links that point forwards, to themselves, into another function's row or past every row,
+// and walk starts beyond the table: every command that starts from "the calls of F" ends
+// (each step must go to a smaller id of the same function) and answers or says why.
+TEST(CallLinks, DamagedLinksEndTheWalkWithoutLooping) {
+  test::TempDir dir;
+  std::string db_path = import_stream(dir);
+  {
+    auto db = Database::open(db_path);
+    ASSERT_TRUE(db) << db.error().message();
+    ASSERT_TRUE(
+        db->exec("UPDATE call_rows SET previous_offset = -previous_offset WHERE id % 4 = 0;"
+                 "UPDATE call_rows SET previous_offset = 0 WHERE id % 4 = 1;"
+                 "UPDATE call_rows SET previous_offset = previous_offset + 1 "
+                 "WHERE id % 4 = 2;"
+                 "UPDATE call_rows SET previous_offset = id + 1000 WHERE id % 4 = 3;"
+                 "UPDATE function_stats SET last_call_id = last_call_id + 1000000000 "
+                 "WHERE function_id % 3 = 0;"));
+  }
+  for (const char* command :
+       {"tree --root tcp_sendmsg", "functions --under tcp_sendmsg", "explain tcp_sendmsg",
+        "rank --under tcp_sendmsg", "tree --root schedule", "explain inet_csk_accept"}) {
+    auto r = run_probeseek(std::string(command) + " --db " + db_path);
+    EXPECT_TRUE(r.status == 0 || r.status == 1) << command << ": " << r.status << " " << r.err;
+  }
+}
+
 // ---- finding 11: sql streams, and stops at --timeout
 
 TEST(Sql, ARunawayQueryStreamsItsRowsAndStopsAtTheTimeout) {

@@ -69,6 +69,9 @@ class Database {
   Result<bool> holds_nothing();
   sqlite3* raw() const { return db_.get(); }
   const std::string& path() const { return path_; }
+  // PRAGMA user_version as opened (after any migration): read-only opens of version 1 and 2
+  // files answer through their calls_by_function index, version 3 through the call links.
+  int64_t schema_version() const { return schema_version_; }
   Status exec(const std::string& sql);
   Result<Statement> prepare(const std::string& sql);
   // Whether a table exists: tables some commands create on first use (verifications, ops
@@ -87,6 +90,7 @@ class Database {
   std::unique_ptr<sqlite3, SqliteClose> db_;
   std::string path_;
   bool created_ = false;
+  int64_t schema_version_ = 0;
 };
 
 // Removes a database file and its journals (a new database a failed command created).

@@ -61,6 +61,9 @@ struct GraphEvent {
 struct CallRecord {
   uint64_t id = 0;         // assigned at entry, in event order: a parent's id < its children's
   uint64_t parent_id = 0;  // 0: no recorded parent
+  // The call of the same function numbered just before this one (0: its first): the calls
+  // of a function, walked backwards from its last, without an index.
+  uint64_t previous_call_id = 0;
   // The last id handed out while this call ran: the call's descendants are the same task's
   // calls with ids in (id, end_id], so subtree queries are range scans.
   uint64_t end_id = 0;
