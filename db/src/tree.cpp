@@ -176,6 +176,22 @@ struct TreeRow {
   size_t name;  // index into the session's names
 };
 
+// One row of the tree queries (id, parent, function, duration, context, task, flags).
+void add_row(const Statement& r, const std::unordered_map<int64_t, size_t>& name_of,
+             std::vector<TreeRow>& rows) {
+  TreeRow row{};
+  row.node.id = r.int_at(0);
+  row.node.parent = r.int_at(1);
+  auto it = name_of.find(r.int_at(2));
+  if (it == name_of.end()) return;  // a damaged row: no function of this session
+  row.name = it->second;
+  row.node.duration_ns = r.int_at(3);
+  row.node.context = static_cast<int>(r.int_at(4));
+  row.node.task = r.int_at(5);
+  row.node.flags = static_cast<int>(r.int_at(6));
+  rows.push_back(std::move(row));
+}
+
 // Every call of the session (of one pid): one rowid range scan, since a session's calls are one
 // id range and need no session index.
 Status whole_session(Database& db, int64_t session_id, std::optional<int> pid,
@@ -192,19 +208,7 @@ Status whole_session(Database& db, int64_t session_id, std::optional<int> pid,
   if (!st) return tl::unexpected(st.error());
   st->bind(1, session_id);
   if (pid) st->bind(2, int64_t{*pid});
-  return st->for_each_row([&](const Statement& r) {
-    TreeRow row{};
-    row.node.id = r.int_at(0);
-    row.node.parent = r.int_at(1);
-    auto it = name_of.find(r.int_at(2));
-    if (it == name_of.end()) return;  // a damaged row: no function of this session
-    row.name = it->second;
-    row.node.duration_ns = r.int_at(3);
-    row.node.context = static_cast<int>(r.int_at(4));
-    row.node.task = r.int_at(5);
-    row.node.flags = static_cast<int>(r.int_at(6));
-    rows.push_back(std::move(row));
-  });
+  return st->for_each_row([&](const Statement& r) { add_row(r, name_of, rows); });
 }
 
 // The subtrees of every call of `root` (of one pid): the calls of the function (its link walk),
@@ -247,19 +251,7 @@ Status subtrees(Database& db, int64_t session_id, const std::string& root, std::
   for (const Span& s : outer) {
     below->reset();
     below->bind(1, s.id).bind(2, s.end_id).bind(3, s.task);
-    auto done = below->for_each_row([&](const Statement& r) {
-      TreeRow row{};
-      row.node.id = r.int_at(0);
-      row.node.parent = r.int_at(1);
-      auto it = name_of.find(r.int_at(2));
-      if (it == name_of.end()) return;  // a damaged row: no function of this session
-      row.name = it->second;
-      row.node.duration_ns = r.int_at(3);
-      row.node.context = static_cast<int>(r.int_at(4));
-      row.node.task = r.int_at(5);
-      row.node.flags = static_cast<int>(r.int_at(6));
-      rows.push_back(std::move(row));
-    });
+    auto done = below->for_each_row([&](const Statement& r) { add_row(r, name_of, rows); });
     if (!done) return done;
   }
   // Ranges of different tasks interleave, and damaged ones may overlap: id order, each once.
