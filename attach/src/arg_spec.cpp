@@ -184,7 +184,7 @@ PrototypeSpec describe_prototype(const Btf& btf, const FunctionPrototype& protot
   return spec;
 }
 
-std::string format_scalar(const ArgSpec& spec, uint64_t raw, bool is_return) {
+void format_scalar(const ArgSpec& spec, uint64_t raw, bool is_return, std::string& out) {
   char buf[64];
   uint64_t v = raw;
   if (spec.size < 8 && spec.size > 0) v &= (uint64_t{1} << (spec.size * 8)) - 1;
@@ -195,40 +195,57 @@ std::string format_scalar(const ArgSpec& spec, uint64_t raw, bool is_return) {
   };
   switch (spec.scalar) {
     case ScalarKind::kPointer:
-      if (v == 0) return "NULL";
+      if (v == 0) {
+        out = "NULL";
+        return;
+      }
       // A returned pointer in the last page of the address space is an ERR_PTR(-errno).
       if (is_return && v >= static_cast<uint64_t>(-4095)) {
         int err = -static_cast<int>(static_cast<int64_t>(v));
         const char* n = strerrorname_np(err);
-        return std::string("ERR_PTR(-") + (n ? n : std::to_string(err)) + ")";
+        out = std::string("ERR_PTR(-") + (n ? n : std::to_string(err)) + ")";
+        return;
       }
       std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-      return buf;
+      out.assign(buf);  // keeps out's capacity: no allocation per event
+      return;
     case ScalarKind::kBool:
-      return v ? "true" : "false";
+      out = v ? "true" : "false";
+      return;
     case ScalarKind::kSigned:
     case ScalarKind::kChar: {
       int64_t s = as_signed();
-      std::string out = std::to_string(s);
+      out = std::to_string(s);
       if (is_return && s < 0 && s >= -4095) {
         const char* n = strerrorname_np(static_cast<int>(-s));
         if (n) out += std::string(" (-") + n + ")";
       }
-      return out;
+      return;
     }
     case ScalarKind::kUnsigned:
-      return std::to_string(v);
+      out = std::to_string(v);
+      return;
     case ScalarKind::kEnum: {
       int64_t s = as_signed();
       for (auto& [value, name] : spec.enumerators)
-        if (value == s || static_cast<uint64_t>(value) == v) return name;
-      return std::to_string(s);
+        if (value == s || static_cast<uint64_t>(value) == v) {
+          out = name;
+          return;
+        }
+      out = std::to_string(s);
+      return;
     }
     case ScalarKind::kOther:
       break;
   }
   std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(raw));
-  return buf;
+  out.assign(buf);
+}
+
+std::string format_scalar(const ArgSpec& spec, uint64_t raw, bool is_return) {
+  std::string out;
+  format_scalar(spec, raw, is_return, out);
+  return out;
 }
 
 std::string_view kind_name(probe_value_kind kind) {

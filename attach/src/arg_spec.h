@@ -48,6 +48,8 @@ PrototypeSpec describe_prototype(const Btf& btf, const FunctionPrototype& protot
 // when signed, enumerator names, true/false, pointers in hex (NULL), -errno names for negative
 // int returns.
 std::string format_scalar(const ArgSpec& spec, uint64_t raw, bool is_return);
+// The same into `out`, replacing its text (the event decoder's, kept from event to event).
+void format_scalar(const ArgSpec& spec, uint64_t raw, bool is_return, std::string& out);
 
 // "struct sock", "tcp_sock" (anything starting with struct sock_common), "socket", ...
 std::string_view kind_name(probe_value_kind kind);

@@ -1,6 +1,5 @@
 // Tracer: the generic probe configured from BTF, loaded, attached with bpf_link fds, and its
 // ring buffer decoded into Events.
-#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
@@ -8,10 +7,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <map>
 
 #include "arg_spec.h"
+#include "event_decoder.h"
 #include "event_ring.h"
 #include "kernel.h"
 #include "libbpf_log.h"
@@ -58,133 +57,6 @@ using LinkPtr = std::unique_ptr<struct bpf_link, LinkDestroy>;
 
 constexpr uint32_t kRingBufferBytes = 4u << 20;  // ~7000 events of backlog
 
-int64_t realtime_minus_monotonic() {
-  struct timespec rt {
-  }, mono{};
-  clock_gettime(CLOCK_REALTIME, &rt);
-  clock_gettime(CLOCK_MONOTONIC, &mono);
-  return (static_cast<int64_t>(rt.tv_sec) - mono.tv_sec) * 1'000'000'000 +
-         (static_cast<int64_t>(rt.tv_nsec) - mono.tv_nsec);
-}
-
-std::string family_name(uint16_t family) {
-  switch (family) {
-    case AF_UNIX:
-      return "AF_UNIX";
-    case AF_INET:
-      return "AF_INET";
-    case AF_INET6:
-      return "AF_INET6";
-    case AF_NETLINK:
-      return "AF_NETLINK";
-    case AF_PACKET:
-      return "AF_PACKET";
-    case AF_UNSPEC:
-      return "AF_UNSPEC";
-    default:
-      return "family " + std::to_string(family);
-  }
-}
-
-// include/net/tcp_states.h: UDP and raw sockets use the same values (ESTABLISHED, CLOSE).
-std::string sock_state_name(uint8_t state) {
-  static const char* const names[] = {
-      "",          "ESTABLISHED", "SYN_SENT",     "SYN_RECV",      "FIN_WAIT1",
-      "FIN_WAIT2", "TIME_WAIT",   "CLOSE",        "CLOSE_WAIT",    "LAST_ACK",
-      "LISTEN",    "CLOSING",     "NEW_SYN_RECV", "BOUND_INACTIVE"};
-  if (state > 0 && state < std::size(names)) return names[state];
-  return "state " + std::to_string(state);
-}
-
-std::string protocol_name(uint8_t protocol) {
-  switch (protocol) {
-    case IPPROTO_TCP:
-      return "tcp";
-    case IPPROTO_UDP:
-      return "udp";
-    case IPPROTO_ICMP:
-      return "icmp";
-    case IPPROTO_ICMPV6:
-      return "icmpv6";
-    case IPPROTO_RAW:
-      return "raw";
-    case 0:
-      return "";
-    default:
-      return "protocol " + std::to_string(protocol);
-  }
-}
-
-std::string ip_text(uint16_t family, const uint8_t* addr) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (family == AF_INET) inet_ntop(AF_INET, addr, buf, sizeof buf);
-  if (family == AF_INET6) inet_ntop(AF_INET6, addr, buf, sizeof buf);
-  return buf;
-}
-
-std::string endpoint(const std::string& address, uint16_t port) {
-  return (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" +
-         std::to_string(port);
-}
-
-Value make_value(const internal::ArgSpec& spec, uint64_t raw, const probe_decoded& d,
-                 bool is_return) {
-  Value v;
-  v.name = spec.name;
-  v.type = spec.type;
-  v.raw = raw;
-  v.text = internal::format_scalar(spec, raw, is_return);
-  if (spec.kind == PROBE_VALUE_RAW || raw == 0) return v;
-  if (is_return && raw >= static_cast<uint64_t>(-4095)) return v;  // ERR_PTR
-  if (d.status != 0) {
-    v.read_error = "cannot read the " + std::string(internal::kind_name(spec.kind)) + ": " +
-                   std::strerror(-d.status);
-    return v;
-  }
-  switch (spec.kind) {
-    case PROBE_VALUE_SOCK:
-    case PROBE_VALUE_SOCKET: {
-      SockValue s;
-      s.family = d.sock.family;
-      s.family_name = family_name(s.family);
-      if (s.family == AF_INET || s.family == AF_INET6) {
-        s.local = ip_text(s.family, d.sock.local);
-        s.remote = ip_text(s.family, d.sock.remote);
-        s.local_port = d.sock.local_port;
-        s.remote_port = ntohs(d.sock.remote_port);
-        s.state = sock_state_name(d.sock.state);
-        s.protocol = protocol_name(d.sock.protocol);
-      }
-      v.sock = std::move(s);
-      break;
-    }
-    case PROBE_VALUE_SOCKADDR: {
-      SockaddrValue a;
-      a.family = d.sockaddr.family;
-      a.family_name = family_name(a.family);
-      if (a.family == AF_INET || a.family == AF_INET6) {
-        a.address = ip_text(a.family, d.sockaddr.addr);
-        a.port = ntohs(d.sockaddr.port);
-      }
-      v.sockaddr = std::move(a);
-      break;
-    }
-    case PROBE_VALUE_SKB:
-      v.skb_len = d.skb.len;
-      v.skb_protocol = ntohs(d.skb.protocol);
-      break;
-    case PROBE_VALUE_FILENAME:
-    case PROBE_VALUE_DENTRY:
-    case PROBE_VALUE_FILE:
-    case PROBE_VALUE_PATH:
-      v.file_name = std::string(d.name, strnlen(d.name, sizeof d.name));
-      break;
-    default:
-      break;
-  }
-  return v;
-}
-
 // Failures of one attach type: `unavailable` means the kernel lacks the mechanism (try the
 // next type); otherwise the function itself was the problem.
 struct TypeFailure {
@@ -193,64 +65,6 @@ struct TypeFailure {
 };
 
 }  // namespace
-
-std::string Value::detail() const {
-  if (!read_error.empty()) return "(" + read_error + ")";
-  if (sock) {
-    if (sock->local.empty()) return sock->family_name;
-    std::string out = sock->family_name + " " + endpoint(sock->local, sock->local_port) + " -> " +
-                      endpoint(sock->remote, sock->remote_port);
-    if (!sock->protocol.empty()) out += " " + sock->protocol;
-    return out + " " + sock->state;
-  }
-  if (sockaddr) {
-    if (sockaddr->address.empty()) return sockaddr->family_name;
-    return sockaddr->family_name + " " + endpoint(sockaddr->address, sockaddr->port);
-  }
-  if (skb_len) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "len %u protocol 0x%04x", *skb_len,
-                  static_cast<unsigned>(skb_protocol.value_or(0)));
-    return buf;
-  }
-  if (file_name) return "\"" + *file_name + "\"";
-  return "";
-}
-
-std::string format_event(const Event& e) {
-  char head[64];
-  time_t secs = static_cast<time_t>(e.wall_time_ns / 1'000'000'000);
-  struct tm tm {};
-  localtime_r(&secs, &tm);
-  char clock[16];
-  std::strftime(clock, sizeof clock, "%H:%M:%S", &tm);
-  std::snprintf(head, sizeof head, "%s.%06u ", clock,
-                static_cast<unsigned>(e.wall_time_ns % 1'000'000'000 / 1000));
-  std::string out = head + e.comm + " " + std::to_string(e.pid) + "/" + std::to_string(e.tid) +
-                    " " + e.function + "(";
-  auto value = [](const Value& v, bool named) {
-    std::string s;
-    if (named) {
-      s = v.type;
-      if (!s.empty() && s.back() != '*') s += ' ';
-      s += v.name + "=";
-    }
-    s += v.text;
-    std::string d = v.detail();
-    if (!d.empty()) s += " {" + d + "}";
-    return s;
-  };
-  for (size_t i = 0; i < e.args.size(); ++i) out += (i ? ", " : "") + value(e.args[i], true);
-  out += ")";
-  if (e.returned) out += e.ret ? " = " + value(*e.ret, false) : " returned";
-  if (e.duration_ns) {
-    char d[32];
-    std::snprintf(d, sizeof d, " (%.1f us)", static_cast<double>(e.duration_ns) / 1000.0);
-    out += d;
-  }
-  // comm, file names and strings read from kernel memory are bytes: shown, never sent.
-  return printable(out);
-}
 
 struct Tracer::Impl {
   TracerOptions options;
@@ -267,7 +81,8 @@ struct Tracer::Impl {
   // object and links) so that ids stay valid; their counters move to the totals below.
   std::vector<Loaded> loaded;
   uint64_t detached_lost = 0, detached_missed = 0;
-  int64_t wall_offset = 0;
+  internal::EventDecoder decoder{internal::realtime_minus_monotonic()};
+  Event event;  // reused for every record
   std::optional<KprobeSupport> kprobes;
   // Read on first use, then kept: see internal::KernelTable.
   std::optional<internal::KernelTable> kallsyms, filter_functions, blacklist;
@@ -308,7 +123,6 @@ Result<std::unique_ptr<Tracer>> Tracer::open(const TracerOptions& options) {
   std::unique_ptr<Tracer> t(new Tracer());
   t->impl_ = std::make_unique<Impl>();
   t->impl_->options = options;
-  t->impl_->wall_offset = realtime_minus_monotonic();
   // One ring buffer for every probe of this tracer: events come out in the order they were
   // produced, whichever function produced them.
   int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "psk_events", 0, 0, kRingBufferBytes, nullptr);
@@ -369,33 +183,11 @@ Result<size_t> Tracer::poll(int timeout_ms, const std::function<void(const Event
 }
 
 void Tracer::Impl::on_record(const void* data, size_t size) {
-  if (size < sizeof(probe_event)) {
+  if (!decoder.decode(data, size, event)) {
     ++*undecodable;
     return;
   }
-  probe_event raw;
-  std::memcpy(&raw, data, sizeof raw);
-  if (raw.probe_id >= loaded.size() || raw.probe_id >= probes->size()) {
-    ++*undecodable;
-    return;
-  }
-  const AttachedProbe& probe = *(*probes)[raw.probe_id];
-  const internal::PrototypeSpec& spec = loaded[raw.probe_id].spec;
-  Event e;
-  e.probe = raw.probe_id;
-  e.function = probe.function;
-  e.time_ns = raw.ts_ns;
-  e.wall_time_ns = raw.ts_ns + static_cast<uint64_t>(wall_offset);
-  e.duration_ns = raw.duration_ns;
-  e.pid = static_cast<int>(raw.tgid);
-  e.tid = static_cast<int>(raw.tid);
-  e.cpu = static_cast<int>(raw.cpu);
-  e.comm.assign(raw.comm, strnlen(raw.comm, sizeof raw.comm));
-  e.returned = (raw.flags & PROBE_EVENT_RETURNED) != 0;
-  for (size_t i = 0; i < spec.args.size() && i < PROBE_MAX_ARGS; ++i)
-    e.args.push_back(make_value(spec.args[i], raw.args[i], raw.decoded[i], false));
-  if (e.returned && spec.ret) e.ret = make_value(*spec.ret, raw.ret, raw.ret_decoded, true);
-  if (on_event) (*on_event)(e);
+  if (on_event) (*on_event)(event);
 }
 
 Result<const Btf*> Tracer::Impl::btf_for(const std::string& module) {
@@ -722,6 +514,7 @@ Result<const AttachedProbe*> Tracer::Impl::load(Checked checked, const ProbeRequ
       if (auto_type && type == ProbeType::kFentry)
         probe->warnings.push_back("no kprobes here (" + failures.front() + "): used " + probe->how +
                                   " instead");
+      decoder.set_probe(loaded.size(), probe->function, loaded_probe->spec);
       loaded.push_back(std::move(*loaded_probe));
       probes->push_back(std::move(probe));
       return probes->back().get();

@@ -4,15 +4,18 @@
 // blacklist, notrace, inlined, unknown and clone names, played with small kernel tables written
 // by the test), and, on a kernel without kprobes or fentry such as this build machine, that
 // attach and verify fail fast and say why and what works instead.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <bpf/btf.h>
 
 #include <chrono>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "arg_spec.h"
+#include "event_decoder.h"
 #include "probeseek/attach.h"
 #include "probeseek/verification_store.h"
 #include "probeseek/verify.h"
@@ -170,6 +173,65 @@ TEST(FormatEvent, OneLineWithNamesTypesAndDecodedSockets) {
   Value unreadable;
   unreadable.read_error = "cannot read the sock: Bad address";
   EXPECT_EQ(unreadable.detail(), "(cannot read the sock: Bad address)");
+}
+
+// The ring buffer's records as the probe writes them (bpf/include/probeseek/probe_event.h),
+// decoded with the 6.1 kernel's prototype of tcp_v4_connect into the line attach prints. One
+// Event is reused from record to record: nothing of a record may show in the next.
+TEST(EventDecoder, RecordsIntoEventsReusingOneEvent) {
+  internal::EventDecoder decoder(0);
+  decoder.set_probe(1, "tcp_v4_connect", spec_of("tcp_v4_connect"));
+  probe_event r{};
+  r.ts_ns = 1'000'000'000ull * 3600 + 5'000;  // wall offset 0: 01:00:00.000005 UTC
+  r.duration_ns = 45'000;
+  r.probe_id = 1;
+  r.flags = PROBE_EVENT_RETURNED;
+  r.tgid = 312;
+  r.tid = 313;
+  std::memcpy(r.comm, "curl", 5);
+  r.args[0] = 0xffff888003a1c000ull;
+  r.args[1] = 0xffffc90000123e40ull;
+  r.args[2] = 16;
+  r.ret = static_cast<uint64_t>(-111);
+  r.decoded[0].sock = {2, 40212, htons(8080), 2, 6, {127, 0, 0, 1}, {127, 0, 0, 1}};
+  r.decoded[1].sockaddr = {2, htons(8080), {127, 0, 0, 1}};
+  Event e;
+  ASSERT_TRUE(decoder.decode(&r, sizeof r, e));
+  EXPECT_EQ(e.function, "tcp_v4_connect");
+  EXPECT_EQ(e.probe, 1u);
+  EXPECT_EQ(e.wall_time_ns, r.ts_ns);
+  std::string line = format_event(e);
+  EXPECT_TRUE(contains(line,
+                       ".000005 curl 312/313 tcp_v4_connect(struct sock *sk=0xffff888003a1c000 "
+                       "{AF_INET 127.0.0.1:40212 -> 127.0.0.1:8080 tcp SYN_SENT}, struct sockaddr "
+                       "*uaddr=0xffffc90000123e40 {AF_INET 127.0.0.1:8080}, int addr_len=16) = "
+                       "-111 (-ECONNREFUSED) (45.0 us)"))
+      << line;
+
+  // The next record: the socket unreadable, no sockaddr pointer, an entry event.
+  r.flags = 0;
+  r.duration_ns = 0;
+  r.args[1] = 0;
+  r.decoded[0].status = -14;
+  std::memcpy(r.comm, "a\x1b[2J", sizeof "a\x1b[2J");
+  ASSERT_TRUE(decoder.decode(&r, sizeof r, e));
+  line = format_event(e);
+  EXPECT_TRUE(contains(line,
+                       " a\\x1b[2J 312/313 tcp_v4_connect(struct sock *sk=0xffff888003a1c000 "
+                       "{(cannot read the sock: Bad address)}, struct sockaddr *uaddr=NULL, int "
+                       "addr_len=16)"))
+      << line;
+  EXPECT_FALSE(e.args[0].sock);
+  EXPECT_FALSE(e.args[1].sockaddr);
+  EXPECT_FALSE(e.ret);
+  EXPECT_EQ(line.find(" = "), std::string::npos) << line;
+
+  // Too short, or naming a probe that was never set: undecodable, counted by the caller.
+  EXPECT_FALSE(decoder.decode(&r, sizeof r - 1, e));
+  r.probe_id = 0;
+  EXPECT_FALSE(decoder.decode(&r, sizeof r, e));
+  r.probe_id = 7;
+  EXPECT_FALSE(decoder.decode(&r, sizeof r, e));
 }
 
 TEST(ProbeType, ParsesTheFourTypes) {

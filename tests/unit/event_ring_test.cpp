@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "bpf_insn.h"
 #include "event_ring.h"
 #include "probeseek/fd.h"
 
@@ -19,20 +20,11 @@ namespace probeseek {
 namespace {
 
 using internal::EventRing;
+using internal::insn;
 
 constexpr uint32_t kRingBytes = 64 * 1024;
 constexpr size_t kRecordBytes = 8;  // + 8 of header: about 4096 records fill the ring
 constexpr size_t kRingRecords = kRingBytes / (kRecordBytes + BPF_RINGBUF_HDR_SZ);
-
-bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
-  bpf_insn i{};
-  i.code = code;
-  i.dst_reg = dst & 0xf;
-  i.src_reg = src & 0xf;
-  i.off = off;
-  i.imm = imm;
-  return i;
-}
 
 // *(u64 *)(r10 - 8) = 42; bpf_ringbuf_output(map, r10 - 8, 8, 0); return 0;
 std::vector<bpf_insn> producer_program(int map_fd) {

@@ -88,7 +88,8 @@ class Tracer {
 
   // Waits up to timeout_ms for events and hands each to on_event; returns how many. Returns
   // after at most kMaxEventsPerPoll even while a hot function keeps the ring buffer full, so
-  // that a caller's stop check (Ctrl-C) runs; the rest waits for the next call.
+  // that a caller's stop check (Ctrl-C) runs; the rest waits for the next call. The Event is
+  // valid during the call only (one is reused for every record: no allocation per event).
   static constexpr size_t kMaxEventsPerPoll = 1024;
   Result<size_t> poll(int timeout_ms, const std::function<void(const Event&)>& on_event);
 
