@@ -41,12 +41,14 @@ std::optional<uint64_t> free_bytes_for(const std::string& path) {
 // Saving writes the database while the spilled pages are still on disk, often on the same
 // filesystem (/tmp): in the lab a busy minute (535 MB of pages) filled a 1 GiB tmpfs and the
 // recording was lost with only "database or disk is full". The database takes about as much as
-// the pages (278 MB for 326 MiB in the lab), its index build a little more.
+// the pages (278 MB for 326 MiB in the lab), its index build a little more; the pages' blocks are
+// given back as they are decoded (where the filesystem punches holes), so the peak is about the
+// larger of the two rather than their sum.
 std::string room_hint(uint64_t spill_bytes, std::optional<uint64_t> free_at_start) {
-  std::string hint = "saving needs room for the database beside the " +
+  std::string hint = "saving needs room for a database about as large as the " +
                      std::to_string(spill_bytes >> 20) +
-                     " MiB of ring-buffer pages waiting in the spill directory, about as much "
-                     "again";
+                     " MiB of ring-buffer pages in the spill directory (their space is given "
+                     "back as they are decoded)";
   if (free_at_start)
     hint += " (" + std::to_string(*free_at_start >> 20) + " MiB were free when saving started)";
   return hint +

@@ -300,7 +300,7 @@ Result<IngestResult> ingest_recording(Database& db, const IngestRequest& request
   options.name = request.name;
   options.source = request.source;
   options.replace = request.replace;
-  const Recording& rec = *request.recording;
+  Recording& rec = *request.recording;
   auto saved = one.run(options, [&rec](CallTreeBuilder& b) { return rec.read_into(b); });
   if (!saved) return tl::unexpected(saved.error());
   const BuildStats& st = one.stats();

@@ -20,12 +20,13 @@ namespace {
 // Raw pages read a block at a time.
 class FilePages final : public PageSource {
  public:
-  FilePages(int fd, Fd owned, uint64_t offset, uint64_t size, uint32_t page_size)
+  FilePages(int fd, Fd owned, uint64_t offset, uint64_t size, uint32_t page_size, bool release_read)
       : fd_(fd),
         owned_(std::move(owned)),
         next_(offset),
         end_(offset + size / page_size * page_size),
-        page_size_(page_size) {}
+        page_size_(page_size),
+        release_read_(release_read) {}
 
   bool next(PageBlock& block, std::optional<PageFailure>& failure) override {
     uint64_t n = std::min<uint64_t>(end_ - next_, uint64_t{page_size_} * kPagesPerRead);
@@ -36,6 +37,13 @@ class FilePages final : public PageSource {
       failure = PageFailure{next_, "truncated ring-buffer pages", errno};
       return false;
     }
+    // A spill file's pages are in buf_ now: their disk space goes back (the database being
+    // written beside them needs it). Where the filesystem cannot punch holes the file simply
+    // keeps its size until it is removed.
+    if (release_read_ && release_supported_ &&
+        ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(next_),
+                    static_cast<off_t>(n)) != 0)
+      release_supported_ = false;
     block = PageBlock{buf_.data(), n / page_size_, next_, page_size_};
     next_ += n;
     return true;
@@ -47,6 +55,7 @@ class FilePages final : public PageSource {
   Fd owned_;  // the spill file's; a trace.dat's fd belongs to its DatFile
   uint64_t next_, end_;
   uint32_t page_size_;
+  bool release_read_, release_supported_ = true;
   std::vector<char> buf_;
 };
 
@@ -74,18 +83,18 @@ bool pread_exactly(int fd, uint64_t offset, void* into, uint64_t n) {
 }
 
 std::unique_ptr<PageSource> file_pages(int fd, uint64_t offset, uint64_t size, uint32_t page_size) {
-  return std::make_unique<FilePages>(fd, Fd(), offset, size, page_size);
+  return std::make_unique<FilePages>(fd, Fd(), offset, size, page_size, false);
 }
 
 Result<std::unique_ptr<PageSource>> open_spill_pages(const std::string& path, uint32_t page_size) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));  // read-write: read pages are punched out
   struct stat st {};
   if (!fd || ::fstat(fd.get(), &st) != 0)
     return runtime_error("cannot read the spill file", path, errno);
   if (page_size == 0) return runtime_error("cannot read the spill file", path, EINVAL);
   int raw = fd.get();
   return std::make_unique<FilePages>(raw, std::move(fd), 0, static_cast<uint64_t>(st.st_size),
-                                     page_size);
+                                     page_size, true);
 }
 
 PageFormat page_format_of(tep_handle* tep, uint32_t page_size) {

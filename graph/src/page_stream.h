@@ -47,7 +47,8 @@ class PageSource {
 
 // Raw pages from `size` bytes at `offset` of a file read with pread (a trace.dat's uncompressed
 // CPU data: `fd` borrowed, checked to be whole pages first), or a spill file (the fd owned: a
-// torn last page, written when the recording stopped, is dropped).
+// torn last page, written when the recording stopped, is dropped). A spill file is read once:
+// the disk space of each block is given back (FALLOC_FL_PUNCH_HOLE) as soon as it is read.
 std::unique_ptr<PageSource> file_pages(int fd, uint64_t offset, uint64_t size, uint32_t page_size);
 Result<std::unique_ptr<PageSource>> open_spill_pages(const std::string& path, uint32_t page_size);
 

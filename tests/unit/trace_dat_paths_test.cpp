@@ -3,15 +3,20 @@
 // reader, libtracecmd's iteration (version 6 files, adjusted timestamps), and the live
 // recorder's spill files. Each is compared, call by call, with the version 7 reader on the real
 // recordings of tests/data/linux-6.1.0-56-cloud-amd64.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <map>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "probeseek/fd.h"
 #include "probeseek/graph.h"
 #include "probeseek/record.h"
 #include "recorder_internal.h"
@@ -188,6 +193,17 @@ INSTANTIATE_TEST_SUITE_P(
 // pages, decompressed, written as spill files (the first CPU's with a torn last page, as a
 // recording stopped mid-write leaves it) and replayed by Recording::read_into, decode like
 // stream.dat itself.
+// Whether files in `dir` can have their blocks given back (ext4, xfs, btrfs, tmpfs can).
+bool punches_holes(const std::string& dir) {
+  const std::string f = dir + "/punch-probe";
+  test::write_file(f, std::string(1 << 16, 'x'));
+  Fd fd(::open(f.c_str(), O_RDWR | O_CLOEXEC));
+  const bool ok =
+      fd && ::fallocate(fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1 << 16) == 0;
+  ::unlink(f.c_str());
+  return ok;
+}
+
 TEST(SpillReplay, SpillFilesDecodeLikeTheTraceDatTheirPagesCameFrom) {
   const std::string path = kernel_61("stream.dat");
   detail::Damage damaged(path);
@@ -195,42 +211,64 @@ TEST(SpillReplay, SpillFilesDecodeLikeTheTraceDatTheirPagesCameFrom) {
   ASSERT_TRUE(file.ok());
   std::vector<char> head(std::min<uint64_t>(512, file.size()));
   ASSERT_TRUE(file.read(0, head.data(), head.size()));
-  auto header = detail::read_header(file, head, damaged);
-  ASSERT_TRUE(header) << header.error().message();
-  auto meta = detail::read_meta(file, *header, head, damaged);
-  ASSERT_TRUE(meta) << meta.error().message();
-  ASSERT_EQ(meta->cpus.size(), 2u);
-
+  uint32_t page_size = 0;
+  std::vector<std::string> spilled;  // each CPU's pages, as the recorder would have spilled them
   test::TempDir dir;
-  auto spill = detail::SpillDir::create(dir.file(""));
-  ASSERT_TRUE(spill) << spill.error().message();
-  auto impl = std::make_unique<Recording::Impl>(Recording::Impl{std::move(*spill)});
-  detail::Decompressor z(meta->compression);
-  for (int cpu = 0; cpu < 2; ++cpu) {
-    auto pages = detail::cpu_pages(file, *meta, meta->cpus[cpu], z, damaged);
-    ASSERT_TRUE(pages) << pages.error().message();
-    std::string bytes;
-    detail::PageBlock block;
-    std::optional<detail::PageFailure> failure;
-    while ((*pages)->next(block, failure)) bytes.append(block.pages, block.count * meta->page_size);
-    ASSERT_FALSE(failure) << failure->what;
-    if (cpu == 0) bytes += std::string(meta->page_size / 2, '\x7f');  // torn: dropped
-    test::write_file(impl->spill.file(cpu), bytes);
-    impl->cpus_with_data.push_back(cpu);
-  }
-  const std::string cpu1 = impl->spill.file(1);
-  const uint32_t page_size = meta->page_size;
-  impl->cpus = 2;
-  impl->page_size = static_cast<int>(page_size);
-  // The recorder's tep has the kernel's kallsyms; read_meta() keeps its own lookup instead.
-  if (meta->functions) detail::register_kallsyms(meta->tep.get(), meta->kallsyms);
-  impl->tep = std::move(meta->tep);
-  impl->kernel.release = "6.1.0-56-cloud-amd64";
-  impl->recorder_pid = -1;  // no record is the recorder's own here
-  Recording recording(std::move(impl));
+  std::string spill_dir;  // of the last recording made
+  // A recording of those pages; `cpu1_pages` replaces CPU 1's when given.
+  auto recording_of = [&](std::optional<std::string> cpu1_pages) -> std::optional<Recording> {
+    auto header = detail::read_header(file, head, damaged);
+    EXPECT_TRUE(header) << header.error().message();
+    auto meta = detail::read_meta(file, *header, head, damaged);
+    EXPECT_TRUE(meta) << meta.error().message();
+    if (!meta || meta->cpus.size() != 2) return std::nullopt;
+    page_size = meta->page_size;
+    if (spilled.empty()) {
+      detail::Decompressor z(meta->compression);
+      for (int cpu = 0; cpu < 2; ++cpu) {
+        auto pages = detail::cpu_pages(file, *meta, meta->cpus[cpu], z, damaged);
+        EXPECT_TRUE(pages) << pages.error().message();
+        if (!pages) return std::nullopt;
+        std::string bytes;
+        detail::PageBlock block;
+        std::optional<detail::PageFailure> failure;
+        while ((*pages)->next(block, failure))
+          bytes.append(block.pages, block.count * meta->page_size);
+        EXPECT_FALSE(failure) << failure->what;
+        if (cpu == 0) bytes += std::string(meta->page_size / 2, '\x7f');  // torn: dropped
+        spilled.push_back(std::move(bytes));
+      }
+    }
+    auto spill = detail::SpillDir::create(dir.file(""));
+    EXPECT_TRUE(spill) << spill.error().message();
+    if (!spill) return std::nullopt;
+    spill_dir = spill->path();
+    auto impl = std::make_unique<Recording::Impl>(Recording::Impl{std::move(*spill)});
+    for (int cpu = 0; cpu < 2; ++cpu) {
+      test::write_file(impl->spill.file(cpu),
+                       cpu == 1 && cpu1_pages ? *cpu1_pages : spilled[size_t(cpu)]);
+      impl->cpus_with_data.push_back(cpu);
+    }
+    impl->cpus = 2;
+    impl->page_size = static_cast<int>(page_size);
+    // The recorder's tep has the kernel's kallsyms; read_meta() keeps its own lookup instead.
+    if (meta->functions) detail::register_kallsyms(meta->tep.get(), meta->kallsyms);
+    impl->tep = std::move(meta->tep);
+    impl->kernel.release = "6.1.0-56-cloud-amd64";
+    impl->recorder_pid = -1;  // no record is the recorder's own here
+    return Recording(std::move(impl));
+  };
+  std::optional<Recording> recording = recording_of(std::nullopt);
+  ASSERT_TRUE(recording);
+  const std::string cpu0 = spill_dir + "/cpu0.raw";
+  auto disk_bytes = [](const std::string& f) {
+    struct stat st {};
+    return ::stat(f.c_str(), &st) == 0 ? uint64_t(st.st_blocks) * 512 : ~uint64_t{0};
+  };
+  ASSERT_GE(disk_bytes(cpu0), spilled[0].size() / 2);
 
   Reading replayed, streamed;
-  read_with(replayed, [&](CallTreeBuilder& b) { return recording.read_into(b); });
+  read_with(replayed, [&](CallTreeBuilder& b) { return recording->read_into(b); });
   read_file(streamed, path);
   ASSERT_TRUE(replayed.info) << replayed.info.error().message();
   ASSERT_TRUE(streamed.info) << streamed.info.error().message();
@@ -238,15 +276,28 @@ TEST(SpillReplay, SpillFilesDecodeLikeTheTraceDatTheirPagesCameFrom) {
   EXPECT_EQ(replayed.stats.entries, 36155u);
   expect_same_calls(replayed, streamed);
 
+  // Read once: the pages' disk space went back as they were read (all of it but the torn last
+  // page, never read), where the filesystem punches holes; a second read is refused.
+  if (punches_holes(dir.file("")))
+    EXPECT_LE(disk_bytes(cpu0), uint64_t{page_size}) << cpu0 << " still holds its pages on disk";
+  else
+    std::cout << "note: " << dir.file("") << " cannot punch holes: disk space not checked\n";
+  Reading again;
+  read_with(again, [&](CallTreeBuilder& b) { return recording->read_into(b); });
+  ASSERT_FALSE(again.info);
+  EXPECT_NE(again.info.error().what.find("already read"), std::string::npos);
+
   // A page whose data size overruns it (the kernel never writes one) is an error naming the
   // spill file and the page, not a read past the page.
-  std::string pages = test::read_file(cpu1);
+  std::string pages = spilled[1];
   ASSERT_GT(pages.size(), 2u * page_size);
   const uint64_t overrun = uint64_t{1} << 20;
   std::memcpy(pages.data() + page_size + 8, &overrun, 8);  // the second page's commit field
-  test::write_file(cpu1, pages);
+  std::optional<Recording> damaged_recording = recording_of(pages);
+  ASSERT_TRUE(damaged_recording);
+  const std::string cpu1 = spill_dir + "/cpu1.raw";
   Reading damaged_spill;
-  read_with(damaged_spill, [&](CallTreeBuilder& b) { return recording.read_into(b); });
+  read_with(damaged_spill, [&](CallTreeBuilder& b) { return damaged_recording->read_into(b); });
   ASSERT_FALSE(damaged_spill.info);
   EXPECT_EQ(damaged_spill.info.error().kind, ErrorKind::kRuntime);
   EXPECT_EQ(damaged_spill.info.error().object, cpu1 + " at offset " + std::to_string(page_size));

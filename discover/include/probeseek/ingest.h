@@ -24,9 +24,9 @@ struct IngestRequest {
   // The recordings: trace.dat or report-text files, one session each, or one live recording
   // (its kernel snapshot then stands for `symbols`).
   std::vector<std::string> files;
-  const Recording* recording = nullptr;
-  std::string name;    // only with one recording; default: from the file name
-  std::string source;  // for a live recording: what was recorded ("curl -s URL")
+  Recording* recording = nullptr;  // read once (Recording::read_into)
+  std::string name;                // only with one recording; default: from the file name
+  std::string source;              // for a live recording: what was recorded ("curl -s URL")
   bool replace = false;
   SymbolInputs symbols;  // the traced kernel's tables and BTF, read before anything is written
   // BTF of the traced kernel's modules, one file per module (its /sys/kernel/btf); only the

@@ -67,8 +67,9 @@ class Recording {
   Recording& operator=(Recording&&) noexcept;
 
   // Decodes the pages of every CPU, merged by timestamp (an exit can land on another CPU than
-  // its entry), into the builder; also hands it the kernel's per-CPU loss counters.
-  Result<SourceInfo> read_into(CallTreeBuilder& builder) const;
+  // its entry), into the builder; also hands it the kernel's per-CPU loss counters. Once: the
+  // spill files' disk space is given back as their pages are read; a second call is an error.
+  Result<SourceInfo> read_into(CallTreeBuilder& builder);
   const KernelSnapshot& kernel() const;
   const std::vector<CpuLoss>& losses() const;  // CPUs whose counters say events were lost
   std::string instance() const;                // "" (top level) or the private instance's name

@@ -50,6 +50,7 @@ struct Recording::Impl {
   std::string stopped_by;
   uint64_t bytes = 0;
   pid_t recorder_pid = 0;
+  bool pages_read = false;  // read_into() ran: the spill files' blocks are punched out
   std::optional<HeldChild> command;
   std::shared_ptr<void> signal_guard;  // keeps the recorder's signal handlers installed
   // The state file, saying only "spill" now that the tracing state is restored: it goes after

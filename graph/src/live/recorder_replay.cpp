@@ -11,8 +11,13 @@
 
 namespace probeseek {
 
-Result<SourceInfo> Recording::read_into(CallTreeBuilder& builder) const {
-  const Impl& r = *impl_;
+Result<SourceInfo> Recording::read_into(CallTreeBuilder& builder) {
+  Impl& r = *impl_;
+  if (r.pages_read)
+    return runtime_error("the recording's pages were already read", r.spill.path(), 0,
+                         "a recording is decoded once: its spill files are given back to the "
+                         "filesystem as they are read");
+  r.pages_read = true;
   detail::FuncgraphDecoder decoder(r.tep.get(), builder);
   if (decoder.problem() != detail::FuncgraphDecoder::Problem::kNone)
     return runtime_error("the kernel's function_graph event formats lack the func/depth fields",
