@@ -109,20 +109,21 @@ Status task_edges(Database& db, const std::vector<int64_t>& session_ids, Edges& 
 
 std::string family_key(std::string_view name) {
   std::string out;
+  out.reserve(name.size());
   size_t start = 0;
   bool first = true;
   while (start <= name.size()) {
     size_t end = name.find('_', start);
     if (end == std::string_view::npos) end = name.size();
-    std::string t(name.substr(start, end - start));
+    std::string_view t = name.substr(start, end - start);
     start = end + 1;
     auto alpha = [&](size_t i) { return std::isalpha(static_cast<unsigned char>(t[i])) != 0; };
     if (t == "v4" || t == "v6" || t == "ipv4" || t == "ipv6" || t == "4" || t == "6") continue;
     if (t.size() > 2 && t[t.size() - 2] == 'v' && (t.back() == '4' || t.back() == '6') &&
         alpha(t.size() - 3))
-      t.resize(t.size() - 2);  // tcpv6 -> tcp
+      t.remove_suffix(2);  // tcpv6 -> tcp
     else if (t.size() > 1 && (t.back() == '4' || t.back() == '6') && alpha(t.size() - 2))
-      t.pop_back();  // ip6 -> ip, inet6 -> inet
+      t.remove_suffix(1);  // ip6 -> ip, inet6 -> inet
     if (!first) out += '_';
     out += t;
     first = false;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <unordered_map>
 
 #include "btf_types.h"
 #include "probeseek/btf.h"
@@ -142,6 +143,8 @@ OpsIndex OpsIndex::build(const Btf& btf) {
   OpsIndex index;
   const struct btf* raw = btf.raw();
   const uint32_t count = btf__type_cnt(raw);
+  // Members share FUNC_PROTO ids (BTF dedup): each prototype's key is rendered once.
+  std::unordered_map<uint32_t, std::vector<MemberRef>*> by_proto;
   for (uint32_t id = 1; id < count; ++id) {
     const struct btf_type* t = btf__type_by_id(raw, id);
     if (!btf_is_composite(t)) continue;
@@ -157,8 +160,10 @@ OpsIndex OpsIndex::build(const Btf& btf) {
                      [](const OpsMember& a, const OpsMember& b) { return a.offset < b.offset; });
     const auto table = static_cast<uint32_t>(index.tables_.size());
     for (uint32_t m = 0; m < members.size(); ++m) {
-      index.by_signature_[detail::type_key(raw, members[m].proto_id, true)].push_back(
-          MemberRef{table, m});
+      std::vector<MemberRef>*& refs = by_proto[members[m].proto_id];
+      if (refs == nullptr)
+        refs = &index.by_signature_[detail::type_key(raw, members[m].proto_id, true)];
+      refs->push_back(MemberRef{table, m});
     }
     index.table_by_name_.emplace(std::string(name), table);
     index.tables_.push_back(Table{std::string(name), btf_is_union(t), std::move(members)});

@@ -548,9 +548,11 @@ void settle(std::vector<Candidate>& all, size_t settle, const HookabilityInputs&
     }
     c.score += penalty;
     ++settled;
-    // Re-sort the settled prefix; stop once it holds `settle` candidates that beat every
-    // unsettled upper bound.
-    std::stable_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(settled), better);
+    // The settled prefix was sorted: move the one just settled to its place in it, after those
+    // as good as it (what a stable sort of the prefix gives, without moving the other
+    // candidates). Stop once it holds `settle` candidates that beat every unsettled upper bound.
+    const auto last = all.begin() + static_cast<std::ptrdiff_t>(settled - 1);
+    std::rotate(std::upper_bound(all.begin(), last, *last, better), last, last + 1);
     if (settled >= settle && settled < all.size() && better(all[settle - 1], all[settled])) break;
   }
   all.resize(std::min(all.size(), settled));
