@@ -8,7 +8,10 @@
 // records a poll), EventDecoder, format_event (or --json: none here, text only), std::cout.
 //
 //   bench/attach_decode [--function vfs_read] [--seconds 3] [--btf /sys/kernel/btf/vmlinux]
-//                       >/dev/null
+//                       [--in-memory N] >/dev/null
+//
+// --in-memory N decodes and prints one record N times from memory, without a ring buffer: the
+// reader's own cost, and something valgrind can profile.
 //
 // Prints, on stderr, a line per mode: records decoded, per second of wall time and per second of
 // this thread's CPU time, and how many records the producer could not add (ring full).
@@ -126,6 +129,7 @@ int fail(const std::string& what) {
 int main(int argc, char** argv) {
   std::string function = "vfs_read", btf_path = "/sys/kernel/btf/vmlinux";
   double seconds = 3;
+  long in_memory = 0;  // --in-memory N: N records decoded and printed from memory, no ring
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string opt = argv[i];
     if (opt == "--function")
@@ -134,6 +138,8 @@ int main(int argc, char** argv) {
       btf_path = argv[i + 1];
     else if (opt == "--seconds")
       seconds = std::stod(argv[i + 1]);
+    else if (opt == "--in-memory")
+      in_memory = std::stol(argv[i + 1]);
     else
       return fail("unknown option " + opt);
   }
@@ -144,6 +150,21 @@ int main(int argc, char** argv) {
   internal::PrototypeSpec spec = internal::describe_prototype(*btf, *proto);
   const probe_event record = record_for(spec);
 
+  if (in_memory > 0) {  // the reader's own cost, without the kernel (and under valgrind)
+    internal::EventDecoder decoder(0);
+    decoder.set_probe(0, function, spec);
+    Event event;
+    const double cpu0 = thread_cpu_s();
+    for (long i = 0; i < in_memory; ++i) {
+      if (!decoder.decode(&record, sizeof record, event)) return fail("undecodable record");
+      std::cout << format_event(event) << "\n";
+    }
+    std::cout.flush();
+    const double cpu = thread_cpu_s() - cpu0;
+    std::cerr << in_memory << " records from memory: " << static_cast<long>(in_memory / cpu)
+              << " per CPU second\n";
+    return 0;
+  }
   Fd ring(bpf_map_create(BPF_MAP_TYPE_RINGBUF, "bench_events", 0, 0, kRingBytes, nullptr));
   Fd records(bpf_map_create(BPF_MAP_TYPE_ARRAY, "bench_record", 4, sizeof record, 1, nullptr));
   if (ring.get() < 0 || records.get() < 0)

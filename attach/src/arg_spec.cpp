@@ -2,6 +2,7 @@
 
 #include <bpf/btf.h>
 
+#include <charconv>
 #include <cstring>
 
 #include "probeseek/text.h"
@@ -206,8 +207,9 @@ void format_scalar(const ArgSpec& spec, uint64_t raw, bool is_return, std::strin
         out = std::string("ERR_PTR(-") + (n ? n : std::to_string(err)) + ")";
         return;
       }
-      std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-      out.assign(buf);  // keeps out's capacity: no allocation per event
+      buf[0] = '0';
+      buf[1] = 'x';  // "0x%llx" without printf: the pointer of every event
+      out.assign(buf, std::to_chars(buf + 2, buf + sizeof buf, v, 16).ptr);  // keeps capacity
       return;
     case ScalarKind::kBool:
       out = v ? "true" : "false";

@@ -208,6 +208,13 @@ TEST(EventDecoder, RecordsIntoEventsReusingOneEvent) {
                        "-111 (-ECONNREFUSED) (45.0 us)"))
       << line;
 
+  // Addresses printed without inet_ntop for IPv4: every width of a byte.
+  r.decoded[0].sock = {2, 0, htons(65535), 1, 17, {10, 0, 100, 9}, {255, 255, 255, 0}};
+  r.decoded[1].sockaddr = {2, htons(1), {0, 0, 0, 0}};
+  ASSERT_TRUE(decoder.decode(&r, sizeof r, e));
+  EXPECT_EQ(e.args[0].detail(), "AF_INET 10.0.100.9:0 -> 255.255.255.0:65535 udp ESTABLISHED");
+  EXPECT_EQ(e.args[1].detail(), "AF_INET 0.0.0.0:1");
+
   // The next record: the socket unreadable, no sockaddr pointer, an entry event.
   r.flags = 0;
   r.duration_ns = 0;
