@@ -433,8 +433,7 @@ void register_import_commands(CLI::App& app, Context& ctx) {
       if (!s) return tl::unexpected(s.error());
       auto text = store.tree(s->id, to->options);
       if (!text) return tl::unexpected(text.error());
-      std::string shown = printable(*text, /*keep_newlines=*/true);
-      std::fwrite(shown.data(), 1, shown.size(), stdout);
+      std::fwrite(text->data(), 1, text->size(), stdout);  // printable already (store.h)
       return {};
     });
   });

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "probeseek/db.h"
+#include "probeseek/text.h"
 #include "schema.sql.h"
 
 namespace probeseek {
@@ -170,33 +171,41 @@ class Renderer {
 
 namespace {
 
-// The rows a tree is drawn from, in id order.
-struct TreeRow {
-  Node node;
-  size_t name;  // index into the session's names
+// What the rows are turned into: the session's function names (escaped) by function id, and
+// its tasks' labels; a row naming a function or task the session lacks is left out.
+struct RowContext {
+  std::unordered_map<int64_t, std::string_view> name_of;
+  std::unordered_map<int64_t, std::string> task_label;
 };
 
-// One row of the tree queries (id, parent, function, duration, context, task, flags).
-void add_row(const Statement& r, const std::unordered_map<int64_t, size_t>& name_of,
-             std::vector<TreeRow>& rows) {
-  TreeRow row{};
-  row.node.id = r.int_at(0);
-  row.node.parent = r.int_at(1);
-  auto it = name_of.find(r.int_at(2));
-  if (it == name_of.end()) return;  // a damaged row: no function of this session
-  row.name = it->second;
-  row.node.duration_ns = r.int_at(3);
-  row.node.context = static_cast<int>(r.int_at(4));
-  row.node.task = r.int_at(5);
-  row.node.flags = static_cast<int>(r.int_at(6));
-  rows.push_back(std::move(row));
+// One row of the tree queries (id, parent, function, duration, context, task, flags), appended
+// as a node.
+void add_row(const Statement& r, const RowContext& in, std::vector<Node>& nodes) {
+  Node n{};
+  n.id = r.int_at(0);
+  n.parent = r.int_at(1);
+  auto it = in.name_of.find(r.int_at(2));
+  if (it == in.name_of.end()) return;  // a damaged row: no function of this session
+  n.function = it->second;
+  n.duration_ns = r.int_at(3);
+  n.context = static_cast<int>(r.int_at(4));
+  n.task = r.int_at(5);
+  if (!in.task_label.count(n.task)) return;
+  n.flags = static_cast<int>(r.int_at(6));
+  nodes.push_back(std::move(n));
+}
+
+// Room for `calls` nodes, up to 4 M ahead (a damaged range must not reserve gigabytes): the node
+// vector grows once instead of doubling its way up (each doubling, past 128 KiB, is fresh
+// pages: page faults and munmap were a fifth of a tree --root's time).
+void reserve_nodes(std::vector<Node>& nodes, int64_t calls) {
+  nodes.reserve(static_cast<size_t>(std::clamp<int64_t>(calls, 0, int64_t{1} << 22)));
 }
 
 // Every call of the session (of one pid): one rowid range scan, since a session's calls are one
 // id range and need no session index.
-Status whole_session(Database& db, int64_t session_id, std::optional<int> pid,
-                     const std::unordered_map<int64_t, size_t>& name_of,
-                     std::vector<TreeRow>& rows) {
+Status whole_session(Database& db, int64_t session_id, std::optional<int> pid, const RowContext& in,
+                     std::vector<Node>& nodes) {
   std::string sql =
       "SELECT c.id, COALESCE(c.parent_id, 0), c.function_id, COALESCE(c.duration_ns, -1), "
       "c.context, c.task_id, c.flags FROM calls c " +
@@ -208,7 +217,10 @@ Status whole_session(Database& db, int64_t session_id, std::optional<int> pid,
   if (!st) return tl::unexpected(st.error());
   st->bind(1, session_id);
   if (pid) st->bind(2, int64_t{*pid});
-  return st->for_each_row([&](const Statement& r) { add_row(r, name_of, rows); });
+  auto range = db.prepare("SELECT last_call_id - first_call_id + 1 FROM sessions WHERE id = ?");
+  if (range && range->bind(1, session_id).step().value_or(false))
+    reserve_nodes(nodes, range->int_at(0));
+  return st->for_each_row([&](const Statement& r) { add_row(r, in, nodes); });
 }
 
 // The subtrees of every call of `root` (of one pid): the calls of the function (its link walk),
@@ -216,7 +228,7 @@ Status whole_session(Database& db, int64_t session_id, std::optional<int> pid,
 // with ids in [id, end_id]. Before, one statement joined every call of the function with its
 // range and made the ids distinct in a temporary B-tree: 13 k instructions per row.
 Status subtrees(Database& db, int64_t session_id, const std::string& root, std::optional<int> pid,
-                const std::unordered_map<int64_t, size_t>& name_of, std::vector<TreeRow>& rows) {
+                const RowContext& in, std::vector<Node>& nodes) {
   auto spans = db.prepare(
       std::string("WITH RECURSIVE ") + PROBESEEK_FUNCTION_CALLS(db, "?1", "?2") +
       " SELECT u.id, u.end_id, u.task_id FROM fcalls fc CROSS JOIN calls u ON u.id = fc.id AND "
@@ -248,20 +260,23 @@ Status subtrees(Database& db, int64_t session_id, const std::string& root, std::
       "c.context, c.task_id, c.flags FROM calls c WHERE c.id >= ?1 AND c.id <= ?2 AND "
       "c.task_id = ?3");
   if (!below) return tl::unexpected(below.error());
+  int64_t at_most = 0;
+  for (const Span& s : outer)
+    at_most += std::clamp<int64_t>(s.end_id - s.id + 1, 0, int64_t{1} << 22);
+  reserve_nodes(nodes, at_most);
   for (const Span& s : outer) {
     below->reset();
     below->bind(1, s.id).bind(2, s.end_id).bind(3, s.task);
-    auto done = below->for_each_row([&](const Statement& r) { add_row(r, name_of, rows); });
+    auto done = below->for_each_row([&](const Statement& r) { add_row(r, in, nodes); });
     if (!done) return done;
   }
   // Ranges of different tasks interleave, and damaged ones may overlap: id order, each once.
-  auto by_id = [](const TreeRow& a, const TreeRow& b) { return a.node.id < b.node.id; };
-  if (std::is_sorted(rows.begin(), rows.end(), by_id)) return {};  // the common case
-  std::sort(rows.begin(), rows.end(),
-            [](const TreeRow& a, const TreeRow& b) { return a.node.id < b.node.id; });
-  rows.erase(std::unique(rows.begin(), rows.end(),
-                         [](const TreeRow& a, const TreeRow& b) { return a.node.id == b.node.id; }),
-             rows.end());
+  auto by_id = [](const Node& a, const Node& b) { return a.id < b.id; };
+  if (std::is_sorted(nodes.begin(), nodes.end(), by_id)) return {};  // the common case
+  std::sort(nodes.begin(), nodes.end(), by_id);
+  nodes.erase(std::unique(nodes.begin(), nodes.end(),
+                          [](const Node& a, const Node& b) { return a.id == b.id; }),
+              nodes.end());
   return {};
 }
 
@@ -269,42 +284,43 @@ Status subtrees(Database& db, int64_t session_id, const std::string& root, std::
 
 Result<std::string> Store::tree(int64_t session_id, const TreeOptions& options) {
   // The session's function names and task labels; rows naming neither are left out, as the
-  // joins of the single statement this replaced left them out.
-  std::vector<std::string> names;
-  std::unordered_map<int64_t, size_t> name_of;
+  // joins of the single statement this replaced left them out. Both come from the file: escaped
+  // here, once per name, so that the text is printable as a whole (passing the 1.5 MB of a
+  // 47,000-call tree through printable() cost 7 % of tree --root).
+  std::vector<std::string> names;  // kept: the nodes' names are views of them
+  RowContext in;
   auto functions = db_.prepare("SELECT id, name FROM functions WHERE session_id = ?");
   if (!functions) return tl::unexpected(functions.error());
   functions->bind(1, session_id);
+  std::vector<int64_t> ids;
   auto listed = functions->for_each_row([&](const Statement& r) {
-    name_of.emplace(r.int_at(0), names.size());
-    names.push_back(r.text_at(1));
+    ids.push_back(r.int_at(0));
+    names.push_back(printable(r.text_at(1)));
   });
   if (!listed) return tl::unexpected(listed.error());
-  std::unordered_map<int64_t, std::string> task_label;
+  for (size_t i = 0; i < ids.size(); ++i) in.name_of.emplace(ids[i], names[i]);
   auto tasks = db_.prepare("SELECT id, pid, comm FROM tasks WHERE session_id = ?");
   if (!tasks) return tl::unexpected(tasks.error());
   tasks->bind(1, session_id);
   listed = tasks->for_each_row([&](const Statement& r) {
-    task_label[r.int_at(0)] = r.text_at(2) + "-" + std::to_string(r.int_at(1));
+    in.task_label[r.int_at(0)] = printable(r.text_at(2)) + "-" + std::to_string(r.int_at(1));
   });
   if (!listed) return tl::unexpected(listed.error());
+  std::unordered_map<int64_t, std::string>& task_label = in.task_label;
 
-  std::vector<TreeRow> rows;
-  auto read = options.root.empty()
-                  ? whole_session(db_, session_id, options.pid, name_of, rows)
-                  : subtrees(db_, session_id, options.root, options.pid, name_of, rows);
-  if (!read) return tl::unexpected(read.error());
+  // In id order, each id once: a parent is found by binary search (a hash map of the ids cost
+  // an allocation per call, 12 % of a tree --root of 47,000 calls).
   std::vector<Node> nodes;
-  nodes.reserve(rows.size());
-  std::unordered_map<int64_t, uint32_t> index_of;
-  index_of.reserve(rows.size());
-  for (TreeRow& r : rows) {
-    if (!task_label.count(r.node.task)) continue;
-    r.node.function = names[r.name];
-    index_of[r.node.id] = static_cast<uint32_t>(nodes.size());
-    nodes.push_back(std::move(r.node));
-  }
-  rows.clear();
+  auto read = options.root.empty()
+                  ? whole_session(db_, session_id, options.pid, in, nodes)
+                  : subtrees(db_, session_id, options.root, options.pid, in, nodes);
+  if (!read) return tl::unexpected(read.error());
+  auto index_of = [&nodes](int64_t id) -> std::optional<uint32_t> {
+    auto it = std::lower_bound(nodes.begin(), nodes.end(), id,
+                               [](const Node& n, int64_t v) { return n.id < v; });
+    if (it == nodes.end() || it->id != id) return std::nullopt;
+    return static_cast<uint32_t>(it - nodes.begin());
+  };
   if (nodes.empty()) {
     if (!options.root.empty())
       return bad_input("function '" + options.root + "' does not appear in this session" +
@@ -318,14 +334,15 @@ Result<std::string> Store::tree(int64_t session_id, const TreeOptions& options) 
   // children lists are filled after all rows are known and sorted by id.
   std::vector<uint32_t> roots;
   for (uint32_t i = 0; i < nodes.size(); ++i) {
-    auto it = nodes[i].parent ? index_of.find(nodes[i].parent) : index_of.end();
-    if (it == index_of.end())
+    auto parent = nodes[i].parent ? index_of(nodes[i].parent) : std::nullopt;
+    if (!parent)
       roots.push_back(i);
     else
-      nodes[it->second].children.push_back(i);
+      nodes[*parent].children.push_back(i);
   }
   Renderer r(nodes, options.max_depth);
   std::string out;
+  out.reserve(std::min<size_t>(nodes.size(), size_t{1} << 22) * 48);  // about a line a call
   int64_t last_task = -1;
   std::vector<uint32_t> ordered = roots;
   std::stable_sort(ordered.begin(), ordered.end(), [&](uint32_t a, uint32_t b) {

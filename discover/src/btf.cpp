@@ -98,7 +98,9 @@ std::optional<std::pair<std::string, uint64_t>> file_head(const std::string& pat
 // Ids of one name sit along its probe sequence in the order they were added, increasing.
 class NameTable {
  public:
-  NameTable(const struct btf* btf, uint32_t max_entries) : btf_(btf) {
+  explicit NameTable(const struct btf* btf) : btf_(btf) {}
+  // Before the first add(): room for `max_entries` names at most half full.
+  void size_for(uint32_t max_entries) {
     size_t slots = 16;
     while (slots < size_t{max_entries} * 2) slots *= 2;
     slots_.assign(slots, Slot{});
@@ -155,8 +157,32 @@ class NameTable {
 };
 
 struct Btf::Index {
-  explicit Index(const struct btf* btf)
-      : functions(btf, btf__type_cnt(btf)), named_types(btf, btf__type_cnt(btf)) {}
+  explicit Index(const struct btf* btf) : functions(btf), named_types(btf) {}
+  // FUNCs (or the named kinds named_types holds), to size the tables: half of vmlinux's types
+  // each at most, and every slot is a page touched.
+  static uint32_t count(const struct btf* btf, bool functions) {
+    uint32_t n = 0;
+    for (uint32_t id = 1, end = btf__type_cnt(btf); id < end; ++id) {
+      const struct btf_type* t = btf__type_by_id(btf, id);
+      n += functions ? btf_is_func(t) : (indexed_as_named(t) && t->name_off != 0);
+    }
+    return n;
+  }
+  static bool indexed_as_named(const struct btf_type* t) {
+    switch (btf_kind(t)) {
+      case BTF_KIND_TYPEDEF:
+      case BTF_KIND_INT:
+      case BTF_KIND_FLOAT:
+      case BTF_KIND_STRUCT:
+      case BTF_KIND_UNION:
+      case BTF_KIND_ENUM:
+      case BTF_KIND_ENUM64:
+      case BTF_KIND_FWD:
+        return true;
+      default:
+        return false;
+    }
+  }
 
   std::once_flag built;
   // FUNC ids by name; of several FUNCs with one name, the lowest id.
@@ -255,27 +281,16 @@ const Btf::Index& Btf::index() const {
   std::call_once(index_->built, [this] {
     const struct btf* btf = raw();
     const uint32_t count = btf__type_cnt(btf);
+    index_->functions.size_for(Index::count(btf, true));
+    index_->named_types.size_for(Index::count(btf, false));
     for (uint32_t id = 1; id < count; ++id) {
       const struct btf_type* t = btf__type_by_id(btf, id);
       const std::string_view name = name_of(btf, t);
       if (name.empty()) continue;
-      switch (btf_kind(t)) {
-        case BTF_KIND_FUNC:
-          index_->functions.add(id, name, true);  // keeps the lowest id
-          break;
-        case BTF_KIND_TYPEDEF:
-        case BTF_KIND_INT:
-        case BTF_KIND_FLOAT:
-        case BTF_KIND_STRUCT:
-        case BTF_KIND_UNION:
-        case BTF_KIND_ENUM:
-        case BTF_KIND_ENUM64:
-        case BTF_KIND_FWD:
-          index_->named_types.add(id, name, false);
-          break;
-        default:
-          break;
-      }
+      if (btf_is_func(t))
+        index_->functions.add(id, name, true);  // keeps the lowest id
+      else if (Index::indexed_as_named(t))
+        index_->named_types.add(id, name, false);
     }
   });
   return *index_;

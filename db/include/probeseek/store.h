@@ -40,7 +40,8 @@ class Store {
     int max_depth = -1;  // levels below the root shown; -1: all
     bool show_interrupts = true;
   };
-  // The call tree as function_graph-like text, identical sibling subtrees folded.
+  // The call tree as function_graph-like text, identical sibling subtrees folded. Printable as
+  // it is: function and task names from the file are escaped as printable() escapes them.
   Result<std::string> tree(int64_t session_id, const TreeOptions& options);
 
   // One read-only statement (checked by sqlite3_stmt_readonly; comments and whitespace may
