@@ -109,8 +109,12 @@ void fill_value(Value& v, const ArgSpec& spec, uint64_t raw, const probe_decoded
   if (spec.kind == PROBE_VALUE_RAW || raw == 0) return;
   if (is_return && raw >= static_cast<uint64_t>(-4095)) return;  // ERR_PTR
   if (d.status != 0) {
-    v.read_error =
-        "cannot read the " + std::string(kind_name(spec.kind)) + ": " + std::strerror(-d.status);
+    // A -errno from bpf_probe_read_kernel(); anything else is said as the number it is (negating
+    // INT_MIN would overflow: fuzz_probe_event found it).
+    const int64_t err = -static_cast<int64_t>(d.status);
+    v.read_error = "cannot read the " + std::string(kind_name(spec.kind)) + ": " +
+                   (err > 0 && err < 4096 ? std::string(std::strerror(static_cast<int>(err)))
+                                          : "status " + std::to_string(d.status));
     return;
   }
   switch (spec.kind) {

@@ -233,6 +233,11 @@ TEST(EventDecoder, RecordsIntoEventsReusingOneEvent) {
   EXPECT_FALSE(e.ret);
   EXPECT_EQ(line.find(" = "), std::string::npos) << line;
 
+  // A read status that is no -errno (INT_MIN: negating it overflowed) is said as a number.
+  r.decoded[0].status = INT32_MIN;
+  ASSERT_TRUE(decoder.decode(&r, sizeof r, e));
+  EXPECT_EQ(e.args[0].read_error, "cannot read the sock: status -2147483648");
+
   // Too short, or naming a probe that was never set: undecodable, counted by the caller.
   EXPECT_FALSE(decoder.decode(&r, sizeof r - 1, e));
   r.probe_id = 0;
