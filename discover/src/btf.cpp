@@ -158,15 +158,17 @@ class NameTable {
 
 struct Btf::Index {
   explicit Index(const struct btf* btf) : functions(btf), named_types(btf) {}
-  // FUNCs (or the named kinds named_types holds), to size the tables: half of vmlinux's types
-  // each at most, and every slot is a page touched.
-  static uint32_t count(const struct btf* btf, bool functions) {
-    uint32_t n = 0;
+  // Before the first add(): each table sized by the count of the kinds it holds (FUNCs; named
+  // types), one pass over the types; every slot is a page touched.
+  void size_tables(const struct btf* btf) {
+    uint32_t funcs = 0, named = 0;
     for (uint32_t id = 1, end = btf__type_cnt(btf); id < end; ++id) {
       const struct btf_type* t = btf__type_by_id(btf, id);
-      n += functions ? btf_is_func(t) : (indexed_as_named(t) && t->name_off != 0);
+      funcs += btf_is_func(t);
+      named += indexed_as_named(t) && t->name_off != 0;
     }
-    return n;
+    functions.size_for(funcs);
+    named_types.size_for(named);
   }
   static bool indexed_as_named(const struct btf_type* t) {
     switch (btf_kind(t)) {
@@ -281,8 +283,7 @@ const Btf::Index& Btf::index() const {
   std::call_once(index_->built, [this] {
     const struct btf* btf = raw();
     const uint32_t count = btf__type_cnt(btf);
-    index_->functions.size_for(Index::count(btf, true));
-    index_->named_types.size_for(Index::count(btf, false));
+    index_->size_tables(btf);
     for (uint32_t id = 1; id < count; ++id) {
       const struct btf_type* t = btf__type_by_id(btf, id);
       const std::string_view name = name_of(btf, t);
